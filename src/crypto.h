@@ -1,0 +1,58 @@
+/*
+ * crypto.h - the only door to OpenSSL's libcrypto.
+ *
+ * Random bytes and tokens, password hashing (PBKDF2-HMAC-SHA256 with a
+ * per-user salt), HMAC-SHA256, constant-time comparison, and AES-256-GCM
+ * sealing of secrets under a key kept in a 0600 file outside the database.
+ */
+#ifndef STRIPELINK_CRYPTO_H
+#define STRIPELINK_CRYPTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "err.h"
+
+#define CRYPTO_KEY_LEN 32        /* AES-256 key bytes */
+#define CRYPTO_HMAC_LEN 32       /* SHA-256 output bytes */
+
+/* Fills buf with len cryptographically strong random bytes. */
+sl_err crypto_random(void *buf, size_t len);
+
+/* Writes a random token of `bytes` random bytes as lower-case hex into out
+ * (which must hold 2*bytes+1 chars), NUL-terminated. */
+sl_err crypto_token_hex(char *out, size_t bytes);
+
+/* Hashes a password into a self-describing string
+ * "pbkdf2-sha256$<iterations>$<salt-hex>$<hash-hex>".
+ * Returns a malloc'd string the caller frees, or NULL on failure. */
+char *crypto_password_hash(const char *password);
+
+/* True when password matches a string made by crypto_password_hash();
+ * false on mismatch or malformed stored hash. Constant time in the hash. */
+bool crypto_password_verify(const char *password, const char *stored);
+
+/* HMAC-SHA256 of msg under key into out[CRYPTO_HMAC_LEN]. */
+sl_err crypto_hmac_sha256(const void *key, size_t key_len, const void *msg,
+			  size_t msg_len, unsigned char out[CRYPTO_HMAC_LEN]);
+
+/* Constant-time equality of two equal-length buffers. */
+bool crypto_equal(const void *a, const void *b, size_t len);
+
+/* Encodes len bytes as lower-case hex into out (2*len+1 chars). */
+void crypto_hex(const unsigned char *in, size_t len, char *out);
+
+/* Loads the 32-byte secret-sealing key from path, creating it (0600,
+ * random) when missing. Fails with SL_ERR_IO when unreadable or when an
+ * existing file is not exactly CRYPTO_KEY_LEN bytes. */
+sl_err crypto_key_load(const char *path, unsigned char key[CRYPTO_KEY_LEN]);
+
+/* Seals a NUL-terminated secret with AES-256-GCM under key. Returns a
+ * malloc'd printable string "v1:<nonce-hex>:<ciphertext+tag hex>" the
+ * caller frees, or NULL on failure. */
+char *crypto_seal(const unsigned char key[CRYPTO_KEY_LEN], const char *plain);
+
+/* Opens a string made by crypto_seal(). Returns the malloc'd plaintext the
+ * caller frees, or NULL when malformed or it does not authenticate. */
+char *crypto_open(const unsigned char key[CRYPTO_KEY_LEN], const char *sealed);
+
+#endif
