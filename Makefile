@@ -1,0 +1,115 @@
+# stripelink - one Makefile, top to bottom: tunables, sources, rules.
+#   make run    installs what is missing, builds, starts on :$(STRIPELINK_PORT)
+#   make test   installs what the tests need, builds, runs every test
+#   make bench  runs the benchmarks under bench/
+
+# ---- tunables ----
+CC       ?= gcc
+CXX      ?= g++
+OPT      ?= -O2
+CSTD      = -std=c11 -D_GNU_SOURCE
+WARN      = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+CXXWARN   = -Wall -Wextra
+PKGS      = fcgi libcurl json-c libctemplate sqlite3 libcrypto
+SANITIZE  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+export STRIPELINK_PORT ?= 8080
+
+# Debian packages: to build and run, and what the tests add.
+RUN_DEBS  = build-essential pkg-config libfcgi-dev libcurl4-openssl-dev libjson-c-dev \
+            libctemplate-dev libsqlite3-dev libssl-dev nginx
+TEST_DEBS = libcmocka-dev curl sqlite3
+BENCH_DEBS = wrk
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+# ---- sources ----
+# Every src/*.c but the programs' mains is a module of the library that the
+# programs, the unit tests and the benchmarks link against.
+MAINS     = src/main.c src/sync_main.c
+LIB_C     = $(filter-out $(MAINS),$(sort $(wildcard src/*.c)))
+LIB_CXX   = src/view.cc
+UNIT_C    = $(sort $(wildcard tests/unit/test_*.c))
+BENCH_C   = $(sort $(wildcard bench/bench_*.c))
+
+B         = build
+OBJ       = $(LIB_C:src/%.c=$(B)/obj/%.o) $(LIB_CXX:src/%.cc=$(B)/obj/%.o)
+ASAN_OBJ  = $(LIB_C:src/%.c=$(B)/asan/%.o) $(LIB_CXX:src/%.cc=$(B)/asan/%.o)
+UNIT_BIN  = $(UNIT_C:tests/unit/%.c=$(B)/tests/%)
+ASAN_BIN  = $(UNIT_C:tests/unit/%.c=$(B)/tests-asan/%)
+BENCH_BIN = $(BENCH_C:bench/%.c=$(B)/bench/%)
+PROGRAMS  = cgi-bin/stripelink $(if $(wildcard src/sync_main.c),cgi-bin/stripelink-sync)
+
+.PHONY: all run test unit unit-asan integration bench clean deps test-deps bench-deps valgrind
+
+all: deps $(PROGRAMS)
+
+# ---- dependencies: install only what is missing ----
+deps:
+	@sh tests/install-debs.sh $(RUN_DEBS)
+test-deps: deps
+	@sh tests/install-debs.sh $(TEST_DEBS)
+	@sh tests/install-node-modules.sh
+bench-deps: test-deps
+	@sh tests/install-debs.sh $(BENCH_DEBS)
+
+# ---- build ----
+$(B)/obj/%.o: src/%.c src/*.h
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(OPT) -g $(WARN) $(PKG_CFLAGS) -c $< -o $@
+$(B)/obj/%.o: src/%.cc src/view.h
+	@mkdir -p $(@D)
+	$(CXX) -std=c++11 $(OPT) -g $(CXXWARN) $(PKG_CFLAGS) -c $< -o $@
+$(B)/asan/%.o: src/%.c src/*.h
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) -O1 -g $(WARN) $(SANITIZE) $(PKG_CFLAGS) -c $< -o $@
+$(B)/asan/%.o: src/%.cc src/view.h
+	@mkdir -p $(@D)
+	$(CXX) -std=c++11 -O1 -g $(CXXWARN) $(SANITIZE) $(PKG_CFLAGS) -c $< -o $@
+
+$(B)/libstripelink.a: $(OBJ)
+	ar rcs $@ $^
+$(B)/libstripelink-asan.a: $(ASAN_OBJ)
+	ar rcs $@ $^
+
+cgi-bin/stripelink: src/main.c $(B)/libstripelink.a
+	$(CC) $(CSTD) $(OPT) -g $(WARN) $(PKG_CFLAGS) -Isrc $< $(B)/libstripelink.a $(PKG_LIBS) -lstdc++ -lpthread -o $@
+cgi-bin/stripelink-sync: src/sync_main.c $(B)/libstripelink.a
+	$(CC) $(CSTD) $(OPT) -g $(WARN) $(PKG_CFLAGS) -Isrc $< $(B)/libstripelink.a $(PKG_LIBS) -lstdc++ -lpthread -o $@
+
+$(B)/tests/%: tests/unit/%.c $(B)/libstripelink.a
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) -O0 -g $(WARN) $(PKG_CFLAGS) -Isrc $< $(B)/libstripelink.a $(PKG_LIBS) $(CMOCKA_LIBS) -lstdc++ -lpthread -o $@
+$(B)/tests-asan/%: tests/unit/%.c $(B)/libstripelink-asan.a
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) -O1 -g $(WARN) $(SANITIZE) $(PKG_CFLAGS) -Isrc $< $(B)/libstripelink-asan.a $(PKG_LIBS) $(CMOCKA_LIBS) -lstdc++ -lpthread -o $@
+$(B)/bench/%: bench/%.c $(B)/libstripelink.a
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) -O2 -g $(WARN) $(PKG_CFLAGS) -Isrc $< $(B)/libstripelink.a $(PKG_LIBS) -lstdc++ -lpthread -lm -o $@
+
+# ---- run ----
+run: all
+	exec ./cgi-bin/stripelink run
+
+# ---- tests ----
+# tests/run.sh runs each suite, prints a summary and fails if any failed.
+test: test-deps $(PROGRAMS) $(UNIT_BIN) $(ASAN_BIN)
+	@sh tests/run.sh
+
+unit: test-deps $(UNIT_BIN)
+	@sh tests/run.sh unit
+unit-asan: test-deps $(ASAN_BIN)
+	@sh tests/run.sh unit-asan
+integration: test-deps $(PROGRAMS)
+	@sh tests/run.sh integration
+
+valgrind: test-deps $(UNIT_BIN)
+	@sh tests/run.sh valgrind
+
+# ---- benchmarks ----
+bench: bench-deps $(PROGRAMS) $(BENCH_BIN)
+	@sh bench/run.sh
+
+clean:
+	rm -rf $(B) cgi-bin/stripelink cgi-bin/stripelink-sync

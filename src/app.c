@@ -1,0 +1,211 @@
+/*
+ * app.c - the request pipeline and the one error page; see app.h.
+ */
+#include "app.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "config.h"
+#include "handlers.h"
+#include "route.h"
+#include "store.h"
+#include "view.h"
+
+struct app_thread *app_thread_new(struct app_shared *shared, sl_err *err)
+{
+	struct app_thread *t = calloc(1, sizeof *t);
+	if (!t) {
+		*err = SL_ERR_NOMEM;
+		return NULL;
+	}
+	t->db = store_open(config_get()->db_path, err);
+	if (!t->db) {
+		free(t);
+		return NULL;
+	}
+	t->writer = shared->writer;
+	t->secret_key = shared->secret_key;
+	*err = SL_OK;
+	return t;
+}
+
+void app_thread_free(struct app_thread *t)
+{
+	if (!t)
+		return;
+	store_close(t->db);
+	free(t);
+}
+
+static const struct {
+	sl_err err;
+	int status;
+} statuses[] = {
+	{SL_ERR_INVALID, 400},
+	{SL_ERR_NOT_FOUND, 404},
+	{SL_ERR_EXISTS, 409},
+	{SL_ERR_TOO_LARGE, 413},
+	{SL_ERR_AUTH, 403},
+	{SL_ERR_FORBIDDEN, 403},
+	{SL_ERR_BUSY, 503},
+	{SL_ERR_RATE_LIMITED, 429},
+	{SL_ERR_NETWORK, 502},
+	{SL_ERR_TIMEOUT, 504},
+	{SL_ERR_REMOTE, 502},
+};
+
+int app_status_for(sl_err e)
+{
+	for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++)
+		if (statuses[i].err == e)
+			return statuses[i].status;
+	return 500;
+}
+
+static const char *default_message(int status)
+{
+	switch (status) {
+	case 400: return "The request could not be understood.";
+	case 403: return "You are not allowed to do that.";
+	case 404: return "There is no page at this address.";
+	case 405: return "This page does not accept that kind of request.";
+	case 413: return "What you sent is too large (the limit is 1 MiB).";
+	case 429: return "Too many requests. Please wait a moment and try again.";
+	case 503: return "The service is busy. Please try again in a moment.";
+	default: return "Something went wrong on our side. It has been logged.";
+	}
+}
+
+void app_error(struct http_request *r, struct http_response *resp, int status,
+	       const char *message)
+{
+	const char *msg = message ? message : default_message(status);
+	buf_free(&resp->body);
+	resp->status = status;
+	if (http_wants_json(r) || (r->path && strncmp(r->path, "/webhooks/", 10) == 0)) {
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "error", json_object_new_string(msg));
+		json_object_object_add(o, "status", json_object_new_int(status));
+		page_json(resp, status, o);
+		return;
+	}
+	struct view_dict *d = view_dict_new();
+	view_set_int(d, "STATUS", status);
+	view_set(d, "REASON", http_reason(status));
+	view_set(d, "MESSAGE", msg);
+	if (page_render(r, resp, "error", NULL, d) != SL_OK) {
+		resp->content_type = "text/plain; charset=utf-8";
+		buf_free(&resp->body);
+		buf_printf(&resp->body, "%d %s\n", status, http_reason(status));
+	}
+	resp->status = status;
+}
+
+/* Applies the route's login rule; returns false when resp is already set
+ * (a redirect or an error). */
+static bool gate(struct http_request *r, struct http_response *resp,
+		 const struct route *route)
+{
+	if (route->auth == AUTH_PUBLIC)
+		return true;
+	bool have_admin = auth_admin_exists(r);
+	if (route->auth == AUTH_SETUP) {
+		if (have_admin) {
+			http_redirect(resp, "/login");
+			return false;
+		}
+		return true;
+	}
+	if (!have_admin) {
+		if (r->method == HTTP_GET || r->method == HTTP_HEAD)
+			http_redirect(resp, "/setup");
+		else
+			app_error(r, resp, 403, "Create the admin account first.");
+		return false;
+	}
+	if (route->auth == AUTH_GUEST || r->session)
+		return true;
+	if (r->method == HTTP_GET || r->method == HTTP_HEAD) {
+		if (http_wants_json(r)) {
+			app_error(r, resp, 401, "Log in first.");
+			return false;
+		}
+		const char *target = r->path;
+		const char *qs = NULL;
+		for (size_t i = 0; i < r->query.n; i++) {
+			const char *piece = arena_printf(r->arena, "%s=%s",
+							 http_url_encode(r->arena, r->query.items[i].name),
+							 http_url_encode(r->arena, r->query.items[i].value));
+			qs = qs ? arena_printf(r->arena, "%s&%s", qs, piece) : piece;
+		}
+		if (qs)
+			target = arena_printf(r->arena, "%s?%s", r->path, qs);
+		http_redirect(resp, strcmp(target, "/") == 0
+				    ? "/login"
+				    : arena_printf(r->arena, "/login?next=%s",
+						   http_url_encode(r->arena, target)));
+		return false;
+	}
+	app_error(r, resp, 403, "Your session has ended. Log in again.");
+	return false;
+}
+
+void app_serve(struct app_thread *t, struct arena *a, char *const *envp,
+	       const unsigned char *body, size_t body_len, bool body_too_large,
+	       struct http_response *resp)
+{
+	struct http_request req;
+	http_response_init(resp);
+	sl_err e = http_request_parse(&req, a, envp, body, body_len);
+	req.thread = t;
+	if (body_too_large)
+		e = SL_ERR_TOO_LARGE;
+	if (e) {
+		fprintf(stderr, "stripelink: %s %s: bad request: %s\n", req.method_name,
+			req.path, err_name(e));
+		app_error(&req, resp, e == SL_ERR_TOO_LARGE ? 413 : 400, NULL);
+		return;
+	}
+	const struct route *route = NULL;
+	const char *allow = NULL;
+	switch (route_match(&req, &route, &allow)) {
+	case ROUTE_NOT_FOUND:
+		app_error(&req, resp, 404, NULL);
+		return;
+	case ROUTE_WRONG_METHOD:
+		app_error(&req, resp, 405, NULL);
+		http_header(resp, "Allow", allow);
+		return;
+	case ROUTE_FOUND:
+		break;
+	}
+	if (route->auth != AUTH_PUBLIC)
+		req.session = auth_session_load(&req);
+	if (!gate(&req, resp, route))
+		return;
+	if (route->csrf && !auth_csrf_ok(&req)) {
+		fprintf(stderr, "stripelink: %s %s: CSRF token missing or wrong\n",
+			req.method_name, req.path);
+		app_error(&req, resp, 403,
+			  "This form has expired or did not come from this site. "
+			  "Go back, reload the page and try again.");
+		return;
+	}
+	const char *bad = route_validate(route, &req);
+	if (bad) {
+		app_error(&req, resp, 400,
+			  arena_printf(a, "The value given for \"%s\" is not valid.", bad));
+		return;
+	}
+	e = route->handler(&req, resp);
+	if (e) {
+		int status = app_status_for(e);
+		if (status >= 500)
+			fprintf(stderr, "stripelink: %s %s: %s\n", req.method_name, req.path, err_name(e));
+		app_error(&req, resp, status, NULL);
+	}
+}

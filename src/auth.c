@@ -1,0 +1,286 @@
+/*
+ * auth.c - admins, sessions, CSRF and throttling; see auth.h.
+ */
+#include "auth.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "crypto.h"
+#include "store.h"
+#include "writer.h"
+
+#define TOKEN_BYTES 32
+
+/* Hashes a cookie token for storage: HMAC-SHA256 under a fixed label. */
+static const char *token_hash(struct arena *a, const char *token)
+{
+	static const char label[] = "stripelink session v1";
+	unsigned char mac[CRYPTO_HMAC_LEN];
+	if (crypto_hmac_sha256(label, sizeof label - 1, token, strlen(token), mac))
+		return NULL;
+	char *hex = arena_alloc(a, 2 * CRYPTO_HMAC_LEN + 1);
+	crypto_hex(mac, sizeof mac, hex);
+	return hex;
+}
+
+static bool is_token(const char *s)
+{
+	if (!s || strlen(s) != 2 * TOKEN_BYTES)
+		return false;
+	for (; *s; s++)
+		if (!isxdigit((unsigned char)*s))
+			return false;
+	return true;
+}
+
+const struct auth_session *auth_session_load(struct http_request *r)
+{
+	const char *token = http_get(&r->cookies, AUTH_SESSION_COOKIE);
+	if (!is_token(token))
+		return NULL;
+	const char *hash = token_hash(r->arena, token);
+	struct session_row row;
+	if (!hash || store_session_find(r->thread->db, r->arena, hash, r->now, &row))
+		return NULL;
+	struct auth_session *s = arena_alloc(r->arena, sizeof *s);
+	s->user_id = row.user_id;
+	s->username = row.username;
+	s->csrf = row.csrf;
+	s->token_hash = hash;
+	return s;
+}
+
+bool auth_admin_exists(struct http_request *r)
+{
+	long long n = 0;
+	return store_user_count(r->thread->db, &n) == SL_OK && n > 0;
+}
+
+const char *auth_check_credentials(const char *username, const char *password)
+{
+	if (!username || !*username)
+		return "Enter a username.";
+	size_t n = strlen(username);
+	if (n > 64)
+		return "The username can be at most 64 characters long.";
+	for (const char *p = username; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("._@-", *p))
+			return "The username may use letters, digits and . _ @ - only.";
+	if (!password || strlen(password) < 10)
+		return "The password must be at least 10 characters long.";
+	if (strlen(password) > 1024)
+		return "The password can be at most 1024 characters long.";
+	return NULL;
+}
+
+struct admin_job {
+	const char *username;
+	const char *hash;
+	long long now;
+	bool only_first;
+};
+
+static sl_err admin_create_job(struct store *db, void *arg)
+{
+	struct admin_job *j = arg;
+	if (j->only_first) {
+		long long n;
+		sl_err e = store_user_count(db, &n);
+		if (e)
+			return e;
+		if (n > 0)
+			return SL_ERR_FORBIDDEN;
+	}
+	return store_user_create(db, j->username, j->hash, j->now, NULL);
+}
+
+sl_err auth_admin_create(struct writer *w, const char *username,
+			 const char *password, long long now, bool only_first)
+{
+	char *hash = crypto_password_hash(password);
+	if (!hash)
+		return SL_ERR_CRYPTO;
+	struct admin_job j = {username, hash, now, only_first};
+	sl_err e = writer_run(w, admin_create_job, &j);
+	free(hash);
+	return e;
+}
+
+sl_err auth_admin_create_direct(struct store *db, const char *username,
+				const char *password, long long now)
+{
+	char *hash = crypto_password_hash(password);
+	if (!hash)
+		return SL_ERR_CRYPTO;
+	struct admin_job j = {username, hash, now, false};
+	sl_err e = store_begin(db);
+	if (!e)
+		e = admin_create_job(db, &j);
+	if (!e)
+		e = store_commit(db);
+	else
+		store_rollback(db);
+	free(hash);
+	return e;
+}
+
+/* ---- login ---- */
+
+/* A real hash of a random password, so a login for an unknown username
+ * costs as much as one for a real user. Made once, kept for the process. */
+static char *decoy;
+static pthread_once_t decoy_once = PTHREAD_ONCE_INIT;
+
+static void make_decoy(void)
+{
+	char random_password[33];
+	if (crypto_token_hex(random_password, 16) == SL_OK)
+		decoy = crypto_password_hash(random_password);
+}
+
+
+/* Seconds left before key may try again (0: now). */
+static long long throttle_wait(struct http_request *r, const char *key)
+{
+	long long failures, last;
+	if (store_login_failures(r->thread->db, key, &failures, &last) ||
+	    failures < AUTH_FREE_FAILURES)
+		return 0;
+	long long shift = failures - AUTH_FREE_FAILURES;
+	long long delay = shift >= 10 ? AUTH_MAX_DELAY : (1LL << shift);
+	if (delay > AUTH_MAX_DELAY)
+		delay = AUTH_MAX_DELAY;
+	long long left = last + delay - r->now;
+	return left > 0 ? left : 0;
+}
+
+struct login_job {
+	const char *keys[2];
+	bool failed;
+	const char *token_hash;   /* on success: the new session */
+	const char *old_hash;     /* session being replaced, or NULL */
+	long long user_id;
+	const char *csrf;
+	long long now;
+};
+
+static sl_err login_job(struct store *db, void *arg)
+{
+	struct login_job *j = arg;
+	sl_err e = SL_OK;
+	for (int i = 0; i < 2 && !e; i++)
+		e = j->failed ? store_login_failed(db, j->keys[i], j->now)
+			      : store_login_clear(db, j->keys[i]);
+	if (e || j->failed)
+		return e;
+	if (j->old_hash && (e = store_session_delete(db, j->old_hash)))
+		return e;
+	if ((e = store_session_purge(db, j->now)))
+		return e;
+	return store_session_create(db, j->token_hash, j->user_id, j->csrf, j->now,
+				    j->now + AUTH_SESSION_SECONDS);
+}
+
+static const char *cookie_flags(const struct http_request *r)
+{
+	return r->https && strcmp(r->https, "on") == 0 ? "; Secure" : "";
+}
+
+sl_err auth_login(struct http_request *r, struct http_response *resp,
+		  const char *username, const char *password, long long *wait_seconds)
+{
+	struct arena *a = r->arena;
+	struct login_job j = {.now = r->now};
+	char *lower = arena_strdup(a, username ? username : "");
+	for (char *p = lower; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	j.keys[0] = arena_printf(a, "user:%s", lower);
+	j.keys[1] = arena_printf(a, "addr:%s", r->remote_addr ? r->remote_addr : "?");
+
+	long long wait = 0;
+	for (int i = 0; i < 2; i++) {
+		long long w = throttle_wait(r, j.keys[i]);
+		if (w > wait)
+			wait = w;
+	}
+	if (wait > 0) {
+		*wait_seconds = wait;
+		return SL_ERR_RATE_LIMITED;
+	}
+
+	struct user u;
+	sl_err found = store_user_find(r->thread->db, a, username ? username : "", &u);
+	if (found && found != SL_ERR_NOT_FOUND)
+		return found;
+	/* verify even for unknown users so timing does not tell which exist */
+	pthread_once(&decoy_once, make_decoy);
+	bool ok = crypto_password_verify(password ? password : "",
+					 found ? (decoy ? decoy : "") : u.password_hash) && !found;
+	if (!ok) {
+		j.failed = true;
+		sl_err e = writer_run(r->thread->writer, login_job, &j);
+		return e ? e : SL_ERR_AUTH;
+	}
+
+	char token[2 * TOKEN_BYTES + 1], csrf[2 * TOKEN_BYTES + 1];
+	if (crypto_token_hex(token, TOKEN_BYTES) || crypto_token_hex(csrf, TOKEN_BYTES))
+		return SL_ERR_CRYPTO;
+	j.token_hash = token_hash(a, token);
+	j.old_hash = r->session ? r->session->token_hash : NULL;
+	j.user_id = u.id;
+	j.csrf = csrf;
+	sl_err e = writer_run(r->thread->writer, login_job, &j);
+	if (e)
+		return e;
+	http_header(resp, "Set-Cookie",
+		    arena_printf(a, AUTH_SESSION_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d%s",
+				 token, AUTH_SESSION_SECONDS, cookie_flags(r)));
+	return SL_OK;
+}
+
+static sl_err logout_job(struct store *db, void *arg)
+{
+	return store_session_delete(db, arg);
+}
+
+sl_err auth_logout(struct http_request *r, struct http_response *resp)
+{
+	sl_err e = SL_OK;
+	if (r->session)
+		e = writer_run(r->thread->writer, logout_job, (void *)r->session->token_hash);
+	http_header(resp, "Set-Cookie",
+		    arena_printf(r->arena, AUTH_SESSION_COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0%s",
+				 cookie_flags(r)));
+	return e;
+}
+
+const char *auth_csrf_token(struct http_request *r, struct http_response *resp)
+{
+	if (r->session)
+		return r->session->csrf;
+	const char *cookie = http_get(&r->cookies, AUTH_CSRF_COOKIE);
+	if (is_token(cookie))
+		return cookie;
+	char *token = arena_alloc(r->arena, 2 * TOKEN_BYTES + 1);
+	if (crypto_token_hex(token, TOKEN_BYTES))
+		return "";
+	http_header(resp, "Set-Cookie",
+		    arena_printf(r->arena, AUTH_CSRF_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict%s",
+				 token, cookie_flags(r)));
+	return token;
+}
+
+bool auth_csrf_ok(const struct http_request *r)
+{
+	const char *sent = http_get(&r->form, "csrf");
+	const char *want = r->session ? r->session->csrf
+				      : http_get(&r->cookies, AUTH_CSRF_COOKIE);
+	if (!sent || !want || !is_token(want) || strlen(sent) != strlen(want))
+		return false;
+	return crypto_equal(sent, want, strlen(want));
+}

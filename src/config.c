@@ -1,0 +1,154 @@
+/*
+ * config.c - settings from the environment; see config.h.
+ */
+#include "config.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum setting {
+	SET_PORT,
+	SET_DATA,
+	SET_STRIPE_API,
+	SET_PUBLIC_URL,
+	SET_ROOT,
+	SET_THREADS,
+	SET_NGINX,
+	SET_SYNC_RATE_LIVE,
+	SET_SYNC_RATE_TEST,
+	SET_TEMPLATE_RELOAD,
+	SET__MAX
+};
+
+struct setting_row {
+	const char *env;
+	const char *fallback;  /* NULL: computed (see config_load) */
+	int min, max;          /* for integers; 0,0 for strings */
+};
+
+static const struct setting_row settings[] = {
+	[SET_PORT] = {"STRIPELINK_PORT", "8080", 1, 65535},
+	[SET_DATA] = {"STRIPELINK_DATA", "./var", 0, 0},
+	[SET_STRIPE_API] = {"STRIPELINK_STRIPE_API", "https://api.stripe.com", 0, 0},
+	[SET_PUBLIC_URL] = {"STRIPELINK_PUBLIC_URL", NULL, 0, 0},
+	[SET_ROOT] = {"STRIPELINK_ROOT", NULL, 0, 0},   /* default: the checkout holding cgi-bin/ */
+	[SET_THREADS] = {"STRIPELINK_THREADS", "16", 1, 256},
+	[SET_NGINX] = {"STRIPELINK_NGINX", "/usr/sbin/nginx", 0, 0},
+	[SET_SYNC_RATE_LIVE] = {"STRIPELINK_SYNC_RATE_LIVE", "20", 0, 100000},
+	[SET_SYNC_RATE_TEST] = {"STRIPELINK_SYNC_RATE_TEST", "10", 0, 100000},
+	[SET_TEMPLATE_RELOAD] = {"STRIPELINK_TEMPLATE_RELOAD", "0", 0, 1},
+};
+_Static_assert(sizeof settings / sizeof settings[0] == SET__MAX,
+	       "every setting needs a row");
+
+static struct config cfg;
+
+static const char *raw(enum setting s)
+{
+	const char *v = getenv(settings[s].env);
+	return v && *v ? v : settings[s].fallback;
+}
+
+static sl_err integer(enum setting s, int *out)
+{
+	const char *v = raw(s);
+	char *end;
+	long n = strtol(v, &end, 10);
+	if (*end || end == v || n < settings[s].min || n > settings[s].max) {
+		fprintf(stderr, "stripelink: %s=%s is not a number from %d to %d\n",
+			settings[s].env, v, settings[s].min, settings[s].max);
+		return SL_ERR_INVALID;
+	}
+	*out = (int)n;
+	return SL_OK;
+}
+
+/* Returns an absolute, malloc'd copy of path (kept for the process). */
+static const char *absolute(const char *path)
+{
+	char *full;
+	if (path[0] == '/') {
+		full = strdup(path);
+	} else {
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof cwd))
+			return strdup(path);
+		size_t n = strlen(cwd) + strlen(path) + 2;
+		full = malloc(n);
+		if (full)
+			snprintf(full, n, "%s/%s", cwd, strncmp(path, "./", 2) ? path : path + 2);
+	}
+	size_t len = full ? strlen(full) : 0;
+	while (len > 1 && full[len - 1] == '/')
+		full[--len] = '\0';
+	return full;
+}
+
+static const char *join(const char *dir, const char *name)
+{
+	size_t n = strlen(dir) + strlen(name) + 2;
+	char *p = malloc(n);
+	if (p)
+		snprintf(p, n, "%s/%s", dir, name);
+	return p;
+}
+
+/* The directory above the one holding this executable (cgi-bin/..). */
+static const char *checkout_of_executable(void)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n <= 0)
+		return absolute(".");
+	exe[n] = '\0';
+	for (int up = 0; up < 2; up++) {
+		char *slash = strrchr(exe, '/');
+		if (slash)
+			*slash = '\0';
+	}
+	return strdup(exe[0] ? exe : "/");
+}
+
+sl_err config_load(void)
+{
+	sl_err e;
+	if ((e = integer(SET_PORT, &cfg.port)) ||
+	    (e = integer(SET_THREADS, &cfg.threads)) ||
+	    (e = integer(SET_SYNC_RATE_LIVE, &cfg.sync_rate_live)) ||
+	    (e = integer(SET_SYNC_RATE_TEST, &cfg.sync_rate_test)) ||
+	    (e = integer(SET_TEMPLATE_RELOAD, &cfg.template_reload)))
+		return e;
+	cfg.data_dir = absolute(raw(SET_DATA));
+	const char *root = raw(SET_ROOT);
+	cfg.root = root ? absolute(root) : checkout_of_executable();
+	cfg.stripe_api = raw(SET_STRIPE_API);
+	cfg.nginx = raw(SET_NGINX);
+	const char *pub = raw(SET_PUBLIC_URL);
+	if (pub) {
+		cfg.public_url = pub;
+	} else {
+		char *p = malloc(40);
+		if (p)
+			snprintf(p, 40, "http://127.0.0.1:%d", cfg.port);
+		cfg.public_url = p;
+	}
+	if (strncmp(cfg.stripe_api, "http://", 7) && strncmp(cfg.stripe_api, "https://", 8)) {
+		fprintf(stderr, "stripelink: STRIPELINK_STRIPE_API must be an http(s) URL\n");
+		return SL_ERR_INVALID;
+	}
+	cfg.db_path = join(cfg.data_dir, "stripelink.db");
+	cfg.key_path = join(cfg.data_dir, "secret.key");
+	cfg.socket_path = join(cfg.data_dir, "run/stripelink.sock");
+	if (!cfg.data_dir || !cfg.root || !cfg.public_url || !cfg.db_path ||
+	    !cfg.key_path || !cfg.socket_path)
+		return SL_ERR_NOMEM;
+	return SL_OK;
+}
+
+const struct config *config_get(void)
+{
+	return &cfg;
+}

@@ -1,0 +1,151 @@
+/*
+ * fcgi.c - a pool of threads, each with its own FCGX_Request and its own
+ * per-thread resources, accepting on one unix socket; see fcgi.h.
+ */
+#include "fcgi.h"
+
+#include <errno.h>
+#include <fcgiapp.h>
+#include <grp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "http.h"
+
+struct pool {
+	int listen_fd;
+	struct app_shared *shared;
+	volatile int stopping;
+};
+
+/* Reads up to limit bytes of body; sets *too_large when more was
+ * announced. Returns a malloc'd buffer (caller frees) and its length. */
+static unsigned char *read_body(FCGX_Request *req, size_t *len, bool *too_large)
+{
+	const char *cl = FCGX_GetParam("CONTENT_LENGTH", req->envp);
+	long long want = cl && *cl ? atoll(cl) : 0;
+	*len = 0;
+	*too_large = false;
+	if (want <= 0)
+		return NULL;
+	if (want > HTTP_MAX_BODY) {
+		*too_large = true;
+		return NULL;
+	}
+	unsigned char *body = malloc((size_t)want + 1);
+	if (!body)
+		return NULL;
+	size_t got = 0;
+	while (got < (size_t)want) {
+		int n = FCGX_GetStr((char *)body + got, (int)((size_t)want - got), req->in);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	*len = got;
+	return body;
+}
+
+static void write_response(FCGX_Request *req, const struct http_response *resp, bool head_only)
+{
+	struct buf head = BUF_INIT;
+	http_response_head(resp, &head);
+	FCGX_PutStr(head.data, (int)head.len, req->out);
+	buf_free(&head);
+	if (!head_only && resp->body.len)
+		FCGX_PutStr(resp->body.data, (int)resp->body.len, req->out);
+}
+
+static void *serve_thread(void *p)
+{
+	struct pool *pool = p;
+	sl_err e;
+	struct app_thread *t = app_thread_new(pool->shared, &e);
+	if (!t) {
+		fprintf(stderr, "stripelink: thread setup failed: %s\n", err_name(e));
+		return NULL;
+	}
+	FCGX_Request req;
+	FCGX_InitRequest(&req, pool->listen_fd, 0);
+	struct arena *arena = arena_new();
+	while (!pool->stopping) {
+		if (FCGX_Accept_r(&req) < 0)
+			break;
+		size_t len;
+		bool too_large;
+		unsigned char *body = read_body(&req, &len, &too_large);
+		struct http_response resp;
+		app_serve(t, arena, req.envp, body ? body : (const unsigned char *)"", len,
+			  too_large, &resp);
+		const char *method = FCGX_GetParam("REQUEST_METHOD", req.envp);
+		write_response(&req, &resp, method && strcmp(method, "HEAD") == 0);
+		/* the one point where per-request memory is released */
+		http_response_free(&resp);
+		free(body);
+		arena_reset(arena);
+		FCGX_Finish_r(&req);
+	}
+	FCGX_Free(&req, 0);
+	arena_free(arena);
+	app_thread_free(t);
+	return NULL;
+}
+
+/* Lets the web server's worker user reach the socket. */
+static void share_socket(const char *path)
+{
+	struct group *g = getgrnam("www-data");
+	if (g && chown(path, (uid_t)-1, g->gr_gid) != 0)
+		fprintf(stderr, "stripelink: chown %s: %s\n", path, strerror(errno));
+	chmod(path, g ? 0660 : 0600);
+}
+
+sl_err fcgi_serve(const char *path, int threads, struct app_shared *shared)
+{
+	unlink(path);
+	struct pool pool = {.shared = shared};
+	pool.listen_fd = FCGX_OpenSocket(path, 1024);
+	if (pool.listen_fd < 0) {
+		fprintf(stderr, "stripelink: cannot listen on %s: %s\n", path, strerror(errno));
+		return SL_ERR_IO;
+	}
+	share_socket(path);
+
+	/* Signals are taken by sigwait below; every thread blocks them.
+	 * FCGX_Init installed its own handlers: these masks override them. */
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	pthread_t *tids = calloc((size_t)threads, sizeof *tids);
+	if (!tids)
+		return SL_ERR_NOMEM;
+	int started = 0;
+	for (int i = 0; i < threads; i++)
+		if (pthread_create(&tids[started], NULL, serve_thread, &pool) == 0)
+			started++;
+	fprintf(stderr, "stripelink: serving on %s with %d threads\n", path, started);
+
+	int sig = 0;
+	sigwait(&stop, &sig);
+	fprintf(stderr, "stripelink: signal %d: finishing requests in flight\n", sig);
+	pool.stopping = 1;
+	FCGX_ShutdownPending();
+	shutdown(pool.listen_fd, SHUT_RDWR);
+	for (int i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
+	free(tids);
+	close(pool.listen_fd);
+	unlink(path);
+	return SL_OK;
+}

@@ -1,0 +1,53 @@
+/*
+ * handlers.h - every page handler, named after its route. Each returns
+ * SL_OK with resp filled, or an error that app_serve turns into the one
+ * error page. Handlers validate input, call the core and render a
+ * template; they never talk SQL or curl directly.
+ */
+#ifndef STRIPELINK_HANDLERS_H
+#define STRIPELINK_HANDLERS_H
+
+#include "http.h"
+#include "err.h"
+
+struct view_dict;
+
+/* page.c: shared rendering */
+
+/* Renders templates/<page>.tpl in the layout into resp, with the common
+ * layout values (user, CSRF token, active navigation item). Takes
+ * ownership of d and frees it. */
+sl_err page_render(struct http_request *r, struct http_response *resp,
+		   const char *page, const char *nav, struct view_dict *d);
+
+/* Sets resp to a JSON body (takes ownership of the json_object). */
+struct json_object;
+sl_err page_json(struct http_response *resp, int status, struct json_object *obj);
+
+#define HANDLER(name) sl_err name(struct http_request *r, struct http_response *resp)
+
+/* page_health.c */
+HANDLER(page_healthz);
+HANDLER(page_home);
+
+/* page_auth.c */
+HANDLER(page_setup_get);
+HANDLER(page_setup_post);
+HANDLER(page_login_get);
+HANDLER(page_login_post);
+HANDLER(page_logout_post);
+
+/* page_contacts.c */
+HANDLER(page_contacts_get);
+HANDLER(page_contact_get);
+HANDLER(page_contacts_csv);
+
+/* page_fields.c */
+HANDLER(page_fields_get);
+HANDLER(page_fields_post);
+HANDLER(page_field_delete_post);
+
+/* page_apps.c */
+HANDLER(page_apps_get);
+
+#endif

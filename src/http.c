@@ -1,0 +1,329 @@
+/*
+ * http.c - request parsing and response serialization; see http.h.
+ */
+#include "http.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+static const char *const method_names[] = {
+	[HTTP_GET] = "GET", [HTTP_HEAD] = "HEAD", [HTTP_POST] = "POST",
+	[HTTP_PUT] = "PUT", [HTTP_DELETE] = "DELETE", [HTTP_OTHER] = "OTHER",
+};
+_Static_assert(sizeof method_names / sizeof method_names[0] == HTTP_METHOD__MAX,
+	       "every method needs a name");
+
+enum http_method http_method_from(const char *name)
+{
+	for (int m = 0; m < HTTP_OTHER; m++)
+		if (name && strcmp(name, method_names[m]) == 0)
+			return (enum http_method)m;
+	return HTTP_OTHER;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decodes s[0..n) into an arena string; plus_space turns '+' into ' '. */
+static sl_err decode(struct arena *a, const char *s, size_t n, bool plus_space,
+		     const char **out)
+{
+	char *d = arena_alloc(a, n + 1);
+	size_t j = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c == '%') {
+			if (i + 2 >= n)
+				return SL_ERR_INVALID;
+			int hi = hexval((unsigned char)s[i + 1]);
+			int lo = hexval((unsigned char)s[i + 2]);
+			if (hi < 0 || lo < 0)
+				return SL_ERR_INVALID;
+			c = (char)(hi * 16 + lo);
+			if (c == '\0')
+				return SL_ERR_INVALID;
+			i += 2;
+		} else if (c == '+' && plus_space) {
+			c = ' ';
+		}
+		d[j++] = c;
+	}
+	d[j] = '\0';
+	if (j > HTTP_MAX_FIELD_LEN)
+		return SL_ERR_TOO_LARGE;
+	*out = d;
+	return SL_OK;
+}
+
+sl_err http_parse_urlencoded(struct arena *a, const char *s, size_t n,
+			     struct http_pairs *out)
+{
+	size_t count = 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '&')
+			count++;
+	if (count + 1 > HTTP_MAX_FIELDS)
+		return SL_ERR_TOO_LARGE;
+	out->items = arena_alloc(a, (count + 1) * sizeof *out->items);
+	out->n = 0;
+	size_t start = 0;
+	while (start <= n) {
+		size_t end = start;
+		while (end < n && s[end] != '&')
+			end++;
+		if (end > start) {
+			size_t eq = start;
+			while (eq < end && s[eq] != '=')
+				eq++;
+			struct http_pair *p = &out->items[out->n];
+			sl_err e = decode(a, s + start, eq - start, true, &p->name);
+			if (!e)
+				e = eq < end ? decode(a, s + eq + 1, end - eq - 1, true, &p->value)
+					     : decode(a, "", 0, true, &p->value);
+			if (e)
+				return e;
+			if (*p->name)
+				out->n++;
+		}
+		start = end + 1;
+	}
+	return SL_OK;
+}
+
+void http_parse_cookies(struct arena *a, const char *s, struct http_pairs *out)
+{
+	size_t count = 1;
+	for (const char *p = s; *p; p++)
+		if (*p == ';')
+			count++;
+	out->items = arena_alloc(a, count * sizeof *out->items);
+	out->n = 0;
+	while (*s) {
+		while (*s == ' ' || *s == ';')
+			s++;
+		const char *name = s;
+		while (*s && *s != '=' && *s != ';')
+			s++;
+		if (*s != '=') {
+			continue;
+		}
+		size_t name_len = (size_t)(s - name);
+		const char *value = ++s;
+		while (*s && *s != ';')
+			s++;
+		size_t value_len = (size_t)(s - value);
+		while (name_len && name[name_len - 1] == ' ')
+			name_len--;
+		if (name_len && out->n < count) {
+			out->items[out->n].name = arena_strndup(a, name, name_len);
+			out->items[out->n].value = arena_strndup(a, value, value_len);
+			out->n++;
+		}
+	}
+}
+
+const char *http_get(const struct http_pairs *p, const char *name)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (strcmp(p->items[i].name, name) == 0)
+			return p->items[i].value;
+	return NULL;
+}
+
+const char *http_param(const struct http_request *r, const char *name)
+{
+	const char *v = http_get(&r->form, name);
+	return v ? v : http_get(&r->query, name);
+}
+
+bool http_wants_json(const struct http_request *r)
+{
+	return r->accept && strstr(r->accept, "application/json") &&
+	       !strstr(r->accept, "text/html");
+}
+
+static const char *env_get(char *const *envp, const char *name)
+{
+	size_t n = strlen(name);
+	for (; envp && *envp; envp++)
+		if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
+			return *envp + n + 1;
+	return NULL;
+}
+
+sl_err http_request_parse(struct http_request *r, struct arena *a,
+			  char *const *envp, const unsigned char *body,
+			  size_t body_len)
+{
+	memset(r, 0, sizeof *r);
+	r->arena = a;
+	r->now = (long long)time(NULL);
+	r->method_name = arena_strdup(a, env_get(envp, "REQUEST_METHOD"));
+	if (!r->method_name)
+		r->method_name = "GET";
+	r->method = http_method_from(r->method_name);
+	const char *ct = env_get(envp, "CONTENT_TYPE");
+	r->content_type = ct ? arena_strdup(a, ct) : "";
+	r->accept = arena_strdup(a, env_get(envp, "HTTP_ACCEPT"));
+	r->remote_addr = arena_strdup(a, env_get(envp, "REMOTE_ADDR"));
+	r->stripe_signature = arena_strdup(a, env_get(envp, "HTTP_STRIPE_SIGNATURE"));
+	r->https = arena_strdup(a, env_get(envp, "HTTPS"));
+	r->path = "/";
+	r->body = (const unsigned char *)"";
+
+	/* DOCUMENT_URI is the decoded path (nginx); fall back to REQUEST_URI. */
+	const char *uri = env_get(envp, "DOCUMENT_URI");
+	const char *req_uri = env_get(envp, "REQUEST_URI");
+	if (!uri && req_uri) {
+		size_t n = strcspn(req_uri, "?");
+		const char *decoded;
+		if (decode(a, req_uri, n, false, &decoded))
+			return SL_ERR_INVALID;
+		uri = decoded;
+	}
+	if (uri) {
+		if (strlen(uri) > HTTP_MAX_PATH)
+			return SL_ERR_TOO_LARGE;
+		r->path = arena_strdup(a, uri);
+	}
+
+	if (body_len > HTTP_MAX_BODY)
+		return SL_ERR_TOO_LARGE;
+	r->body = (const unsigned char *)arena_strndup(a, (const char *)body, body_len);
+	r->body_len = body_len;
+
+	const char *q = env_get(envp, "QUERY_STRING");
+	if (q && *q) {
+		if (strlen(q) > HTTP_MAX_QUERY)
+			return SL_ERR_TOO_LARGE;
+		sl_err e = http_parse_urlencoded(a, q, strlen(q), &r->query);
+		if (e)
+			return e;
+	}
+	const char *cookie = env_get(envp, "HTTP_COOKIE");
+	if (cookie) {
+		if (strlen(cookie) > HTTP_MAX_COOKIE)
+			return SL_ERR_TOO_LARGE;
+		http_parse_cookies(a, cookie, &r->cookies);
+	}
+	if (r->method == HTTP_POST &&
+	    strncasecmp(r->content_type, "application/x-www-form-urlencoded", 33) == 0) {
+		sl_err e = http_parse_urlencoded(a, (const char *)r->body, r->body_len, &r->form);
+		if (e)
+			return e;
+	}
+	return SL_OK;
+}
+
+void http_response_init(struct http_response *resp)
+{
+	memset(resp, 0, sizeof *resp);
+	resp->status = 200;
+	resp->content_type = "text/html; charset=utf-8";
+}
+
+void http_header(struct http_response *resp, const char *name, const char *value)
+{
+	if (resp->n_headers < HTTP_MAX_HEADERS) {
+		resp->headers[resp->n_headers].name = name;
+		resp->headers[resp->n_headers].value = value;
+		resp->n_headers++;
+	}
+}
+
+void http_redirect(struct http_response *resp, const char *location)
+{
+	resp->status = 303;
+	http_header(resp, "Location", location);
+}
+
+static const struct {
+	int status;
+	const char *reason;
+} reasons[] = {
+	{200, "OK"}, {201, "Created"}, {204, "No Content"}, {302, "Found"},
+	{303, "See Other"}, {304, "Not Modified"}, {400, "Bad Request"},
+	{401, "Unauthorized"}, {403, "Forbidden"}, {404, "Not Found"},
+	{405, "Method Not Allowed"}, {409, "Conflict"}, {410, "Gone"},
+	{413, "Payload Too Large"}, {415, "Unsupported Media Type"},
+	{422, "Unprocessable Entity"}, {429, "Too Many Requests"},
+	{500, "Internal Server Error"}, {502, "Bad Gateway"},
+	{503, "Service Unavailable"}, {504, "Gateway Timeout"},
+};
+
+const char *http_reason(int status)
+{
+	for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
+		if (reasons[i].status == status)
+			return reasons[i].reason;
+	return "Unknown";
+}
+
+static const char *const security_headers[][2] = {
+	{"Content-Security-Policy",
+	 "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+	 "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"},
+	{"X-Content-Type-Options", "nosniff"},
+	{"X-Frame-Options", "DENY"},
+	{"Referrer-Policy", "no-referrer"},
+	{"Cross-Origin-Opener-Policy", "same-origin"},
+};
+
+void http_response_head(const struct http_response *resp, struct buf *out)
+{
+	buf_printf(out, "Status: %d %s\r\n", resp->status, http_reason(resp->status));
+	if (resp->content_type)
+		buf_printf(out, "Content-Type: %s\r\n", resp->content_type);
+	for (size_t i = 0; i < sizeof security_headers / sizeof security_headers[0]; i++)
+		buf_printf(out, "%s: %s\r\n", security_headers[i][0], security_headers[i][1]);
+	if (!resp->cacheable)
+		buf_puts(out, "Cache-Control: no-store\r\n");
+	for (size_t i = 0; i < resp->n_headers; i++)
+		buf_printf(out, "%s: %s\r\n", resp->headers[i].name, resp->headers[i].value);
+	buf_puts(out, "\r\n");
+}
+
+void http_response_free(struct http_response *resp)
+{
+	buf_free(&resp->body);
+}
+
+bool http_is_local_path(const char *s)
+{
+	if (!s || s[0] != '/' || s[1] == '/' || s[1] == '\\')
+		return false;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f || *p == '\\')
+			return false;
+	return true;
+}
+
+char *http_url_encode(struct arena *a, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(s);
+	char *out = arena_alloc(a, n * 3 + 1);
+	char *d = out;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("-_.~", *p)) {
+			*d++ = (char)*p;
+		} else {
+			*d++ = '%';
+			*d++ = hex[*p >> 4];
+			*d++ = hex[*p & 15];
+		}
+	}
+	*d = '\0';
+	return out;
+}

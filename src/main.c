@@ -1,0 +1,160 @@
+/*
+ * main.c - the stripelink command: `run` (supervisor, the default),
+ * `serve` (the FastCGI worker), `add-admin` and `migrate`.
+ */
+#include <fcgiapp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "auth.h"
+#include "config.h"
+#include "crypto.h"
+#include "fcgi.h"
+#include "store.h"
+#include "supervisor.h"
+#include "view.h"
+#include "writer.h"
+
+/* Opens the database, applies migrations, closes it. */
+static sl_err migrate(void)
+{
+	sl_err e;
+	struct store *db = store_open(config_get()->db_path, &e);
+	if (!db)
+		return e;
+	e = store_migrate(db);
+	store_close(db);
+	return e;
+}
+
+static int cmd_migrate(int argc, char **argv, const char *self)
+{
+	(void)argc, (void)argv, (void)self;
+	sl_err e = supervisor_prepare_dirs();
+	if (!e)
+		e = migrate();
+	if (e)
+		fprintf(stderr, "stripelink: migrate failed: %s\n", err_name(e));
+	return e ? 1 : 0;
+}
+
+static int cmd_run(int argc, char **argv, const char *self)
+{
+	(void)argc, (void)argv;
+	unsigned char key[CRYPTO_KEY_LEN];
+	sl_err e = supervisor_prepare_dirs();
+	if (!e)
+		e = migrate();
+	if (!e)
+		e = crypto_key_load(config_get()->key_path, key);
+	if (!e)
+		e = supervisor_run(self);
+	if (e)
+		fprintf(stderr, "stripelink: run failed: %s\n", err_name(e));
+	return e ? 1 : 0;
+}
+
+static int cmd_serve(int argc, char **argv, const char *self)
+{
+	(void)argc, (void)argv, (void)self;
+	const struct config *c = config_get();
+	struct app_shared shared;
+	sl_err e = crypto_key_load(c->key_path, shared.secret_key);
+	if (e) {
+		fprintf(stderr, "stripelink: cannot load %s: %s\n", c->key_path, err_name(e));
+		return 1;
+	}
+	char templates[4096];
+	snprintf(templates, sizeof templates, "%s/templates/", c->root);
+	view_init(templates, c->template_reload != 0);
+	shared.writer = writer_start(c->db_path, &e);
+	if (!shared.writer) {
+		fprintf(stderr, "stripelink: cannot open the database: %s\n", err_name(e));
+		return 1;
+	}
+	e = fcgi_serve(c->socket_path, c->threads, &shared);
+	writer_stop(shared.writer);
+	return e ? 1 : 0;
+}
+
+/* Adds an admin; the password is read from STRIPELINK_ADMIN_PASSWORD or
+ * from the first line of standard input. */
+static int cmd_add_admin(int argc, char **argv, const char *self)
+{
+	(void)self;
+	if (argc < 3) {
+		fprintf(stderr, "usage: stripelink add-admin USERNAME  (password on stdin "
+				"or in STRIPELINK_ADMIN_PASSWORD)\n");
+		return 2;
+	}
+	const char *username = argv[2];
+	char line[1100];
+	const char *password = getenv("STRIPELINK_ADMIN_PASSWORD");
+	if (!password) {
+		if (!fgets(line, sizeof line, stdin)) {
+			fprintf(stderr, "stripelink: no password given on standard input\n");
+			return 2;
+		}
+		line[strcspn(line, "\r\n")] = '\0';
+		password = line;
+	}
+	const char *problem = auth_check_credentials(username, password);
+	if (problem) {
+		fprintf(stderr, "stripelink: %s\n", problem);
+		return 2;
+	}
+	sl_err e = supervisor_prepare_dirs();
+	if (!e)
+		e = migrate();
+	struct store *db = e ? NULL : store_open(config_get()->db_path, &e);
+	if (db)
+		e = auth_admin_create_direct(db, username, password, (long long)time(NULL));
+	store_close(db);
+	if (e == SL_ERR_EXISTS)
+		fprintf(stderr, "stripelink: an admin named \"%s\" already exists\n", username);
+	else if (e)
+		fprintf(stderr, "stripelink: add-admin failed: %s\n", err_name(e));
+	else
+		printf("admin \"%s\" created\n", username);
+	return e ? 1 : 0;
+}
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv, const char *self);
+	const char *help;
+} commands[] = {
+	{"run", cmd_run, "start nginx, the FastCGI worker and the sync worker (default)"},
+	{"serve", cmd_serve, "the FastCGI worker alone (started by run)"},
+	{"add-admin", cmd_add_admin, "add an admin: add-admin USERNAME, password on stdin"},
+	{"migrate", cmd_migrate, "create or migrate the database and exit"},
+};
+
+int main(int argc, char **argv)
+{
+	if (FCGX_Init() != 0) {
+		fprintf(stderr, "stripelink: FCGX_Init failed\n");
+		return 1;
+	}
+	if (config_load() != SL_OK)
+		return 2;
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n <= 0) {
+		fprintf(stderr, "stripelink: cannot find my own executable\n");
+		return 1;
+	}
+	self[n] = '\0';
+	const char *name = argc > 1 ? argv[1] : "run";
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return commands[i].run(argc, argv, self);
+	fprintf(stderr, "usage: stripelink COMMAND\n");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fprintf(stderr, "  %-10s %s\n", commands[i].name, commands[i].help);
+	return 2;
+}

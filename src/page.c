@@ -1,0 +1,50 @@
+/*
+ * page.c - rendering helpers shared by every handler; see handlers.h.
+ */
+#include "handlers.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "auth.h"
+#include "view.h"
+
+sl_err page_render(struct http_request *r, struct http_response *resp,
+		   const char *page, const char *nav, struct view_dict *d)
+{
+	if (r->session) {
+		view_show(d, "LOGGED_IN");
+		view_set(d, "USERNAME", r->session->username);
+	}
+	view_set(d, "CSRF", auth_csrf_token(r, resp));
+	if (nav) {
+		char section[32];
+		snprintf(section, sizeof section, "NAV_%s", nav);
+		view_show(d, section);
+	}
+	size_t len = 0;
+	char *html = view_render("layout", page, d, &len);
+	view_dict_free(d);
+	if (!html)
+		return SL_ERR_IO;
+	buf_free(&resp->body);
+	buf_append(&resp->body, html, len);
+	free(html);
+	resp->content_type = "text/html; charset=utf-8";
+	return SL_OK;
+}
+
+sl_err page_json(struct http_response *resp, int status, struct json_object *obj)
+{
+	const char *s = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
+	buf_free(&resp->body);
+	buf_puts(&resp->body, s);
+	buf_putc(&resp->body, '\n');
+	json_object_put(obj);
+	resp->status = status;
+	resp->content_type = "application/json";
+	return SL_OK;
+}

@@ -1,0 +1,187 @@
+/*
+ * page_contacts.c - the contacts list, a contact's page and the CSV export.
+ */
+#include "handlers.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "app.h"
+#include "csv.h"
+#include "store.h"
+#include "view.h"
+
+#define CONTACTS_PER_PAGE 50
+
+/* Formats a unix time as "2026-11-27 16:17 UTC" in the arena. */
+static const char *when(struct arena *a, long long t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	char *s = arena_alloc(a, 32);
+	strftime(s, 32, "%Y-%m-%d %H:%M UTC", &tm);
+	return s;
+}
+
+/* Adds one TAGS section row per ';'-separated tag. */
+static void add_tags(struct arena *a, struct view_dict *d, const char *tags)
+{
+	const char *p = tags;
+	while (p && *p) {
+		const char *end = strchr(p, ';');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		struct view_dict *t = view_section(d, "TAGS");
+		const char *name = arena_strndup(a, p, n);
+		view_set(t, "TAG", name);
+		view_set(t, "TAG_QUERY", http_url_encode(a, name));
+		p = end ? end + 1 : NULL;
+	}
+}
+
+HANDLER(page_contacts_get)
+{
+	struct arena *a = r->arena;
+	const char *page_s = http_param(r, "page");
+	long long page = page_s ? atoll(page_s) : 1;
+	if (page < 1)
+		page = 1;
+	struct contact_query q = {
+		.text = http_param(r, "q"),
+		.tag = http_param(r, "tag"),
+		.offset = (page - 1) * CONTACTS_PER_PAGE,
+		.limit = CONTACTS_PER_PAGE,
+	};
+	struct contact *contacts;
+	size_t n;
+	long long total;
+	sl_err e = store_contacts_search(r->thread->db, a, &q, &contacts, &n, &total);
+	if (e)
+		return e;
+	const char **tags;
+	size_t n_tags;
+	if ((e = store_tags_list(r->thread->db, a, &tags, &n_tags)))
+		return e;
+
+	struct view_dict *d = view_dict_new();
+	view_set(d, "TITLE", "Contacts");
+	view_set(d, "Q", q.text);
+	view_set_int(d, "TOTAL", total);
+	for (size_t i = 0; i < n_tags; i++) {
+		struct view_dict *t = view_section(d, "TAG_OPTIONS");
+		view_set(t, "TAG", tags[i]);
+		if (q.tag && strcmp(q.tag, tags[i]) == 0)
+			view_set(t, "SELECTED", "selected");
+	}
+	if (n == 0)
+		view_show(d, total == 0 && !q.text && !q.tag ? "NO_CONTACTS" : "NO_MATCHES");
+	else
+		view_show(d, "HAVE_CONTACTS");
+	for (size_t i = 0; i < n; i++) {
+		struct view_dict *row = view_section(d, "CONTACTS");
+		view_set_int(row, "ID", contacts[i].id);
+		view_set(row, "EMAIL", contacts[i].email);
+		view_set(row, "NAME", arena_printf(a, "%s%s%s", contacts[i].first_name,
+						   *contacts[i].first_name && *contacts[i].last_name ? " " : "",
+						   contacts[i].last_name));
+		add_tags(a, row, contacts[i].tags);
+	}
+	long long pages = (total + CONTACTS_PER_PAGE - 1) / CONTACTS_PER_PAGE;
+	if (pages > 1) {
+		view_show(d, "PAGER");
+		view_set_int(d, "PAGE", page);
+		view_set_int(d, "PAGES", pages);
+		const char *base = arena_printf(a, "/contacts?q=%s&tag=%s",
+						http_url_encode(a, q.text ? q.text : ""),
+						http_url_encode(a, q.tag ? q.tag : ""));
+		if (page > 1) {
+			view_show(d, "PREV");
+			view_set(d, "PREV_URL", arena_printf(a, "%s&page=%lld", base, page - 1));
+		}
+		if (page < pages) {
+			view_show(d, "NEXT");
+			view_set(d, "NEXT_URL", arena_printf(a, "%s&page=%lld", base, page + 1));
+		}
+	}
+	return page_render(r, resp, "contacts", "CONTACTS", d);
+}
+
+HANDLER(page_contact_get)
+{
+	struct arena *a = r->arena;
+	char *end;
+	long long id = strtoll(r->params[0], &end, 10);
+	if (*end || id <= 0)
+		return SL_ERR_NOT_FOUND;
+	struct contact c;
+	sl_err e = store_contact_get(r->thread->db, a, id, &c);
+	if (e)
+		return e;
+	struct contact_value *values;
+	size_t n;
+	if ((e = store_contact_values(r->thread->db, a, id, &values, &n)))
+		return e;
+	struct view_dict *d = view_dict_new();
+	view_set(d, "TITLE", c.email);
+	view_set(d, "EMAIL", c.email);
+	view_set(d, "FIRST_NAME", c.first_name);
+	view_set(d, "LAST_NAME", c.last_name);
+	view_set(d, "PHONE", c.phone);
+	view_set(d, "CREATED", when(a, c.created_at));
+	view_set(d, "UPDATED", when(a, c.updated_at));
+	add_tags(a, d, c.tags);
+	if (!*c.tags)
+		view_show(d, "NO_TAGS");
+	for (size_t i = 0; i < n; i++) {
+		struct view_dict *row = view_section(d, "VALUES");
+		view_set(row, "LABEL", values[i].label);
+		view_set(row, "VALUE", values[i].value);
+	}
+	return page_render(r, resp, "contact", "CONTACTS", d);
+}
+
+struct csv_ctx {
+	struct buf *out;
+	size_t n_custom;
+};
+
+static sl_err csv_contact(void *p, const struct contact *c, const char *const *values)
+{
+	struct csv_ctx *ctx = p;
+	csv_cell(ctx->out, c->email, true);
+	csv_cell(ctx->out, c->first_name, false);
+	csv_cell(ctx->out, c->last_name, false);
+	csv_cell(ctx->out, c->phone, false);
+	csv_cell(ctx->out, c->tags, false);
+	for (size_t i = 0; i < ctx->n_custom; i++)
+		csv_cell(ctx->out, values[i], false);
+	csv_end_row(ctx->out);
+	return SL_OK;
+}
+
+HANDLER(page_contacts_csv)
+{
+	struct field *fields;
+	size_t n_fields;
+	sl_err e = store_fields_list(r->thread->db, r->arena, &fields, &n_fields);
+	if (e)
+		return e;
+	long long *custom = arena_alloc(r->arena, (n_fields + 1) * sizeof *custom);
+	struct csv_ctx ctx = {&resp->body, 0};
+	static const char *const fixed[] = {"email", "first_name", "last_name", "phone", "tags"};
+	for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+		csv_cell(ctx.out, fixed[i], i == 0);
+	for (size_t i = 0; i < n_fields; i++) {
+		if (fields[i].builtin)
+			continue;
+		custom[ctx.n_custom++] = fields[i].id;
+		csv_cell(ctx.out, fields[i].label, false);
+	}
+	csv_end_row(ctx.out);
+	if ((e = store_contacts_each(r->thread->db, custom, ctx.n_custom, csv_contact, &ctx)))
+		return e;
+	resp->content_type = "text/csv; charset=utf-8";
+	http_header(resp, "Content-Disposition", "attachment; filename=\"contacts.csv\"");
+	return SL_OK;
+}

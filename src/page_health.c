@@ -1,0 +1,26 @@
+/*
+ * page_health.c - GET /healthz and the home redirect.
+ */
+#include "handlers.h"
+
+#include <json-c/json.h>
+
+#include "app.h"
+#include "store.h"
+
+HANDLER(page_healthz)
+{
+	sl_err e = store_ping(r->thread->db);
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "status", json_object_new_string(e ? "unavailable" : "ok"));
+	json_object_object_add(o, "database", json_object_new_string(e ? err_name(e) : "ok"));
+	json_object_object_add(o, "schema", json_object_new_int(store_schema_version()));
+	return page_json(resp, e ? 503 : 200, o);
+}
+
+HANDLER(page_home)
+{
+	(void)r;
+	http_redirect(resp, "/contacts");
+	return SL_OK;
+}

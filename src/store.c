@@ -1,0 +1,827 @@
+/*
+ * store.c - SQLite schema, statements and queries; see store.h.
+ */
+#include "store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- migrations: append only; each entry is one schema version ---- */
+
+static const char *const migrations[] = {
+	/* 1: users, sessions, fields, contacts, tags */
+	"CREATE TABLE users ("
+	"  id INTEGER PRIMARY KEY,"
+	"  username TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+	"  password_hash TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL);"
+	"CREATE TABLE sessions ("
+	"  token_hash TEXT PRIMARY KEY,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  csrf TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL);"
+	"CREATE TABLE login_attempts ("
+	"  key TEXT PRIMARY KEY,"
+	"  failures INTEGER NOT NULL,"
+	"  last_at INTEGER NOT NULL);"
+	"CREATE TABLE fields ("
+	"  id INTEGER PRIMARY KEY,"
+	"  key TEXT NOT NULL UNIQUE,"
+	"  label TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+	"  type TEXT NOT NULL CHECK (type IN ('email','text','phone','number','date')),"
+	"  builtin INTEGER NOT NULL DEFAULT 0);"
+	"INSERT INTO fields (id, key, label, type, builtin) VALUES"
+	"  (1, 'email', 'Email', 'email', 1),"
+	"  (2, 'first_name', 'First name', 'text', 1),"
+	"  (3, 'last_name', 'Last name', 'text', 1),"
+	"  (4, 'phone', 'Phone', 'phone', 1);"
+	"CREATE TABLE contacts ("
+	"  id INTEGER PRIMARY KEY,"
+	"  email TEXT NOT NULL,"
+	"  email_key TEXT NOT NULL UNIQUE,"
+	"  first_name TEXT NOT NULL DEFAULT '',"
+	"  last_name TEXT NOT NULL DEFAULT '',"
+	"  phone TEXT NOT NULL DEFAULT '',"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL);"
+	"CREATE TABLE contact_values ("
+	"  contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,"
+	"  field_id INTEGER NOT NULL REFERENCES fields(id) ON DELETE CASCADE,"
+	"  value TEXT NOT NULL,"
+	"  PRIMARY KEY (contact_id, field_id)) WITHOUT ROWID;"
+	"CREATE TABLE tags ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE);"
+	"CREATE TABLE contact_tags ("
+	"  contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,"
+	"  tag_id INTEGER NOT NULL REFERENCES tags(id) ON DELETE CASCADE,"
+	"  PRIMARY KEY (contact_id, tag_id)) WITHOUT ROWID;"
+	"CREATE INDEX contact_tags_by_tag ON contact_tags (tag_id, contact_id);",
+};
+#define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+/* ---- the statement table ---- */
+
+enum stmt {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
+	ST_PING,
+	ST_USER_COUNT,
+	ST_USER_INSERT,
+	ST_USER_FIND,
+	ST_SESSION_INSERT,
+	ST_SESSION_FIND,
+	ST_SESSION_DELETE,
+	ST_SESSION_PURGE,
+	ST_LOGIN_GET,
+	ST_LOGIN_FAILED,
+	ST_LOGIN_CLEAR,
+	ST_FIELDS_LIST,
+	ST_FIELD_INSERT,
+	ST_FIELD_DELETE,
+	ST_FIELD_EXISTS,
+	ST_FIELD_ID,
+	ST_CONTACTS_SEARCH,
+	ST_CONTACTS_COUNT,
+	ST_CONTACT_GET,
+	ST_CONTACT_VALUES,
+	ST_TAGS_LIST,
+	ST_CONTACTS_ALL,
+	ST_VALUES_ALL,
+	ST_CONTACT_FIND_KEY,
+	ST_CONTACT_INSERT,
+	ST_CONTACT_SET_FIRST,
+	ST_CONTACT_SET_LAST,
+	ST_CONTACT_SET_PHONE,
+	ST_CONTACT_SET_EMAIL,
+	ST_CONTACT_SET_VALUE,
+	ST_TAG_INSERT,
+	ST_TAG_ID,
+	ST_CONTACT_TAG_INSERT,
+	ST__MAX
+};
+
+/* tags of one contact, sorted and joined by ';' */
+#define TAGS_OF(c) \
+	"(SELECT coalesce(group_concat(name, ';'), '') FROM (SELECT t.name FROM contact_tags ct" \
+	" JOIN tags t ON t.id = ct.tag_id WHERE ct.contact_id = " c " ORDER BY t.name))"
+#define CONTACT_MATCH \
+	" WHERE (?1 IS NULL OR c.email_key LIKE ?1 ESCAPE '\\'" \
+	"        OR (c.first_name || ' ' || c.last_name) LIKE ?1 ESCAPE '\\')" \
+	"   AND (?2 IS NULL OR EXISTS (SELECT 1 FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id" \
+	"        WHERE ct.contact_id = c.id AND t.name = ?2))"
+
+static const char *const sql[] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_SAVEPOINT] = "SAVEPOINT sp",
+	[ST_RELEASE] = "RELEASE sp",
+	[ST_ROLLBACK_TO] = "ROLLBACK TO sp",
+	[ST_PING] = "SELECT 1",
+	[ST_USER_COUNT] = "SELECT count(*) FROM users",
+	[ST_USER_INSERT] = "INSERT INTO users (username, password_hash, created_at) VALUES (?1, ?2, ?3)",
+	[ST_USER_FIND] = "SELECT id, username, password_hash FROM users WHERE username = ?1",
+	[ST_SESSION_INSERT] = "INSERT INTO sessions (token_hash, user_id, csrf, created_at, expires_at)"
+			      " VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_SESSION_FIND] = "SELECT s.user_id, u.username, s.csrf, s.expires_at FROM sessions s"
+			    " JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+	[ST_SESSION_DELETE] = "DELETE FROM sessions WHERE token_hash = ?1",
+	[ST_SESSION_PURGE] = "DELETE FROM sessions WHERE expires_at <= ?1",
+	[ST_LOGIN_GET] = "SELECT failures, last_at FROM login_attempts WHERE key = ?1",
+	[ST_LOGIN_FAILED] = "INSERT INTO login_attempts (key, failures, last_at) VALUES (?1, 1, ?2)"
+			    " ON CONFLICT (key) DO UPDATE SET failures = failures + 1, last_at = ?2",
+	[ST_LOGIN_CLEAR] = "DELETE FROM login_attempts WHERE key = ?1",
+	[ST_FIELDS_LIST] = "SELECT id, key, label, type, builtin FROM fields ORDER BY builtin DESC, id",
+	[ST_FIELD_INSERT] = "INSERT INTO fields (key, label, type) VALUES (?1, ?2, ?3)",
+	[ST_FIELD_DELETE] = "DELETE FROM fields WHERE id = ?1 AND builtin = 0",
+	[ST_FIELD_EXISTS] = "SELECT 1 FROM fields WHERE key = ?1",
+	[ST_FIELD_ID] = "SELECT id FROM fields WHERE key = ?1 AND builtin = 0",
+	[ST_CONTACTS_SEARCH] = "SELECT c.id, c.email, c.first_name, c.last_name, c.phone, " TAGS_OF("c.id")
+			       ", c.created_at, c.updated_at FROM contacts c" CONTACT_MATCH
+			       " ORDER BY c.id DESC LIMIT ?3 OFFSET ?4",
+	[ST_CONTACTS_COUNT] = "SELECT count(*) FROM contacts c" CONTACT_MATCH,
+	[ST_CONTACT_GET] = "SELECT c.id, c.email, c.first_name, c.last_name, c.phone, " TAGS_OF("c.id")
+			   ", c.created_at, c.updated_at FROM contacts c WHERE c.id = ?1",
+	[ST_CONTACT_VALUES] = "SELECT f.id, f.key, f.label, v.value FROM contact_values v"
+			      " JOIN fields f ON f.id = v.field_id WHERE v.contact_id = ?1 ORDER BY f.id",
+	[ST_TAGS_LIST] = "SELECT name FROM tags t WHERE EXISTS (SELECT 1 FROM contact_tags ct"
+			 " WHERE ct.tag_id = t.id) ORDER BY name",
+	[ST_CONTACTS_ALL] = "SELECT c.id, c.email, c.first_name, c.last_name, c.phone, " TAGS_OF("c.id")
+			    ", c.created_at, c.updated_at FROM contacts c ORDER BY c.id",
+	[ST_VALUES_ALL] = "SELECT contact_id, field_id, value FROM contact_values ORDER BY contact_id",
+	[ST_CONTACT_FIND_KEY] = "SELECT id FROM contacts WHERE email_key = ?1",
+	[ST_CONTACT_INSERT] = "INSERT INTO contacts (email, email_key, created_at, updated_at)"
+			      " VALUES (?1, ?2, ?3, ?3)",
+	[ST_CONTACT_SET_FIRST] = "UPDATE contacts SET first_name = ?2, updated_at = ?3 WHERE id = ?1",
+	[ST_CONTACT_SET_LAST] = "UPDATE contacts SET last_name = ?2, updated_at = ?3 WHERE id = ?1",
+	[ST_CONTACT_SET_PHONE] = "UPDATE contacts SET phone = ?2, updated_at = ?3 WHERE id = ?1",
+	[ST_CONTACT_SET_EMAIL] = "UPDATE contacts SET email = ?2, updated_at = ?3 WHERE id = ?1",
+	[ST_CONTACT_SET_VALUE] = "INSERT INTO contact_values (contact_id, field_id, value)"
+				 " SELECT ?1, id, ?3 FROM fields WHERE key = ?2 AND builtin = 0"
+				 " ON CONFLICT (contact_id, field_id) DO UPDATE SET value = excluded.value",
+	[ST_TAG_INSERT] = "INSERT INTO tags (name) VALUES (?1) ON CONFLICT (name) DO NOTHING",
+	[ST_TAG_ID] = "SELECT id FROM tags WHERE name = ?1",
+	[ST_CONTACT_TAG_INSERT] = "INSERT OR IGNORE INTO contact_tags (contact_id, tag_id) VALUES (?1, ?2)",
+};
+_Static_assert(sizeof sql / sizeof sql[0] == ST__MAX, "every statement needs its SQL");
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *stmts[ST__MAX];  /* prepared on first use, finalized at close */
+};
+
+/* Maps an SQLite result code to our error type, logging unexpected ones. */
+static sl_err fail(struct store *db, int rc, const char *what)
+{
+	int base = rc & 0xff;
+	if (base == SQLITE_BUSY || base == SQLITE_LOCKED)
+		return SL_ERR_BUSY;
+	if (base == SQLITE_CONSTRAINT)
+		return SL_ERR_EXISTS;
+	if (base == SQLITE_FULL || base == SQLITE_IOERR)
+		return SL_ERR_IO;
+	fprintf(stderr, "stripelink: store: %s: %s\n", what,
+		db && db->db ? sqlite3_errmsg(db->db) : sqlite3_errstr(rc));
+	return SL_ERR_DB;
+}
+
+/* Returns the cached, reset statement, or NULL (logged) when it cannot be
+ * prepared. */
+static sqlite3_stmt *stmt(struct store *db, enum stmt s)
+{
+	sqlite3_stmt *st = db->stmts[s];
+	if (!st) {
+		int rc = sqlite3_prepare_v3(db->db, sql[s], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+		if (rc != SQLITE_OK) {
+			fail(db, rc, sql[s]);
+			return NULL;
+		}
+		db->stmts[s] = st;
+	}
+	return st;
+}
+
+/* Resets st for the next use and returns e unchanged. */
+static sl_err done(sqlite3_stmt *st, sl_err e)
+{
+	if (st) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+	return e;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static const char *col_text(struct arena *a, sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return arena_strdup(a, t ? (const char *)t : "");
+}
+
+/* Runs a statement that returns no rows. */
+static sl_err exec_step(struct store *db, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return done(st, fail(db, rc, what));
+	return done(st, SL_OK);
+}
+
+static sl_err run(struct store *db, enum stmt s)
+{
+	sqlite3_stmt *st = stmt(db, s);
+	return st ? exec_step(db, st, sql[s]) : SL_ERR_DB;
+}
+
+struct store *store_open(const char *path, sl_err *err)
+{
+	struct store *db = calloc(1, sizeof *db);
+	if (!db) {
+		*err = SL_ERR_NOMEM;
+		return NULL;
+	}
+	int rc = sqlite3_open_v2(path, &db->db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		*err = fail(db, rc, "open");
+		goto out;
+	}
+	sqlite3_busy_timeout(db->db, 5000);
+	rc = sqlite3_exec(db->db,
+			  "PRAGMA journal_mode = WAL;"
+			  "PRAGMA synchronous = FULL;"
+			  "PRAGMA foreign_keys = ON;"
+			  "PRAGMA temp_store = MEMORY;",
+			  NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		*err = fail(db, rc, "pragmas");
+		goto out;
+	}
+	*err = SL_OK;
+	return db;
+out:
+	store_close(db);
+	return NULL;
+}
+
+void store_close(struct store *db)
+{
+	if (!db)
+		return;
+	for (int i = 0; i < ST__MAX; i++)
+		sqlite3_finalize(db->stmts[i]);
+	sqlite3_close(db->db);
+	free(db);
+}
+
+int store_schema_version(void)
+{
+	return N_MIGRATIONS;
+}
+
+sl_err store_migrate(struct store *db)
+{
+	sqlite3_stmt *st = NULL;
+	int version = 0;
+	int rc = sqlite3_prepare_v2(db->db, "PRAGMA user_version", -1, &st, NULL);
+	if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_OK)
+		return fail(db, rc, "user_version");
+	if (version > N_MIGRATIONS) {
+		fprintf(stderr, "stripelink: database schema %d is newer than this build (%d)\n",
+			version, N_MIGRATIONS);
+		return SL_ERR_DB;
+	}
+	for (int v = version; v < N_MIGRATIONS; v++) {
+		char bump[64];
+		snprintf(bump, sizeof bump, "PRAGMA user_version = %d;", v + 1);
+		char *msg = NULL;
+		rc = sqlite3_exec(db->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(db->db, migrations[v], NULL, NULL, &msg);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(db->db, bump, NULL, NULL, &msg);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(db->db, "COMMIT", NULL, NULL, &msg);
+		if (rc != SQLITE_OK) {
+			fprintf(stderr, "stripelink: migration %d failed: %s\n", v + 1,
+				msg ? msg : sqlite3_errstr(rc));
+			sqlite3_free(msg);
+			sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
+			return (rc & 0xff) == SQLITE_BUSY ? SL_ERR_BUSY : SL_ERR_DB;
+		}
+	}
+	return SL_OK;
+}
+
+sl_err store_begin(struct store *db) { return run(db, ST_BEGIN); }
+sl_err store_commit(struct store *db) { return run(db, ST_COMMIT); }
+sl_err store_rollback(struct store *db) { return run(db, ST_ROLLBACK); }
+sl_err store_savepoint(struct store *db) { return run(db, ST_SAVEPOINT); }
+sl_err store_release(struct store *db) { return run(db, ST_RELEASE); }
+
+sl_err store_rollback_to(struct store *db)
+{
+	sl_err e = run(db, ST_ROLLBACK_TO);
+	return e ? e : run(db, ST_RELEASE);
+}
+
+sl_err store_ping(struct store *db)
+{
+	return run(db, ST_PING);
+}
+
+/* Runs a single-row query whose first column is an integer. */
+static sl_err query_int(struct store *db, sqlite3_stmt *st, long long *out)
+{
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int64(st, 0);
+		return done(st, SL_OK);
+	}
+	if (rc == SQLITE_DONE)
+		return done(st, SL_ERR_NOT_FOUND);
+	return done(st, fail(db, rc, "query"));
+}
+
+/* ---- users and sessions ---- */
+
+sl_err store_user_count(struct store *db, long long *count)
+{
+	sqlite3_stmt *st = stmt(db, ST_USER_COUNT);
+	return st ? query_int(db, st, count) : SL_ERR_DB;
+}
+
+sl_err store_user_create(struct store *db, const char *username,
+			 const char *password_hash, long long now, long long *id)
+{
+	sqlite3_stmt *st = stmt(db, ST_USER_INSERT);
+	if (!st)
+		return SL_ERR_DB;
+	bind_text(st, 1, username);
+	bind_text(st, 2, password_hash);
+	sqlite3_bind_int64(st, 3, now);
+	sl_err e = exec_step(db, st, "user insert");
+	if (!e && id)
+		*id = sqlite3_last_insert_rowid(db->db);
+	return e;
+}
+
+sl_err store_user_find(struct store *db, struct arena *a, const char *username,
+		       struct user *out)
+{
+	sqlite3_stmt *st = stmt(db, ST_USER_FIND);
+	if (!st)
+		return SL_ERR_DB;
+	bind_text(st, 1, username);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return done(st, SL_ERR_NOT_FOUND);
+	if (rc != SQLITE_ROW)
+		return done(st, fail(db, rc, "user find"));
+	out->id = sqlite3_column_int64(st, 0);
+	out->username = col_text(a, st, 1);
+	out->password_hash = col_text(a, st, 2);
+	return done(st, SL_OK);
+}
+
+sl_err store_session_create(struct store *db, const char *token_hash,
+			    long long user_id, const char *csrf, long long now,
+			    long long expires_at)
+{
+	sqlite3_stmt *st = stmt(db, ST_SESSION_INSERT);
+	if (!st)
+		return SL_ERR_DB;
+	bind_text(st, 1, token_hash);
+	sqlite3_bind_int64(st, 2, user_id);
+	bind_text(st, 3, csrf);
+	sqlite3_bind_int64(st, 4, now);
+	sqlite3_bind_int64(st, 5, expires_at);
+	return exec_step(db, st, "session insert");
+}
+
+sl_err store_session_find(struct store *db, struct arena *a, const char *token_hash,
+			  long long now, struct session_row *out)
+{
+	sqlite3_stmt *st = stmt(db, ST_SESSION_FIND);
+	if (!st)
+		return SL_ERR_DB;
+	bind_text(st, 1, token_hash);
+	sqlite3_bind_int64(st, 2, now);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return done(st, SL_ERR_NOT_FOUND);
+	if (rc != SQLITE_ROW)
+		return done(st, fail(db, rc, "session find"));
+	out->user_id = sqlite3_column_int64(st, 0);
+	out->username = col_text(a, st, 1);
+	out->csrf = col_text(a, st, 2);
+	out->expires_at = sqlite3_column_int64(st, 3);
+	return done(st, SL_OK);
+}
+
+sl_err store_session_delete(struct store *db, const char *token_hash)
+{
+	sqlite3_stmt *st = stmt(db, ST_SESSION_DELETE);
+	if (!st)
+		return SL_ERR_DB;
+	bind_text(st, 1, token_hash);
+	return exec_step(db, st, "session delete");
+}
+
+sl_err store_session_purge(struct store *db, long long now)
+{
+	sqlite3_stmt *st = stmt(db, ST_SESSION_PURGE);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, now);
+	return exec_step(db, st, "session purge");
+}
+
+sl_err store_login_failures(struct store *db, const char *key,
+			    long long *failures, long long *last_at)
+{
+	sqlite3_stmt *st = stmt(db, ST_LOGIN_GET);
+	if (!st)
+		return SL_ERR_DB;
+	bind_text(st, 1, key);
+	int rc = sqlite3_step(st);
+	*failures = 0;
+	*last_at = 0;
+	if (rc == SQLITE_ROW) {
+		*failures = sqlite3_column_int64(st, 0);
+		*last_at = sqlite3_column_int64(st, 1);
+	} else if (rc != SQLITE_DONE) {
+		return done(st, fail(db, rc, "login get"));
+	}
+	return done(st, SL_OK);
+}
+
+sl_err store_login_failed(struct store *db, const char *key, long long now)
+{
+	sqlite3_stmt *st = stmt(db, ST_LOGIN_FAILED);
+	if (!st)
+		return SL_ERR_DB;
+	bind_text(st, 1, key);
+	sqlite3_bind_int64(st, 2, now);
+	return exec_step(db, st, "login failed");
+}
+
+sl_err store_login_clear(struct store *db, const char *key)
+{
+	sqlite3_stmt *st = stmt(db, ST_LOGIN_CLEAR);
+	if (!st)
+		return SL_ERR_DB;
+	bind_text(st, 1, key);
+	return exec_step(db, st, "login clear");
+}
+
+/* ---- fields ---- */
+
+sl_err store_fields_list(struct store *db, struct arena *a, struct field **out,
+			 size_t *n)
+{
+	sqlite3_stmt *st = stmt(db, ST_FIELDS_LIST);
+	if (!st)
+		return SL_ERR_DB;
+	size_t cap = 16;
+	struct field *f = arena_alloc(a, cap * sizeof *f);
+	size_t count = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (count == cap) {
+			struct field *bigger = arena_alloc(a, 2 * cap * sizeof *f);
+			memcpy(bigger, f, cap * sizeof *f);
+			f = bigger;
+			cap *= 2;
+		}
+		f[count].id = sqlite3_column_int64(st, 0);
+		f[count].key = col_text(a, st, 1);
+		f[count].label = col_text(a, st, 2);
+		f[count].type = col_text(a, st, 3);
+		f[count].builtin = sqlite3_column_int(st, 4) != 0;
+		count++;
+	}
+	if (rc != SQLITE_DONE)
+		return done(st, fail(db, rc, "fields list"));
+	*out = f;
+	*n = count;
+	return done(st, SL_OK);
+}
+
+sl_err store_field_create(struct store *db, const char *key, const char *label,
+			  const char *type, long long *id)
+{
+	sqlite3_stmt *st = stmt(db, ST_FIELD_INSERT);
+	if (!st)
+		return SL_ERR_DB;
+	bind_text(st, 1, key);
+	bind_text(st, 2, label);
+	bind_text(st, 3, type);
+	sl_err e = exec_step(db, st, "field insert");
+	if (!e && id)
+		*id = sqlite3_last_insert_rowid(db->db);
+	return e;
+}
+
+sl_err store_field_delete(struct store *db, long long id)
+{
+	sqlite3_stmt *st = stmt(db, ST_FIELD_DELETE);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	sl_err e = exec_step(db, st, "field delete");
+	if (!e && sqlite3_changes(db->db) == 0)
+		e = SL_ERR_NOT_FOUND;
+	return e;
+}
+
+sl_err store_field_exists(struct store *db, const char *key, bool *exists)
+{
+	sqlite3_stmt *st = stmt(db, ST_FIELD_EXISTS);
+	if (!st)
+		return SL_ERR_DB;
+	bind_text(st, 1, key);
+	long long one;
+	sl_err e = query_int(db, st, &one);
+	*exists = e == SL_OK;
+	return e == SL_ERR_NOT_FOUND ? SL_OK : e;
+}
+
+/* ---- contacts ---- */
+
+static void read_contact(struct arena *a, sqlite3_stmt *st, struct contact *c)
+{
+	c->id = sqlite3_column_int64(st, 0);
+	c->email = col_text(a, st, 1);
+	c->first_name = col_text(a, st, 2);
+	c->last_name = col_text(a, st, 3);
+	c->phone = col_text(a, st, 4);
+	c->tags = col_text(a, st, 5);
+	c->created_at = sqlite3_column_int64(st, 6);
+	c->updated_at = sqlite3_column_int64(st, 7);
+}
+
+/* Makes a LIKE pattern "%text%" with %, _ and \ escaped by '\'. */
+static char *like_pattern(struct arena *a, const char *text)
+{
+	size_t n = strlen(text);
+	char *p = arena_alloc(a, 2 * n + 3);
+	char *d = p;
+	*d++ = '%';
+	for (; *text; text++) {
+		if (*text == '%' || *text == '_' || *text == '\\')
+			*d++ = '\\';
+		*d++ = *text;
+	}
+	*d++ = '%';
+	*d = '\0';
+	return p;
+}
+
+static void bind_match(struct arena *a, sqlite3_stmt *st, const struct contact_query *q)
+{
+	bind_text(st, 1, q->text && *q->text ? like_pattern(a, q->text) : NULL);
+	bind_text(st, 2, q->tag && *q->tag ? q->tag : NULL);
+}
+
+sl_err store_contacts_search(struct store *db, struct arena *a,
+			     const struct contact_query *q, struct contact **out,
+			     size_t *n, long long *total)
+{
+	sqlite3_stmt *count = stmt(db, ST_CONTACTS_COUNT);
+	sqlite3_stmt *st = stmt(db, ST_CONTACTS_SEARCH);
+	if (!count || !st)
+		return SL_ERR_DB;
+	bind_match(a, count, q);
+	sl_err e = query_int(db, count, total);
+	if (e)
+		return e;
+	long long limit = q->limit > 0 ? q->limit : 50;
+	bind_match(a, st, q);
+	sqlite3_bind_int64(st, 3, limit);
+	sqlite3_bind_int64(st, 4, q->offset > 0 ? q->offset : 0);
+	struct contact *c = arena_alloc(a, (size_t)limit * sizeof *c);
+	size_t got = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && got < (size_t)limit)
+		read_contact(a, st, &c[got++]);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return done(st, fail(db, rc, "contacts search"));
+	*out = c;
+	*n = got;
+	return done(st, SL_OK);
+}
+
+sl_err store_contact_get(struct store *db, struct arena *a, long long id,
+			 struct contact *out)
+{
+	sqlite3_stmt *st = stmt(db, ST_CONTACT_GET);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return done(st, SL_ERR_NOT_FOUND);
+	if (rc != SQLITE_ROW)
+		return done(st, fail(db, rc, "contact get"));
+	read_contact(a, st, out);
+	return done(st, SL_OK);
+}
+
+sl_err store_contact_values(struct store *db, struct arena *a, long long id,
+			    struct contact_value **out, size_t *n)
+{
+	sqlite3_stmt *st = stmt(db, ST_CONTACT_VALUES);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	size_t cap = 8, count = 0;
+	struct contact_value *v = arena_alloc(a, cap * sizeof *v);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (count == cap) {
+			struct contact_value *bigger = arena_alloc(a, 2 * cap * sizeof *v);
+			memcpy(bigger, v, cap * sizeof *v);
+			v = bigger;
+			cap *= 2;
+		}
+		v[count].field_id = sqlite3_column_int64(st, 0);
+		v[count].key = col_text(a, st, 1);
+		v[count].label = col_text(a, st, 2);
+		v[count].value = col_text(a, st, 3);
+		count++;
+	}
+	if (rc != SQLITE_DONE)
+		return done(st, fail(db, rc, "contact values"));
+	*out = v;
+	*n = count;
+	return done(st, SL_OK);
+}
+
+sl_err store_tags_list(struct store *db, struct arena *a, const char ***out,
+		       size_t *n)
+{
+	sqlite3_stmt *st = stmt(db, ST_TAGS_LIST);
+	if (!st)
+		return SL_ERR_DB;
+	size_t cap = 16, count = 0;
+	const char **t = arena_alloc(a, cap * sizeof *t);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (count == cap) {
+			const char **bigger = arena_alloc(a, 2 * cap * sizeof *t);
+			memcpy(bigger, t, cap * sizeof *t);
+			t = bigger;
+			cap *= 2;
+		}
+		t[count++] = col_text(a, st, 0);
+	}
+	if (rc != SQLITE_DONE)
+		return done(st, fail(db, rc, "tags list"));
+	*out = t;
+	*n = count;
+	return done(st, SL_OK);
+}
+
+sl_err store_contacts_each(struct store *db, const long long *custom_ids,
+			   size_t n_custom, store_contact_row_fn row, void *ctx)
+{
+	sqlite3_stmt *cs = stmt(db, ST_CONTACTS_ALL);
+	sqlite3_stmt *vs = stmt(db, ST_VALUES_ALL);
+	if (!cs || !vs)
+		return SL_ERR_DB;
+	sl_err e = SL_OK;
+	struct arena *a = arena_new();
+	const char **values = calloc(n_custom + 1, sizeof *values);
+	if (!values) {
+		e = SL_ERR_NOMEM;
+		goto out;
+	}
+	int vrc = sqlite3_step(vs);
+	int rc;
+	while ((rc = sqlite3_step(cs)) == SQLITE_ROW) {
+		struct contact c;
+		arena_reset(a);
+		read_contact(a, cs, &c);
+		memset(values, 0, n_custom * sizeof *values);
+		/* both queries are in contact id order: merge */
+		while (vrc == SQLITE_ROW && sqlite3_column_int64(vs, 0) < c.id)
+			vrc = sqlite3_step(vs);
+		while (vrc == SQLITE_ROW && sqlite3_column_int64(vs, 0) == c.id) {
+			long long field = sqlite3_column_int64(vs, 1);
+			for (size_t i = 0; i < n_custom; i++)
+				if (custom_ids[i] == field)
+					values[i] = col_text(a, vs, 2);
+			vrc = sqlite3_step(vs);
+		}
+		if (vrc != SQLITE_ROW && vrc != SQLITE_DONE) {
+			e = fail(db, vrc, "values all");
+			goto out;
+		}
+		if ((e = row(ctx, &c, values)))
+			goto out;
+	}
+	if (rc != SQLITE_DONE)
+		e = fail(db, rc, "contacts all");
+out:
+	done(cs, SL_OK);
+	done(vs, SL_OK);
+	free(values);
+	arena_free(a);
+	return e;
+}
+
+sl_err store_contact_upsert(struct store *db, const char *email,
+			    const char *email_key, long long now, long long *id,
+			    bool *created)
+{
+	sqlite3_stmt *find = stmt(db, ST_CONTACT_FIND_KEY);
+	if (!find)
+		return SL_ERR_DB;
+	bind_text(find, 1, email_key);
+	sl_err e = query_int(db, find, id);
+	if (e != SL_ERR_NOT_FOUND) {
+		*created = false;
+		return e;
+	}
+	sqlite3_stmt *ins = stmt(db, ST_CONTACT_INSERT);
+	if (!ins)
+		return SL_ERR_DB;
+	bind_text(ins, 1, email);
+	bind_text(ins, 2, email_key);
+	sqlite3_bind_int64(ins, 3, now);
+	if ((e = exec_step(db, ins, "contact insert")))
+		return e;
+	*id = sqlite3_last_insert_rowid(db->db);
+	*created = true;
+	return SL_OK;
+}
+
+static const struct {
+	const char *key;
+	enum stmt st;
+} builtin_setters[] = {
+	{"first_name", ST_CONTACT_SET_FIRST},
+	{"last_name", ST_CONTACT_SET_LAST},
+	{"phone", ST_CONTACT_SET_PHONE},
+	{"email", ST_CONTACT_SET_EMAIL},
+};
+
+sl_err store_contact_set(struct store *db, long long id, const char *key,
+			 const char *value, long long now)
+{
+	enum stmt which = ST_CONTACT_SET_VALUE;
+	for (size_t i = 0; i < sizeof builtin_setters / sizeof builtin_setters[0]; i++)
+		if (strcmp(builtin_setters[i].key, key) == 0)
+			which = builtin_setters[i].st;
+	sqlite3_stmt *st = stmt(db, which);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	if (which == ST_CONTACT_SET_VALUE) {
+		bind_text(st, 2, key);
+		bind_text(st, 3, value ? value : "");
+	} else {
+		bind_text(st, 2, value ? value : "");
+		sqlite3_bind_int64(st, 3, now);
+	}
+	return exec_step(db, st, "contact set");
+}
+
+sl_err store_contact_tag(struct store *db, long long id, const char *tag)
+{
+	sqlite3_stmt *ins = stmt(db, ST_TAG_INSERT);
+	sqlite3_stmt *get = stmt(db, ST_TAG_ID);
+	sqlite3_stmt *link = stmt(db, ST_CONTACT_TAG_INSERT);
+	if (!ins || !get || !link)
+		return SL_ERR_DB;
+	bind_text(ins, 1, tag);
+	sl_err e = exec_step(db, ins, "tag insert");
+	if (e)
+		return e;
+	long long tag_id;
+	bind_text(get, 1, tag);
+	if ((e = query_int(db, get, &tag_id)))
+		return e;
+	sqlite3_bind_int64(link, 1, id);
+	sqlite3_bind_int64(link, 2, tag_id);
+	return exec_step(db, link, "contact tag");
+}

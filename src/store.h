@@ -1,0 +1,169 @@
+/*
+ * store.h - the only door to SQLite.
+ *
+ * One struct store is one database connection with its own cache of
+ * prepared statements; it belongs to one thread at a time. Request threads
+ * each own a connection for reads; every write runs on the writer thread's
+ * connection (writer.h) or, in single-threaded tools, on the caller's.
+ * Strings handed out are copied into the caller's arena.
+ *
+ * The schema is a numbered list of migrations applied at start
+ * (PRAGMA user_version). All SQL lives in this file's statement table.
+ */
+#ifndef STRIPELINK_STORE_H
+#define STRIPELINK_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "arena.h"
+#include "err.h"
+
+struct store;
+
+/* Opens (creating when missing) the database at path in WAL mode with
+ * synchronous=FULL, foreign keys on and a busy timeout. Returns NULL and
+ * sets *err on failure. Caller closes with store_close(). */
+struct store *store_open(const char *path, sl_err *err);
+
+/* Finalizes every cached statement and closes. Accepts NULL. */
+void store_close(struct store *db);
+
+/* Applies every migration newer than the database's user_version, each in
+ * its own transaction. */
+sl_err store_migrate(struct store *db);
+
+/* The schema version this build migrates to. */
+int store_schema_version(void);
+
+/* Transactions. store_begin starts BEGIN IMMEDIATE (we always write). */
+sl_err store_begin(struct store *db);
+sl_err store_commit(struct store *db);
+sl_err store_rollback(struct store *db);
+/* A nested savepoint named "sp"; rollback_to undoes to it and releases. */
+sl_err store_savepoint(struct store *db);
+sl_err store_release(struct store *db);
+sl_err store_rollback_to(struct store *db);
+
+/* SL_OK when the database answers a trivial query. */
+sl_err store_ping(struct store *db);
+
+/* ---- users and sessions ---- */
+
+struct user {
+	long long id;
+	const char *username;
+	const char *password_hash;
+};
+
+sl_err store_user_count(struct store *db, long long *count);
+/* SL_ERR_EXISTS when the username is taken (case-insensitively). */
+sl_err store_user_create(struct store *db, const char *username,
+			 const char *password_hash, long long now, long long *id);
+/* SL_ERR_NOT_FOUND when no such user. */
+sl_err store_user_find(struct store *db, struct arena *a, const char *username,
+		       struct user *out);
+
+struct session_row {
+	long long user_id;
+	const char *username;
+	const char *csrf;
+	long long expires_at;
+};
+
+sl_err store_session_create(struct store *db, const char *token_hash,
+			    long long user_id, const char *csrf, long long now,
+			    long long expires_at);
+/* Finds a live session (expires_at > now). SL_ERR_NOT_FOUND otherwise. */
+sl_err store_session_find(struct store *db, struct arena *a, const char *token_hash,
+			  long long now, struct session_row *out);
+sl_err store_session_delete(struct store *db, const char *token_hash);
+sl_err store_session_purge(struct store *db, long long now);
+
+/* Login throttling: failures counted per key (a username or an address). */
+sl_err store_login_failures(struct store *db, const char *key,
+			    long long *failures, long long *last_at);
+sl_err store_login_failed(struct store *db, const char *key, long long now);
+sl_err store_login_clear(struct store *db, const char *key);
+
+/* ---- fields ---- */
+
+struct field {
+	long long id;
+	const char *key;    /* email, first_name, last_name, phone, or a custom slug */
+	const char *label;
+	const char *type;   /* email, text, phone, number, date */
+	bool builtin;
+};
+
+/* Lists every field, built-ins first, into an array from a. */
+sl_err store_fields_list(struct store *db, struct arena *a, struct field **out,
+			 size_t *n);
+/* SL_ERR_EXISTS when key or label is taken. */
+sl_err store_field_create(struct store *db, const char *key, const char *label,
+			  const char *type, long long *id);
+/* Deletes a custom field and its values; SL_ERR_NOT_FOUND for a missing or
+ * built-in field. */
+sl_err store_field_delete(struct store *db, long long id);
+/* True when a field with this key exists. */
+sl_err store_field_exists(struct store *db, const char *key, bool *exists);
+
+/* ---- contacts ---- */
+
+struct contact {
+	long long id;
+	const char *email;
+	const char *first_name;   /* "" when unset */
+	const char *last_name;
+	const char *phone;
+	const char *tags;         /* tag names joined by ';', sorted; "" for none */
+	long long created_at;
+	long long updated_at;
+};
+
+struct contact_value {
+	long long field_id;
+	const char *key;
+	const char *label;
+	const char *value;
+};
+
+struct contact_query {
+	const char *text;   /* substring of email or name; NULL for all */
+	const char *tag;    /* exact tag name; NULL for any */
+	long long offset;
+	long long limit;
+};
+
+/* Lists one page of contacts matching q, newest first, and the total. */
+sl_err store_contacts_search(struct store *db, struct arena *a,
+			     const struct contact_query *q, struct contact **out,
+			     size_t *n, long long *total);
+sl_err store_contact_get(struct store *db, struct arena *a, long long id,
+			 struct contact *out);
+/* Custom field values of one contact, in field order. */
+sl_err store_contact_values(struct store *db, struct arena *a, long long id,
+			    struct contact_value **out, size_t *n);
+/* All tag names in use, sorted. */
+sl_err store_tags_list(struct store *db, struct arena *a, const char ***out,
+		       size_t *n);
+
+/* Calls row() for every contact in id order with its custom values laid
+ * out in the order of custom_ids (NULL where unset). values and strings are
+ * valid only during the call. Stops and returns row()'s error if nonzero. */
+typedef sl_err (*store_contact_row_fn)(void *ctx, const struct contact *c,
+				       const char *const *values);
+sl_err store_contacts_each(struct store *db, const long long *custom_ids,
+			   size_t n_custom, store_contact_row_fn row, void *ctx);
+
+/* Creates or finds the contact keyed by email_key (lower-cased email) and
+ * sets *id; *created tells which. Display email is kept as given. */
+sl_err store_contact_upsert(struct store *db, const char *email,
+			    const char *email_key, long long now, long long *id,
+			    bool *created);
+/* Sets one field by key on a contact: a built-in column or a custom value. */
+sl_err store_contact_set(struct store *db, long long id, const char *key,
+			 const char *value, long long now);
+/* Adds a tag (creating the tag) to a contact; adding twice is a no-op. */
+sl_err store_contact_tag(struct store *db, long long id, const char *tag);
+
+#endif

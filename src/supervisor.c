@@ -1,0 +1,274 @@
+/*
+ * supervisor.c - the small process supervisor; see supervisor.h.
+ */
+#include "supervisor.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "config.h"
+
+enum child_kind { CHILD_APP, CHILD_SYNC, CHILD_NGINX, CHILD__MAX };
+
+struct child {
+	const char *name;
+	pid_t pid;
+	time_t started;
+	int restarts;
+};
+
+static struct child children[CHILD__MAX] = {
+	[CHILD_APP] = {"fastcgi worker", 0, 0, 0},
+	[CHILD_SYNC] = {"sync worker", 0, 0, 0},
+	[CHILD_NGINX] = {"nginx", 0, 0, 0},
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop(int sig)
+{
+	stop_signal = sig;
+}
+
+static sl_err make_dir(const char *path, mode_t mode, bool web_owned)
+{
+	if (mkdir(path, mode) != 0 && errno != EEXIST) {
+		fprintf(stderr, "stripelink: mkdir %s: %s\n", path, strerror(errno));
+		return SL_ERR_IO;
+	}
+	chmod(path, mode);
+	if (web_owned && geteuid() == 0) {
+		struct passwd *pw = getpwnam("www-data");
+		if (pw && chown(path, pw->pw_uid, pw->pw_gid) != 0)
+			fprintf(stderr, "stripelink: chown %s: %s\n", path, strerror(errno));
+	}
+	return SL_OK;
+}
+
+sl_err supervisor_prepare_dirs(void)
+{
+	const struct config *c = config_get();
+	static const struct {
+		const char *sub;
+		mode_t mode;
+		bool web_owned;
+	} dirs[] = {
+		{"", 0711, false},
+		{"/run", 0750, false},
+		{"/logs", 0700, false},
+		{"/nginx", 0755, false},
+		{"/nginx/client_body", 0700, true},
+		{"/nginx/fastcgi", 0700, true},
+		{"/nginx/proxy", 0700, true},
+		{"/nginx/uwsgi", 0700, true},
+		{"/nginx/scgi", 0700, true},
+	};
+	char path[4096];
+	for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+		snprintf(path, sizeof path, "%s%s", c->data_dir, dirs[i].sub);
+		sl_err e = make_dir(path, dirs[i].mode, dirs[i].web_owned);
+		if (e)
+			return e;
+	}
+	/* the socket directory: group www-data may enter it */
+	struct group *g = getgrnam("www-data");
+	snprintf(path, sizeof path, "%s/run", c->data_dir);
+	if (g && geteuid() == 0 && chown(path, 0, g->gr_gid) != 0)
+		fprintf(stderr, "stripelink: chown %s: %s\n", path, strerror(errno));
+	return SL_OK;
+}
+
+/* Replaces every @NAME@ of the template with its value. */
+static sl_err write_nginx_conf(const char *out_path)
+{
+	const struct config *c = config_get();
+	char tpl_path[4096];
+	snprintf(tpl_path, sizeof tpl_path, "%s/nginx/nginx.conf.in", c->root);
+	FILE *in = fopen(tpl_path, "r");
+	if (!in) {
+		fprintf(stderr, "stripelink: cannot read %s: %s\n", tpl_path, strerror(errno));
+		return SL_ERR_IO;
+	}
+	char port[16];
+	snprintf(port, sizeof port, "%d", c->port);
+	bool root = geteuid() == 0 && getpwnam("www-data");
+	const char *vars[][2] = {
+		{"@PORT@", port},
+		{"@DATA@", c->data_dir},
+		{"@ROOT@", c->root},
+		{"@SOCKET@", c->socket_path},
+		{"@USER@", root ? "user www-data www-data;" : "# running unprivileged: no user switch"},
+	};
+	struct buf out = BUF_INIT;
+	char line[4096];
+	while (fgets(line, sizeof line, in)) {
+		const char *p = line;
+		while (*p) {
+			size_t i, nvars = sizeof vars / sizeof vars[0];
+			for (i = 0; i < nvars; i++)
+				if (strncmp(p, vars[i][0], strlen(vars[i][0])) == 0)
+					break;
+			if (i < nvars) {
+				buf_puts(&out, vars[i][1]);
+				p += strlen(vars[i][0]);
+			} else {
+				buf_putc(&out, *p++);
+			}
+		}
+	}
+	fclose(in);
+	FILE *f = fopen(out_path, "w");
+	sl_err e = SL_OK;
+	if (!f || fwrite(out.data, 1, out.len, f) != out.len)
+		e = SL_ERR_IO;
+	if (f && fclose(f) != 0)
+		e = SL_ERR_IO;
+	buf_free(&out);
+	if (e)
+		fprintf(stderr, "stripelink: cannot write %s\n", out_path);
+	return e;
+}
+
+static pid_t spawn(char *const argv[])
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		execv(argv[0], argv);
+		fprintf(stderr, "stripelink: exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	return pid;
+}
+
+static bool sync_worker_built(const char *self, char *path, size_t n)
+{
+	snprintf(path, n, "%s", self);
+	char *slash = strrchr(path, '/');
+	if (!slash)
+		return false;
+	snprintf(slash + 1, n - (size_t)(slash + 1 - path), "stripelink-sync");
+	return access(path, X_OK) == 0;
+}
+
+static void start(enum child_kind k, const char *self, const char *conf)
+{
+	const struct config *c = config_get();
+	char prefix[4096], sync_path[4096];
+	snprintf(prefix, sizeof prefix, "%s/nginx/", c->data_dir);
+	switch (k) {
+	case CHILD_APP: {
+		char *argv[] = {(char *)self, "serve", NULL};
+		children[k].pid = spawn(argv);
+		break;
+	}
+	case CHILD_SYNC: {
+		if (!sync_worker_built(self, sync_path, sizeof sync_path))
+			return;
+		char *argv[] = {sync_path, NULL};
+		children[k].pid = spawn(argv);
+		break;
+	}
+	case CHILD_NGINX: {
+		char *argv[] = {(char *)c->nginx, "-p", prefix, "-c", (char *)conf,
+				"-e", "stderr", NULL};
+		children[k].pid = spawn(argv);
+		break;
+	}
+	case CHILD__MAX:
+		return;
+	}
+	children[k].started = time(NULL);
+}
+
+/* Waits (bounded) for the FastCGI socket to appear. */
+static void wait_for_socket(void)
+{
+	struct stat st;
+	for (int i = 0; i < 100 && stat(config_get()->socket_path, &st) != 0; i++)
+		usleep(50 * 1000);
+}
+
+sl_err supervisor_run(const char *self)
+{
+	const struct config *c = config_get();
+	char conf[4096];
+	snprintf(conf, sizeof conf, "%s/nginx/nginx.conf", c->data_dir);
+	sl_err e = write_nginx_conf(conf);
+	if (e)
+		return e;
+
+	struct sigaction sa = {0};
+	sa.sa_handler = on_stop;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	start(CHILD_APP, self, conf);
+	wait_for_socket();
+	start(CHILD_SYNC, self, conf);
+	start(CHILD_NGINX, self, conf);
+	fprintf(stderr, "stripelink: listening on http://127.0.0.1:%d (data in %s)\n",
+		c->port, c->data_dir);
+
+	while (!stop_signal) {
+		int status;
+		pid_t pid = waitpid(-1, &status, 0);
+		if (pid < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ECHILD)
+				break;
+		}
+		for (int k = 0; k < CHILD__MAX && !stop_signal; k++) {
+			if (children[k].pid != pid)
+				continue;
+			children[k].pid = 0;
+			fprintf(stderr, "stripelink: %s (pid %d) exited (%s %d); restarting\n",
+				children[k].name, (int)pid,
+				WIFSIGNALED(status) ? "signal" : "status",
+				WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+			/* back off when it keeps dying at once */
+			if (time(NULL) - children[k].started < 2)
+				sleep(children[k].restarts < 5 ? 1 : 5);
+			children[k].restarts++;
+			start((enum child_kind)k, self, conf);
+		}
+	}
+
+	fprintf(stderr, "stripelink: stopping\n");
+	for (int k = 0; k < CHILD__MAX; k++)
+		if (children[k].pid > 0)
+			kill(children[k].pid, k == CHILD_NGINX ? SIGQUIT : SIGTERM);
+	for (int waited = 0; waited < 100; waited++) {
+		bool any = false;
+		for (int k = 0; k < CHILD__MAX; k++) {
+			if (children[k].pid > 0 && waitpid(children[k].pid, NULL, WNOHANG) == children[k].pid)
+				children[k].pid = 0;
+			any |= children[k].pid > 0;
+		}
+		if (!any)
+			return SL_OK;
+		usleep(100 * 1000);
+	}
+	for (int k = 0; k < CHILD__MAX; k++)
+		if (children[k].pid > 0) {
+			kill(children[k].pid, SIGKILL);
+			waitpid(children[k].pid, NULL, 0);
+		}
+	return SL_OK;
+}

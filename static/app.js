@@ -1,0 +1,26 @@
+// stripelink - progressive enhancement only; every page works without it.
+// No inline script anywhere (the Content-Security-Policy forbids it).
+'use strict';
+
+// Forms marked .confirm ask before submitting (Disconnect, Delete).
+document.addEventListener('submit', function (ev) {
+  var form = ev.target;
+  if (form.classList && form.classList.contains('confirm')) {
+    if (!window.confirm(form.getAttribute('data-confirm') || 'Are you sure?')) {
+      ev.preventDefault();
+    }
+  }
+});
+
+// Elements with data-refresh="SECONDS" reload the page while it is open
+// (the sync progress bar), unless a form field has focus.
+(function () {
+  var el = document.querySelector('[data-refresh]');
+  if (!el) return;
+  var seconds = parseInt(el.getAttribute('data-refresh'), 10) || 2;
+  setTimeout(function tick() {
+    var a = document.activeElement;
+    if (a && /INPUT|SELECT|TEXTAREA/.test(a.tagName)) { setTimeout(tick, seconds * 1000); return; }
+    window.location.reload();
+  }, seconds * 1000);
+})();

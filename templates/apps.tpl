@@ -1,0 +1,37 @@
+{{%AUTOESCAPE context="HTML"}}<h1>Apps</h1>
+<section>
+  <h2>Available apps</h2>
+  <div class="apps">
+    <article class="card app">
+      <h3>Stripe</h3>
+      <p>Turn Stripe customers, charges, subscriptions, invoices and checkout sessions into contacts, with tags, orders and recurring payments.</p>
+      {{#CONNECT}}<a class="button primary" href="/apps/stripe/connect">Connect Account</a>{{/CONNECT}}
+      {{#CONNECT_SOON}}<button class="primary" disabled>Connect Account</button>{{/CONNECT_SOON}}
+    </article>
+  </div>
+</section>
+<section>
+  <h2>Connected Apps</h2>
+  {{#NO_CONNECTED}}
+  <div class="empty">
+    <p>No apps are connected yet. Connect Stripe above and its customers and payments will flow into your contacts.</p>
+  </div>
+  {{/NO_CONNECTED}}
+  {{#HAVE_CONNECTED}}
+  <table class="list">
+    <thead><tr><th>App</th><th>Account</th><th>Mode</th><th>Connected since</th><th>Status</th><th>Resources</th></tr></thead>
+    <tbody>
+    {{#CONNECTED}}
+    <tr>
+      <td><a href="/apps/stripe/{{ID}}">Stripe</a></td>
+      <td>{{ACCOUNT}}</td>
+      <td>{{MODE}}</td>
+      <td>{{SINCE}}</td>
+      <td><span class="status {{STATUS}}">{{STATUS}}</span></td>
+      <td>{{RESOURCES}}</td>
+    </tr>
+    {{/CONNECTED}}
+    </tbody>
+  </table>
+  {{/HAVE_CONNECTED}}
+</section>

@@ -1,0 +1,30 @@
+{{%AUTOESCAPE context="HTML"}}<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{TITLE}} · stripelink</title>
+<link rel="stylesheet" href="/static/app.css">
+<script src="/static/app.js" defer></script>
+</head>
+<body>
+<header class="top">
+  <a class="brand" href="/">stripelink</a>
+  {{#LOGGED_IN}}
+  <nav aria-label="Main">
+    <a href="/contacts"{{#NAV_CONTACTS}} aria-current="page"{{/NAV_CONTACTS}}>Contacts</a>
+    <a href="/fields"{{#NAV_FIELDS}} aria-current="page"{{/NAV_FIELDS}}>Fields</a>
+    <a href="/apps"{{#NAV_APPS}} aria-current="page"{{/NAV_APPS}}>Apps</a>
+  </nav>
+  <form class="logout" method="post" action="/logout">
+    <input type="hidden" name="csrf" value="{{CSRF}}">
+    <span class="who">{{USERNAME}}</span>
+    <button type="submit" class="link">Log out</button>
+  </form>
+  {{/LOGGED_IN}}
+</header>
+<main>
+{{>BODY}}
+</main>
+</body>
+</html>

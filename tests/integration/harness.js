@@ -1,0 +1,170 @@
+// harness.js - starts the real stripelink (its supervisor, nginx and the
+// FastCGI worker) on a free loopback port with a temporary data directory,
+// and drives it over HTTP like a browser would (cookies, CSRF tokens).
+'use strict';
+const { spawn, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+
+const TOP = path.resolve(__dirname, '..', '..');
+const BIN = path.join(TOP, 'cgi-bin', 'stripelink');
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Starts the app; returns { base, dataDir, port, log(), stop(), sql() }.
+async function startApp(extraEnv = {}) {
+  const port = await freePort();
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stripelink-test-'));
+  const env = {
+    ...process.env,
+    STRIPELINK_PORT: String(port),
+    STRIPELINK_DATA: dataDir,
+    STRIPELINK_ROOT: TOP,
+    STRIPELINK_THREADS: '4',
+    STRIPELINK_PBKDF2_ITERATIONS: '1000',
+    STRIPELINK_STRIPE_API: 'http://127.0.0.1:9', // nothing listens: tests set a fake
+    ...extraEnv,
+  };
+  const child = spawn(BIN, ['run'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let logText = '';
+  child.stdout.on('data', (d) => { logText += d; });
+  child.stderr.on('data', (d) => { logText += d; });
+  const exited = new Promise((r) => child.on('exit', r));
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 15000;
+  for (;;) {
+    try {
+      const res = await fetch(`${base}/healthz`);
+      if (res.status === 200) break;
+    } catch (_) { /* not up yet */ }
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      throw new Error(`stripelink did not start:\n${logText}`);
+    }
+    await sleep(50);
+  }
+  return {
+    base,
+    port,
+    dataDir,
+    env,
+    child,
+    log: () => logText,
+    // Runs SQL against the app's database with the sqlite3 shell (test
+    // setup and inspection only; the app itself is the one writer).
+    sql(query) {
+      return execFileSync('sqlite3', ['-cmd', '.timeout 5000', path.join(dataDir, 'stripelink.db'), query],
+        { encoding: 'utf8' });
+    },
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), 10000);
+        await exited;
+        clearTimeout(t);
+      }
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+// A browser-like client: keeps cookies, never follows redirects (tests
+// assert on them), reads CSRF tokens out of forms.
+class Client {
+  constructor(base) {
+    this.base = base;
+    this.cookies = new Map();
+  }
+
+  cookieHeader() {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+
+  keepCookies(res) {
+    for (const c of res.headers.getSetCookie()) {
+      const [pair, ...attrs] = c.split(';');
+      const i = pair.indexOf('=');
+      const name = pair.slice(0, i).trim();
+      const value = pair.slice(i + 1).trim();
+      const expired = attrs.some((a) => /^\s*max-age=0$/i.test(a));
+      if (expired || value === '') this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+  }
+
+  async request(method, p, { body, headers = {}, form } = {}) {
+    const h = { ...headers };
+    if (this.cookies.size) h.cookie = this.cookieHeader();
+    let payload = body;
+    if (form) {
+      payload = new URLSearchParams(form).toString();
+      h['content-type'] = 'application/x-www-form-urlencoded';
+    }
+    const res = await fetch(this.base + p, { method, headers: h, body: payload, redirect: 'manual' });
+    this.keepCookies(res);
+    const text = await res.text();
+    return { status: res.status, headers: res.headers, text, location: res.headers.get('location') };
+  }
+
+  get(p, opts) { return this.request('GET', p, opts); }
+
+  // GETs formPage, takes its CSRF token, POSTs fields to action.
+  async submit(formPage, action, fields) {
+    const page = await this.get(formPage);
+    const csrf = csrfOf(page.text);
+    if (!csrf) throw new Error(`no CSRF token on ${formPage} (status ${page.status})`);
+    return this.request('POST', action, { form: { csrf, ...fields } });
+  }
+
+  post(p, fields) { return this.request('POST', p, { form: fields }); }
+}
+
+function csrfOf(html) {
+  const m = /name="csrf" value="([0-9a-f]+)"/.exec(html);
+  return m ? m[1] : null;
+}
+
+// Creates the first admin and returns a logged-in client.
+async function adminClient(app, username = 'owner', password = 'correct horse battery') {
+  const c = new Client(app.base);
+  const res = await c.submit('/setup', '/setup', { username, password });
+  if (res.status !== 303) throw new Error(`setup failed: ${res.status} ${res.text}`);
+  return c;
+}
+
+// Parses RFC 4180 CSV text into rows of cells.
+function parseCsv(text) {
+  const rows = [];
+  let row = [];
+  let cell = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') { cell += '"'; i++; }
+      else if (ch === '"') quoted = false;
+      else cell += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') { row.push(cell); cell = ''; }
+    else if (ch === '\r' && text[i + 1] === '\n') { row.push(cell); rows.push(row); row = []; cell = ''; i++; }
+    else cell += ch;
+  }
+  if (cell !== '' || row.length) { row.push(cell); rows.push(row); }
+  return rows;
+}
+
+module.exports = { TOP, BIN, startApp, Client, csrfOf, adminClient, parseCsv, freePort, sleep };

@@ -1,0 +1,81 @@
+#!/bin/sh
+# Runs the test suites named as arguments (default: all), from the repo
+# top, after `make` has built them. Prints each suite's result, then one
+# summary line "N passed, N failed", and exits non-zero on any failure.
+#   unit         cmocka unit tests (build/tests/test_*)
+#   unit-asan    the same under AddressSanitizer + UBSan
+#   integration  node:test suites in tests/integration against real nginx
+#   valgrind     the unit tests under valgrind (not part of the default)
+cd "$(dirname "$0")/.." || exit 1
+suites=${*:-"unit unit-asan integration"}
+out=build/test-logs
+mkdir -p "$out"
+passed=0
+failed=0
+bad_suites=""
+
+# Fast password hashing in tests only; production uses the default.
+export STRIPELINK_PBKDF2_ITERATIONS=1000
+
+# Stripe's own library writes fresh signature vectors for test_signature.
+node tests/signature/gen_stripe_vectors.js build/signature-cases >"$out/signature-vectors.log" 2>&1 ||
+	{ echo "signature vectors: generation FAILED (see $out/signature-vectors.log)"; failed=$((failed + 1)); }
+
+count_cmocka() { # log -> adds to passed/failed
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$1" | awk '{s+=$1} END {print s+0}')
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$1" | awk '{s+=$1} END {print s+0}')
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+run_unit() { # dir [wrapper...]
+	dir=$1
+	shift
+	for t in "$dir"/test_*; do
+		[ -x "$t" ] || continue
+		name=$(basename "$t")
+		args=""
+		[ -f "tests/unit/$name.args" ] && args=$(cat "tests/unit/$name.args")
+		log="$out/$(basename "$dir")-$name.log"
+		# shellcheck disable=SC2086
+		if "$@" "$t" $args >"$log" 2>&1; then
+			echo "  ok    $name"
+		else
+			echo "  FAIL  $name (see $log)"
+			tail -n 30 "$log" | sed 's/^/        /'
+			bad_suites="$bad_suites $(basename "$dir")/$name"
+			grep -q '^\[  FAILED  \]' "$log" || failed=$((failed + 1))
+		fi
+		count_cmocka "$log"
+	done
+}
+
+for suite in $suites; do
+	echo "== $suite"
+	case $suite in
+	unit) run_unit build/tests ;;
+	unit-asan)
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+			run_unit build/tests-asan ;;
+	valgrind) run_unit build/tests valgrind -q --leak-check=full --error-exitcode=9 ;;
+	integration)
+		log="$out/integration.log"
+		if (cd tests && node --test --test-concurrency=1 integration/) >"$log" 2>&1; then
+			echo "  ok    integration"
+		else
+			echo "  FAIL  integration (see $log)"
+			grep -E '^not ok|# Subtest|Error|expected|actual' "$log" | head -n 60 | sed 's/^/        /'
+			bad_suites="$bad_suites integration"
+		fi
+		p=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$log" | tail -n 1)
+		f=$(sed -n 's/^# fail \([0-9]*\)/\1/p' "$log" | tail -n 1)
+		passed=$((passed + ${p:-0}))
+		failed=$((failed + ${f:-1}))
+		;;
+	*) echo "unknown suite $suite"; failed=$((failed + 1)) ;;
+	esac
+done
+
+[ -n "$bad_suites" ] && echo "failing:$bad_suites"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ -z "$bad_suites" ]
