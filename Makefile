@@ -41,9 +41,13 @@ ASAN_BIN  = $(UNIT_C:tests/unit/%.c=$(B)/tests-asan/%)
 BENCH_BIN = $(BENCH_C:bench/%.c=$(B)/bench/%)
 PROGRAMS  = cgi-bin/stripelink $(if $(wildcard src/sync_main.c),cgi-bin/stripelink-sync)
 
-.PHONY: all run test unit unit-asan integration bench clean deps test-deps bench-deps valgrind
+.PHONY: all programs run test unit unit-asan integration valgrind bench clean deps test-deps bench-deps
 
-all: deps $(PROGRAMS)
+# The public targets install what is missing first, then build in a
+# sub-make, so pkg-config sees libraries installed a moment ago.
+all: deps
+	@$(MAKE) --no-print-directory programs
+programs: $(PROGRAMS)
 
 # ---- dependencies: install only what is missing ----
 deps:
@@ -94,21 +98,25 @@ run: all
 
 # ---- tests ----
 # tests/run.sh runs each suite, prints a summary and fails if any failed.
-test: test-deps $(PROGRAMS) $(UNIT_BIN) $(ASAN_BIN)
+test: test-deps
+	@$(MAKE) --no-print-directory $(PROGRAMS) $(UNIT_BIN) $(ASAN_BIN)
 	@sh tests/run.sh
-
-unit: test-deps $(UNIT_BIN)
+unit: test-deps
+	@$(MAKE) --no-print-directory $(UNIT_BIN)
 	@sh tests/run.sh unit
-unit-asan: test-deps $(ASAN_BIN)
+unit-asan: test-deps
+	@$(MAKE) --no-print-directory $(ASAN_BIN)
 	@sh tests/run.sh unit-asan
-integration: test-deps $(PROGRAMS)
+integration: test-deps
+	@$(MAKE) --no-print-directory $(PROGRAMS)
 	@sh tests/run.sh integration
-
-valgrind: test-deps $(UNIT_BIN)
+valgrind: test-deps
+	@$(MAKE) --no-print-directory $(UNIT_BIN)
 	@sh tests/run.sh valgrind
 
 # ---- benchmarks ----
-bench: bench-deps $(PROGRAMS) $(BENCH_BIN)
+bench: bench-deps
+	@$(MAKE) --no-print-directory $(PROGRAMS) $(BENCH_BIN)
 	@sh bench/run.sh
 
 clean:
