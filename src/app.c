@@ -13,6 +13,7 @@
 #include "handlers.h"
 #include "route.h"
 #include "store.h"
+#include "stripe.h"
 #include "view.h"
 
 struct app_thread *app_thread_new(struct app_shared *shared, sl_err *err)
@@ -28,6 +29,13 @@ struct app_thread *app_thread_new(struct app_shared *shared, sl_err *err)
 		return NULL;
 	}
 	t->writer = shared->writer;
+	t->stripe = stripe_client_new(config_get()->stripe_api, NULL);
+	if (!t->stripe) {
+		store_close(t->db);
+		free(t);
+		*err = SL_ERR_NOMEM;
+		return NULL;
+	}
 	t->secret_key = shared->secret_key;
 	*err = SL_OK;
 	return t;
@@ -38,6 +46,7 @@ void app_thread_free(struct app_thread *t)
 	if (!t)
 		return;
 	store_close(t->db);
+	stripe_client_free(t->stripe);
 	free(t);
 }
 

@@ -11,13 +11,14 @@
 
 struct store;
 struct writer;
+struct stripe_client;
 
 /* Created once per request thread, not per request. */
 struct app_thread {
 	struct store *db;          /* owned: this thread's read connection */
 	struct writer *writer;     /* borrowed: the process's one writer */
 	const unsigned char *secret_key; /* borrowed: CRYPTO_KEY_LEN bytes */
-	void *stripe;              /* owned: this thread's Stripe client, or NULL */
+	struct stripe_client *stripe; /* owned: this thread's Stripe client */
 };
 
 /* Process-wide resources shared by every thread (set up by main). */

@@ -24,6 +24,20 @@ sl_err page_render(struct http_request *r, struct http_response *resp,
 struct json_object;
 sl_err page_json(struct http_response *resp, int status, struct json_object *obj);
 
+/* Parses the route's capture i as a positive id; SL_ERR_NOT_FOUND when it
+ * is not one. */
+sl_err page_id_param(const struct http_request *r, int i, long long *id);
+
+/* Formats a unix time as "2026-11-27 16:17 UTC" in the request's arena. */
+const char *page_time(struct http_request *r, long long t);
+
+struct connection_row;
+/* Loads the connection named by the route's first capture (not pending). */
+sl_err page_load_connection(struct http_request *r, struct connection_row *c);
+
+/* Adds the wizard's step indicator (1 Connect, 2 Resource, 3 Map fields). */
+void page_wizard_steps(struct view_dict *d, int current);
+
 #define HANDLER(name) sl_err name(struct http_request *r, struct http_response *resp)
 
 /* page_health.c */
@@ -49,5 +63,20 @@ HANDLER(page_field_delete_post);
 
 /* page_apps.c */
 HANDLER(page_apps_get);
+
+/* page_stripe.c: connecting, the Stripe app page, disconnecting */
+HANDLER(page_stripe_connect_get);
+HANDLER(page_stripe_connect_post);
+HANDLER(page_stripe_app_get);
+HANDLER(page_stripe_settings_post);
+HANDLER(page_stripe_disconnect_get);
+HANDLER(page_stripe_disconnect_post);
+
+/* page_wizard.c: steps 2 and 3, the confirmation */
+HANDLER(page_wizard_resource_get);
+HANDLER(page_wizard_resource_post);
+HANDLER(page_wizard_mapping_get);
+HANDLER(page_wizard_mapping_post);
+HANDLER(page_wizard_done_get);
 
 #endif

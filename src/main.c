@@ -15,6 +15,7 @@
 #include "crypto.h"
 #include "fcgi.h"
 #include "store.h"
+#include "stripe.h"
 #include "supervisor.h"
 #include "view.h"
 #include "writer.h"
@@ -68,6 +69,10 @@ static int cmd_serve(int argc, char **argv, const char *self)
 		fprintf(stderr, "stripelink: cannot load %s: %s\n", c->key_path, err_name(e));
 		return 1;
 	}
+	if ((e = stripe_global_init())) {
+		fprintf(stderr, "stripelink: libcurl setup failed\n");
+		return 1;
+	}
 	char templates[4096];
 	snprintf(templates, sizeof templates, "%s/templates/", c->root);
 	view_init(templates, c->template_reload != 0);
@@ -78,6 +83,7 @@ static int cmd_serve(int argc, char **argv, const char *self)
 	}
 	e = fcgi_serve(c->socket_path, c->threads, &shared);
 	writer_stop(shared.writer);
+	stripe_global_cleanup();
 	return e ? 1 : 0;
 }
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "app.h"
 #include "auth.h"
@@ -47,4 +48,29 @@ sl_err page_json(struct http_response *resp, int status, struct json_object *obj
 	resp->status = status;
 	resp->content_type = "application/json";
 	return SL_OK;
+}
+
+sl_err page_id_param(const struct http_request *r, int i, long long *id)
+{
+	const char *s = r->params[i];
+	char *end;
+	if (!s || !*s || *s == '-' || *s == '+')
+		return SL_ERR_NOT_FOUND;
+	long long v = strtoll(s, &end, 10);
+	if (*end || v <= 0)
+		return SL_ERR_NOT_FOUND;
+	*id = v;
+	return SL_OK;
+}
+
+const char *page_time(struct http_request *r, long long t)
+{
+	if (t <= 0)
+		return "";
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	char *s = arena_alloc(r->arena, 32);
+	strftime(s, 32, "%Y-%m-%d %H:%M UTC", &tm);
+	return s;
 }

@@ -14,17 +14,6 @@
 
 #define CONTACTS_PER_PAGE 50
 
-/* Formats a unix time as "2026-11-27 16:17 UTC" in the arena. */
-static const char *when(struct arena *a, long long t)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-	gmtime_r(&tt, &tm);
-	char *s = arena_alloc(a, 32);
-	strftime(s, 32, "%Y-%m-%d %H:%M UTC", &tm);
-	return s;
-}
-
 /* Adds one TAGS section row per ';'-separated tag. */
 static void add_tags(struct arena *a, struct view_dict *d, const char *tags)
 {
@@ -110,12 +99,12 @@ HANDLER(page_contacts_get)
 HANDLER(page_contact_get)
 {
 	struct arena *a = r->arena;
-	char *end;
-	long long id = strtoll(r->params[0], &end, 10);
-	if (*end || id <= 0)
-		return SL_ERR_NOT_FOUND;
+	long long id;
+	sl_err e = page_id_param(r, 0, &id);
+	if (e)
+		return e;
 	struct contact c;
-	sl_err e = store_contact_get(r->thread->db, a, id, &c);
+	e = store_contact_get(r->thread->db, a, id, &c);
 	if (e)
 		return e;
 	struct contact_value *values;
@@ -128,8 +117,8 @@ HANDLER(page_contact_get)
 	view_set(d, "FIRST_NAME", c.first_name);
 	view_set(d, "LAST_NAME", c.last_name);
 	view_set(d, "PHONE", c.phone);
-	view_set(d, "CREATED", when(a, c.created_at));
-	view_set(d, "UPDATED", when(a, c.updated_at));
+	view_set(d, "CREATED", page_time(r, c.created_at));
+	view_set(d, "UPDATED", page_time(r, c.updated_at));
 	add_tags(a, d, c.tags);
 	if (!*c.tags)
 		view_show(d, "NO_TAGS");

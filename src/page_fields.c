@@ -164,11 +164,11 @@ static sl_err delete_job(struct store *db, void *arg)
 
 HANDLER(page_field_delete_post)
 {
-	char *end;
-	long long id = strtoll(r->params[0], &end, 10);
-	if (*end || id <= 0)
-		return SL_ERR_NOT_FOUND;
-	sl_err e = writer_run(r->thread->writer, delete_job, &id);
+	long long id;
+	sl_err e = page_id_param(r, 0, &id);
+	if (e)
+		return e;
+	e = writer_run(r->thread->writer, delete_job, &id);
 	if (e)
 		return e;
 	http_redirect(resp, "/fields");

@@ -20,6 +20,17 @@ enum route_id {
 	ROUTE_FIELDS_POST,
 	ROUTE_FIELD_DELETE,
 	ROUTE_APPS,
+	ROUTE_STRIPE_CONNECT,
+	ROUTE_STRIPE_CONNECT_POST,
+	ROUTE_STRIPE_APP,
+	ROUTE_STRIPE_SETTINGS,
+	ROUTE_STRIPE_DISCONNECT,
+	ROUTE_STRIPE_DISCONNECT_POST,
+	ROUTE_WIZARD_RESOURCE,
+	ROUTE_WIZARD_RESOURCE_POST,
+	ROUTE_WIZARD_MAPPING,
+	ROUTE_WIZARD_MAPPING_POST,
+	ROUTE_WIZARD_DONE,
 	ROUTE__MAX
 };
 
@@ -45,6 +56,40 @@ static const struct form_key field_keys[] = {
 	{NULL, 0, 0},
 };
 
+static const struct form_key connect_keys[] = {
+	{"secret_key", KEY_LINE, 512},
+	{"csrf", KEY_SLUG, 128},
+	{NULL, 0, 0},
+};
+
+static const struct form_key switch_keys[] = {
+	{"create_contact", KEY_SLUG, 8},
+	{"create_order", KEY_SLUG, 8},
+	{"create_recurring", KEY_SLUG, 8},
+	{"csrf", KEY_SLUG, 128},
+	{NULL, 0, 0},
+};
+
+static const struct form_key resource_keys[] = {
+	{"resource", KEY_SLUG, 32},
+	{"sync_type", KEY_SLUG, 16},
+	{"csrf", KEY_SLUG, 128},
+	{NULL, 0, 0},
+};
+
+/* Step 3's row fields are numbered (path_0, target_0, ...): the handler
+ * reads them by name; each is one short line. */
+static const struct form_key mapping_keys[] = {
+	{"email_path", KEY_LINE, 200},
+	{"id_path", KEY_LINE, 200},
+	{"id_target", KEY_SLUG, 64},
+	{"rows", KEY_INT, 3},
+	{"remove", KEY_INT, 3},
+	{"action", KEY_SLUG, 16},
+	{"csrf", KEY_SLUG, 128},
+	{NULL, 0, 0},
+};
+
 const struct route route_table[] = {
 	[ROUTE_HEALTHZ] = {HTTP_GET, "/healthz", page_healthz, AUTH_PUBLIC, false, NULL},
 	[ROUTE_HOME] = {HTTP_GET, "/", page_home, AUTH_ADMIN, false, NULL},
@@ -60,6 +105,17 @@ const struct route route_table[] = {
 	[ROUTE_FIELDS_POST] = {HTTP_POST, "/fields", page_fields_post, AUTH_ADMIN, true, field_keys},
 	[ROUTE_FIELD_DELETE] = {HTTP_POST, "/fields/:id/delete", page_field_delete_post, AUTH_ADMIN, true, NULL},
 	[ROUTE_APPS] = {HTTP_GET, "/apps", page_apps_get, AUTH_ADMIN, false, NULL},
+	[ROUTE_STRIPE_CONNECT] = {HTTP_GET, "/apps/stripe/connect", page_stripe_connect_get, AUTH_ADMIN, false, NULL},
+	[ROUTE_STRIPE_CONNECT_POST] = {HTTP_POST, "/apps/stripe/connect", page_stripe_connect_post, AUTH_ADMIN, true, connect_keys},
+	[ROUTE_STRIPE_APP] = {HTTP_GET, "/apps/stripe/:id", page_stripe_app_get, AUTH_ADMIN, false, NULL},
+	[ROUTE_STRIPE_SETTINGS] = {HTTP_POST, "/apps/stripe/:id/settings", page_stripe_settings_post, AUTH_ADMIN, true, switch_keys},
+	[ROUTE_STRIPE_DISCONNECT] = {HTTP_GET, "/apps/stripe/:id/disconnect", page_stripe_disconnect_get, AUTH_ADMIN, false, NULL},
+	[ROUTE_WIZARD_RESOURCE] = {HTTP_GET, "/apps/stripe/:id/resource", page_wizard_resource_get, AUTH_ADMIN, false, resource_keys},
+	[ROUTE_WIZARD_RESOURCE_POST] = {HTTP_POST, "/apps/stripe/:id/resource", page_wizard_resource_post, AUTH_ADMIN, true, resource_keys},
+	[ROUTE_WIZARD_MAPPING] = {HTTP_GET, "/apps/stripe/:id/mapping/:resource", page_wizard_mapping_get, AUTH_ADMIN, false, NULL},
+	[ROUTE_WIZARD_MAPPING_POST] = {HTTP_POST, "/apps/stripe/:id/mapping/:resource", page_wizard_mapping_post, AUTH_ADMIN, true, mapping_keys},
+	[ROUTE_WIZARD_DONE] = {HTTP_GET, "/apps/stripe/:id/done", page_wizard_done_get, AUTH_ADMIN, false, NULL},
+	[ROUTE_STRIPE_DISCONNECT_POST] = {HTTP_POST, "/apps/stripe/:id/disconnect", page_stripe_disconnect_post, AUTH_ADMIN, true, NULL},
 };
 _Static_assert(sizeof route_table / sizeof route_table[0] == ROUTE__MAX,
 	       "every route id needs a row");

@@ -60,6 +60,36 @@ static const char *const migrations[] = {
 	"  tag_id INTEGER NOT NULL REFERENCES tags(id) ON DELETE CASCADE,"
 	"  PRIMARY KEY (contact_id, tag_id)) WITHOUT ROWID;"
 	"CREATE INDEX contact_tags_by_tag ON contact_tags (tag_id, contact_id);",
+
+	/* 2: Stripe connections and the resources each one syncs */
+	"CREATE TABLE connections ("
+	"  id INTEGER PRIMARY KEY,"
+	"  status TEXT NOT NULL CHECK (status IN ('pending','connected','disconnected')),"
+	"  account_id TEXT NOT NULL,"
+	"  account_name TEXT NOT NULL DEFAULT '',"
+	"  livemode INTEGER NOT NULL DEFAULT 0,"
+	"  key_sealed TEXT,"                 /* AES-GCM under the key file; NULL once forgotten */
+	"  key_hint TEXT NOT NULL DEFAULT '',"/* sk_live_…4242 */
+	"  endpoint_id TEXT,"
+	"  secret_sealed TEXT,"
+	"  previous_secret_sealed TEXT,"     /* accepted until previous_secret_until */
+	"  previous_secret_until INTEGER,"
+	"  create_contact INTEGER NOT NULL DEFAULT 1,"
+	"  create_order INTEGER NOT NULL DEFAULT 1,"
+	"  create_recurring INTEGER NOT NULL DEFAULT 1,"
+	"  created_at INTEGER NOT NULL,"
+	"  connected_at INTEGER,"
+	"  disconnected_at INTEGER);"
+	"CREATE INDEX connections_by_account ON connections (account_id);"
+	"CREATE TABLE connection_resources ("
+	"  id INTEGER PRIMARY KEY,"
+	"  connection_id INTEGER NOT NULL REFERENCES connections(id) ON DELETE CASCADE,"
+	"  resource TEXT NOT NULL,"
+	"  sync_type TEXT NOT NULL CHECK (sync_type IN ('historical','new')),"
+	"  mapping TEXT,"                    /* mapping_to_json(); NULL until step 3 is saved */
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL,"
+	"  UNIQUE (connection_id, resource));",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -105,6 +135,20 @@ enum stmt {
 	ST_TAG_INSERT,
 	ST_TAG_ID,
 	ST_CONTACT_TAG_INSERT,
+	ST_CONNECTION_GET,
+	ST_CONNECTIONS_LIST,
+	ST_CONNECTION_BY_ACCOUNT,
+	ST_CONNECTION_INSERT,
+	ST_CONNECTION_PENDING,
+	ST_CONNECTION_ACTIVATE,
+	ST_CONNECTION_DELETE_PENDING,
+	ST_CONNECTION_DISCONNECT,
+	ST_CONNECTION_SWITCHES,
+	ST_RESOURCES_LIST,
+	ST_RESOURCE_GET,
+	ST_RESOURCE_UPSERT,
+	ST_RESOURCE_SET_MAPPING,
+	ST_RESOURCE_DELETE,
 	ST__MAX
 };
 
@@ -117,6 +161,11 @@ enum stmt {
 	"        OR (c.first_name || ' ' || c.last_name) LIKE ?1 ESCAPE '\\')" \
 	"   AND (?2 IS NULL OR EXISTS (SELECT 1 FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id" \
 	"        WHERE ct.contact_id = c.id AND t.name = ?2))"
+
+#define CONNECTION_COLUMNS \
+	"id, status, account_id, account_name, livemode, key_sealed, key_hint, endpoint_id," \
+	" secret_sealed, previous_secret_sealed, previous_secret_until, create_contact," \
+	" create_order, create_recurring, created_at, connected_at, disconnected_at"
 
 static const char *const sql[] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -170,6 +219,35 @@ static const char *const sql[] = {
 	[ST_TAG_INSERT] = "INSERT INTO tags (name) VALUES (?1) ON CONFLICT (name) DO NOTHING",
 	[ST_TAG_ID] = "SELECT id FROM tags WHERE name = ?1",
 	[ST_CONTACT_TAG_INSERT] = "INSERT OR IGNORE INTO contact_tags (contact_id, tag_id) VALUES (?1, ?2)",
+	[ST_CONNECTION_GET] = "SELECT " CONNECTION_COLUMNS " FROM connections WHERE id = ?1",
+	[ST_CONNECTIONS_LIST] = "SELECT " CONNECTION_COLUMNS " FROM connections WHERE status != 'pending'"
+				" ORDER BY id",
+	[ST_CONNECTION_BY_ACCOUNT] = "SELECT id FROM connections WHERE account_id = ?1 ORDER BY id DESC LIMIT 1",
+	[ST_CONNECTION_INSERT] = "INSERT INTO connections (status, account_id, account_name, livemode, created_at)"
+				 " VALUES ('pending', ?1, ?2, ?3, ?4)",
+	[ST_CONNECTION_PENDING] = "UPDATE connections SET status = 'pending', account_name = ?2, livemode = ?3"
+				  " WHERE id = ?1 AND status = 'disconnected'",
+	[ST_CONNECTION_ACTIVATE] = "UPDATE connections SET status = 'connected', key_sealed = ?2, key_hint = ?3,"
+				   " endpoint_id = ?4, secret_sealed = ?5, previous_secret_sealed = NULL,"
+				   " previous_secret_until = NULL, connected_at = ?6, disconnected_at = NULL"
+				   " WHERE id = ?1 AND status = 'pending'",
+	[ST_CONNECTION_DELETE_PENDING] = "DELETE FROM connections WHERE id = ?1 AND status = 'pending'"
+					 " AND connected_at IS NULL",
+	[ST_CONNECTION_DISCONNECT] = "UPDATE connections SET status = 'disconnected', key_sealed = NULL,"
+				     " secret_sealed = NULL, previous_secret_sealed = NULL, previous_secret_until = NULL,"
+				     " endpoint_id = NULL, disconnected_at = ?2 WHERE id = ?1",
+	[ST_CONNECTION_SWITCHES] = "UPDATE connections SET create_contact = ?2, create_order = ?3,"
+				   " create_recurring = ?4 WHERE id = ?1",
+	[ST_RESOURCES_LIST] = "SELECT id, connection_id, resource, sync_type, mapping, created_at, updated_at"
+			      " FROM connection_resources WHERE connection_id = ?1 ORDER BY id",
+	[ST_RESOURCE_GET] = "SELECT id, connection_id, resource, sync_type, mapping, created_at, updated_at"
+			    " FROM connection_resources WHERE connection_id = ?1 AND resource = ?2",
+	[ST_RESOURCE_UPSERT] = "INSERT INTO connection_resources (connection_id, resource, sync_type, created_at, updated_at)"
+			       " VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (connection_id, resource)"
+			       " DO UPDATE SET sync_type = excluded.sync_type, updated_at = excluded.updated_at",
+	[ST_RESOURCE_SET_MAPPING] = "UPDATE connection_resources SET mapping = ?3, updated_at = ?4"
+				    " WHERE connection_id = ?1 AND resource = ?2",
+	[ST_RESOURCE_DELETE] = "DELETE FROM connection_resources WHERE connection_id = ?1 AND resource = ?2",
 };
 _Static_assert(sizeof sql / sizeof sql[0] == ST__MAX, "every statement needs its SQL");
 
@@ -824,4 +902,261 @@ sl_err store_contact_tag(struct store *db, long long id, const char *tag)
 	sqlite3_bind_int64(link, 1, id);
 	sqlite3_bind_int64(link, 2, tag_id);
 	return exec_step(db, link, "contact tag");
+}
+
+/* ---- connections ---- */
+
+static const char *col_text_or_null(struct arena *a, sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? NULL : col_text(a, st, i);
+}
+
+static void read_connection(struct arena *a, sqlite3_stmt *st, struct connection_row *c)
+{
+	c->id = sqlite3_column_int64(st, 0);
+	c->status = col_text(a, st, 1);
+	c->account_id = col_text(a, st, 2);
+	c->account_name = col_text(a, st, 3);
+	c->livemode = sqlite3_column_int(st, 4) != 0;
+	c->key_sealed = col_text_or_null(a, st, 5);
+	c->key_hint = col_text(a, st, 6);
+	c->endpoint_id = col_text_or_null(a, st, 7);
+	c->secret_sealed = col_text_or_null(a, st, 8);
+	c->previous_secret_sealed = col_text_or_null(a, st, 9);
+	c->previous_secret_until = sqlite3_column_int64(st, 10);
+	c->create_contact = sqlite3_column_int(st, 11) != 0;
+	c->create_order = sqlite3_column_int(st, 12) != 0;
+	c->create_recurring = sqlite3_column_int(st, 13) != 0;
+	c->created_at = sqlite3_column_int64(st, 14);
+	c->connected_at = sqlite3_column_int64(st, 15);
+	c->disconnected_at = sqlite3_column_int64(st, 16);
+}
+
+sl_err store_connection_get(struct store *db, struct arena *a, long long id,
+			    struct connection_row *out)
+{
+	sqlite3_stmt *st = stmt(db, ST_CONNECTION_GET);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return done(st, SL_ERR_NOT_FOUND);
+	if (rc != SQLITE_ROW)
+		return done(st, fail(db, rc, "connection get"));
+	read_connection(a, st, out);
+	return done(st, SL_OK);
+}
+
+sl_err store_connections_list(struct store *db, struct arena *a,
+			      struct connection_row **out, size_t *n)
+{
+	sqlite3_stmt *st = stmt(db, ST_CONNECTIONS_LIST);
+	if (!st)
+		return SL_ERR_DB;
+	size_t cap = 4, count = 0;
+	struct connection_row *c = arena_alloc(a, cap * sizeof *c);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (count == cap) {
+			struct connection_row *bigger = arena_alloc(a, 2 * cap * sizeof *c);
+			memcpy(bigger, c, cap * sizeof *c);
+			c = bigger;
+			cap *= 2;
+		}
+		read_connection(a, st, &c[count++]);
+	}
+	if (rc != SQLITE_DONE)
+		return done(st, fail(db, rc, "connections list"));
+	*out = c;
+	*n = count;
+	return done(st, SL_OK);
+}
+
+sl_err store_connection_begin(struct store *db, const char *account_id,
+			      const char *account_name, bool livemode, long long now,
+			      long long *id)
+{
+	sqlite3_stmt *find = stmt(db, ST_CONNECTION_BY_ACCOUNT);
+	if (!find)
+		return SL_ERR_DB;
+	bind_text(find, 1, account_id);
+	long long existing;
+	sl_err e = query_int(db, find, &existing);
+	if (e && e != SL_ERR_NOT_FOUND)
+		return e;
+	if (!e) {
+		sqlite3_stmt *up = stmt(db, ST_CONNECTION_PENDING);
+		if (!up)
+			return SL_ERR_DB;
+		sqlite3_bind_int64(up, 1, existing);
+		bind_text(up, 2, account_name);
+		sqlite3_bind_int(up, 3, livemode);
+		if ((e = exec_step(db, up, "connection pending")))
+			return e;
+		if (sqlite3_changes(db->db) == 0)
+			return SL_ERR_EXISTS;   /* connected or being connected */
+		*id = existing;
+		return SL_OK;
+	}
+	sqlite3_stmt *ins = stmt(db, ST_CONNECTION_INSERT);
+	if (!ins)
+		return SL_ERR_DB;
+	bind_text(ins, 1, account_id);
+	bind_text(ins, 2, account_name);
+	sqlite3_bind_int(ins, 3, livemode);
+	sqlite3_bind_int64(ins, 4, now);
+	if ((e = exec_step(db, ins, "connection insert")))
+		return e;
+	*id = sqlite3_last_insert_rowid(db->db);
+	return SL_OK;
+}
+
+sl_err store_connection_activate(struct store *db, long long id, const char *key_sealed,
+				 const char *key_hint, const char *endpoint_id,
+				 const char *secret_sealed, long long now)
+{
+	sqlite3_stmt *st = stmt(db, ST_CONNECTION_ACTIVATE);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, key_sealed);
+	bind_text(st, 3, key_hint);
+	bind_text(st, 4, endpoint_id);
+	bind_text(st, 5, secret_sealed);
+	sqlite3_bind_int64(st, 6, now);
+	sl_err e = exec_step(db, st, "connection activate");
+	if (!e && sqlite3_changes(db->db) == 0)
+		e = SL_ERR_NOT_FOUND;
+	return e;
+}
+
+sl_err store_connection_abandon(struct store *db, long long id, long long now)
+{
+	sqlite3_stmt *del = stmt(db, ST_CONNECTION_DELETE_PENDING);
+	if (!del)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(del, 1, id);
+	sl_err e = exec_step(db, del, "connection abandon");
+	if (e || sqlite3_changes(db->db) > 0)
+		return e;
+	/* it had been connected before: back to disconnected, secrets gone */
+	return store_connection_disconnect(db, id, now);
+}
+
+sl_err store_connection_disconnect(struct store *db, long long id, long long now)
+{
+	sqlite3_stmt *st = stmt(db, ST_CONNECTION_DISCONNECT);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, now);
+	return exec_step(db, st, "connection disconnect");
+}
+
+sl_err store_connection_switches(struct store *db, long long id, bool contact,
+				 bool order, bool recurring)
+{
+	sqlite3_stmt *st = stmt(db, ST_CONNECTION_SWITCHES);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, contact);
+	sqlite3_bind_int(st, 3, order);
+	sqlite3_bind_int(st, 4, recurring);
+	return exec_step(db, st, "connection switches");
+}
+
+static void read_resource(struct arena *a, sqlite3_stmt *st, struct resource_row *r)
+{
+	r->id = sqlite3_column_int64(st, 0);
+	r->connection_id = sqlite3_column_int64(st, 1);
+	r->resource = col_text(a, st, 2);
+	r->sync_type = col_text(a, st, 3);
+	r->mapping = col_text_or_null(a, st, 4);
+	r->created_at = sqlite3_column_int64(st, 5);
+	r->updated_at = sqlite3_column_int64(st, 6);
+}
+
+sl_err store_resources_list(struct store *db, struct arena *a, long long connection_id,
+			    struct resource_row **out, size_t *n)
+{
+	sqlite3_stmt *st = stmt(db, ST_RESOURCES_LIST);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, connection_id);
+	size_t cap = 8, count = 0;
+	struct resource_row *r = arena_alloc(a, cap * sizeof *r);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (count == cap) {
+			struct resource_row *bigger = arena_alloc(a, 2 * cap * sizeof *r);
+			memcpy(bigger, r, cap * sizeof *r);
+			r = bigger;
+			cap *= 2;
+		}
+		read_resource(a, st, &r[count++]);
+	}
+	if (rc != SQLITE_DONE)
+		return done(st, fail(db, rc, "resources list"));
+	*out = r;
+	*n = count;
+	return done(st, SL_OK);
+}
+
+sl_err store_resource_get(struct store *db, struct arena *a, long long connection_id,
+			  const char *resource, struct resource_row *out)
+{
+	sqlite3_stmt *st = stmt(db, ST_RESOURCE_GET);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, connection_id);
+	bind_text(st, 2, resource);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return done(st, SL_ERR_NOT_FOUND);
+	if (rc != SQLITE_ROW)
+		return done(st, fail(db, rc, "resource get"));
+	read_resource(a, st, out);
+	return done(st, SL_OK);
+}
+
+sl_err store_resource_upsert(struct store *db, long long connection_id,
+			     const char *resource, const char *sync_type, long long now)
+{
+	sqlite3_stmt *st = stmt(db, ST_RESOURCE_UPSERT);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, connection_id);
+	bind_text(st, 2, resource);
+	bind_text(st, 3, sync_type);
+	sqlite3_bind_int64(st, 4, now);
+	return exec_step(db, st, "resource upsert");
+}
+
+sl_err store_resource_set_mapping(struct store *db, long long connection_id,
+				  const char *resource, const char *mapping_json,
+				  long long now)
+{
+	sqlite3_stmt *st = stmt(db, ST_RESOURCE_SET_MAPPING);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, connection_id);
+	bind_text(st, 2, resource);
+	bind_text(st, 3, mapping_json);
+	sqlite3_bind_int64(st, 4, now);
+	sl_err e = exec_step(db, st, "resource mapping");
+	if (!e && sqlite3_changes(db->db) == 0)
+		e = SL_ERR_NOT_FOUND;
+	return e;
+}
+
+sl_err store_resource_delete(struct store *db, long long connection_id, const char *resource)
+{
+	sqlite3_stmt *st = stmt(db, ST_RESOURCE_DELETE);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, connection_id);
+	bind_text(st, 2, resource);
+	return exec_step(db, st, "resource delete");
 }

@@ -166,4 +166,67 @@ sl_err store_contact_set(struct store *db, long long id, const char *key,
 /* Adds a tag (creating the tag) to a contact; adding twice is a no-op. */
 sl_err store_contact_tag(struct store *db, long long id, const char *tag);
 
+/* ---- Stripe connections ---- */
+
+struct connection_row {
+	long long id;
+	const char *status;          /* pending, connected, disconnected */
+	const char *account_id;
+	const char *account_name;
+	bool livemode;
+	const char *key_sealed;      /* NULL once disconnected */
+	const char *key_hint;        /* sk_live_…4242 */
+	const char *endpoint_id;     /* NULL when none */
+	const char *secret_sealed;
+	const char *previous_secret_sealed;
+	long long previous_secret_until;
+	bool create_contact, create_order, create_recurring;
+	long long created_at, connected_at, disconnected_at;
+};
+
+sl_err store_connection_get(struct store *db, struct arena *a, long long id,
+			    struct connection_row *out);
+/* Every connection that is not pending, oldest first. */
+sl_err store_connections_list(struct store *db, struct arena *a,
+			      struct connection_row **out, size_t *n);
+/* Starts connecting account_id: reuses its disconnected connection (keeping
+ * its mappings) or inserts a new one, in state pending, and sets *id.
+ * SL_ERR_EXISTS when the account is connected (or being connected). */
+sl_err store_connection_begin(struct store *db, const char *account_id,
+			      const char *account_name, bool livemode, long long now,
+			      long long *id);
+/* pending → connected, with the sealed key and webhook secret. */
+sl_err store_connection_activate(struct store *db, long long id, const char *key_sealed,
+				 const char *key_hint, const char *endpoint_id,
+				 const char *secret_sealed, long long now);
+/* Undoes store_connection_begin after a failed connect: a new connection
+ * is deleted, a reused one goes back to disconnected. */
+sl_err store_connection_abandon(struct store *db, long long id, long long now);
+/* Forgets the key and secrets and marks the connection disconnected. */
+sl_err store_connection_disconnect(struct store *db, long long id, long long now);
+/* The three "Webhook events" switches. */
+sl_err store_connection_switches(struct store *db, long long id, bool contact,
+				 bool order, bool recurring);
+
+struct resource_row {
+	long long id;
+	long long connection_id;
+	const char *resource;        /* catalog slug: charge, customer, ... */
+	const char *sync_type;       /* historical or new */
+	const char *mapping;         /* JSON, NULL until mapped */
+	long long created_at, updated_at;
+};
+
+sl_err store_resources_list(struct store *db, struct arena *a, long long connection_id,
+			    struct resource_row **out, size_t *n);
+sl_err store_resource_get(struct store *db, struct arena *a, long long connection_id,
+			  const char *resource, struct resource_row *out);
+/* Adds a resource to a connection or changes its sync type. */
+sl_err store_resource_upsert(struct store *db, long long connection_id,
+			     const char *resource, const char *sync_type, long long now);
+sl_err store_resource_set_mapping(struct store *db, long long connection_id,
+				  const char *resource, const char *mapping_json,
+				  long long now);
+sl_err store_resource_delete(struct store *db, long long connection_id, const char *resource);
+
 #endif

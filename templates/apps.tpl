@@ -1,4 +1,5 @@
 {{%AUTOESCAPE context="HTML"}}<h1>Apps</h1>
+{{#NOTICE}}<p class="notice" role="status">{{NOTICE_TEXT}}</p>{{/NOTICE}}
 <section>
   <h2>Available apps</h2>
   <div class="apps">
@@ -6,7 +7,6 @@
       <h3>Stripe</h3>
       <p>Turn Stripe customers, charges, subscriptions, invoices and checkout sessions into contacts, with tags, orders and recurring payments.</p>
       {{#CONNECT}}<a class="button primary" href="/apps/stripe/connect">Connect Account</a>{{/CONNECT}}
-      {{#CONNECT_SOON}}<button class="primary" disabled>Connect Account</button>{{/CONNECT_SOON}}
     </article>
   </div>
 </section>

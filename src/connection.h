@@ -1,0 +1,59 @@
+/*
+ * connection.h - connecting and disconnecting a Stripe account: the core
+ * behind the wizard's first step and the Disconnect button.
+ *
+ * Connect checks the key's shape, asks Stripe for the account, replaces or
+ * creates the webhook endpoint for this install's URL and saves the key
+ * and signing secret sealed. A failure leaves nothing behind: no stored
+ * key, and no endpoint at Stripe that we created.
+ */
+#ifndef STRIPELINK_CONNECTION_H
+#define STRIPELINK_CONNECTION_H
+
+#include <stdbool.h>
+#include "err.h"
+#include "stripe.h"
+
+struct app_thread;
+struct arena;
+
+enum connect_problem {
+	CONNECT_OK,
+	CONNECT_KEY_SHAPE,         /* not sk_/rk_ live/test */
+	CONNECT_KEY_REJECTED,      /* 401 */
+	CONNECT_KEY_PERMISSION,    /* 403: restricted key lacks a permission */
+	CONNECT_ENDPOINT_LIMIT,    /* 16 webhook endpoints already */
+	CONNECT_ALREADY,           /* this account is connected already */
+	CONNECT_STRIPE_DOWN,       /* unreachable or timing out */
+	CONNECT_STRIPE_ERROR,      /* Stripe refused for another reason */
+	CONNECT_SAVE_FAILED,       /* our database failed */
+	CONNECT_PROBLEM__MAX
+};
+
+struct connect_result {
+	enum connect_problem problem;
+	long long connection_id;       /* on CONNECT_OK, and on CONNECT_ALREADY */
+	struct stripe_error stripe;    /* Stripe's words, when it said something */
+};
+
+/* Connects the account behind key. Returns SL_OK with result->problem ==
+ * CONNECT_OK and the connection id, or the problem (never the key) in
+ * result. */
+sl_err connection_connect(struct app_thread *t, const char *key, long long now,
+			  struct connect_result *result);
+
+/* Disconnects: deletes the webhook endpoint at Stripe (404 counts as gone),
+ * forgets the key and secrets, keeps everything synced. *endpoint_left is
+ * set when Stripe could not be asked to delete the endpoint. */
+sl_err connection_disconnect(struct app_thread *t, long long id, long long now,
+			     bool *endpoint_left);
+
+/* This install's webhook URL for a connection, from the arena. */
+const char *connection_webhook_url(struct arena *a, long long id);
+
+/* Opens a connection's sealed secret key into a malloc'd string the caller
+ * wipes and frees (connection_secret_free); NULL when there is none. */
+char *connection_open_key(struct app_thread *t, const char *sealed);
+void connection_secret_free(char *s);
+
+#endif

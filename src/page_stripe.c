@@ -1,0 +1,241 @@
+/*
+ * page_stripe.c - the Stripe app: Connect (step 1 of the wizard), the
+ * Stripe app page, the webhook-event switches, and Disconnect.
+ */
+#include "handlers.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "app.h"
+#include "catalog.h"
+#include "connection.h"
+#include "store.h"
+#include "view.h"
+#include "writer.h"
+
+/* What the person reads for each connect problem: a headline and what to
+ * do about it. */
+static const struct {
+	const char *headline;
+	const char *advice;
+	int status;
+} connect_words[] = {
+	[CONNECT_OK] = {"", "", 200},
+	[CONNECT_KEY_SHAPE] = {
+		"That does not look like a Stripe secret key.",
+		"Secret keys start with sk_live_ or sk_test_ (restricted keys with rk_live_ or rk_test_). "
+		"Copy it from the Stripe dashboard under Developers → API keys.", 422},
+	[CONNECT_KEY_REJECTED] = {
+		"Stripe did not accept this key.",
+		"It may be mistyped, rolled or revoked. Copy the current secret key from the Stripe "
+		"dashboard under Developers → API keys and try again.", 422},
+	[CONNECT_KEY_PERMISSION] = {
+		"This restricted key is missing a permission.",
+		"Give the key write access to Webhook Endpoints, and read access to Customers, Charges, "
+		"Subscriptions, Invoices and Checkout Sessions, or use a standard secret key.", 422},
+	[CONNECT_ENDPOINT_LIMIT] = {
+		"There was an error saving your connection",
+		"The Stripe account already has 16 webhook endpoints, the most Stripe allows. Deactivate "
+		"or delete an unused one in the Stripe dashboard (Developers → Webhooks), then connect again.",
+		422},
+	[CONNECT_ALREADY] = {
+		"This Stripe account is already connected.",
+		"Open it from Connected Apps, or disconnect it there first.", 409},
+	[CONNECT_STRIPE_DOWN] = {
+		"Stripe could not be reached.",
+		"Nothing was saved. Check this server's connection to the internet and try again in a moment.",
+		502},
+	[CONNECT_STRIPE_ERROR] = {
+		"There was an error saving your connection",
+		"Stripe refused the request. Nothing was saved; try again, and if it keeps happening, "
+		"check the account in the Stripe dashboard.", 502},
+	[CONNECT_SAVE_FAILED] = {
+		"There was an error saving your connection",
+		"Nothing was saved. Please try again in a moment.", 503},
+};
+_Static_assert(sizeof connect_words / sizeof connect_words[0] == CONNECT_PROBLEM__MAX,
+	       "every connect problem needs words");
+
+/* Step indicator of the wizard: which step is current. */
+void page_wizard_steps(struct view_dict *d, int current)
+{
+	static const char *const steps[] = {"Connect", "Resource", "Map fields"};
+	for (int i = 0; i < 3; i++) {
+		struct view_dict *s = view_section(d, "STEPS");
+		view_set(s, "STEP", steps[i]);
+		view_set_int(s, "STEP_NUMBER", i + 1);
+		if (i + 1 == current)
+			view_set(s, "CURRENT", "step");
+	}
+}
+
+static sl_err connect_form(struct http_request *r, struct http_response *resp, int status,
+			   enum connect_problem problem, const char *stripe_said)
+{
+	struct view_dict *d = view_dict_new();
+	view_set(d, "TITLE", "Connect Stripe");
+	page_wizard_steps(d, 1);
+	if (problem != CONNECT_OK) {
+		view_show(d, "ERROR");
+		view_set(d, "ERROR_HEADLINE", connect_words[problem].headline);
+		view_set(d, "ERROR_ADVICE", connect_words[problem].advice);
+		if (stripe_said && *stripe_said && problem == CONNECT_STRIPE_ERROR) {
+			view_show(d, "STRIPE_SAID");
+			view_set(d, "STRIPE_MESSAGE", stripe_said);
+		}
+	}
+	sl_err e = page_render(r, resp, "connect", "APPS", d);
+	resp->status = status;
+	return e;
+}
+
+HANDLER(page_stripe_connect_get)
+{
+	return connect_form(r, resp, 200, CONNECT_OK, NULL);
+}
+
+HANDLER(page_stripe_connect_post)
+{
+	const char *key = http_param(r, "secret_key");
+	char trimmed[600];
+	snprintf(trimmed, sizeof trimmed, "%s", key ? key : "");
+	char *start = trimmed;
+	while (*start == ' ' || *start == '\t')
+		start++;
+	size_t n = strlen(start);
+	while (n && (start[n - 1] == ' ' || start[n - 1] == '\t'))
+		start[--n] = '\0';
+	struct connect_result result;
+	sl_err e = connection_connect(r->thread, start, r->now, &result);
+	memset(trimmed, 0, sizeof trimmed);
+	if (e)
+		return e;
+	if (result.problem != CONNECT_OK)
+		return connect_form(r, resp, connect_words[result.problem].status, result.problem,
+				    result.stripe.message);
+	http_redirect(resp, arena_printf(r->arena, "/apps/stripe/%lld/resource", result.connection_id));
+	return SL_OK;
+}
+
+/* Loads the connection named by the route; SL_ERR_NOT_FOUND for pending
+ * or unknown ones. */
+sl_err page_load_connection(struct http_request *r, struct connection_row *c)
+{
+	long long id;
+	sl_err e = page_id_param(r, 0, &id);
+	if (!e)
+		e = store_connection_get(r->thread->db, r->arena, id, c);
+	if (!e && strcmp(c->status, "pending") == 0)
+		e = SL_ERR_NOT_FOUND;
+	return e;
+}
+
+HANDLER(page_stripe_app_get)
+{
+	struct connection_row c;
+	sl_err e = page_load_connection(r, &c);
+	if (e)
+		return e;
+	struct resource_row *res;
+	size_t n;
+	if ((e = store_resources_list(r->thread->db, r->arena, c.id, &res, &n)))
+		return e;
+	struct view_dict *d = view_dict_new();
+	view_set(d, "TITLE", arena_printf(r->arena, "Stripe · %s", c.account_name));
+	view_set_int(d, "ID", c.id);
+	view_set(d, "ACCOUNT", c.account_name);
+	view_set(d, "ACCOUNT_ID", c.account_id);
+	view_set(d, "MODE", c.livemode ? "live" : "test");
+	view_set(d, "STATUS", c.status);
+	view_set(d, "KEY_HINT", c.key_hint);
+	view_set(d, "SINCE", page_time(r, c.connected_at ? c.connected_at : c.created_at));
+	view_set(d, "WEBHOOK_URL", connection_webhook_url(r->arena, c.id));
+	bool connected = strcmp(c.status, "connected") == 0;
+	view_show(d, connected ? "CONNECTED" : "DISCONNECTED");
+	if (!connected)
+		view_set(d, "DISCONNECTED_AT", page_time(r, c.disconnected_at));
+	if (c.create_contact)
+		view_set(d, "CREATE_CONTACT", "checked");
+	if (c.create_order)
+		view_set(d, "CREATE_ORDER", "checked");
+	if (c.create_recurring)
+		view_set(d, "CREATE_RECURRING", "checked");
+	view_show(d, n ? "HAVE_RESOURCES" : "NO_RESOURCES");
+	for (size_t i = 0; i < n; i++) {
+		struct view_dict *row = view_section(d, "RESOURCES");
+		enum resource kind = catalog_resource_by_slug(res[i].resource);
+		view_set(row, "RESOURCE", res[i].resource);
+		view_set(row, "RESOURCE_LABEL", kind < RESOURCE__MAX ? catalog_resource(kind)->label
+								   : res[i].resource);
+		view_set(row, "SYNC_TYPE", strcmp(res[i].sync_type, "historical") == 0
+					   ? "Historical and new records" : "Only new records");
+		view_set(row, "MAPPED", res[i].mapping ? "Mapped" : "Not mapped yet");
+	}
+	const char *notice = http_get(&r->query, "notice");
+	if (notice && strcmp(notice, "saved") == 0) {
+		view_show(d, "NOTICE");
+		view_set(d, "NOTICE_TEXT", "Settings saved.");
+	}
+	return page_render(r, resp, "stripe_app", "APPS", d);
+}
+
+struct switches_job {
+	long long id;
+	bool contact, order, recurring;
+};
+
+static sl_err switches_job(struct store *db, void *arg)
+{
+	struct switches_job *j = arg;
+	return store_connection_switches(db, j->id, j->contact, j->order, j->recurring);
+}
+
+HANDLER(page_stripe_settings_post)
+{
+	struct connection_row c;
+	sl_err e = page_load_connection(r, &c);
+	if (e)
+		return e;
+	struct switches_job j = {
+		c.id,
+		http_get(&r->form, "create_contact") != NULL,
+		http_get(&r->form, "create_order") != NULL,
+		http_get(&r->form, "create_recurring") != NULL,
+	};
+	if ((e = writer_run(r->thread->writer, switches_job, &j)))
+		return e;
+	http_redirect(resp, arena_printf(r->arena, "/apps/stripe/%lld?notice=saved", c.id));
+	return SL_OK;
+}
+
+HANDLER(page_stripe_disconnect_get)
+{
+	struct connection_row c;
+	sl_err e = page_load_connection(r, &c);
+	if (e)
+		return e;
+	if (strcmp(c.status, "connected") != 0) {
+		http_redirect(resp, arena_printf(r->arena, "/apps/stripe/%lld", c.id));
+		return SL_OK;
+	}
+	struct view_dict *d = view_dict_new();
+	view_set(d, "TITLE", "Disconnect Stripe");
+	view_set_int(d, "ID", c.id);
+	view_set(d, "ACCOUNT", c.account_name);
+	return page_render(r, resp, "disconnect", "APPS", d);
+}
+
+HANDLER(page_stripe_disconnect_post)
+{
+	struct connection_row c;
+	sl_err e = page_load_connection(r, &c);
+	if (e)
+		return e;
+	bool endpoint_left = false;
+	if (strcmp(c.status, "connected") == 0 &&
+	    (e = connection_disconnect(r->thread, c.id, r->now, &endpoint_left)))
+		return e;
+	http_redirect(resp, endpoint_left ? "/apps?notice=endpoint_left" : "/apps?notice=disconnected");
+	return SL_OK;
+}

@@ -1,0 +1,44 @@
+{{%AUTOESCAPE context="HTML"}}<p class="crumbs"><a href="/apps">Apps</a> / Stripe</p>
+<div class="page-head">
+  <h1>Stripe · {{ACCOUNT}}</h1>
+  {{#CONNECTED}}<a class="button danger" href="/apps/stripe/{{ID}}/disconnect">Disconnect</a>{{/CONNECTED}}
+</div>
+{{#NOTICE}}<p class="notice" role="status">{{NOTICE_TEXT}}</p>{{/NOTICE}}
+<section class="card">
+  <h2>Connection</h2>
+  <dl class="fields">
+    <dt>Account</dt><dd>{{ACCOUNT}} <span class="hint">{{ACCOUNT_ID}}</span></dd>
+    <dt>Mode</dt><dd>{{MODE}}</dd>
+    <dt>Status</dt><dd><span class="status {{STATUS}}">{{STATUS}}</span>{{#DISCONNECTED}} since {{DISCONNECTED_AT}}{{/DISCONNECTED}}</dd>
+    <dt>Secret key</dt><dd><code>{{KEY_HINT}}</code></dd>
+    <dt>Connected since</dt><dd>{{SINCE}}</dd>
+    <dt>Webhook URL</dt><dd><code>{{WEBHOOK_URL}}</code></dd>
+  </dl>
+  {{#DISCONNECTED}}<p class="hint">Disconnected: the key was forgotten; what was synced stays. <a href="/apps/stripe/connect">Connect again</a>.</p>{{/DISCONNECTED}}
+</section>
+<section class="card">
+  <h2>Resources</h2>
+  {{#NO_RESOURCES}}<p class="hint">No resource is set up yet.</p>{{/NO_RESOURCES}}
+  {{#HAVE_RESOURCES}}
+  <table class="list">
+    <thead><tr><th>Resource</th><th>Sync type</th><th>Mapping</th><th></th></tr></thead>
+    <tbody>
+    {{#RESOURCES}}<tr><td>{{RESOURCE_LABEL}}</td><td>{{SYNC_TYPE}}</td><td>{{MAPPED}}</td>
+      <td>{{#CONNECTED}}<a href="/apps/stripe/{{ID}}/mapping/{{RESOURCE}}">Edit mapping</a>{{/CONNECTED}}</td></tr>{{/RESOURCES}}
+    </tbody>
+  </table>
+  {{/HAVE_RESOURCES}}
+  {{#CONNECTED}}<p><a class="button" href="/apps/stripe/{{ID}}/resource">Add resource</a></p>{{/CONNECTED}}
+</section>
+{{#CONNECTED}}
+<section class="card">
+  <h2>Webhook events</h2>
+  <form method="post" action="/apps/stripe/{{ID}}/settings">
+    <input type="hidden" name="csrf" value="{{CSRF}}">
+    <label class="check"><input type="checkbox" name="create_contact" value="on" {{CREATE_CONTACT}}> Create Contact</label>
+    <label class="check"><input type="checkbox" name="create_order" value="on" {{CREATE_ORDER}}> Create Order</label>
+    <label class="check"><input type="checkbox" name="create_recurring" value="on" {{CREATE_RECURRING}}> Create Recurring Payment</label>
+    <button type="submit">Save</button>
+  </form>
+</section>
+{{/CONNECTED}}

@@ -1,0 +1,123 @@
+'use strict';
+// The /_fake control API (no auth, JSON in and out) used by tests to set the fake up and
+// look inside it. Handlers get {state, body, query} and return a JSON-able value; a thrown
+// Error becomes 400 {"error": message}. See README for each route.
+
+const { seed } = require('./seed');
+const { StoredRecord } = require('./objects');
+
+// Stripe `object` value -> collection name and id prefix for /_fake/objects.
+const OBJECT_TYPES = {
+  customer: { collection: 'customers', prefix: 'cus' },
+  charge: { collection: 'charges', prefix: 'ch' },
+  subscription: { collection: 'subscriptions', prefix: 'sub' },
+  invoice: { collection: 'invoices', prefix: 'in' },
+  'checkout.session': { collection: 'checkout_sessions', prefix: 'cs_test' },
+  webhook_endpoint: { collection: 'webhook_endpoints', prefix: 'we' },
+};
+
+// Insert or replace objects verbatim; `secret` on a webhook_endpoint is kept aside.
+function insertObjects(state, body) {
+  const list = Array.isArray(body) ? body : Array.isArray(body.objects) ? body.objects : [body];
+  const ids = [];
+  for (const input of list) {
+    const type = OBJECT_TYPES[input && input.object];
+    if (!type) throw new Error(`object must be one of ${Object.keys(OBJECT_TYPES).join(', ')}`);
+    const obj = { ...input };
+    if (obj.id === undefined) obj.id = state.nextId(type.prefix).id;
+    if (obj.created === undefined) obj.created = Math.floor(Date.now() / 1000);
+    if (typeof obj.id !== 'string' || !Number.isInteger(obj.created)) throw new Error('id must be a string, created an integer');
+    if (type.collection === 'webhook_endpoints') {
+      if (obj.livemode === undefined) obj.livemode = false;
+      state.secrets.set(obj.id, obj.secret || `whsec_fake_${obj.id}`);
+      delete obj.secret;
+    }
+    state.collections[type.collection].put(new StoredRecord(obj));
+    ids.push(obj.id);
+  }
+  return { inserted: ids.length, ids };
+}
+
+function pathMatches(pattern, path) {
+  return pattern.endsWith('*') ? path.startsWith(pattern.slice(0, -1)) : pattern === path;
+}
+
+// Request log, optionally filtered: ?method=POST&path=/v1/charges*&since=<seq>&limit=N
+function listRequests(state, query) {
+  const since = Number(query.since || 0);
+  const limit = query.limit ? Number(query.limit) : Infinity;
+  const method = query.method && query.method.toUpperCase();
+  const out = [];
+  for (const entry of state.requests) {
+    if (entry.seq <= since) continue;
+    if (method && entry.method !== method) continue;
+    if (query.path && !pathMatches(query.path, entry.path)) continue;
+    out.push(entry);
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
+function allEndpoints(state) {
+  return state.collections.webhook_endpoints
+    .ordered()
+    .map((r) => ({ ...r.obj, secret: state.secrets.get(r.id) || null }));
+}
+
+function snapshot(state) {
+  return {
+    counts: state.counts(),
+    requests: { logged: state.requests.length, dropped: state.requestsDropped, last_seq: state.requestSeq },
+    idempotency_keys: state.idempotency.size,
+    faults: state.faults.snapshot(),
+    account: state.account,
+    config: state.config,
+  };
+}
+
+function reset({ state }) {
+  state.reset();
+  return { ok: true };
+}
+
+function setFaults({ state, body }) {
+  state.faults.configure(body);
+  return state.faults.snapshot();
+}
+
+function clearFaults({ state }) {
+  state.faults.clear();
+  return { ok: true };
+}
+
+function clearRequests({ state }) {
+  state.requests = [];
+  return { ok: true };
+}
+
+function setAccount({ state, body }) {
+  state.setAccount(body);
+  return state.account;
+}
+
+function setConfig({ state, body }) {
+  state.setConfig(body);
+  return state.config;
+}
+
+const ROUTES = [
+  { method: 'POST', pattern: '/_fake/reset', handler: reset },
+  { method: 'POST', pattern: '/_fake/seed', handler: ({ state, body }) => seed(state, body) },
+  { method: 'POST', pattern: '/_fake/objects', handler: ({ state, body }) => insertObjects(state, body) },
+  { method: 'GET', pattern: '/_fake/faults', handler: ({ state }) => state.faults.snapshot() },
+  { method: 'POST', pattern: '/_fake/faults', handler: setFaults },
+  { method: 'DELETE', pattern: '/_fake/faults', handler: clearFaults },
+  { method: 'GET', pattern: '/_fake/requests', handler: ({ state, query }) => listRequests(state, query) },
+  { method: 'DELETE', pattern: '/_fake/requests', handler: clearRequests },
+  { method: 'GET', pattern: '/_fake/webhook_endpoints', handler: ({ state }) => allEndpoints(state) },
+  { method: 'GET', pattern: '/_fake/state', handler: ({ state }) => snapshot(state) },
+  { method: 'POST', pattern: '/_fake/account', handler: setAccount },
+  { method: 'POST', pattern: '/_fake/config', handler: setConfig },
+];
+
+module.exports = { ROUTES, insertObjects };

@@ -1,0 +1,118 @@
+'use strict';
+// Everything the fake remembers: one global account, the objects, webhook endpoints (with
+// their secrets), fault rules, the request log and saved idempotent responses.
+
+const { Collection } = require('./collection');
+const { Faults } = require('./faults');
+
+const DEFAULT_ACCOUNT = {
+  id: 'acct_1FakeStripeTest0',
+  name: 'Test Shop',
+  display_name: 'Test Shop',
+  email: 'owner@example.test',
+  country: 'US',
+  patch: {},
+};
+
+const DEFAULT_CONFIG = {
+  record_requests: true, // keep a request log at all
+  record_bodies: true, // keep raw bodies and parsed forms in the log
+  request_log_cap: 200000, // oldest entries are dropped beyond this
+  public_urls_only: false, // reject webhook URLs on localhost/private ranges, as live Stripe does
+};
+
+class FakeState {
+  // accountDefaults: account fields /_fake/reset returns to (e.g. {name: 'My Shop'}).
+  constructor(catalog, accountDefaults = {}) {
+    this.catalog = catalog;
+    this.accountDefaults = { ...DEFAULT_ACCOUNT, ...accountDefaults };
+    if ('name' in accountDefaults && !('display_name' in accountDefaults)) {
+      this.accountDefaults.display_name = accountDefaults.name;
+    }
+    this.counters = new Map(); // id prefix -> last number; survives reset so ids stay unique
+    this.requestSeq = 0;
+    this.collections = {
+      customers: new Collection('customer'),
+      charges: new Collection('charge'),
+      subscriptions: new Collection('subscription'),
+      invoices: new Collection('invoice'),
+      checkout_sessions: new Collection('checkout.session'),
+      webhook_endpoints: new Collection('webhook endpoint'),
+    };
+    this.faults = new Faults();
+    this.reset();
+  }
+
+  // Forget all data, faults, logs and settings (counters excepted).
+  reset() {
+    for (const c of Object.values(this.collections)) c.clear();
+    this.secrets = new Map(); // webhook endpoint id -> whsec_...
+    this.idempotency = new Map(); // api key + "\n" + Idempotency-Key -> saved answer
+    this.requests = [];
+    this.requestsDropped = 0;
+    this.faults.clear();
+    this.config = { ...DEFAULT_CONFIG };
+    this.account = null;
+    this.setAccount(this.accountDefaults);
+  }
+
+  // Next id for `prefix` -> {id: "<prefix>_<14 base36 digits>", n, suffix}; ids sort by age.
+  nextId(prefix) {
+    const n = (this.counters.get(prefix) || 0) + 1;
+    this.counters.set(prefix, n);
+    const suffix = n.toString(36).padStart(14, '0');
+    return { id: `${prefix}_${suffix}`, n, suffix };
+  }
+
+  // Change the account: {id, name, display_name, email, country, patch}. `name` sets both the
+  // business name and the dashboard display name unless display_name is given too.
+  setAccount(changes) {
+    for (const k of Object.keys(changes)) {
+      if (!(k in DEFAULT_ACCOUNT)) throw new Error(`unknown account field: ${k}`);
+    }
+    const next = { ...(this.account || this.accountDefaults), ...changes };
+    if ('name' in changes && !('display_name' in changes)) next.display_name = changes.name;
+    this.account = next;
+    this.accountJson = JSON.stringify(this.catalog.account(next));
+  }
+
+  setConfig(changes) {
+    for (const [k, v] of Object.entries(changes)) {
+      if (!(k in DEFAULT_CONFIG)) throw new Error(`unknown config key: ${k}`);
+      if (typeof v !== typeof DEFAULT_CONFIG[k]) throw new Error(`config ${k} must be a ${typeof DEFAULT_CONFIG[k]}`);
+      this.config[k] = v;
+    }
+  }
+
+  // Customer `id` as UTF-8 JSON (used to expand `customer` fields), or undefined.
+  customerBuffer(id) {
+    const record = this.collections.customers.get(id);
+    return record && this.catalog.buffer(record);
+  }
+
+  // Append a request to the log (unless disabled); returns the entry or null.
+  record(entry) {
+    if (!this.config.record_requests) return null;
+    entry.seq = ++this.requestSeq;
+    if (!this.config.record_bodies) {
+      entry.body = null;
+      entry.form = null;
+    }
+    this.requests.push(entry);
+    const cap = this.config.request_log_cap;
+    if (this.requests.length > cap) {
+      const drop = this.requests.length - Math.floor(cap * 0.9);
+      this.requests.splice(0, drop);
+      this.requestsDropped += drop;
+    }
+    return entry;
+  }
+
+  counts() {
+    const out = {};
+    for (const [name, c] of Object.entries(this.collections)) out[name] = c.size;
+    return out;
+  }
+}
+
+module.exports = { FakeState, DEFAULT_ACCOUNT };
