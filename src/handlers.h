@@ -79,4 +79,9 @@ HANDLER(page_wizard_mapping_get);
 HANDLER(page_wizard_mapping_post);
 HANDLER(page_wizard_done_get);
 
+/* page_webhook.c: webhooks and the integration log */
+HANDLER(page_webhook_post);
+HANDLER(page_log_get);
+HANDLER(page_log_replay_post);
+
 #endif

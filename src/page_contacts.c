@@ -14,6 +14,17 @@
 
 #define CONTACTS_PER_PAGE 50
 
+/* "12.34 USD" from minor units (two decimals; zero-decimal currencies are
+ * shown the same way, which is off by 100 for JPY and friends). */
+static const char *money(struct arena *a, long long minor, const char *currency)
+{
+	char upper[8] = "";
+	for (size_t i = 0; currency && currency[i] && i < sizeof upper - 1; i++)
+		upper[i] = (char)(currency[i] >= 'a' && currency[i] <= 'z' ? currency[i] - 32 : currency[i]);
+	return arena_printf(a, "%s%lld.%02lld %s", minor < 0 ? "-" : "",
+			    (minor < 0 ? -minor : minor) / 100, (minor < 0 ? -minor : minor) % 100, upper);
+}
+
 /* Adds one TAGS section row per ';'-separated tag. */
 static void add_tags(struct arena *a, struct view_dict *d, const char *tags)
 {
@@ -126,6 +137,33 @@ HANDLER(page_contact_get)
 		struct view_dict *row = view_section(d, "VALUES");
 		view_set(row, "LABEL", values[i].label);
 		view_set(row, "VALUE", values[i].value);
+	}
+	struct order_row *orders;
+	struct recurring_row *recurring;
+	size_t n_orders, n_recurring;
+	if ((e = store_contact_orders(r->thread->db, a, id, &orders, &n_orders)) ||
+	    (e = store_contact_recurring(r->thread->db, a, id, &recurring, &n_recurring))) {
+		view_dict_free(d);
+		return e;
+	}
+	view_show(d, n_orders ? "HAVE_ORDERS" : "NO_ORDERS");
+	for (size_t i = 0; i < n_orders; i++) {
+		struct view_dict *row = view_section(d, "ORDERS");
+		view_set(row, "STRIPE_ID", orders[i].stripe_id);
+		view_set(row, "AMOUNT", money(a, orders[i].amount, orders[i].currency));
+		view_set(row, "REFUNDED", orders[i].amount_refunded
+					  ? money(a, orders[i].amount_refunded, orders[i].currency) : "");
+		view_set(row, "STATUS", orders[i].status);
+		view_set(row, "CREATED", orders[i].created);
+	}
+	view_show(d, n_recurring ? "HAVE_RECURRING" : "NO_RECURRING");
+	for (size_t i = 0; i < n_recurring; i++) {
+		struct view_dict *row = view_section(d, "RECURRING");
+		view_set(row, "SUBSCRIPTION_ID", recurring[i].subscription_id);
+		view_set(row, "STATUS", recurring[i].status);
+		view_set(row, "AMOUNT", money(a, recurring[i].amount, recurring[i].currency));
+		view_set(row, "INTERVAL", recurring[i].interval);
+		view_set(row, "PERIOD_END", recurring[i].current_period_end);
 	}
 	return page_render(r, resp, "contact", "CONTACTS", d);
 }

@@ -172,6 +172,13 @@ HANDLER(page_stripe_app_get)
 					   ? "Historical and new records" : "Only new records");
 		view_set(row, "MAPPED", res[i].mapping ? "Mapped" : "Not mapped yet");
 	}
+	struct connection_counts counts;
+	if ((e = store_connection_counts(r->thread->db, c.id, &counts)))
+		return e;
+	view_set_int(d, "COUNT_CONTACTS", counts.contacts);
+	view_set_int(d, "COUNT_ORDERS", counts.orders);
+	view_set_int(d, "COUNT_RECURRING", counts.recurring);
+	view_set_int(d, "COUNT_DELIVERIES", counts.deliveries);
 	const char *notice = http_get(&r->query, "notice");
 	if (notice && strcmp(notice, "saved") == 0) {
 		view_show(d, "NOTICE");

@@ -31,6 +31,9 @@ enum route_id {
 	ROUTE_WIZARD_MAPPING,
 	ROUTE_WIZARD_MAPPING_POST,
 	ROUTE_WIZARD_DONE,
+	ROUTE_WEBHOOK,
+	ROUTE_LOG,
+	ROUTE_LOG_REPLAY,
 	ROUTE__MAX
 };
 
@@ -90,6 +93,14 @@ static const struct form_key mapping_keys[] = {
 	{NULL, 0, 0},
 };
 
+static const struct form_key log_keys[] = {
+	{"result", KEY_SLUG, 16},
+	{"type", KEY_LINE, 100},
+	{"page", KEY_INT, 9},
+	{"replayed", KEY_SLUG, 16},
+	{NULL, 0, 0},
+};
+
 const struct route route_table[] = {
 	[ROUTE_HEALTHZ] = {HTTP_GET, "/healthz", page_healthz, AUTH_PUBLIC, false, NULL},
 	[ROUTE_HOME] = {HTTP_GET, "/", page_home, AUTH_ADMIN, false, NULL},
@@ -115,6 +126,9 @@ const struct route route_table[] = {
 	[ROUTE_WIZARD_MAPPING] = {HTTP_GET, "/apps/stripe/:id/mapping/:resource", page_wizard_mapping_get, AUTH_ADMIN, false, NULL},
 	[ROUTE_WIZARD_MAPPING_POST] = {HTTP_POST, "/apps/stripe/:id/mapping/:resource", page_wizard_mapping_post, AUTH_ADMIN, true, mapping_keys},
 	[ROUTE_WIZARD_DONE] = {HTTP_GET, "/apps/stripe/:id/done", page_wizard_done_get, AUTH_ADMIN, false, NULL},
+	[ROUTE_WEBHOOK] = {HTTP_POST, "/webhooks/stripe/:id", page_webhook_post, AUTH_PUBLIC, false, NULL},
+	[ROUTE_LOG] = {HTTP_GET, "/apps/stripe/:id/log", page_log_get, AUTH_ADMIN, false, log_keys},
+	[ROUTE_LOG_REPLAY] = {HTTP_POST, "/apps/stripe/:id/log/:entry/replay", page_log_replay_post, AUTH_ADMIN, true, NULL},
 	[ROUTE_STRIPE_DISCONNECT_POST] = {HTTP_POST, "/apps/stripe/:id/disconnect", page_stripe_disconnect_post, AUTH_ADMIN, true, NULL},
 };
 _Static_assert(sizeof route_table / sizeof route_table[0] == ROUTE__MAX,

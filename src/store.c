@@ -90,6 +90,58 @@ static const char *const migrations[] = {
 	"  created_at INTEGER NOT NULL,"
 	"  updated_at INTEGER NOT NULL,"
 	"  UNIQUE (connection_id, resource));",
+
+	/* 3: webhook deliveries, the integration log, what Stripe objects became */
+	"CREATE TABLE stripe_events ("          /* one row per event id: duplicates detected here */
+	"  connection_id INTEGER NOT NULL,"
+	"  event_id TEXT NOT NULL,"
+	"  result TEXT NOT NULL,"
+	"  PRIMARY KEY (connection_id, event_id)) WITHOUT ROWID;"
+	"CREATE TABLE integration_log ("
+	"  id INTEGER PRIMARY KEY,"
+	"  connection_id INTEGER NOT NULL,"
+	"  at INTEGER NOT NULL,"
+	"  event_id TEXT,"                       /* NULL when it could not be read */
+	"  type TEXT NOT NULL DEFAULT '',"
+	"  result TEXT NOT NULL CHECK (result IN ('processed','duplicate','skipped','ignored',"
+	"    'rejected','failed')),"
+	"  reason TEXT NOT NULL DEFAULT '',"
+	"  contact_id INTEGER,"
+	"  payload TEXT);"                        /* kept for skipped and failed events (replay) */
+	"CREATE INDEX integration_log_by_connection ON integration_log (connection_id, id);"
+	"CREATE TABLE object_versions ("        /* ordering guard per Stripe object */
+	"  object_id TEXT PRIMARY KEY,"
+	"  version INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE stripe_customers ("       /* a Stripe customer's contact */
+	"  customer_id TEXT PRIMARY KEY,"
+	"  contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE) WITHOUT ROWID;"
+	"CREATE TABLE orders ("
+	"  id INTEGER PRIMARY KEY,"
+	"  stripe_id TEXT NOT NULL UNIQUE,"
+	"  connection_id INTEGER NOT NULL,"
+	"  contact_id INTEGER REFERENCES contacts(id) ON DELETE SET NULL,"
+	"  amount INTEGER NOT NULL,"
+	"  amount_refunded INTEGER NOT NULL DEFAULT 0,"
+	"  currency TEXT NOT NULL DEFAULT '',"
+	"  status TEXT NOT NULL DEFAULT '',"
+	"  created TEXT,"
+	"  updated_at INTEGER NOT NULL);"
+	"CREATE INDEX orders_by_contact ON orders (contact_id);"
+	"CREATE TABLE recurring_payments ("
+	"  id INTEGER PRIMARY KEY,"
+	"  subscription_id TEXT NOT NULL UNIQUE,"
+	"  connection_id INTEGER NOT NULL,"
+	"  contact_id INTEGER REFERENCES contacts(id) ON DELETE SET NULL,"
+	"  status TEXT NOT NULL DEFAULT '',"
+	"  price_id TEXT,"
+	"  product TEXT,"
+	"  amount INTEGER,"
+	"  currency TEXT,"
+	"  interval TEXT,"
+	"  interval_count INTEGER,"
+	"  current_period_end TEXT,"
+	"  updated_at INTEGER NOT NULL);"
+	"CREATE INDEX recurring_by_contact ON recurring_payments (contact_id);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -149,6 +201,23 @@ enum stmt {
 	ST_RESOURCE_UPSERT,
 	ST_RESOURCE_SET_MAPPING,
 	ST_RESOURCE_DELETE,
+	ST_EVENT_GET,
+	ST_EVENT_PUT,
+	ST_LOG_ADD,
+	ST_LOG_LIST,
+	ST_LOG_COUNT,
+	ST_LOG_GET,
+	ST_LOG_TYPES,
+	ST_VERSION_GET,
+	ST_VERSION_PUT,
+	ST_LINK_GET,
+	ST_LINK_PUT,
+	ST_ORDER_UPSERT,
+	ST_ORDER_REFUND,
+	ST_RECURRING_UPSERT,
+	ST_COUNTS,
+	ST_CONTACT_ORDERS,
+	ST_CONTACT_RECURRING,
 	ST__MAX
 };
 
@@ -166,6 +235,8 @@ enum stmt {
 	"id, status, account_id, account_name, livemode, key_sealed, key_hint, endpoint_id," \
 	" secret_sealed, previous_secret_sealed, previous_secret_until, create_contact," \
 	" create_order, create_recurring, created_at, connected_at, disconnected_at"
+
+#define LOG_COLUMNS "id, connection_id, at, coalesce(event_id, ''), type, result, reason, coalesce(contact_id, 0)"
 
 static const char *const sql[] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -248,6 +319,53 @@ static const char *const sql[] = {
 	[ST_RESOURCE_SET_MAPPING] = "UPDATE connection_resources SET mapping = ?3, updated_at = ?4"
 				    " WHERE connection_id = ?1 AND resource = ?2",
 	[ST_RESOURCE_DELETE] = "DELETE FROM connection_resources WHERE connection_id = ?1 AND resource = ?2",
+	[ST_EVENT_GET] = "SELECT result FROM stripe_events WHERE connection_id = ?1 AND event_id = ?2",
+	[ST_EVENT_PUT] = "INSERT INTO stripe_events (connection_id, event_id, result) VALUES (?1, ?2, ?3)"
+			 " ON CONFLICT (connection_id, event_id) DO UPDATE SET result = excluded.result",
+	[ST_LOG_ADD] = "INSERT INTO integration_log (connection_id, at, event_id, type, result, reason,"
+		       " contact_id, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[ST_LOG_LIST] = "SELECT " LOG_COLUMNS " FROM integration_log WHERE connection_id = ?1"
+			" AND (?2 IS NULL OR result = ?2) AND (?3 IS NULL OR type = ?3)"
+			" ORDER BY id DESC LIMIT ?4 OFFSET ?5",
+	[ST_LOG_COUNT] = "SELECT count(*) FROM integration_log WHERE connection_id = ?1"
+			 " AND (?2 IS NULL OR result = ?2) AND (?3 IS NULL OR type = ?3)",
+	[ST_LOG_GET] = "SELECT " LOG_COLUMNS ", payload FROM integration_log WHERE id = ?1 AND connection_id = ?2",
+	[ST_LOG_TYPES] = "SELECT DISTINCT type FROM integration_log WHERE connection_id = ?1 AND type != ''"
+			 " ORDER BY type",
+	[ST_VERSION_GET] = "SELECT version FROM object_versions WHERE object_id = ?1",
+	[ST_VERSION_PUT] = "INSERT INTO object_versions (object_id, version) VALUES (?1, ?2)"
+			   " ON CONFLICT (object_id) DO UPDATE SET version = max(version, excluded.version)",
+	[ST_LINK_GET] = "SELECT contact_id FROM stripe_customers WHERE customer_id = ?1",
+	[ST_LINK_PUT] = "INSERT INTO stripe_customers (customer_id, contact_id) VALUES (?1, ?2)"
+			" ON CONFLICT (customer_id) DO UPDATE SET contact_id = excluded.contact_id",
+	[ST_ORDER_UPSERT] = "INSERT INTO orders (stripe_id, connection_id, contact_id, amount, amount_refunded,"
+			    " currency, status, created, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+			    " ON CONFLICT (stripe_id) DO UPDATE SET contact_id = excluded.contact_id,"
+			    " amount = excluded.amount, amount_refunded = excluded.amount_refunded,"
+			    " currency = excluded.currency, status = excluded.status,"
+			    " created = coalesce(excluded.created, created), updated_at = excluded.updated_at",
+	[ST_ORDER_REFUND] = "UPDATE orders SET amount_refunded = ?2, status = ?3, updated_at = ?4 WHERE stripe_id = ?1",
+	[ST_RECURRING_UPSERT] = "INSERT INTO recurring_payments (subscription_id, connection_id, contact_id, status,"
+				" price_id, product, amount, currency, interval, interval_count, current_period_end,"
+				" updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+				" ON CONFLICT (subscription_id) DO UPDATE SET contact_id = excluded.contact_id,"
+				" status = excluded.status, price_id = coalesce(excluded.price_id, price_id),"
+				" product = coalesce(excluded.product, product),"
+				" amount = coalesce(excluded.amount, amount), currency = coalesce(excluded.currency, currency),"
+				" interval = coalesce(excluded.interval, interval),"
+				" interval_count = coalesce(excluded.interval_count, interval_count),"
+				" current_period_end = coalesce(excluded.current_period_end, current_period_end),"
+				" updated_at = excluded.updated_at",
+	[ST_COUNTS] = "SELECT (SELECT count(*) FROM contacts c WHERE EXISTS (SELECT 1 FROM contact_tags ct"
+		      "   JOIN tags t ON t.id = ct.tag_id WHERE ct.contact_id = c.id AND t.name = 'stripe-integration')),"
+		      " (SELECT count(*) FROM orders WHERE connection_id = ?1),"
+		      " (SELECT count(*) FROM recurring_payments WHERE connection_id = ?1),"
+		      " (SELECT count(*) FROM integration_log WHERE connection_id = ?1)",
+	[ST_CONTACT_ORDERS] = "SELECT stripe_id, amount, amount_refunded, currency, status, coalesce(created, '')"
+			      " FROM orders WHERE contact_id = ?1 ORDER BY id DESC LIMIT 100",
+	[ST_CONTACT_RECURRING] = "SELECT subscription_id, status, coalesce(price_id, ''), coalesce(amount, 0),"
+				 " coalesce(currency, ''), coalesce(interval, ''), coalesce(current_period_end, '')"
+				 " FROM recurring_payments WHERE contact_id = ?1 ORDER BY id DESC LIMIT 100",
 };
 _Static_assert(sizeof sql / sizeof sql[0] == ST__MAX, "every statement needs its SQL");
 
@@ -1159,4 +1277,323 @@ sl_err store_resource_delete(struct store *db, long long connection_id, const ch
 	sqlite3_bind_int64(st, 1, connection_id);
 	bind_text(st, 2, resource);
 	return exec_step(db, st, "resource delete");
+}
+
+/* ---- webhook events, the log, and what they wrote ---- */
+
+sl_err store_event_result(struct store *db, struct arena *a, long long connection_id,
+			  const char *event_id, const char **result)
+{
+	sqlite3_stmt *st = stmt(db, ST_EVENT_GET);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, connection_id);
+	bind_text(st, 2, event_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return done(st, SL_ERR_NOT_FOUND);
+	if (rc != SQLITE_ROW)
+		return done(st, fail(db, rc, "event get"));
+	*result = col_text(a, st, 0);
+	return done(st, SL_OK);
+}
+
+sl_err store_event_put(struct store *db, long long connection_id, const char *event_id,
+		       const char *result)
+{
+	sqlite3_stmt *st = stmt(db, ST_EVENT_PUT);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, connection_id);
+	bind_text(st, 2, event_id);
+	bind_text(st, 3, result);
+	return exec_step(db, st, "event put");
+}
+
+sl_err store_log_add(struct store *db, const struct log_entry *l, long long *id)
+{
+	sqlite3_stmt *st = stmt(db, ST_LOG_ADD);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, l->connection_id);
+	sqlite3_bind_int64(st, 2, l->at);
+	bind_text(st, 3, l->event_id && *l->event_id ? l->event_id : NULL);
+	bind_text(st, 4, l->type ? l->type : "");
+	bind_text(st, 5, l->result);
+	bind_text(st, 6, l->reason ? l->reason : "");
+	if (l->contact_id > 0)
+		sqlite3_bind_int64(st, 7, l->contact_id);
+	else
+		sqlite3_bind_null(st, 7);
+	if (l->payload)
+		sqlite3_bind_text(st, 8, l->payload, (int)l->payload_len, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, 8);
+	sl_err e = exec_step(db, st, "log add");
+	if (!e && id)
+		*id = sqlite3_last_insert_rowid(db->db);
+	return e;
+}
+
+static void read_log(struct arena *a, sqlite3_stmt *st, struct log_entry *l)
+{
+	memset(l, 0, sizeof *l);
+	l->id = sqlite3_column_int64(st, 0);
+	l->connection_id = sqlite3_column_int64(st, 1);
+	l->at = sqlite3_column_int64(st, 2);
+	l->event_id = col_text(a, st, 3);
+	l->type = col_text(a, st, 4);
+	l->result = col_text(a, st, 5);
+	l->reason = col_text(a, st, 6);
+	l->contact_id = sqlite3_column_int64(st, 7);
+}
+
+static void bind_log_filter(sqlite3_stmt *st, long long connection_id, const char *result,
+			    const char *type)
+{
+	sqlite3_bind_int64(st, 1, connection_id);
+	bind_text(st, 2, result && *result ? result : NULL);
+	bind_text(st, 3, type && *type ? type : NULL);
+}
+
+sl_err store_log_list(struct store *db, struct arena *a, long long connection_id,
+		      const char *result, const char *type, long long offset, long long limit,
+		      struct log_entry **out, size_t *n, long long *total)
+{
+	sqlite3_stmt *count = stmt(db, ST_LOG_COUNT);
+	sqlite3_stmt *st = stmt(db, ST_LOG_LIST);
+	if (!count || !st)
+		return SL_ERR_DB;
+	bind_log_filter(count, connection_id, result, type);
+	sl_err e = query_int(db, count, total);
+	if (e)
+		return e;
+	bind_log_filter(st, connection_id, result, type);
+	sqlite3_bind_int64(st, 4, limit);
+	sqlite3_bind_int64(st, 5, offset);
+	struct log_entry *l = arena_alloc(a, (size_t)(limit > 0 ? limit : 1) * sizeof *l);
+	size_t got = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && got < (size_t)limit)
+		read_log(a, st, &l[got++]);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return done(st, fail(db, rc, "log list"));
+	*out = l;
+	*n = got;
+	return done(st, SL_OK);
+}
+
+sl_err store_log_get(struct store *db, struct arena *a, long long connection_id, long long id,
+		     struct log_entry *out)
+{
+	sqlite3_stmt *st = stmt(db, ST_LOG_GET);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, connection_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return done(st, SL_ERR_NOT_FOUND);
+	if (rc != SQLITE_ROW)
+		return done(st, fail(db, rc, "log get"));
+	read_log(a, st, out);
+	if (sqlite3_column_type(st, 8) != SQLITE_NULL) {
+		int len = sqlite3_column_bytes(st, 8);
+		out->payload = arena_strndup(a, (const char *)sqlite3_column_blob(st, 8), (size_t)len);
+		out->payload_len = (size_t)len;
+	}
+	return done(st, SL_OK);
+}
+
+sl_err store_log_types(struct store *db, struct arena *a, long long connection_id,
+		       const char ***out, size_t *n)
+{
+	sqlite3_stmt *st = stmt(db, ST_LOG_TYPES);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, connection_id);
+	size_t cap = 16, count = 0;
+	const char **t = arena_alloc(a, cap * sizeof *t);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (count == cap) {
+			const char **bigger = arena_alloc(a, 2 * cap * sizeof *t);
+			memcpy(bigger, t, cap * sizeof *t);
+			t = bigger;
+			cap *= 2;
+		}
+		t[count++] = col_text(a, st, 0);
+	}
+	if (rc != SQLITE_DONE)
+		return done(st, fail(db, rc, "log types"));
+	*out = t;
+	*n = count;
+	return done(st, SL_OK);
+}
+
+sl_err store_object_version(struct store *db, const char *object_id, long long *version)
+{
+	sqlite3_stmt *st = stmt(db, ST_VERSION_GET);
+	if (!st)
+		return SL_ERR_DB;
+	bind_text(st, 1, object_id);
+	sl_err e = query_int(db, st, version);
+	if (e == SL_ERR_NOT_FOUND) {
+		*version = -1;
+		return SL_OK;
+	}
+	return e;
+}
+
+sl_err store_object_version_put(struct store *db, const char *object_id, long long version)
+{
+	sqlite3_stmt *st = stmt(db, ST_VERSION_PUT);
+	if (!st)
+		return SL_ERR_DB;
+	bind_text(st, 1, object_id);
+	sqlite3_bind_int64(st, 2, version);
+	return exec_step(db, st, "version put");
+}
+
+sl_err store_customer_contact(struct store *db, const char *customer_id, long long *contact_id)
+{
+	sqlite3_stmt *st = stmt(db, ST_LINK_GET);
+	if (!st)
+		return SL_ERR_DB;
+	bind_text(st, 1, customer_id);
+	return query_int(db, st, contact_id);
+}
+
+sl_err store_customer_link(struct store *db, const char *customer_id, long long contact_id)
+{
+	sqlite3_stmt *st = stmt(db, ST_LINK_PUT);
+	if (!st)
+		return SL_ERR_DB;
+	bind_text(st, 1, customer_id);
+	sqlite3_bind_int64(st, 2, contact_id);
+	return exec_step(db, st, "customer link");
+}
+
+static void bind_opt_text(sqlite3_stmt *st, int i, const char *s)
+{
+	bind_text(st, i, s && *s ? s : NULL);
+}
+
+sl_err store_order_upsert(struct store *db, const struct order_row *o)
+{
+	sqlite3_stmt *st = stmt(db, ST_ORDER_UPSERT);
+	if (!st)
+		return SL_ERR_DB;
+	bind_text(st, 1, o->stripe_id);
+	sqlite3_bind_int64(st, 2, o->connection_id);
+	if (o->contact_id > 0)
+		sqlite3_bind_int64(st, 3, o->contact_id);
+	else
+		sqlite3_bind_null(st, 3);
+	sqlite3_bind_int64(st, 4, o->amount);
+	sqlite3_bind_int64(st, 5, o->amount_refunded);
+	bind_text(st, 6, o->currency ? o->currency : "");
+	bind_text(st, 7, o->status ? o->status : "");
+	bind_opt_text(st, 8, o->created);
+	sqlite3_bind_int64(st, 9, o->updated_at);
+	return exec_step(db, st, "order upsert");
+}
+
+sl_err store_recurring_upsert(struct store *db, const struct recurring_row *r)
+{
+	sqlite3_stmt *st = stmt(db, ST_RECURRING_UPSERT);
+	if (!st)
+		return SL_ERR_DB;
+	bind_text(st, 1, r->subscription_id);
+	sqlite3_bind_int64(st, 2, r->connection_id);
+	if (r->contact_id > 0)
+		sqlite3_bind_int64(st, 3, r->contact_id);
+	else
+		sqlite3_bind_null(st, 3);
+	bind_text(st, 4, r->status ? r->status : "");
+	bind_opt_text(st, 5, r->price_id);
+	bind_opt_text(st, 6, r->product);
+	if (r->has_amount)
+		sqlite3_bind_int64(st, 7, r->amount);
+	else
+		sqlite3_bind_null(st, 7);
+	bind_opt_text(st, 8, r->currency);
+	bind_opt_text(st, 9, r->interval);
+	if (r->interval_count > 0)
+		sqlite3_bind_int64(st, 10, r->interval_count);
+	else
+		sqlite3_bind_null(st, 10);
+	bind_opt_text(st, 11, r->current_period_end);
+	sqlite3_bind_int64(st, 12, r->updated_at);
+	return exec_step(db, st, "recurring upsert");
+}
+
+sl_err store_connection_counts(struct store *db, long long connection_id,
+			       struct connection_counts *out)
+{
+	sqlite3_stmt *st = stmt(db, ST_COUNTS);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, connection_id);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW)
+		return done(st, fail(db, rc, "counts"));
+	out->contacts = sqlite3_column_int64(st, 0);
+	out->orders = sqlite3_column_int64(st, 1);
+	out->recurring = sqlite3_column_int64(st, 2);
+	out->deliveries = sqlite3_column_int64(st, 3);
+	return done(st, SL_OK);
+}
+
+sl_err store_contact_orders(struct store *db, struct arena *a, long long contact_id,
+			    struct order_row **out, size_t *n)
+{
+	sqlite3_stmt *st = stmt(db, ST_CONTACT_ORDERS);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, contact_id);
+	struct order_row *o = arena_alloc(a, 100 * sizeof *o);
+	size_t count = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && count < 100) {
+		o[count].stripe_id = col_text(a, st, 0);
+		o[count].amount = sqlite3_column_int64(st, 1);
+		o[count].amount_refunded = sqlite3_column_int64(st, 2);
+		o[count].currency = col_text(a, st, 3);
+		o[count].status = col_text(a, st, 4);
+		o[count].created = col_text(a, st, 5);
+		count++;
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return done(st, fail(db, rc, "contact orders"));
+	*out = o;
+	*n = count;
+	return done(st, SL_OK);
+}
+
+sl_err store_contact_recurring(struct store *db, struct arena *a, long long contact_id,
+			       struct recurring_row **out, size_t *n)
+{
+	sqlite3_stmt *st = stmt(db, ST_CONTACT_RECURRING);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, contact_id);
+	struct recurring_row *r = arena_alloc(a, 100 * sizeof *r);
+	size_t count = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && count < 100) {
+		r[count].subscription_id = col_text(a, st, 0);
+		r[count].status = col_text(a, st, 1);
+		r[count].price_id = col_text(a, st, 2);
+		r[count].amount = sqlite3_column_int64(st, 3);
+		r[count].currency = col_text(a, st, 4);
+		r[count].interval = col_text(a, st, 5);
+		r[count].current_period_end = col_text(a, st, 6);
+		count++;
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return done(st, fail(db, rc, "contact recurring"));
+	*out = r;
+	*n = count;
+	return done(st, SL_OK);
 }

@@ -229,4 +229,96 @@ sl_err store_resource_set_mapping(struct store *db, long long connection_id,
 				  long long now);
 sl_err store_resource_delete(struct store *db, long long connection_id, const char *resource);
 
+/* ---- webhook events, the integration log, orders, recurring payments ---- */
+
+/* The recorded result of an event id ("processed", "failed", ...), from the
+ * arena; SL_ERR_NOT_FOUND when the event is new. */
+sl_err store_event_result(struct store *db, struct arena *a, long long connection_id,
+			  const char *event_id, const char **result);
+/* Records (or updates) an event id's result. */
+sl_err store_event_put(struct store *db, long long connection_id, const char *event_id,
+		       const char *result);
+
+struct log_entry {
+	long long id;
+	long long connection_id;
+	long long at;
+	const char *event_id;     /* "" when unknown */
+	const char *type;
+	const char *result;       /* processed, duplicate, skipped, ignored, rejected, failed */
+	const char *reason;
+	long long contact_id;     /* 0 when none */
+	const char *payload;      /* raw event, kept for skipped/failed; NULL otherwise */
+	size_t payload_len;
+};
+
+sl_err store_log_add(struct store *db, const struct log_entry *l, long long *id);
+/* One page of a connection's log, newest first, filtered by result and
+ * type (NULL or "" for any), and the filtered total. */
+sl_err store_log_list(struct store *db, struct arena *a, long long connection_id,
+		      const char *result, const char *type, long long offset, long long limit,
+		      struct log_entry **out, size_t *n, long long *total);
+/* One entry with its payload. */
+sl_err store_log_get(struct store *db, struct arena *a, long long connection_id, long long id,
+		     struct log_entry *out);
+/* Event types present in a connection's log, sorted. */
+sl_err store_log_types(struct store *db, struct arena *a, long long connection_id,
+		       const char ***out, size_t *n);
+
+/* The ordering guard: the version (event created time, or fetch time for
+ * a historical page) last applied to a Stripe object; -1 when none. */
+sl_err store_object_version(struct store *db, const char *object_id, long long *version);
+/* Raises the object's version to at least version. */
+sl_err store_object_version_put(struct store *db, const char *object_id, long long version);
+
+/* The contact linked to a Stripe customer id; SL_ERR_NOT_FOUND when none. */
+sl_err store_customer_contact(struct store *db, const char *customer_id, long long *contact_id);
+sl_err store_customer_link(struct store *db, const char *customer_id, long long contact_id);
+
+struct order_row {
+	const char *stripe_id;
+	long long connection_id;
+	long long contact_id;
+	long long amount, amount_refunded;
+	const char *currency;
+	const char *status;
+	const char *created;      /* ISO-8601 UTC or NULL */
+	long long updated_at;
+};
+
+struct recurring_row {
+	const char *subscription_id;
+	long long connection_id;
+	long long contact_id;
+	const char *status;
+	const char *price_id, *product;
+	bool has_amount;
+	long long amount;
+	const char *currency, *interval;
+	long long interval_count;
+	const char *current_period_end;
+	long long updated_at;
+};
+
+/* Creates or updates an order by its Stripe id. */
+sl_err store_order_upsert(struct store *db, const struct order_row *o);
+/* Creates or updates a recurring payment by its subscription id; absent
+ * values keep what was stored. */
+sl_err store_recurring_upsert(struct store *db, const struct recurring_row *r);
+
+struct connection_counts {
+	long long contacts;     /* contacts tagged stripe-integration */
+	long long orders;
+	long long recurring;
+	long long deliveries;   /* integration log entries */
+};
+sl_err store_connection_counts(struct store *db, long long connection_id,
+			       struct connection_counts *out);
+
+/* A contact's orders and recurring payments (at most 100 each, newest first). */
+sl_err store_contact_orders(struct store *db, struct arena *a, long long contact_id,
+			    struct order_row **out, size_t *n);
+sl_err store_contact_recurring(struct store *db, struct arena *a, long long contact_id,
+			       struct recurring_row **out, size_t *n);
+
 #endif

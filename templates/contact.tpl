@@ -12,4 +12,14 @@
   </dl>
   <h2>Tags</h2>
   <p class="tags">{{#TAGS}}<a class="tag" href="/contacts?tag={{TAG_QUERY}}">{{TAG}}</a> {{/TAGS}}{{#NO_TAGS}}<span class="hint">No tags.</span>{{/NO_TAGS}}</p>
+  <h2>Orders</h2>
+  {{#NO_ORDERS}}<p class="hint">No orders.</p>{{/NO_ORDERS}}
+  {{#HAVE_ORDERS}}<table class="list orders"><thead><tr><th>Stripe ID</th><th>Amount</th><th>Refunded</th><th>Status</th><th>Created</th></tr></thead><tbody>
+  {{#ORDERS}}<tr><td><code>{{STRIPE_ID}}</code></td><td>{{AMOUNT}}</td><td>{{REFUNDED}}</td><td>{{STATUS}}</td><td>{{CREATED}}</td></tr>{{/ORDERS}}
+  </tbody></table>{{/HAVE_ORDERS}}
+  <h2>Recurring payments</h2>
+  {{#NO_RECURRING}}<p class="hint">No recurring payments.</p>{{/NO_RECURRING}}
+  {{#HAVE_RECURRING}}<table class="list recurring"><thead><tr><th>Subscription</th><th>Status</th><th>Amount</th><th>Interval</th><th>Current period end</th></tr></thead><tbody>
+  {{#RECURRING}}<tr><td><code>{{SUBSCRIPTION_ID}}</code></td><td>{{STATUS}}</td><td>{{AMOUNT}}</td><td>{{INTERVAL}}</td><td>{{PERIOD_END}}</td></tr>{{/RECURRING}}
+  </tbody></table>{{/HAVE_RECURRING}}
 </section>

@@ -17,6 +17,15 @@
   {{#DISCONNECTED}}<p class="hint">Disconnected: the key was forgotten; what was synced stays. <a href="/apps/stripe/connect">Connect again</a>.</p>{{/DISCONNECTED}}
 </section>
 <section class="card">
+  <h2>Synced</h2>
+  <dl class="fields">
+    <dt>Contacts</dt><dd>{{COUNT_CONTACTS}}</dd>
+    <dt>Orders</dt><dd>{{COUNT_ORDERS}}</dd>
+    <dt>Recurring payments</dt><dd>{{COUNT_RECURRING}}</dd>
+    <dt>Deliveries</dt><dd>{{COUNT_DELIVERIES}} · <a href="/apps/stripe/{{ID}}/log">Integration log</a></dd>
+  </dl>
+</section>
+<section class="card">
   <h2>Resources</h2>
   {{#NO_RESOURCES}}<p class="hint">No resource is set up yet.</p>{{/NO_RESOURCES}}
   {{#HAVE_RESOURCES}}

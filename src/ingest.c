@@ -1,0 +1,108 @@
+/*
+ * ingest.c - one mapped object into contacts, tags, orders and recurring
+ * payments; see ingest.h.
+ */
+#include "ingest.h"
+
+#include <string.h>
+
+#include "store.h"
+
+/* Finds the contact: by email (creating it when allowed), else through the
+ * Stripe customer link. */
+static sl_err find_contact(struct store *db, struct ingest_item *it, long long now)
+{
+	const struct change_set *cs = it->cs;
+	sl_err e;
+	if (it->has_email) {
+		if (it->contact)
+			return store_contact_upsert(db, cs->email, cs->email_key, now,
+						    &it->contact_id, &it->contact_created);
+	}
+	if (cs->customer_id) {
+		e = store_customer_contact(db, cs->customer_id, &it->contact_id);
+		if (e != SL_ERR_NOT_FOUND)
+			return e;
+	}
+	it->contact_id = 0;
+	if (!it->has_email)
+		it->skip_reason = cs->skip_reason ? cs->skip_reason : "no email in the object";
+	return SL_OK;
+}
+
+sl_err ingest_apply(struct store *db, struct ingest_item *it, long long now)
+{
+	const struct change_set *cs = it->cs;
+	sl_err e;
+	it->contact_id = 0;
+	it->contact_created = false;
+	it->stale = false;
+	it->skip_reason = NULL;
+
+	if (cs->object_id) {
+		long long version;
+		if ((e = store_object_version(db, cs->object_id, &version)))
+			return e;
+		if (version > it->version) {
+			it->stale = true;
+			it->skip_reason = "a newer version of this Stripe object was already applied";
+			return SL_OK;
+		}
+	}
+	if ((e = find_contact(db, it, now)))
+		return e;
+	if (it->skip_reason)
+		return SL_OK;   /* no contact to hang anything on: nothing is written */
+
+	if (it->contact_id && it->contact) {
+		for (size_t i = 0; i < cs->field_count; i++)
+			if ((e = store_contact_set(db, it->contact_id, cs->fields[i].key,
+						   cs->fields[i].value, now)))
+				return e;
+		for (size_t i = 0; i < cs->tag_count; i++)
+			if ((e = store_contact_tag(db, it->contact_id, cs->tags[i])))
+				return e;
+	}
+	if (it->contact_id && cs->customer_id &&
+	    (e = store_customer_link(db, cs->customer_id, it->contact_id)))
+		return e;
+
+	if (it->order != ORDER_NONE && cs->order.present) {
+		struct order_row o = {
+			.stripe_id = cs->order.id,
+			.connection_id = it->connection_id,
+			.contact_id = it->contact_id,
+			.amount = cs->order.amount,
+			.amount_refunded = cs->order.amount_refunded,
+			.currency = cs->order.currency,
+			.status = cs->order.status,
+			.created = cs->order.created,
+			.updated_at = now,
+		};
+		if ((e = store_order_upsert(db, &o)))
+			return e;
+	}
+	if (it->recurring && cs->recurring.present) {
+		const struct change_recurring *rc = &cs->recurring;
+		struct recurring_row r = {
+			.subscription_id = rc->subscription_id,
+			.connection_id = it->connection_id,
+			.contact_id = it->contact_id,
+			.status = rc->status,
+			.price_id = rc->price_id,
+			.product = rc->product,
+			.has_amount = rc->has_amount,
+			.amount = rc->amount,
+			.currency = rc->currency,
+			.interval = rc->interval,
+			.interval_count = rc->interval_count,
+			.current_period_end = rc->current_period_end,
+			.updated_at = now,
+		};
+		if ((e = store_recurring_upsert(db, &r)))
+			return e;
+	}
+	if (cs->object_id && (e = store_object_version_put(db, cs->object_id, it->version)))
+		return e;
+	return SL_OK;
+}

@@ -1,0 +1,324 @@
+/*
+ * webhook.c - a Stripe webhook delivery end to end; see webhook.h.
+ */
+#include "webhook.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "catalog.h"
+#include "connection.h"
+#include "crypto.h"
+#include "ingest.h"
+#include "mapping.h"
+#include "store.h"
+#include "stripe.h"
+#include "stripe_sig.h"
+#include "writer.h"
+
+/* Everything the writer job needs; lives on the request thread's stack. */
+struct delivery {
+	long long connection_id;
+	long long now;
+	const char *event_id;
+	const char *type;
+	long long created;
+	const struct catalog_event *ev;   /* NULL: ignored type */
+	bool replay;
+	const char *reject_reason;        /* set: log as rejected, nothing else */
+	const char *fail_reason;          /* set: log as failed (Stripe retries) */
+	const unsigned char *payload;
+	size_t payload_len;
+	struct ingest_item item;
+	bool mapped;                      /* item is filled */
+	/* out */
+	const char *result;
+	const char *reason;
+	long long contact_id;
+};
+
+static bool final_result(const char *r)
+{
+	return strcmp(r, "failed") != 0;
+}
+
+static sl_err log_delivery(struct store *db, struct delivery *d, bool keep_payload)
+{
+	struct log_entry l = {
+		.connection_id = d->connection_id,
+		.at = d->now,
+		.event_id = d->event_id,
+		.type = d->type,
+		.result = d->result,
+		.reason = d->reason,
+		.contact_id = d->contact_id,
+		.payload = keep_payload ? (const char *)d->payload : NULL,
+		.payload_len = keep_payload ? d->payload_len : 0,
+	};
+	return store_log_add(db, &l, NULL);
+}
+
+/* The writer job: record the event id first, then apply. */
+static sl_err delivery_job(struct store *db, void *arg)
+{
+	struct delivery *d = arg;
+	struct arena *a = NULL;
+	sl_err e;
+	if (d->reject_reason) {
+		d->result = "rejected";
+		d->reason = d->reject_reason;
+		return log_delivery(db, d, false);
+	}
+	a = arena_new();
+	const char *prior = NULL;
+	e = store_event_result(db, a, d->connection_id, d->event_id, &prior);
+	if (e && e != SL_ERR_NOT_FOUND)
+		goto out;
+	bool seen = e == SL_OK;
+	if (seen && !d->replay && final_result(prior)) {
+		d->result = "duplicate";
+		d->reason = "this event was already received";
+		e = log_delivery(db, d, false);
+		goto out;
+	}
+	if (d->fail_reason) {
+		d->result = "failed";
+		d->reason = d->fail_reason;
+		if (!(e = store_event_put(db, d->connection_id, d->event_id, "failed")))
+			e = log_delivery(db, d, true);
+		goto out;
+	}
+	if (!d->ev) {
+		d->result = "ignored";
+		d->reason = "this event type is not used by the integration";
+	} else if (d->mapped) {
+		if ((e = ingest_apply(db, &d->item, d->now)))
+			goto out;
+		d->contact_id = d->item.contact_id;
+		d->result = d->item.skip_reason ? "skipped" : "processed";
+		d->reason = d->item.skip_reason ? d->item.skip_reason : "";
+	}
+	if ((e = store_event_put(db, d->connection_id, d->event_id, d->result)))
+		goto out;
+	e = log_delivery(db, d, strcmp(d->result, "skipped") == 0);
+out:
+	arena_free(a);
+	return e;
+}
+
+static const char *json_str(json_object *o, const char *key)
+{
+	json_object *v;
+	if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
+		return json_object_get_string(v);
+	return NULL;
+}
+
+/* The connection's mapping for a resource (saved, or the default when the
+ * resource is not set up). Caller frees. */
+static struct mapping *mapping_for(struct app_thread *t, struct arena *a, long long connection_id,
+				   enum resource res)
+{
+	struct resource_row row;
+	struct mapping *m = NULL;
+	if (store_resource_get(t->db, a, connection_id, catalog_resource(res)->slug, &row) == SL_OK &&
+	    row.mapping)
+		m = mapping_from_json(row.mapping, NULL);
+	return m ? m : mapping_default(res);
+}
+
+/* Asks Stripe for a customer the event only names by id. */
+static sl_err fetch_customer(struct app_thread *t, const struct connection_row *c,
+			     const char *customer_id, json_object **out, const char **why,
+			     struct arena *a)
+{
+	char *key = connection_open_key(t, c->key_sealed);
+	if (!key) {
+		*why = "the connection has no key to look up the customer with";
+		return SL_ERR_AUTH;
+	}
+	char path[160];
+	snprintf(path, sizeof path, "/v1/customers/%s", customer_id);
+	struct stripe_error err;
+	sl_err e = stripe_request(t->stripe, key, STRIPE_GET, path, NULL, out, &err);
+	connection_secret_free(key);
+	if (e)
+		*why = arena_printf(a, "looking up customer %s at Stripe failed: %s", customer_id, err.message);
+	return e;
+}
+
+/* Decodes and maps the event into d; sets d->fail_reason when a needed
+ * lookup failed in a way a retry can fix. */
+static void prepare(struct app_thread *t, struct arena *a, const struct connection_row *c,
+		    json_object *object, struct delivery *d, struct change_set *cs)
+{
+	enum resource res = d->ev->resource;
+	struct mapping *m = mapping_for(t, a, c->id, res);
+	json_object *customer = NULL;
+	if (!m) {
+		d->fail_reason = "out of memory";
+		return;
+	}
+	if (mapping_needs_customer(m, object)) {
+		const char *cus = json_str(object, "customer");
+		long long linked;
+		if (cus && store_customer_contact(t->db, cus, &linked) != SL_OK) {
+			const char *why = NULL;
+			sl_err e = fetch_customer(t, c, cus, &customer, &why, a);
+			if (e && e != SL_ERR_NOT_FOUND) {
+				d->fail_reason = why;
+				mapping_free(m);
+				return;
+			}
+		}
+	}
+	sl_err e = mapping_apply(m, object, customer, cs);
+	change_set_add_tag(cs, d->ev->tag);
+	d->mapped = true;
+	d->item = (struct ingest_item){
+		.connection_id = c->id,
+		.cs = cs,
+		.has_email = e == SL_OK,
+		.version = d->created,
+		.contact = d->ev->contact && c->create_contact,
+		.order = c->create_order ? d->ev->order : ORDER_NONE,
+		.recurring = c->create_recurring &&
+			     (d->ev->recurring == RECURRING_UPSERT ||
+			      (d->ev->recurring == RECURRING_IF_SUBSCRIPTION_MODE && cs->recurring.present)),
+	};
+	json_object_put(customer);
+	mapping_free(m);
+}
+
+static void answer(struct webhook_outcome *out, int status, const struct delivery *d)
+{
+	out->status = status;
+	out->result = d->result;
+	out->reason = d->reason;
+	out->contact_id = d->contact_id;
+	out->event_id = d->event_id;
+}
+
+/* Shared by receive and replay once the body is trusted. */
+static sl_err process(struct app_thread *t, struct arena *a, const struct connection_row *c,
+		      const unsigned char *body, size_t len, long long now, bool replay,
+		      struct webhook_outcome *out)
+{
+	struct delivery d = {
+		.connection_id = c->id, .now = now, .replay = replay,
+		.payload = body, .payload_len = len, .type = "", .event_id = "",
+	};
+	struct change_set cs;
+	change_set_init(&cs);
+	json_tokener *tok = json_tokener_new();
+	json_object *event = tok ? json_tokener_parse_ex(tok, (const char *)body, (int)len) : NULL;
+	bool complete = tok && json_tokener_get_error(tok) == json_tokener_success &&
+			json_tokener_get_parse_end(tok) == len;
+	json_object *data = NULL, *object = NULL, *created = NULL;
+	const char *id = json_str(event, "id");
+	const char *type = json_str(event, "type");
+	if (id)
+		d.event_id = arena_strdup(a, id);
+	if (type)
+		d.type = arena_strdup(a, type);
+	if (!complete || !json_object_is_type(event, json_type_object))
+		d.reject_reason = "the body is not a JSON object";
+	else if (!id || !type)
+		d.reject_reason = "the event has no id or type";
+	else if (!json_object_object_get_ex(event, "created", &created) ||
+		 !json_object_is_type(created, json_type_int))
+		d.reject_reason = "the event has no created time";
+	else if (!json_object_object_get_ex(event, "data", &data) ||
+		 !json_object_object_get_ex(data, "object", &object) ||
+		 !json_object_is_type(object, json_type_object))
+		d.reject_reason = "the event has no data.object";
+	if (!d.reject_reason) {
+		d.created = json_object_get_int64(created);
+		d.ev = catalog_event_find(type);
+		if (d.ev)
+			prepare(t, a, c, object, &d, &cs);
+	}
+	sl_err e = writer_run(t->writer, delivery_job, &d);
+	if (!e) {
+		int status = d.reject_reason ? 400 : d.fail_reason ? 503 : 200;
+		answer(out, status, &d);
+	}
+	change_set_clear(&cs);
+	json_object_put(event);
+	if (tok)
+		json_tokener_free(tok);
+	return e;
+}
+
+/* Loads the connection; sets out for unknown (404) and disconnected (410). */
+static bool load(struct app_thread *t, struct arena *a, long long id, struct connection_row *c,
+		 struct webhook_outcome *out)
+{
+	sl_err e = store_connection_get(t->db, a, id, c);
+	if (e || strcmp(c->status, "pending") == 0) {
+		*out = (struct webhook_outcome){404, "rejected", "no such connection", 0, ""};
+		return false;
+	}
+	if (strcmp(c->status, "connected") != 0) {
+		*out = (struct webhook_outcome){410, "rejected", "this connection was disconnected", 0, ""};
+		return false;
+	}
+	return true;
+}
+
+static sl_err reject(struct app_thread *t, const struct connection_row *c, long long now,
+		     const char *reason, struct webhook_outcome *out)
+{
+	struct delivery d = {.connection_id = c->id, .now = now, .reject_reason = reason,
+			     .type = "", .event_id = ""};
+	sl_err e = writer_run(t->writer, delivery_job, &d);
+	*out = (struct webhook_outcome){400, "rejected", reason, 0, ""};
+	return e;
+}
+
+sl_err webhook_receive(struct app_thread *t, struct arena *a, long long connection_id,
+		       const char *signature, const unsigned char *body, size_t len,
+		       long long now, struct webhook_outcome *out)
+{
+	struct connection_row c;
+	if (!load(t, a, connection_id, &c, out))
+		return SL_OK;
+	if (!signature)
+		return reject(t, &c, now, "no Stripe-Signature header", out);
+	char *current = connection_open_key(t, c.secret_sealed);
+	char *previous = c.previous_secret_sealed && c.previous_secret_until > now
+				 ? connection_open_key(t, c.previous_secret_sealed) : NULL;
+	const char *secrets[2];
+	size_t n = 0;
+	if (current)
+		secrets[n++] = current;
+	if (previous)
+		secrets[n++] = previous;
+	const char *why = NULL;
+	sl_err v = n ? stripe_sig_verify(signature, body, len, secrets, n, now, WEBHOOK_TOLERANCE, &why)
+		     : SL_ERR_AUTH;
+	connection_secret_free(current);
+	connection_secret_free(previous);
+	if (v)
+		return reject(t, &c, now, arena_printf(a, "signature check failed: %s",
+						       why ? why : "no signing secret"), out);
+	return process(t, a, &c, body, len, now, false, out);
+}
+
+sl_err webhook_replay(struct app_thread *t, struct arena *a, long long connection_id,
+		      long long log_id, long long now, struct webhook_outcome *out)
+{
+	struct connection_row c;
+	struct log_entry l;
+	sl_err e = store_log_get(t->db, a, connection_id, log_id, &l);
+	if (e)
+		return e;
+	if (!l.payload || (strcmp(l.result, "skipped") && strcmp(l.result, "failed")))
+		return SL_ERR_INVALID;
+	if (!load(t, a, connection_id, &c, out))
+		return SL_ERR_INVALID;
+	return process(t, a, &c, (const unsigned char *)l.payload, l.payload_len, now, true, out);
+}

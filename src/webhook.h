@@ -1,0 +1,43 @@
+/*
+ * webhook.h - one Stripe webhook delivery, from raw body to committed
+ * effects: connection lookup, signature check, event decoding, mapping,
+ * and one writer job that records the event id first (duplicates change
+ * nothing) and applies the change set through ingest.
+ */
+#ifndef STRIPELINK_WEBHOOK_H
+#define STRIPELINK_WEBHOOK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "err.h"
+
+struct app_thread;
+struct arena;
+
+#define WEBHOOK_TOLERANCE 300          /* seconds either side of now */
+#define WEBHOOK_PREVIOUS_SECRET_GRACE (24 * 3600)
+
+struct webhook_outcome {
+	int status;            /* the HTTP status to answer */
+	const char *result;    /* processed, duplicate, skipped, ignored, rejected, failed */
+	const char *reason;    /* for people; never secret material */
+	long long contact_id;
+	const char *event_id;
+};
+
+/* Handles a delivery for connection_id. signature is the Stripe-Signature
+ * header (NULL when absent); body/len the raw body. Strings in out come
+ * from a. Returns SL_OK with out filled for every answer it decides
+ * (including 4xx); an error only when it could not even decide. */
+sl_err webhook_receive(struct app_thread *t, struct arena *a, long long connection_id,
+		       const char *signature, const unsigned char *body, size_t len,
+		       long long now, struct webhook_outcome *out);
+
+/* Runs a logged skipped or failed event again (after the mapping was
+ * fixed): the same pipeline without the signature check, which was done
+ * when it arrived. SL_ERR_NOT_FOUND for no such entry, SL_ERR_INVALID when
+ * the entry cannot be replayed. */
+sl_err webhook_replay(struct app_thread *t, struct arena *a, long long connection_id,
+		      long long log_id, long long now, struct webhook_outcome *out);
+
+#endif
