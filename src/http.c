@@ -142,8 +142,8 @@ const char *http_get(const struct http_pairs *p, const char *name)
 
 const char *http_param(const struct http_request *r, const char *name)
 {
-	const char *v = http_get(&r->form, name);
-	return v ? v : http_get(&r->query, name);
+	/* a POST's values come from its validated form only */
+	return http_get(r->method == HTTP_POST ? &r->form : &r->query, name);
 }
 
 bool http_wants_json(const struct http_request *r)
@@ -187,8 +187,9 @@ sl_err http_request_parse(struct http_request *r, struct arena *a,
 	if (!uri && req_uri) {
 		size_t n = strcspn(req_uri, "?");
 		const char *decoded;
-		if (decode(a, req_uri, n, false, &decoded))
-			return SL_ERR_INVALID;
+		sl_err e = decode(a, req_uri, n, false, &decoded);
+		if (e)
+			return e;
 		uri = decoded;
 	}
 	if (uri) {

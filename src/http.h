@@ -90,7 +90,8 @@ void http_parse_cookies(struct arena *a, const char *s, struct http_pairs *out);
 /* Returns the first value named name, or NULL. Borrowed from the request. */
 const char *http_get(const struct http_pairs *p, const char *name);
 
-/* Returns the form value, or the query value for GET; NULL when absent. */
+/* Returns the form value for POST, the query value otherwise; NULL when
+ * absent. */
 const char *http_param(const struct http_request *r, const char *name);
 
 /* True when the client prefers JSON (Accept: application/json). */

@@ -30,11 +30,13 @@ static const char *resource_labels(struct http_request *r, long long connection_
 		return "None yet";
 	const char *out = NULL;
 	for (size_t i = 0; i < n; i++) {
+		if (!res[i].mapping)
+			continue;   /* chosen in step 2 but never finished */
 		enum resource k = catalog_resource_by_slug(res[i].resource);
 		const char *label = k < RESOURCE__MAX ? catalog_resource(k)->label : res[i].resource;
 		out = out ? arena_printf(r->arena, "%s, %s", out, label) : label;
 	}
-	return out;
+	return out ? out : "None yet";
 }
 
 HANDLER(page_apps_get)

@@ -66,7 +66,7 @@ void page_wizard_steps(struct view_dict *d, int current)
 		view_set(s, "STEP", steps[i]);
 		view_set_int(s, "STEP_NUMBER", i + 1);
 		if (i + 1 == current)
-			view_set(s, "CURRENT", "step");
+			view_show(s, "CURRENT");
 	}
 }
 
@@ -171,6 +171,8 @@ HANDLER(page_stripe_app_get)
 		view_set(row, "SYNC_TYPE", strcmp(res[i].sync_type, "historical") == 0
 					   ? "Historical and new records" : "Only new records");
 		view_set(row, "MAPPED", res[i].mapping ? "Mapped" : "Not mapped yet");
+		if (connected)
+			view_show(row, "EDIT");
 	}
 	struct connection_counts counts;
 	if ((e = store_connection_counts(r->thread->db, c.id, &counts)))

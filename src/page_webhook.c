@@ -30,7 +30,8 @@ HANDLER(page_webhook_post)
 	if ((e = webhook_receive(r->thread, r->arena, id, r->stripe_signature, r->body,
 				 r->body_len, r->now, &out)))
 		return e;
-	if (out.status >= 400 || strcmp(out.result, "processed"))
+	/* the integration log records every delivery; stderr only what needs a look */
+	if (out.status >= 400 || strcmp(out.result, "failed") == 0)
 		fprintf(stderr, "stripelink: webhook %lld %s: %d %s%s%s\n", id,
 			*out.event_id ? out.event_id : "-", out.status, out.result,
 			*out.reason ? ": " : "", out.reason);

@@ -19,7 +19,6 @@
 #include "writer.h"
 
 #define WIZARD_MAX_ROWS MAPPING_MAX_RULES
-#define METADATA_WILDCARD "metadata.*"
 
 static const struct {
 	const char *value;
@@ -44,6 +43,10 @@ static sl_err resource_form(struct http_request *r, struct http_response *resp,
 {
 	const char *chosen = http_param(r, "resource");
 	const char *sync = http_param(r, "sync_type");
+	struct resource_row saved;
+	if (!sync && chosen &&
+	    store_resource_get(r->thread->db, r->arena, c->id, chosen, &saved) == SL_OK)
+		sync = saved.sync_type;   /* going back keeps what was chosen */
 	struct view_dict *d = view_dict_new();
 	view_set(d, "TITLE", "Choose a resource");
 	view_set_int(d, "ID", c->id);
@@ -122,7 +125,7 @@ HANDLER(page_wizard_resource_post)
 
 /* One row of the form as the person left it. */
 struct form_row {
-	const char *path;      /* catalogue path, or METADATA_WILDCARD */
+	const char *path;      /* catalogue path; a wildcard "…metadata.*" takes meta_key */
 	const char *meta_key;  /* for metadata.* */
 	const char *target;
 	const char *error;
@@ -151,9 +154,12 @@ static void form_from_mapping(struct arena *a, const struct mapping *m, struct m
 	for (size_t i = 0; i < m->rule_count && f->n_rows < WIZARD_MAX_ROWS; i++) {
 		struct form_row *row = &f->rows[f->n_rows++];
 		const char *path = m->rules[i].source.text ? m->rules[i].source.text : "";
-		if (strncmp(path, "metadata.", 9) == 0) {
-			row->path = METADATA_WILDCARD;
-			row->meta_key = arena_strdup(a, path + 9);
+		const struct catalog_field *field = catalog_field_find(m->resource, path);
+		if (field && catalog_field_is_wildcard(field)) {
+			/* "customer.metadata.plan" is the row "customer.metadata.*" + key */
+			size_t prefix = strlen(field->path) - 1;
+			row->path = field->path;
+			row->meta_key = arena_strdup(a, path + prefix);
 		} else {
 			row->path = arena_strdup(a, path);
 		}
@@ -193,8 +199,9 @@ static const char *row_path(struct arena *a, const struct form_row *row)
 {
 	if (!row->path || !*row->path)
 		return "";
-	if (strcmp(row->path, METADATA_WILDCARD) == 0)
-		return arena_printf(a, "metadata.%s", row->meta_key ? row->meta_key : "");
+	size_t n = strlen(row->path);
+	if (n >= 2 && strcmp(row->path + n - 2, ".*") == 0)   /* a metadata row: path + key */
+		return arena_printf(a, "%.*s%s", (int)(n - 1), row->path, row->meta_key ? row->meta_key : "");
 	return row->path;
 }
 

@@ -33,7 +33,7 @@
     <thead><tr><th>Resource</th><th>Sync type</th><th>Mapping</th><th></th></tr></thead>
     <tbody>
     {{#RESOURCES}}<tr><td>{{RESOURCE_LABEL}}</td><td>{{SYNC_TYPE}}</td><td>{{MAPPED}}</td>
-      <td>{{#CONNECTED}}<a href="/apps/stripe/{{ID}}/mapping/{{RESOURCE}}">Edit mapping</a>{{/CONNECTED}}</td></tr>{{/RESOURCES}}
+      <td>{{#EDIT}}<a href="/apps/stripe/{{ID}}/mapping/{{RESOURCE}}">Edit mapping</a>{{/EDIT}}</td></tr>{{/RESOURCES}}
     </tbody>
   </table>
   {{/HAVE_RESOURCES}}

@@ -7,6 +7,8 @@
   <form method="post" action="/apps/stripe/{{ID}}/mapping/{{RESOURCE}}" class="mapping">
     <input type="hidden" name="csrf" value="{{CSRF}}">
     <input type="hidden" name="rows" value="{{ROWS}}">
+    <!-- the first submit button is the one Enter presses: Finish, not Remove -->
+    <button type="submit" name="action" value="finish" class="visually-hidden" tabindex="-1" aria-hidden="true">Finish</button>
     <table class="list">
       <thead><tr><th>#</th><th>Stripe field</th><th></th><th>CRM field</th><th></th></tr></thead>
       <tbody>

@@ -1,0 +1,12 @@
+#!/bin/sh
+# make bench: every benchmark, figures printed as measured on this machine.
+cd "$(dirname "$0")/.." || exit 1
+set -e
+echo "== mapping engine (one core)"
+build/bench/bench_mapping ../shared/stripe/fixtures3.json 2
+echo "== webhooks through nginx"
+node bench/webhook_bench.js "${BENCH_SECONDS:-10}"
+if [ -f bench/sync_bench.js ]; then
+	echo "== historical sync"
+	node bench/sync_bench.js
+fi

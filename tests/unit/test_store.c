@@ -1,0 +1,761 @@
+/*
+ * test_store.c - unit tests for src/store.c on a fresh database in a
+ * temporary directory per test: migrations, users, sessions, login
+ * counters, fields, contacts (upsert, set, tags, search, export).
+ *
+ * sqlite3 is used directly only to look at what the store cannot show
+ * (PRAGMA user_version).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "err.h"
+#include "store.h"
+
+struct fixture {
+	char dir[64];
+	char path[128];
+	struct store *db;
+	struct arena *a;
+};
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof *fx);
+	if (!fx)
+		return -1;
+	snprintf(fx->dir, sizeof fx->dir, "/tmp/sl-test-store-XXXXXX");
+	if (!mkdtemp(fx->dir)) {
+		free(fx);
+		return -1;
+	}
+	snprintf(fx->path, sizeof fx->path, "%s/test.db", fx->dir);
+	sl_err e;
+	fx->db = store_open(fx->path, &e);
+	if (!fx->db || e || store_migrate(fx->db)) {
+		store_close(fx->db);
+		rmdir(fx->dir);
+		free(fx);
+		return -1;
+	}
+	fx->a = arena_new();
+	*state = fx;
+	return 0;
+}
+
+static void remove_db(const char *dir, const char *path)
+{
+	static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+	char p[160];
+	for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+		snprintf(p, sizeof p, "%s%s", path, suffixes[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+	store_close(fx->db);
+	arena_free(fx->a);
+	remove_db(fx->dir, fx->path);
+	free(fx);
+	return 0;
+}
+
+/* PRAGMA user_version of the database at path, read with its own handle. */
+static int user_version(const char *path)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+	int v = -1;
+	if (sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return v;
+}
+
+/* ---- schema ---- */
+
+static void test_migrate_twice(void **state)
+{
+	struct fixture *fx = *state;
+	assert_true(store_schema_version() >= 1);
+	assert_int_equal(user_version(fx->path), store_schema_version());
+	assert_int_equal(store_migrate(fx->db), SL_OK);
+	assert_int_equal(store_migrate(fx->db), SL_OK);
+	assert_int_equal(user_version(fx->path), store_schema_version());
+	/* the built-in rows were inserted once */
+	struct field *f;
+	size_t n;
+	assert_int_equal(store_fields_list(fx->db, fx->a, &f, &n), SL_OK);
+	assert_int_equal(n, 4);
+	assert_int_equal(store_ping(fx->db), SL_OK);
+
+	/* and a second connection to the same file migrates to a no-op too */
+	sl_err e;
+	struct store *other = store_open(fx->path, &e);
+	assert_non_null(other);
+	assert_int_equal(e, SL_OK);
+	assert_int_equal(store_migrate(other), SL_OK);
+	store_close(other);
+}
+
+static void test_migrate_refuses_newer_schema(void **state)
+{
+	struct fixture *fx = *state;
+	sqlite3 *h = NULL;
+	assert_int_equal(sqlite3_open(fx->path, &h), SQLITE_OK);
+	char sql[64];
+	snprintf(sql, sizeof sql, "PRAGMA user_version = %d", store_schema_version() + 1);
+	assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	assert_int_equal(store_migrate(fx->db), SL_ERR_DB);
+	assert_int_equal(user_version(fx->path), store_schema_version() + 1);
+}
+
+static void test_open_failure(void **state)
+{
+	(void)state;
+	sl_err e = SL_OK;
+	struct store *db = store_open("/nonexistent-dir-for-stripelink-tests/x.db", &e);
+	assert_null(db);
+	assert_int_not_equal(e, SL_OK);
+	store_close(NULL);
+}
+
+static void test_transactions(void **state)
+{
+	struct fixture *fx = *state;
+	long long id;
+	bool created;
+	struct contact c;
+
+	assert_int_equal(store_begin(fx->db), SL_OK);
+	assert_int_equal(store_contact_upsert(fx->db, "a@x.com", "a@x.com", 1, &id, &created), SL_OK);
+	assert_int_equal(store_rollback(fx->db), SL_OK);
+	assert_int_equal(store_contact_get(fx->db, fx->a, id, &c), SL_ERR_NOT_FOUND);
+
+	assert_int_equal(store_begin(fx->db), SL_OK);
+	assert_int_equal(store_contact_upsert(fx->db, "b@x.com", "b@x.com", 1, &id, &created), SL_OK);
+	assert_int_equal(store_savepoint(fx->db), SL_OK);
+	long long inner;
+	assert_int_equal(store_contact_upsert(fx->db, "c@x.com", "c@x.com", 1, &inner, &created), SL_OK);
+	assert_int_equal(store_rollback_to(fx->db), SL_OK);
+	assert_int_equal(store_savepoint(fx->db), SL_OK);
+	assert_int_equal(store_contact_set(fx->db, id, "first_name", "Kept", 2), SL_OK);
+	assert_int_equal(store_release(fx->db), SL_OK);
+	assert_int_equal(store_commit(fx->db), SL_OK);
+
+	assert_int_equal(store_contact_get(fx->db, fx->a, id, &c), SL_OK);
+	assert_string_equal(c.first_name, "Kept");
+	long long total;
+	struct contact *list;
+	size_t n;
+	struct contact_query q = {.text = "c@x.com"};
+	assert_int_equal(store_contacts_search(fx->db, fx->a, &q, &list, &n, &total), SL_OK);
+	assert_int_equal(total, 0);
+}
+
+/* ---- users ---- */
+
+static void test_users(void **state)
+{
+	struct fixture *fx = *state;
+	long long count = -1, id = 0, id2 = 0;
+	struct user u;
+
+	assert_int_equal(store_user_count(fx->db, &count), SL_OK);
+	assert_int_equal(count, 0);
+	assert_int_equal(store_user_find(fx->db, fx->a, "admin", &u), SL_ERR_NOT_FOUND);
+
+	assert_int_equal(store_user_create(fx->db, "Admin", "hash-1", 100, &id), SL_OK);
+	assert_true(id > 0);
+	assert_int_equal(store_user_count(fx->db, &count), SL_OK);
+	assert_int_equal(count, 1);
+
+	static const char *const spellings[] = {"Admin", "admin", "ADMIN", "aDmIn"};
+	for (size_t i = 0; i < sizeof spellings / sizeof spellings[0]; i++) {
+		memset(&u, 0, sizeof u);
+		assert_int_equal(store_user_find(fx->db, fx->a, spellings[i], &u), SL_OK);
+		assert_int_equal(u.id, id);
+		assert_string_equal(u.username, "Admin");
+		assert_string_equal(u.password_hash, "hash-1");
+	}
+	assert_int_equal(store_user_find(fx->db, fx->a, "admin2", &u), SL_ERR_NOT_FOUND);
+	assert_int_equal(store_user_find(fx->db, fx->a, "", &u), SL_ERR_NOT_FOUND);
+	/* LIKE-style wildcards are not patterns here */
+	assert_int_equal(store_user_find(fx->db, fx->a, "adm%", &u), SL_ERR_NOT_FOUND);
+
+	for (size_t i = 0; i < sizeof spellings / sizeof spellings[0]; i++)
+		assert_int_equal(store_user_create(fx->db, spellings[i], "hash-2", 200, &id2),
+				 SL_ERR_EXISTS);
+	assert_int_equal(store_user_count(fx->db, &count), SL_OK);
+	assert_int_equal(count, 1);
+
+	assert_int_equal(store_user_create(fx->db, "second", "hash-3", 300, &id2), SL_OK);
+	assert_true(id2 != id);
+	assert_int_equal(store_user_create(fx->db, "third", "hash-4", 300, NULL), SL_OK);
+	assert_int_equal(store_user_count(fx->db, &count), SL_OK);
+	assert_int_equal(count, 3);
+}
+
+/* ---- sessions ---- */
+
+static void test_sessions(void **state)
+{
+	struct fixture *fx = *state;
+	long long uid;
+	struct session_row s;
+
+	assert_int_equal(store_user_create(fx->db, "admin", "h", 1, &uid), SL_OK);
+	assert_int_equal(store_session_create(fx->db, "hash-a", uid, "csrf-a", 1000, 2000), SL_OK);
+	assert_int_equal(store_session_create(fx->db, "hash-a", uid, "csrf-x", 1000, 2000),
+			 SL_ERR_EXISTS);
+
+	memset(&s, 0, sizeof s);
+	assert_int_equal(store_session_find(fx->db, fx->a, "hash-a", 1000, &s), SL_OK);
+	assert_int_equal(s.user_id, uid);
+	assert_string_equal(s.username, "admin");
+	assert_string_equal(s.csrf, "csrf-a");
+	assert_int_equal(s.expires_at, 2000);
+	assert_int_equal(store_session_find(fx->db, fx->a, "hash-a", 1999, &s), SL_OK);
+	/* expired at expires_at itself */
+	assert_int_equal(store_session_find(fx->db, fx->a, "hash-a", 2000, &s), SL_ERR_NOT_FOUND);
+	assert_int_equal(store_session_find(fx->db, fx->a, "hash-a", 5000, &s), SL_ERR_NOT_FOUND);
+	assert_int_equal(store_session_find(fx->db, fx->a, "hash-b", 1000, &s), SL_ERR_NOT_FOUND);
+	assert_int_equal(store_session_find(fx->db, fx->a, "HASH-A", 1000, &s), SL_ERR_NOT_FOUND);
+
+	/* delete */
+	assert_int_equal(store_session_delete(fx->db, "hash-a"), SL_OK);
+	assert_int_equal(store_session_find(fx->db, fx->a, "hash-a", 1000, &s), SL_ERR_NOT_FOUND);
+	assert_int_equal(store_session_delete(fx->db, "hash-a"), SL_OK);
+
+	/* purge drops only the expired ones */
+	assert_int_equal(store_session_create(fx->db, "old", uid, "c1", 1000, 3000), SL_OK);
+	assert_int_equal(store_session_create(fx->db, "new", uid, "c2", 1000, 5000), SL_OK);
+	assert_int_equal(store_session_purge(fx->db, 3000), SL_OK);
+	assert_int_equal(store_session_find(fx->db, fx->a, "old", 1000, &s), SL_ERR_NOT_FOUND);
+	assert_int_equal(store_session_find(fx->db, fx->a, "new", 1000, &s), SL_OK);
+	assert_string_equal(s.csrf, "c2");
+}
+
+/* ---- login throttling counters ---- */
+
+static void test_login_counters(void **state)
+{
+	struct fixture *fx = *state;
+	long long failures = -1, last = -1;
+
+	assert_int_equal(store_login_failures(fx->db, "user:admin", &failures, &last), SL_OK);
+	assert_int_equal(failures, 0);
+	assert_int_equal(last, 0);
+
+	assert_int_equal(store_login_failed(fx->db, "user:admin", 100), SL_OK);
+	assert_int_equal(store_login_failures(fx->db, "user:admin", &failures, &last), SL_OK);
+	assert_int_equal(failures, 1);
+	assert_int_equal(last, 100);
+
+	for (long long t = 101; t <= 104; t++)
+		assert_int_equal(store_login_failed(fx->db, "user:admin", t), SL_OK);
+	assert_int_equal(store_login_failures(fx->db, "user:admin", &failures, &last), SL_OK);
+	assert_int_equal(failures, 5);
+	assert_int_equal(last, 104);
+
+	/* keys are independent and exact */
+	assert_int_equal(store_login_failed(fx->db, "addr:192.0.2.1", 500), SL_OK);
+	assert_int_equal(store_login_failures(fx->db, "addr:192.0.2.1", &failures, &last), SL_OK);
+	assert_int_equal(failures, 1);
+	assert_int_equal(store_login_failures(fx->db, "user:ADMIN", &failures, &last), SL_OK);
+	assert_int_equal(failures, 0);
+
+	assert_int_equal(store_login_clear(fx->db, "user:admin"), SL_OK);
+	assert_int_equal(store_login_failures(fx->db, "user:admin", &failures, &last), SL_OK);
+	assert_int_equal(failures, 0);
+	assert_int_equal(last, 0);
+	assert_int_equal(store_login_failures(fx->db, "addr:192.0.2.1", &failures, &last), SL_OK);
+	assert_int_equal(failures, 1);
+	assert_int_equal(store_login_clear(fx->db, "never-seen"), SL_OK);
+}
+
+/* ---- fields ---- */
+
+static const struct {
+	const char *key;
+	const char *label;
+	const char *type;
+} builtin_fields[] = {
+	{"email", "Email", "email"},
+	{"first_name", "First name", "text"},
+	{"last_name", "Last name", "text"},
+	{"phone", "Phone", "phone"},
+};
+
+static void test_fields(void **state)
+{
+	struct fixture *fx = *state;
+	struct field *f;
+	size_t n;
+	long long plan, seats, id;
+	bool exists;
+
+	assert_int_equal(store_fields_list(fx->db, fx->a, &f, &n), SL_OK);
+	assert_int_equal(n, 4);
+	for (size_t i = 0; i < 4; i++) {
+		assert_string_equal(f[i].key, builtin_fields[i].key);
+		assert_string_equal(f[i].label, builtin_fields[i].label);
+		assert_string_equal(f[i].type, builtin_fields[i].type);
+		assert_true(f[i].builtin);
+	}
+
+	assert_int_equal(store_field_create(fx->db, "plan", "Plan", "text", &plan), SL_OK);
+	assert_int_equal(store_field_create(fx->db, "seats", "Seats", "number", &seats), SL_OK);
+	assert_true(plan > 0 && seats > plan);
+	assert_int_equal(store_fields_list(fx->db, fx->a, &f, &n), SL_OK);
+	assert_int_equal(n, 6);
+	for (size_t i = 0; i < 4; i++) {
+		assert_true(f[i].builtin);
+		assert_string_equal(f[i].key, builtin_fields[i].key);
+	}
+	assert_false(f[4].builtin);
+	assert_int_equal(f[4].id, plan);
+	assert_string_equal(f[4].key, "plan");
+	assert_string_equal(f[4].label, "Plan");
+	assert_string_equal(f[4].type, "text");
+	assert_int_equal(f[5].id, seats);
+	assert_string_equal(f[5].type, "number");
+
+	/* duplicates: key, label in any case, a built-in's key or label */
+	assert_int_equal(store_field_create(fx->db, "plan", "Other", "text", &id), SL_ERR_EXISTS);
+	assert_int_equal(store_field_create(fx->db, "plan2", "PLAN", "text", &id), SL_ERR_EXISTS);
+	assert_int_equal(store_field_create(fx->db, "plan3", "plan", "text", &id), SL_ERR_EXISTS);
+	assert_int_equal(store_field_create(fx->db, "email", "E-mail", "email", &id), SL_ERR_EXISTS);
+	assert_int_equal(store_field_create(fx->db, "mail", "email", "email", &id), SL_ERR_EXISTS);
+	assert_int_equal(store_fields_list(fx->db, fx->a, &f, &n), SL_OK);
+	assert_int_equal(n, 6);
+
+	assert_int_equal(store_field_exists(fx->db, "plan", &exists), SL_OK);
+	assert_true(exists);
+	assert_int_equal(store_field_exists(fx->db, "email", &exists), SL_OK);
+	assert_true(exists);
+	assert_int_equal(store_field_exists(fx->db, "nope", &exists), SL_OK);
+	assert_false(exists);
+
+	/* built-ins cannot be deleted; missing ids are not found */
+	for (long long b = 1; b <= 4; b++)
+		assert_int_equal(store_field_delete(fx->db, b), SL_ERR_NOT_FOUND);
+	assert_int_equal(store_field_delete(fx->db, 9999), SL_ERR_NOT_FOUND);
+	assert_int_equal(store_fields_list(fx->db, fx->a, &f, &n), SL_OK);
+	assert_int_equal(n, 6);
+
+	/* deleting a custom field takes its values with it */
+	long long cid;
+	bool created;
+	struct contact_value *v;
+	size_t nv;
+	assert_int_equal(store_contact_upsert(fx->db, "a@x.com", "a@x.com", 1, &cid, &created), SL_OK);
+	assert_int_equal(store_contact_set(fx->db, cid, "plan", "gold", 2), SL_OK);
+	assert_int_equal(store_contact_set(fx->db, cid, "seats", "5", 2), SL_OK);
+	assert_int_equal(store_contact_values(fx->db, fx->a, cid, &v, &nv), SL_OK);
+	assert_int_equal(nv, 2);
+	assert_int_equal(store_field_delete(fx->db, plan), SL_OK);
+	assert_int_equal(store_field_delete(fx->db, plan), SL_ERR_NOT_FOUND);
+	assert_int_equal(store_field_exists(fx->db, "plan", &exists), SL_OK);
+	assert_false(exists);
+	assert_int_equal(store_contact_values(fx->db, fx->a, cid, &v, &nv), SL_OK);
+	assert_int_equal(nv, 1);
+	assert_string_equal(v[0].key, "seats");
+	assert_int_equal(store_fields_list(fx->db, fx->a, &f, &n), SL_OK);
+	assert_int_equal(n, 5);
+	/* the key and label are free again */
+	assert_int_equal(store_field_create(fx->db, "plan", "Plan", "text", &id), SL_OK);
+}
+
+/* ---- contacts ---- */
+
+static void test_contact_upsert(void **state)
+{
+	struct fixture *fx = *state;
+	long long id1, id2, id3;
+	bool created;
+	struct contact c;
+
+	assert_int_equal(store_contact_upsert(fx->db, "Ada@Example.com", "ada@example.com", 100,
+					      &id1, &created), SL_OK);
+	assert_true(created);
+	created = true;
+	assert_int_equal(store_contact_upsert(fx->db, "ADA@example.COM", "ada@example.com", 200,
+					      &id2, &created), SL_OK);
+	assert_false(created);
+	assert_int_equal(id2, id1);
+	assert_int_equal(store_contact_upsert(fx->db, "bob@example.com", "bob@example.com", 300,
+					      &id3, &created), SL_OK);
+	assert_true(created);
+	assert_true(id3 != id1);
+
+	assert_int_equal(store_contact_get(fx->db, fx->a, id1, &c), SL_OK);
+	assert_int_equal(c.id, id1);
+	assert_string_equal(c.email, "Ada@Example.com"); /* display email kept as first given */
+	assert_string_equal(c.first_name, "");
+	assert_string_equal(c.last_name, "");
+	assert_string_equal(c.phone, "");
+	assert_string_equal(c.tags, "");
+	assert_int_equal(c.created_at, 100);
+	assert_int_equal(c.updated_at, 100);
+	assert_int_equal(store_contact_get(fx->db, fx->a, 9999, &c), SL_ERR_NOT_FOUND);
+}
+
+static void test_contact_set(void **state)
+{
+	struct fixture *fx = *state;
+	long long id, other, plan;
+	bool created;
+	struct contact c;
+	struct contact_value *v;
+	size_t nv;
+
+	assert_int_equal(store_field_create(fx->db, "plan", "Plan", "text", &plan), SL_OK);
+	assert_int_equal(store_contact_upsert(fx->db, "a@x.com", "a@x.com", 100, &id, &created), SL_OK);
+	assert_int_equal(store_contact_upsert(fx->db, "b@x.com", "b@x.com", 100, &other, &created), SL_OK);
+
+	assert_int_equal(store_contact_set(fx->db, id, "first_name", "Ada", 200), SL_OK);
+	assert_int_equal(store_contact_set(fx->db, id, "last_name", "Lovelace", 201), SL_OK);
+	assert_int_equal(store_contact_set(fx->db, id, "phone", "+44 20 7946 0000", 202), SL_OK);
+	assert_int_equal(store_contact_set(fx->db, id, "email", "Ada@X.com", 203), SL_OK);
+	assert_int_equal(store_contact_get(fx->db, fx->a, id, &c), SL_OK);
+	assert_string_equal(c.first_name, "Ada");
+	assert_string_equal(c.last_name, "Lovelace");
+	assert_string_equal(c.phone, "+44 20 7946 0000");
+	assert_string_equal(c.email, "Ada@X.com");
+	assert_int_equal(c.created_at, 100);
+	assert_int_equal(c.updated_at, 203);
+
+	/* NULL clears a built-in */
+	assert_int_equal(store_contact_set(fx->db, id, "phone", NULL, 204), SL_OK);
+	assert_int_equal(store_contact_get(fx->db, fx->a, id, &c), SL_OK);
+	assert_string_equal(c.phone, "");
+
+	/* custom values: set, overwrite, only on that contact */
+	assert_int_equal(store_contact_set(fx->db, id, "plan", "silver", 300), SL_OK);
+	assert_int_equal(store_contact_set(fx->db, id, "plan", "gold", 301), SL_OK);
+	assert_int_equal(store_contact_values(fx->db, fx->a, id, &v, &nv), SL_OK);
+	assert_int_equal(nv, 1);
+	assert_int_equal(v[0].field_id, plan);
+	assert_string_equal(v[0].key, "plan");
+	assert_string_equal(v[0].label, "Plan");
+	assert_string_equal(v[0].value, "gold");
+	assert_int_equal(store_contact_values(fx->db, fx->a, other, &v, &nv), SL_OK);
+	assert_int_equal(nv, 0);
+	/* the other contact's built-ins are untouched */
+	assert_int_equal(store_contact_get(fx->db, fx->a, other, &c), SL_OK);
+	assert_string_equal(c.first_name, "");
+	assert_string_equal(c.email, "b@x.com");
+
+	/* a built-in key is never stored as a custom value */
+	assert_int_equal(store_contact_values(fx->db, fx->a, id, &v, &nv), SL_OK);
+	for (size_t i = 0; i < nv; i++)
+		assert_string_not_equal(v[i].key, "first_name");
+}
+
+static void test_contact_tags(void **state)
+{
+	struct fixture *fx = *state;
+	long long a, b;
+	bool created;
+	struct contact c;
+	const char **tags;
+	size_t n;
+
+	assert_int_equal(store_tags_list(fx->db, fx->a, &tags, &n), SL_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_contact_upsert(fx->db, "a@x.com", "a@x.com", 1, &a, &created), SL_OK);
+	assert_int_equal(store_contact_upsert(fx->db, "b@x.com", "b@x.com", 1, &b, &created), SL_OK);
+
+	assert_int_equal(store_contact_tag(fx->db, a, "vip"), SL_OK);
+	assert_int_equal(store_contact_tag(fx->db, a, "vip"), SL_OK);
+	assert_int_equal(store_contact_get(fx->db, fx->a, a, &c), SL_OK);
+	assert_string_equal(c.tags, "vip");
+	assert_int_equal(store_contact_tag(fx->db, a, "alpha"), SL_OK);
+	assert_int_equal(store_contact_tag(fx->db, a, "vip"), SL_OK);
+	assert_int_equal(store_contact_get(fx->db, fx->a, a, &c), SL_OK);
+	assert_string_equal(c.tags, "alpha;vip");
+	assert_int_equal(store_contact_tag(fx->db, b, "vip"), SL_OK);
+	assert_int_equal(store_contact_tag(fx->db, b, "Beta Tester"), SL_OK);
+	assert_int_equal(store_contact_get(fx->db, fx->a, b, &c), SL_OK);
+	assert_string_equal(c.tags, "Beta Tester;vip");
+
+	assert_int_equal(store_tags_list(fx->db, fx->a, &tags, &n), SL_OK);
+	assert_int_equal(n, 3);
+	assert_string_equal(tags[0], "Beta Tester");
+	assert_string_equal(tags[1], "alpha");
+	assert_string_equal(tags[2], "vip");
+}
+
+/* ---- search ---- */
+
+static const struct {
+	const char *email;
+	const char *first;
+	const char *last;
+	const char *tags;   /* ';'-separated */
+} people[] = {
+	{"ada@example.com", "Ada", "Lovelace", "vip;founder"},
+	{"Bob@Example.com", "Bob", "Builder", "vip"},
+	{"a_b@example.com", "", "", ""},
+	{"axb@example.com", "", "", "beta"},
+	{"100%sure@example.com", "Percy", "Cent", ""},
+	{"1000sure@example.com", "", "", ""},
+	{"back\\slash@example.com", "", "", ""},
+	{"grace@navy.mil", "Grace", "Hopper", "founder;beta"},
+};
+#define N_PEOPLE (sizeof people / sizeof people[0])
+
+/* Adds people in order (ids ascending) with their names and tags. */
+static void seed_people(struct fixture *fx)
+{
+	for (size_t i = 0; i < N_PEOPLE; i++) {
+		long long id;
+		bool created;
+		char key[64];
+		size_t k = 0;
+		for (const char *p = people[i].email; *p && k < sizeof key - 1; p++)
+			key[k++] = (char)((*p >= 'A' && *p <= 'Z') ? *p - 'A' + 'a' : *p);
+		key[k] = '\0';
+		assert_int_equal(store_contact_upsert(fx->db, people[i].email, key, 1000 + (long long)i,
+						      &id, &created), SL_OK);
+		assert_true(created);
+		assert_int_equal(store_contact_set(fx->db, id, "first_name", people[i].first, 2000), SL_OK);
+		assert_int_equal(store_contact_set(fx->db, id, "last_name", people[i].last, 2000), SL_OK);
+		char tags[64];
+		snprintf(tags, sizeof tags, "%s", people[i].tags);
+		for (char *save = NULL, *t = strtok_r(tags, ";", &save); t; t = strtok_r(NULL, ";", &save))
+			assert_int_equal(store_contact_tag(fx->db, id, t), SL_OK);
+	}
+}
+
+static void test_search(void **state)
+{
+	struct fixture *fx = *state;
+	/* expected: emails newest first, as a ' '-joined string */
+	static const struct {
+		const char *text;
+		const char *tag;
+		long long offset, limit;
+		long long total;
+		const char *emails;
+	} cases[] = {
+		{NULL, NULL, 0, 0, 8,
+		 "grace@navy.mil back\\slash@example.com 1000sure@example.com 100%sure@example.com "
+		 "axb@example.com a_b@example.com Bob@Example.com ada@example.com"},
+		{"", "", 0, 0, 8, NULL},
+		{"ada", NULL, 0, 0, 1, "ada@example.com"},
+		{"ADA", NULL, 0, 0, 1, "ada@example.com"},
+		{"bob@example", NULL, 0, 0, 1, "Bob@Example.com"},          /* email_key is lower-case */
+		{"Ada Love", NULL, 0, 0, 1, "ada@example.com"},             /* first + ' ' + last */
+		{"hopper", NULL, 0, 0, 1, "grace@navy.mil"},
+		{"example.com", NULL, 0, 0, 7, NULL},
+		{"a_b", NULL, 0, 0, 1, "a_b@example.com"},                  /* '_' is literal */
+		{"_", NULL, 0, 0, 1, "a_b@example.com"},
+		{"100%", NULL, 0, 0, 1, "100%sure@example.com"},            /* '%' is literal */
+		{"%", NULL, 0, 0, 1, "100%sure@example.com"},
+		{"%%", NULL, 0, 0, 0, ""},
+		{"\\", NULL, 0, 0, 1, "back\\slash@example.com"},           /* so is the escape */
+		{"\\%", NULL, 0, 0, 0, ""},
+		{"nobody", NULL, 0, 0, 0, ""},
+		{NULL, "vip", 0, 0, 2, "Bob@Example.com ada@example.com"},
+		{NULL, "founder", 0, 0, 2, "grace@navy.mil ada@example.com"},
+		{NULL, "VIP", 0, 0, 0, ""},                                 /* tags are exact */
+		{NULL, "vi", 0, 0, 0, ""},
+		{NULL, "none", 0, 0, 0, ""},
+		{"grace", "beta", 0, 0, 1, "grace@navy.mil"},
+		{"ada", "beta", 0, 0, 0, ""},
+		{NULL, NULL, 0, 3, 8,
+		 "grace@navy.mil back\\slash@example.com 1000sure@example.com"},
+		{NULL, NULL, 3, 3, 8,
+		 "100%sure@example.com axb@example.com a_b@example.com"},
+		{NULL, NULL, 6, 3, 8, "Bob@Example.com ada@example.com"},
+		{NULL, NULL, 9, 3, 8, ""},
+		{"example", "vip", 1, 1, 2, "ada@example.com"},
+	};
+
+	seed_people(fx);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct contact_query q = {cases[i].text, cases[i].tag, cases[i].offset, cases[i].limit};
+		struct contact *list = NULL;
+		size_t n = 0;
+		long long total = -1;
+		assert_int_equal(store_contacts_search(fx->db, fx->a, &q, &list, &n, &total), SL_OK);
+		char got[1024] = "";
+		for (size_t k = 0; k < n; k++) {
+			strncat(got, k ? " " : "", sizeof got - strlen(got) - 1);
+			strncat(got, list[k].email, sizeof got - strlen(got) - 1);
+		}
+		if (total != cases[i].total ||
+		    (cases[i].emails && strcmp(got, cases[i].emails) != 0) ||
+		    (!cases[i].emails && (long long)n != cases[i].total))
+			fail_msg("search %zu (text %s, tag %s, offset %lld, limit %lld): total %lld [%s], "
+				 "expected %lld [%s]", i, cases[i].text ? cases[i].text : "NULL",
+				 cases[i].tag ? cases[i].tag : "NULL", cases[i].offset, cases[i].limit,
+				 total, got, cases[i].total, cases[i].emails ? cases[i].emails : "...");
+	}
+
+	/* rows carry their tags and names */
+	struct contact_query q = {.text = "grace"};
+	struct contact *list;
+	size_t n;
+	long long total;
+	assert_int_equal(store_contacts_search(fx->db, fx->a, &q, &list, &n, &total), SL_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].first_name, "Grace");
+	assert_string_equal(list[0].last_name, "Hopper");
+	assert_string_equal(list[0].tags, "beta;founder");
+}
+
+/* ---- export ---- */
+
+struct seen_row {
+	long long id;
+	char email[64];
+	char tags[64];
+	char values[2][32];
+	bool set[2];
+};
+
+struct each_ctx {
+	struct seen_row rows[8];
+	size_t n;
+	size_t n_custom;
+	size_t stop_after;   /* 0: never */
+};
+
+static sl_err collect(void *p, const struct contact *c, const char *const *values)
+{
+	struct each_ctx *ctx = p;
+	if (ctx->n == 8)
+		return SL_ERR_TOO_LARGE;
+	struct seen_row *r = &ctx->rows[ctx->n++];
+	r->id = c->id;
+	snprintf(r->email, sizeof r->email, "%s", c->email);
+	snprintf(r->tags, sizeof r->tags, "%s", c->tags);
+	for (size_t i = 0; i < ctx->n_custom && i < 2; i++) {
+		r->set[i] = values[i] != NULL;
+		snprintf(r->values[i], sizeof r->values[i], "%s", values[i] ? values[i] : "");
+	}
+	if (ctx->stop_after && ctx->n == ctx->stop_after)
+		return SL_ERR_INVALID;
+	return SL_OK;
+}
+
+static void test_contacts_each(void **state)
+{
+	struct fixture *fx = *state;
+	long long plan, seats, extra, c1, c2, c3, c4;
+	bool created;
+
+	assert_int_equal(store_field_create(fx->db, "plan", "Plan", "text", &plan), SL_OK);
+	assert_int_equal(store_field_create(fx->db, "extra", "Extra", "text", &extra), SL_OK);
+	assert_int_equal(store_field_create(fx->db, "seats", "Seats", "number", &seats), SL_OK);
+	assert_int_equal(store_contact_upsert(fx->db, "c1@x.com", "c1@x.com", 1, &c1, &created), SL_OK);
+	assert_int_equal(store_contact_upsert(fx->db, "c2@x.com", "c2@x.com", 1, &c2, &created), SL_OK);
+	assert_int_equal(store_contact_upsert(fx->db, "c3@x.com", "c3@x.com", 1, &c3, &created), SL_OK);
+	assert_int_equal(store_contact_upsert(fx->db, "c4@x.com", "c4@x.com", 1, &c4, &created), SL_OK);
+	/* values set out of contact order, plus a field not exported */
+	assert_int_equal(store_contact_set(fx->db, c4, "plan", "bronze", 2), SL_OK);
+	assert_int_equal(store_contact_set(fx->db, c1, "seats", "5", 2), SL_OK);
+	assert_int_equal(store_contact_set(fx->db, c1, "extra", "not exported", 2), SL_OK);
+	assert_int_equal(store_contact_set(fx->db, c1, "plan", "gold", 2), SL_OK);
+	assert_int_equal(store_contact_set(fx->db, c2, "seats", "7", 2), SL_OK);
+	assert_int_equal(store_contact_set(fx->db, c3, "extra", "only extra", 2), SL_OK);
+	assert_int_equal(store_contact_tag(fx->db, c2, "vip"), SL_OK);
+
+	/* columns in the caller's order: seats first, then plan */
+	const long long ids[2] = {seats, plan};
+	struct each_ctx ctx = {.n_custom = 2};
+	assert_int_equal(store_contacts_each(fx->db, ids, 2, collect, &ctx), SL_OK);
+	assert_int_equal(ctx.n, 4);
+	static const struct {
+		const char *email;
+		const char *seats;   /* NULL: unset */
+		const char *plan;
+		const char *tags;
+	} want[] = {
+		{"c1@x.com", "5", "gold", ""},
+		{"c2@x.com", "7", NULL, "vip"},
+		{"c3@x.com", NULL, NULL, ""},
+		{"c4@x.com", NULL, "bronze", ""},
+	};
+	for (size_t i = 0; i < 4; i++) {
+		const struct seen_row *r = &ctx.rows[i];
+		assert_string_equal(r->email, want[i].email);
+		assert_string_equal(r->tags, want[i].tags);
+		assert_int_equal(r->set[0], want[i].seats != NULL);
+		assert_int_equal(r->set[1], want[i].plan != NULL);
+		if (want[i].seats)
+			assert_string_equal(r->values[0], want[i].seats);
+		if (want[i].plan)
+			assert_string_equal(r->values[1], want[i].plan);
+	}
+	assert_true(ctx.rows[0].id == c1 && ctx.rows[3].id == c4);
+
+	/* no custom columns */
+	struct each_ctx none = {.n_custom = 0};
+	assert_int_equal(store_contacts_each(fx->db, NULL, 0, collect, &none), SL_OK);
+	assert_int_equal(none.n, 4);
+
+	/* the callback's error stops the walk and is returned */
+	struct each_ctx stop = {.n_custom = 2, .stop_after = 2};
+	assert_int_equal(store_contacts_each(fx->db, ids, 2, collect, &stop), SL_ERR_INVALID);
+	assert_int_equal(stop.n, 2);
+
+	/* and the statements were reset: the walk works again */
+	struct each_ctx again = {.n_custom = 2};
+	assert_int_equal(store_contacts_each(fx->db, ids, 2, collect, &again), SL_OK);
+	assert_int_equal(again.n, 4);
+	assert_string_equal(again.rows[0].values[1], "gold");
+}
+
+static void test_contacts_each_empty(void **state)
+{
+	struct fixture *fx = *state;
+	struct each_ctx ctx = {.n_custom = 0};
+	assert_int_equal(store_contacts_each(fx->db, NULL, 0, collect, &ctx), SL_OK);
+	assert_int_equal(ctx.n, 0);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_migrate_twice),
+		T(test_migrate_refuses_newer_schema),
+		cmocka_unit_test(test_open_failure),
+		T(test_transactions),
+		T(test_users),
+		T(test_sessions),
+		T(test_login_counters),
+		T(test_fields),
+		T(test_contact_upsert),
+		T(test_contact_set),
+		T(test_contact_tags),
+		T(test_search),
+		T(test_contacts_each),
+		T(test_contacts_each_empty),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
