@@ -20,6 +20,7 @@ enum setting {
 	SET_SYNC_RATE_LIVE,
 	SET_SYNC_RATE_TEST,
 	SET_TEMPLATE_RELOAD,
+	SET_SYNC_WINDOWS,
 	SET__MAX
 };
 
@@ -40,6 +41,7 @@ static const struct setting_row settings[] = {
 	[SET_SYNC_RATE_LIVE] = {"STRIPELINK_SYNC_RATE_LIVE", "20", 0, 100000},
 	[SET_SYNC_RATE_TEST] = {"STRIPELINK_SYNC_RATE_TEST", "10", 0, 100000},
 	[SET_TEMPLATE_RELOAD] = {"STRIPELINK_TEMPLATE_RELOAD", "0", 0, 1},
+	[SET_SYNC_WINDOWS] = {"STRIPELINK_SYNC_WINDOWS", "4", 1, 16},
 };
 _Static_assert(sizeof settings / sizeof settings[0] == SET__MAX,
 	       "every setting needs a row");
@@ -119,7 +121,8 @@ sl_err config_load(void)
 	    (e = integer(SET_THREADS, &cfg.threads)) ||
 	    (e = integer(SET_SYNC_RATE_LIVE, &cfg.sync_rate_live)) ||
 	    (e = integer(SET_SYNC_RATE_TEST, &cfg.sync_rate_test)) ||
-	    (e = integer(SET_TEMPLATE_RELOAD, &cfg.template_reload)))
+	    (e = integer(SET_TEMPLATE_RELOAD, &cfg.template_reload)) ||
+	    (e = integer(SET_SYNC_WINDOWS, &cfg.sync_windows)))
 		return e;
 	cfg.data_dir = absolute(raw(SET_DATA));
 	const char *root = raw(SET_ROOT);

@@ -192,7 +192,8 @@ static sl_err abandon_job(struct store *db, void *arg)
 static sl_err disconnect_job(struct store *db, void *arg)
 {
 	struct abandon_job *j = arg;
-	return store_connection_disconnect(db, j->id, j->now);
+	sl_err e = store_connection_disconnect(db, j->id, j->now);
+	return e ? e : store_jobs_cancel_connection(db, j->id, j->now, "Stopped: the connection was disconnected.");
 }
 
 sl_err connection_connect(struct app_thread *t, const char *key, long long now,

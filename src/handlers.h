@@ -79,6 +79,13 @@ HANDLER(page_wizard_mapping_get);
 HANDLER(page_wizard_mapping_post);
 HANDLER(page_wizard_done_get);
 
+/* page_sync.c: historical sync controls */
+HANDLER(page_sync_post);
+HANDLER(page_sync_control_post);
+/* Adds the connection's sync jobs (JOBS section, progress, controls). */
+void page_sync_jobs(struct http_request *r, struct view_dict *d, long long connection_id,
+		    bool connected);
+
 /* page_webhook.c: webhooks and the integration log */
 HANDLER(page_webhook_post);
 HANDLER(page_log_get);

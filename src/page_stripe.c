@@ -173,7 +173,10 @@ HANDLER(page_stripe_app_get)
 		view_set(row, "MAPPED", res[i].mapping ? "Mapped" : "Not mapped yet");
 		if (connected)
 			view_show(row, "EDIT");
+		if (connected && res[i].mapping)
+			view_show(row, "SYNC_NOW");
 	}
+	page_sync_jobs(r, d, c.id, connected);
 	struct connection_counts counts;
 	if ((e = store_connection_counts(r->thread->db, c.id, &counts)))
 		return e;

@@ -339,12 +339,18 @@ HANDLER(page_wizard_mapping_get)
 struct save_job {
 	long long connection_id, now;
 	const char *resource, *json;
+	bool queue_history;      /* first finish with "historical and new" */
 };
 
 static sl_err save_job(struct store *db, void *arg)
 {
 	struct save_job *j = arg;
-	return store_resource_set_mapping(db, j->connection_id, j->resource, j->json, j->now);
+	sl_err e = store_resource_set_mapping(db, j->connection_id, j->resource, j->json, j->now);
+	if (e || !j->queue_history)
+		return e;
+	long long job_id;
+	e = store_job_queue(db, j->connection_id, j->resource, j->now, &job_id);
+	return e == SL_ERR_EXISTS ? SL_OK : e;
 }
 
 /* Builds the mapping from the form and validates it against the fields
@@ -442,7 +448,8 @@ HANDLER(page_wizard_mapping_post)
 	mapping_free(m);
 	if (!json)
 		return SL_ERR_NOMEM;
-	struct save_job j = {c.id, r->now, res.resource, json};
+	struct save_job j = {c.id, r->now, res.resource, json,
+			     !editing && strcmp(res.sync_type, "historical") == 0};
 	e = writer_run(r->thread->writer, save_job, &j);
 	free(json);
 	if (e)

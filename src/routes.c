@@ -34,6 +34,8 @@ enum route_id {
 	ROUTE_WEBHOOK,
 	ROUTE_LOG,
 	ROUTE_LOG_REPLAY,
+	ROUTE_SYNC,
+	ROUTE_SYNC_CONTROL,
 	ROUTE__MAX
 };
 
@@ -101,6 +103,13 @@ static const struct form_key log_keys[] = {
 	{NULL, 0, 0},
 };
 
+static const struct form_key sync_keys[] = {
+	{"resource", KEY_SLUG, 32},
+	{"action", KEY_SLUG, 16},
+	{"csrf", KEY_SLUG, 128},
+	{NULL, 0, 0},
+};
+
 const struct route route_table[] = {
 	[ROUTE_HEALTHZ] = {HTTP_GET, "/healthz", page_healthz, AUTH_PUBLIC, false, NULL},
 	[ROUTE_HOME] = {HTTP_GET, "/", page_home, AUTH_ADMIN, false, NULL},
@@ -129,6 +138,8 @@ const struct route route_table[] = {
 	[ROUTE_WEBHOOK] = {HTTP_POST, "/webhooks/stripe/:id", page_webhook_post, AUTH_PUBLIC, false, NULL},
 	[ROUTE_LOG] = {HTTP_GET, "/apps/stripe/:id/log", page_log_get, AUTH_ADMIN, false, log_keys},
 	[ROUTE_LOG_REPLAY] = {HTTP_POST, "/apps/stripe/:id/log/:entry/replay", page_log_replay_post, AUTH_ADMIN, true, NULL},
+	[ROUTE_SYNC] = {HTTP_POST, "/apps/stripe/:id/sync", page_sync_post, AUTH_ADMIN, true, sync_keys},
+	[ROUTE_SYNC_CONTROL] = {HTTP_POST, "/apps/stripe/:id/jobs/:job", page_sync_control_post, AUTH_ADMIN, true, sync_keys},
 	[ROUTE_STRIPE_DISCONNECT_POST] = {HTTP_POST, "/apps/stripe/:id/disconnect", page_stripe_disconnect_post, AUTH_ADMIN, true, NULL},
 };
 _Static_assert(sizeof route_table / sizeof route_table[0] == ROUTE__MAX,

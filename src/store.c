@@ -142,6 +142,32 @@ static const char *const migrations[] = {
 	"  current_period_end TEXT,"
 	"  updated_at INTEGER NOT NULL);"
 	"CREATE INDEX recurring_by_contact ON recurring_payments (contact_id);",
+
+	/* 4: historical sync jobs and their created-time windows */
+	"CREATE TABLE sync_jobs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  connection_id INTEGER NOT NULL REFERENCES connections(id) ON DELETE CASCADE,"
+	"  resource TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('queued','running','paused','done','failed','cancelled')),"
+	"  error TEXT NOT NULL DEFAULT '',"
+	"  objects INTEGER NOT NULL DEFAULT 0,"
+	"  pages INTEGER NOT NULL DEFAULT 0,"
+	"  contacts_created INTEGER NOT NULL DEFAULT 0,"
+	"  contacts_updated INTEGER NOT NULL DEFAULT 0,"
+	"  skipped INTEGER NOT NULL DEFAULT 0,"
+	"  queued_at INTEGER NOT NULL,"
+	"  started_at INTEGER,"
+	"  finished_at INTEGER,"
+	"  elapsed_ms INTEGER NOT NULL DEFAULT 0);"   /* running time, summed over runs */
+	"CREATE INDEX sync_jobs_by_connection ON sync_jobs (connection_id, id);"
+	"CREATE TABLE sync_windows ("
+	"  id INTEGER PRIMARY KEY,"
+	"  job_id INTEGER NOT NULL REFERENCES sync_jobs(id) ON DELETE CASCADE,"
+	"  created_gte INTEGER NOT NULL,"
+	"  created_lt INTEGER NOT NULL,"
+	"  cursor TEXT,"                 /* starting_after of the next page; NULL: from the top */
+	"  oldest_seen INTEGER,"         /* created of the last object synced (progress) */
+	"  done INTEGER NOT NULL DEFAULT 0);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -218,6 +244,21 @@ enum stmt {
 	ST_COUNTS,
 	ST_CONTACT_ORDERS,
 	ST_CONTACT_RECURRING,
+	ST_JOB_INSERT,
+	ST_JOB_ACTIVE_FOR,
+	ST_JOB_GET,
+	ST_JOBS_LIST,
+	ST_JOB_NEXT,
+	ST_JOB_STATE,
+	ST_JOB_START,
+	ST_JOB_FINISH,
+	ST_JOB_PAGE,
+	ST_JOBS_CANCEL_CONNECTION,
+	ST_JOB_CONTROL,
+	ST_WINDOW_INSERT,
+	ST_WINDOWS_LIST,
+	ST_WINDOW_ADVANCE,
+	ST_JOB_PROGRESS,
 	ST__MAX
 };
 
@@ -237,6 +278,10 @@ enum stmt {
 	" create_order, create_recurring, created_at, connected_at, disconnected_at"
 
 #define LOG_COLUMNS "id, connection_id, at, coalesce(event_id, ''), type, result, reason, coalesce(contact_id, 0)"
+
+#define JOB_COLUMNS \
+	"id, connection_id, resource, state, error, objects, pages, contacts_created," \
+	" contacts_updated, skipped, queued_at, coalesce(started_at, 0), coalesce(finished_at, 0), elapsed_ms"
 
 static const char *const sql[] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -361,6 +406,33 @@ static const char *const sql[] = {
 		      " (SELECT count(*) FROM orders WHERE connection_id = ?1),"
 		      " (SELECT count(*) FROM recurring_payments WHERE connection_id = ?1),"
 		      " (SELECT count(*) FROM integration_log WHERE connection_id = ?1)",
+	[ST_JOB_INSERT] = "INSERT INTO sync_jobs (connection_id, resource, state, queued_at) VALUES (?1, ?2, 'queued', ?3)",
+	[ST_JOB_ACTIVE_FOR] = "SELECT id FROM sync_jobs WHERE connection_id = ?1 AND resource = ?2"
+			      " AND state IN ('queued','running','paused')",
+	[ST_JOB_GET] = "SELECT " JOB_COLUMNS " FROM sync_jobs WHERE id = ?1",
+	[ST_JOBS_LIST] = "SELECT " JOB_COLUMNS " FROM sync_jobs WHERE connection_id = ?1 ORDER BY id DESC LIMIT 20",
+	[ST_JOB_NEXT] = "SELECT " JOB_COLUMNS " FROM sync_jobs WHERE state IN ('running','queued')"
+			" ORDER BY state = 'running' DESC, id LIMIT 1",
+	[ST_JOB_STATE] = "SELECT state FROM sync_jobs WHERE id = ?1",
+	[ST_JOB_START] = "UPDATE sync_jobs SET state = 'running', error = '',"
+			 " started_at = coalesce(started_at, ?2) WHERE id = ?1 AND state IN ('queued','running')",
+	[ST_JOB_FINISH] = "UPDATE sync_jobs SET state = ?2, error = ?3, finished_at = ?4,"
+			  " elapsed_ms = elapsed_ms + ?5 WHERE id = ?1 AND state = 'running'",
+	[ST_JOB_PAGE] = "UPDATE sync_jobs SET objects = objects + ?2, pages = pages + 1,"
+			" contacts_created = contacts_created + ?3, contacts_updated = contacts_updated + ?4,"
+			" skipped = skipped + ?5, elapsed_ms = elapsed_ms + ?6 WHERE id = ?1",
+	[ST_JOBS_CANCEL_CONNECTION] = "UPDATE sync_jobs SET state = 'cancelled', error = ?3, finished_at = ?2"
+				      " WHERE connection_id = ?1 AND state IN ('queued','running','paused')",
+	[ST_JOB_CONTROL] = "UPDATE sync_jobs SET state = ?3, finished_at = CASE WHEN ?3 = 'cancelled' THEN ?4"
+			   " ELSE finished_at END WHERE id = ?1 AND connection_id = ?2 AND state IN"
+			   " (SELECT value FROM json_each(?5))",
+	[ST_WINDOW_INSERT] = "INSERT INTO sync_windows (job_id, created_gte, created_lt) VALUES (?1, ?2, ?3)",
+	[ST_WINDOWS_LIST] = "SELECT id, job_id, created_gte, created_lt, coalesce(cursor, ''),"
+			    " coalesce(oldest_seen, created_lt), done FROM sync_windows WHERE job_id = ?1 ORDER BY id",
+	[ST_WINDOW_ADVANCE] = "UPDATE sync_windows SET cursor = ?2, oldest_seen = ?3, done = ?4 WHERE id = ?1",
+	[ST_JOB_PROGRESS] = "SELECT coalesce(sum(CASE WHEN done THEN created_lt - created_gte"
+			    " ELSE created_lt - coalesce(oldest_seen, created_lt) END), 0),"
+			    " coalesce(sum(created_lt - created_gte), 0), count(*) FROM sync_windows WHERE job_id = ?1",
 	[ST_CONTACT_ORDERS] = "SELECT stripe_id, amount, amount_refunded, currency, status, coalesce(created, '')"
 			      " FROM orders WHERE contact_id = ?1 ORDER BY id DESC LIMIT 100",
 	[ST_CONTACT_RECURRING] = "SELECT subscription_id, status, coalesce(price_id, ''), coalesce(amount, 0),"
@@ -1595,5 +1667,255 @@ sl_err store_contact_recurring(struct store *db, struct arena *a, long long cont
 		return done(st, fail(db, rc, "contact recurring"));
 	*out = r;
 	*n = count;
+	return done(st, SL_OK);
+}
+
+/* ---- historical sync jobs ---- */
+
+static void read_job(struct arena *a, sqlite3_stmt *st, struct sync_job_row *j)
+{
+	j->id = sqlite3_column_int64(st, 0);
+	j->connection_id = sqlite3_column_int64(st, 1);
+	j->resource = col_text(a, st, 2);
+	j->state = col_text(a, st, 3);
+	j->error = col_text(a, st, 4);
+	j->objects = sqlite3_column_int64(st, 5);
+	j->pages = sqlite3_column_int64(st, 6);
+	j->contacts_created = sqlite3_column_int64(st, 7);
+	j->contacts_updated = sqlite3_column_int64(st, 8);
+	j->skipped = sqlite3_column_int64(st, 9);
+	j->queued_at = sqlite3_column_int64(st, 10);
+	j->started_at = sqlite3_column_int64(st, 11);
+	j->finished_at = sqlite3_column_int64(st, 12);
+	j->elapsed_ms = sqlite3_column_int64(st, 13);
+}
+
+sl_err store_job_queue(struct store *db, long long connection_id, const char *resource,
+		       long long now, long long *id)
+{
+	sqlite3_stmt *active = stmt(db, ST_JOB_ACTIVE_FOR);
+	sqlite3_stmt *ins = stmt(db, ST_JOB_INSERT);
+	if (!active || !ins)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(active, 1, connection_id);
+	bind_text(active, 2, resource);
+	sl_err e = query_int(db, active, id);
+	if (e == SL_OK)
+		return SL_ERR_EXISTS;
+	if (e != SL_ERR_NOT_FOUND)
+		return e;
+	sqlite3_bind_int64(ins, 1, connection_id);
+	bind_text(ins, 2, resource);
+	sqlite3_bind_int64(ins, 3, now);
+	if ((e = exec_step(db, ins, "job insert")))
+		return e;
+	*id = sqlite3_last_insert_rowid(db->db);
+	return SL_OK;
+}
+
+sl_err store_job_get(struct store *db, struct arena *a, long long id, struct sync_job_row *out)
+{
+	sqlite3_stmt *st = stmt(db, ST_JOB_GET);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return done(st, SL_ERR_NOT_FOUND);
+	if (rc != SQLITE_ROW)
+		return done(st, fail(db, rc, "job get"));
+	read_job(a, st, out);
+	return done(st, SL_OK);
+}
+
+sl_err store_jobs_list(struct store *db, struct arena *a, long long connection_id,
+		       struct sync_job_row **out, size_t *n)
+{
+	sqlite3_stmt *st = stmt(db, ST_JOBS_LIST);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, connection_id);
+	struct sync_job_row *j = arena_alloc(a, 20 * sizeof *j);
+	size_t count = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && count < 20)
+		read_job(a, st, &j[count++]);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return done(st, fail(db, rc, "jobs list"));
+	*out = j;
+	*n = count;
+	return done(st, SL_OK);
+}
+
+sl_err store_job_next(struct store *db, struct arena *a, struct sync_job_row *out)
+{
+	sqlite3_stmt *st = stmt(db, ST_JOB_NEXT);
+	if (!st)
+		return SL_ERR_DB;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return done(st, SL_ERR_NOT_FOUND);
+	if (rc != SQLITE_ROW)
+		return done(st, fail(db, rc, "job next"));
+	read_job(a, st, out);
+	return done(st, SL_OK);
+}
+
+sl_err store_job_state(struct store *db, struct arena *a, long long id, const char **state)
+{
+	sqlite3_stmt *st = stmt(db, ST_JOB_STATE);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return done(st, SL_ERR_NOT_FOUND);
+	if (rc != SQLITE_ROW)
+		return done(st, fail(db, rc, "job state"));
+	*state = col_text(a, st, 0);
+	return done(st, SL_OK);
+}
+
+sl_err store_job_start(struct store *db, long long id, long long now)
+{
+	sqlite3_stmt *st = stmt(db, ST_JOB_START);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, now);
+	sl_err e = exec_step(db, st, "job start");
+	if (!e && sqlite3_changes(db->db) == 0)
+		e = SL_ERR_NOT_FOUND;
+	return e;
+}
+
+sl_err store_job_finish(struct store *db, long long id, const char *state, const char *error,
+			long long now, long long elapsed_ms)
+{
+	sqlite3_stmt *st = stmt(db, ST_JOB_FINISH);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, state);
+	bind_text(st, 3, error ? error : "");
+	sqlite3_bind_int64(st, 4, now);
+	sqlite3_bind_int64(st, 5, elapsed_ms);
+	return exec_step(db, st, "job finish");
+}
+
+sl_err store_job_page(struct store *db, long long id, long long objects, long long created,
+		      long long updated, long long skipped, long long elapsed_ms)
+{
+	sqlite3_stmt *st = stmt(db, ST_JOB_PAGE);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, objects);
+	sqlite3_bind_int64(st, 3, created);
+	sqlite3_bind_int64(st, 4, updated);
+	sqlite3_bind_int64(st, 5, skipped);
+	sqlite3_bind_int64(st, 6, elapsed_ms);
+	return exec_step(db, st, "job page");
+}
+
+sl_err store_jobs_cancel_connection(struct store *db, long long connection_id, long long now,
+				    const char *why)
+{
+	sqlite3_stmt *st = stmt(db, ST_JOBS_CANCEL_CONNECTION);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, connection_id);
+	sqlite3_bind_int64(st, 2, now);
+	bind_text(st, 3, why);
+	return exec_step(db, st, "jobs cancel");
+}
+
+sl_err store_job_control(struct store *db, long long id, long long connection_id,
+			 const char *to_state, const char *from_states_json, long long now)
+{
+	sqlite3_stmt *st = stmt(db, ST_JOB_CONTROL);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, connection_id);
+	bind_text(st, 3, to_state);
+	sqlite3_bind_int64(st, 4, now);
+	bind_text(st, 5, from_states_json);
+	sl_err e = exec_step(db, st, "job control");
+	if (!e && sqlite3_changes(db->db) == 0)
+		e = SL_ERR_INVALID;
+	return e;
+}
+
+sl_err store_window_add(struct store *db, long long job_id, long long gte, long long lt)
+{
+	sqlite3_stmt *st = stmt(db, ST_WINDOW_INSERT);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, job_id);
+	sqlite3_bind_int64(st, 2, gte);
+	sqlite3_bind_int64(st, 3, lt);
+	return exec_step(db, st, "window insert");
+}
+
+sl_err store_windows_list(struct store *db, struct arena *a, long long job_id,
+			  struct sync_window_row **out, size_t *n)
+{
+	sqlite3_stmt *st = stmt(db, ST_WINDOWS_LIST);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, job_id);
+	size_t cap = 16, count = 0;
+	struct sync_window_row *w = arena_alloc(a, cap * sizeof *w);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (count == cap) {
+			struct sync_window_row *bigger = arena_alloc(a, 2 * cap * sizeof *w);
+			memcpy(bigger, w, cap * sizeof *w);
+			w = bigger;
+			cap *= 2;
+		}
+		w[count].id = sqlite3_column_int64(st, 0);
+		w[count].job_id = sqlite3_column_int64(st, 1);
+		w[count].created_gte = sqlite3_column_int64(st, 2);
+		w[count].created_lt = sqlite3_column_int64(st, 3);
+		w[count].cursor = col_text(a, st, 4);
+		w[count].oldest_seen = sqlite3_column_int64(st, 5);
+		w[count].done = sqlite3_column_int(st, 6) != 0;
+		count++;
+	}
+	if (rc != SQLITE_DONE)
+		return done(st, fail(db, rc, "windows list"));
+	*out = w;
+	*n = count;
+	return done(st, SL_OK);
+}
+
+sl_err store_window_advance(struct store *db, long long window_id, const char *cursor,
+			    long long oldest_seen, bool finished)
+{
+	sqlite3_stmt *st = stmt(db, ST_WINDOW_ADVANCE);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, window_id);
+	bind_text(st, 2, cursor && *cursor ? cursor : NULL);
+	sqlite3_bind_int64(st, 3, oldest_seen);
+	sqlite3_bind_int(st, 4, finished);
+	return exec_step(db, st, "window advance");
+}
+
+sl_err store_job_progress(struct store *db, long long job_id, double *fraction, bool *known)
+{
+	sqlite3_stmt *st = stmt(db, ST_JOB_PROGRESS);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, job_id);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW)
+		return done(st, fail(db, rc, "job progress"));
+	long long covered = sqlite3_column_int64(st, 0);
+	long long span = sqlite3_column_int64(st, 1);
+	*known = sqlite3_column_int64(st, 2) > 0 && span > 0;
+	*fraction = *known ? (double)covered / (double)span : 0.0;
 	return done(st, SL_OK);
 }

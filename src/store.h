@@ -321,4 +321,60 @@ sl_err store_contact_orders(struct store *db, struct arena *a, long long contact
 sl_err store_contact_recurring(struct store *db, struct arena *a, long long contact_id,
 			       struct recurring_row **out, size_t *n);
 
+/* ---- historical sync jobs ---- */
+
+struct sync_job_row {
+	long long id, connection_id;
+	const char *resource;
+	const char *state;        /* queued, running, paused, done, failed, cancelled */
+	const char *error;        /* why it failed or was cancelled; "" otherwise */
+	long long objects, pages, contacts_created, contacts_updated, skipped;
+	long long queued_at, started_at, finished_at, elapsed_ms;
+};
+
+struct sync_window_row {
+	long long id, job_id;
+	long long created_gte, created_lt;
+	const char *cursor;       /* "" before the first page */
+	long long oldest_seen;    /* created of the last object synced */
+	bool done;
+};
+
+/* Queues a job; SL_ERR_EXISTS (with *id set) when one is already queued,
+ * running or paused for that resource. */
+sl_err store_job_queue(struct store *db, long long connection_id, const char *resource,
+		       long long now, long long *id);
+sl_err store_job_get(struct store *db, struct arena *a, long long id, struct sync_job_row *out);
+/* A connection's 20 newest jobs. */
+sl_err store_jobs_list(struct store *db, struct arena *a, long long connection_id,
+		       struct sync_job_row **out, size_t *n);
+/* The job the worker should run: a running one (resumed after a crash)
+ * first, then the oldest queued one. SL_ERR_NOT_FOUND when none. */
+sl_err store_job_next(struct store *db, struct arena *a, struct sync_job_row *out);
+sl_err store_job_state(struct store *db, struct arena *a, long long id, const char **state);
+/* queued/running → running. SL_ERR_NOT_FOUND when paused or cancelled meanwhile. */
+sl_err store_job_start(struct store *db, long long id, long long now);
+/* running → state (done, failed, queued, paused...), adding elapsed time. */
+sl_err store_job_finish(struct store *db, long long id, const char *state, const char *error,
+			long long now, long long elapsed_ms);
+/* Adds one page's counters. */
+sl_err store_job_page(struct store *db, long long id, long long objects, long long created,
+		      long long updated, long long skipped, long long elapsed_ms);
+/* Cancels a connection's unfinished jobs (disconnect). */
+sl_err store_jobs_cancel_connection(struct store *db, long long connection_id, long long now,
+				    const char *why);
+/* Moves a job to to_state if its state is one of from_states_json (a JSON
+ * array of states); SL_ERR_INVALID otherwise. */
+sl_err store_job_control(struct store *db, long long id, long long connection_id,
+			 const char *to_state, const char *from_states_json, long long now);
+sl_err store_window_add(struct store *db, long long job_id, long long gte, long long lt);
+sl_err store_windows_list(struct store *db, struct arena *a, long long job_id,
+			  struct sync_window_row **out, size_t *n);
+/* Commits a window's cursor after a page (in the page's transaction). */
+sl_err store_window_advance(struct store *db, long long window_id, const char *cursor,
+			    long long oldest_seen, bool finished);
+/* How much of the job's time span is covered (0..1); *known false before
+ * the windows exist. */
+sl_err store_job_progress(struct store *db, long long job_id, double *fraction, bool *known);
+
 #endif

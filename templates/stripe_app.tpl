@@ -33,11 +33,33 @@
     <thead><tr><th>Resource</th><th>Sync type</th><th>Mapping</th><th></th></tr></thead>
     <tbody>
     {{#RESOURCES}}<tr><td>{{RESOURCE_LABEL}}</td><td>{{SYNC_TYPE}}</td><td>{{MAPPED}}</td>
-      <td>{{#EDIT}}<a href="/apps/stripe/{{ID}}/mapping/{{RESOURCE}}">Edit mapping</a>{{/EDIT}}</td></tr>{{/RESOURCES}}
+      <td>{{#EDIT}}<a href="/apps/stripe/{{ID}}/mapping/{{RESOURCE}}">Edit mapping</a>{{/EDIT}}
+        {{#SYNC_NOW}}<form method="post" action="/apps/stripe/{{ID}}/sync" class="inline"><input type="hidden" name="csrf" value="{{CSRF}}"><input type="hidden" name="resource" value="{{RESOURCE}}"> · <button type="submit" class="link">Sync history now</button></form>{{/SYNC_NOW}}</td></tr>{{/RESOURCES}}
     </tbody>
   </table>
   {{/HAVE_RESOURCES}}
   {{#CONNECTED}}<p><a class="button" href="/apps/stripe/{{ID}}/resource">Add resource</a></p>{{/CONNECTED}}
+</section>
+<section class="card" id="sync"{{#REFRESH}} data-refresh="2"{{/REFRESH}}>
+  <h2>Historical sync</h2>
+  {{#NO_JOBS}}<p class="hint">No historical sync yet. Resources set up with "Sync historical and new records" start one when the wizard finishes.</p>{{/NO_JOBS}}
+  {{#HAVE_JOBS}}
+  <table class="list jobs">
+    <thead><tr><th>Resource</th><th>State</th><th>Progress</th><th>Objects</th><th>Pages</th><th>Contacts created</th><th>Updated</th><th>Skipped</th><th>Elapsed</th><th></th></tr></thead>
+    <tbody>
+    {{#JOBS}}<tr data-job="{{JOB}}">
+      <td>{{RESOURCE_LABEL}}</td>
+      <td><span class="status {{STATE}}">{{STATE}}</span>{{#JOB_ERROR}}<p class="error row-error">{{ERROR}}</p>{{/JOB_ERROR}}</td>
+      <td><progress value="{{PERCENT}}" max="100">{{PERCENT}}%</progress> {{PERCENT}}%</td>
+      <td>{{OBJECTS}}</td><td>{{PAGES}}</td><td>{{CREATED}}</td><td>{{UPDATED}}</td><td>{{SKIPPED}}</td><td>{{ELAPSED}}</td>
+      <td><form method="post" action="/apps/stripe/{{ID}}/jobs/{{JOB}}" class="inline"><input type="hidden" name="csrf" value="{{CSRF}}">
+        {{#CAN_PAUSE}}<button type="submit" name="action" value="pause" class="link">Pause</button>{{/CAN_PAUSE}}
+        {{#CAN_RESUME}}<button type="submit" name="action" value="resume" class="link">Resume</button>{{/CAN_RESUME}}
+        {{#CAN_CANCEL}}<button type="submit" name="action" value="cancel" class="link danger">Cancel</button>{{/CAN_CANCEL}}</form></td>
+    </tr>{{/JOBS}}
+    </tbody>
+  </table>
+  {{/HAVE_JOBS}}
 </section>
 {{#CONNECTED}}
 <section class="card">

@@ -1,0 +1,29 @@
+/*
+ * ratelimit.h - spaces requests evenly so that no second holds more than
+ * `rate` of them: the historical sync's share of Stripe's rate limit.
+ * Thread-safe; one limiter is shared by every window of a sync job.
+ */
+#ifndef STRIPELINK_RATELIMIT_H
+#define STRIPELINK_RATELIMIT_H
+
+#include <pthread.h>
+
+struct ratelimit {
+	pthread_mutex_t lock;
+	long long interval_ns;   /* 0: unlimited */
+	long long next_ns;       /* the earliest time the next request may go */
+};
+
+/* Sets up a limiter for `rate` requests per second (0 or less: no limit). */
+void ratelimit_init(struct ratelimit *rl, int rate);
+void ratelimit_destroy(struct ratelimit *rl);
+
+/* Reserves the next slot at or after now_ns and returns its time: the
+ * caller waits until then. Pure apart from the lock (tests drive it with
+ * their own clock). */
+long long ratelimit_reserve(struct ratelimit *rl, long long now_ns);
+
+/* Waits (CLOCK_MONOTONIC) until the caller may send its request. */
+void ratelimit_acquire(struct ratelimit *rl);
+
+#endif
