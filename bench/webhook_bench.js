@@ -39,9 +39,13 @@ function luaString(s) {
 // Writes a wrk script that posts the prepared events in order, each once.
 function writeWrk(dir, webhookPath, bodies, headers) {
   const data = path.join(dir, 'events.lua');
-  const rows = ['return {'];
-  for (let i = 0; i < bodies.length; i++) rows.push(`{${luaString(headers[i])},${luaString(bodies[i])}},`);
-  rows.push('}');
+  // Lua allows 65536 constants per function: one function per 10000 events
+  const rows = ['local all = {}', 'local function add(c) for i = 1, #c do all[#all + 1] = c[i] end end'];
+  for (let i = 0; i < bodies.length; i++) {
+    if (i % 10000 === 0) rows.push(i ? '} end)())\nadd((function() return {' : 'add((function() return {');
+    rows.push(`{${luaString(headers[i])},${luaString(bodies[i])}},`);
+  }
+  rows.push('} end)())', 'return all');
   fs.writeFileSync(data, rows.join('\n'));
   const script = path.join(dir, 'post.lua');
   fs.writeFileSync(script, `

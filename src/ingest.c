@@ -8,16 +8,21 @@
 
 #include "store.h"
 
-/* Finds the contact: by email (creating it when allowed), else through the
+/* Finds the contact: by email (created when allowed), else through the
  * Stripe customer link. */
 static sl_err find_contact(struct store *db, struct ingest_item *it, long long now)
 {
 	const struct change_set *cs = it->cs;
+	const char *email = it->has_email ? cs->email : it->fallback_email;
+	const char *email_key = it->has_email ? cs->email_key : it->fallback_email_key;
 	sl_err e;
-	if (it->has_email) {
+	if (email && email_key) {
 		if (it->contact)
-			return store_contact_upsert(db, cs->email, cs->email_key, now,
-						    &it->contact_id, &it->contact_created);
+			return store_contact_upsert(db, email, email_key, now, &it->contact_id,
+						    &it->contact_created);
+		e = store_contact_find(db, email_key, &it->contact_id);
+		if (e != SL_ERR_NOT_FOUND)
+			return e;
 	}
 	if (cs->customer_id) {
 		e = store_customer_contact(db, cs->customer_id, &it->contact_id);
@@ -25,9 +30,17 @@ static sl_err find_contact(struct store *db, struct ingest_item *it, long long n
 			return e;
 	}
 	it->contact_id = 0;
-	if (!it->has_email)
+	if (!email)
 		it->skip_reason = cs->skip_reason ? cs->skip_reason : "no email in the object";
 	return SL_OK;
+}
+
+/* True when the recurring payment belongs to another Stripe object than
+ * the one applied (a checkout session's subscription). */
+static bool rc_is_other_object(const struct change_set *cs)
+{
+	return cs->recurring.subscription_id &&
+	       (!cs->object_id || strcmp(cs->recurring.subscription_id, cs->object_id) != 0);
 }
 
 sl_err ingest_apply(struct store *db, struct ingest_item *it, long long now)
@@ -82,7 +95,14 @@ sl_err ingest_apply(struct store *db, struct ingest_item *it, long long now)
 		if ((e = store_order_upsert(db, &o)))
 			return e;
 	}
-	if (it->recurring && cs->recurring.present) {
+	bool recurring = it->recurring && cs->recurring.present;
+	if (recurring && rc_is_other_object(cs)) {
+		long long version;
+		if ((e = store_object_version(db, cs->recurring.subscription_id, &version)))
+			return e;
+		recurring = version <= it->version;   /* older news of the subscription: keep */
+	}
+	if (recurring) {
 		const struct change_recurring *rc = &cs->recurring;
 		struct recurring_row r = {
 			.subscription_id = rc->subscription_id,
@@ -103,6 +123,9 @@ sl_err ingest_apply(struct store *db, struct ingest_item *it, long long now)
 			return e;
 	}
 	if (cs->object_id && (e = store_object_version_put(db, cs->object_id, it->version)))
+		return e;
+	if (recurring && rc_is_other_object(cs) &&
+	    (e = store_object_version_put(db, cs->recurring.subscription_id, it->version)))
 		return e;
 	return SL_OK;
 }

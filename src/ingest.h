@@ -6,7 +6,9 @@
  *
  * The ordering guard: each Stripe object remembers the version last
  * applied (an event's `created`, or a historical page's fetch time); an
- * older version changes nothing, an equal or newer one applies.
+ * older version changes nothing, an equal or newer one applies. A
+ * recurring payment is guarded by its subscription's version too, so a
+ * late checkout session cannot revive a canceled subscription.
  */
 #ifndef STRIPELINK_INGEST_H
 #define STRIPELINK_INGEST_H
@@ -23,6 +25,8 @@ struct ingest_item {
 	long long connection_id;
 	const struct change_set *cs;   /* borrowed; may lack an email */
 	bool has_email;                /* mapping_apply succeeded */
+	const char *fallback_email;    /* when !has_email: the customer's email (borrowed) */
+	const char *fallback_email_key;
 	long long version;             /* event created, or fetch time */
 	bool contact;                  /* create/update the contact */
 	enum order_action order;

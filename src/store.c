@@ -1919,3 +1919,12 @@ sl_err store_job_progress(struct store *db, long long job_id, double *fraction, 
 	*fraction = *known ? (double)covered / (double)span : 0.0;
 	return done(st, SL_OK);
 }
+
+sl_err store_contact_find(struct store *db, const char *email_key, long long *id)
+{
+	sqlite3_stmt *find = stmt(db, ST_CONTACT_FIND_KEY);
+	if (!find)
+		return SL_ERR_DB;
+	bind_text(find, 1, email_key);
+	return query_int(db, find, id);
+}

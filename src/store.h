@@ -160,6 +160,8 @@ sl_err store_contacts_each(struct store *db, const long long *custom_ids,
 sl_err store_contact_upsert(struct store *db, const char *email,
 			    const char *email_key, long long now, long long *id,
 			    bool *created);
+/* The contact keyed by email_key; SL_ERR_NOT_FOUND when none. */
+sl_err store_contact_find(struct store *db, const char *email_key, long long *id);
 /* Sets one field by key on a contact: a built-in column or a custom value. */
 sl_err store_contact_set(struct store *db, long long id, const char *key,
 			 const char *value, long long now);

@@ -78,7 +78,8 @@ static sl_err delivery_job(struct store *db, void *arg)
 	if (e && e != SL_ERR_NOT_FOUND)
 		goto out;
 	bool seen = e == SL_OK;
-	if (seen && !d->replay && final_result(prior)) {
+	bool replayable = seen && (!strcmp(prior, "skipped") || !strcmp(prior, "failed"));
+	if (seen && final_result(prior) && !(d->replay && replayable)) {
 		d->result = "duplicate";
 		d->reason = "this event was already received";
 		e = log_delivery(db, d, false);
@@ -150,6 +151,32 @@ static sl_err fetch_customer(struct app_thread *t, const struct connection_row *
 	return e;
 }
 
+/* The email of a customer object, trimmed, with its lower-cased key, from
+ * the arena; both NULL when it has no usable email. */
+static void customer_email(struct arena *a, json_object *customer, const char **email,
+			   const char **key)
+{
+	const char *raw = json_str(customer, "email");
+	*email = *key = NULL;
+	if (!raw)
+		return;
+	while (*raw == ' ' || *raw == '\t')
+		raw++;
+	size_t n = strlen(raw);
+	while (n && (raw[n - 1] == ' ' || raw[n - 1] == '\t'))
+		n--;
+	char *e = arena_strndup(a, raw, n);
+	const char *at = strchr(e, '@');
+	if (!at || at == e || !at[1] || strchr(e, ' '))
+		return;
+	char *k = arena_strdup(a, e);
+	for (char *p = k; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p + 32);
+	*email = e;
+	*key = k;
+}
+
 /* Decodes and maps the event into d; sets d->fail_reason when a needed
  * lookup failed in a way a retry can fix. */
 static void prepare(struct app_thread *t, struct arena *a, const struct connection_row *c,
@@ -158,6 +185,7 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 	enum resource res = d->ev->resource;
 	struct mapping *m = mapping_for(t, a, c->id, res);
 	json_object *customer = NULL;
+	bool asked_stripe = false;   /* at most one customer lookup per event */
 	if (!m) {
 		d->fail_reason = "out of memory";
 		return;
@@ -167,6 +195,7 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 		long long linked;
 		if (cus && store_customer_contact(t->db, cus, &linked) != SL_OK) {
 			const char *why = NULL;
+			asked_stripe = true;
 			sl_err e = fetch_customer(t, c, cus, &customer, &why, a);
 			if (e && e != SL_ERR_NOT_FOUND) {
 				d->fail_reason = why;
@@ -176,12 +205,33 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 		}
 	}
 	sl_err e = mapping_apply(m, object, customer, cs);
+	const char *fallback = NULL, *fallback_key = NULL;
+	if (e == SL_ERR_INVALID && cs->customer_id) {
+		/* the object names its customer but carries no email: the stored
+		 * link finds the contact; failing that, ask Stripe once */
+		long long linked;
+		if (store_customer_contact(t->db, cs->customer_id, &linked) != SL_OK) {
+			if (!customer && !asked_stripe) {
+				const char *why = NULL;
+				sl_err f = fetch_customer(t, c, cs->customer_id, &customer, &why, a);
+				if (f && f != SL_ERR_NOT_FOUND) {
+					d->fail_reason = why;
+					json_object_put(customer);
+					mapping_free(m);
+					return;
+				}
+			}
+			customer_email(a, customer, &fallback, &fallback_key);
+		}
+	}
 	change_set_add_tag(cs, d->ev->tag);
 	d->mapped = true;
 	d->item = (struct ingest_item){
 		.connection_id = c->id,
 		.cs = cs,
 		.has_email = e == SL_OK,
+		.fallback_email = fallback,
+		.fallback_email_key = fallback_key,
 		.version = d->created,
 		.contact = d->ev->contact && c->create_contact,
 		.order = c->create_order ? d->ev->order : ORDER_NONE,
