@@ -97,7 +97,7 @@ function peakKb(pid) {
 
 (async () => {
   const fake = await start({ port: 0 });
-  const app = await startApp({ STRIPELINK_STRIPE_API: fake.url, STRIPELINK_THREADS: '16' });
+  const app = await startApp({ STRIPELINK_STRIPE_API: fake.url, STRIPELINK_THREADS: process.env.STRIPELINK_THREADS || '16' });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stripelink-bench-'));
   try {
     const admin = await adminClient(app);
@@ -118,6 +118,7 @@ function peakKb(pid) {
     const worker = execFileSync('pgrep', ['-f', '-P', String(app.child.pid), 'stripelink serve'], { encoding: 'utf8' }).trim().split('\n')[0];
     console.log(`webhook benchmark: ${eventsWanted} signed events (charge.succeeded / customer.updated, ~${avg} bytes), ` +
       `durability: SQLite WAL synchronous=FULL, group commit; ${os.cpus().length} cores shared with wrk`);
+    let lastWriter = (await (await fetch(`${app.base}/healthz`)).json()).writer;
     for (const [threads, conns] of [[1, 1], [1, 16]]) {
       // each run starts after the events the previous runs used: every request is a new event
       const used = Number(app.sql('SELECT count(*) FROM integration_log;').trim());
@@ -126,8 +127,11 @@ function peakKb(pid) {
       if (process.env.BENCH_DEBUG) console.log(run.stdout, run.stderr, app.log().slice(-3000));
       if (!m) { console.log(run.stdout, run.stderr); throw new Error('wrk failed'); }
       const [requests, non2xx, errors, p50, p99, dur] = m.slice(1).map(Number);
+      const w = (await (await fetch(`${app.base}/healthz`)).json()).writer;
+      const groupInfo = `, group commit: ${w.jobs - (lastWriter.jobs || 0)} jobs in ${w.groups - (lastWriter.groups || 0)} transactions`;
+      lastWriter = w;
       console.log(`  concurrency ${String(conns).padStart(2)}: ${(requests / (dur / 1e6)).toFixed(0).padStart(6)} events/s, ` +
-        `p50 ${(p50 / 1000).toFixed(2)} ms, p99 ${(p99 / 1000).toFixed(2)} ms, non-2xx ${non2xx}, socket errors ${errors}, requests ${requests}`);
+        `p50 ${(p50 / 1000).toFixed(2)} ms, p99 ${(p99 / 1000).toFixed(2)} ms, non-2xx ${non2xx}, socket errors ${errors}, requests ${requests}${groupInfo}`);
     }
     const processed = app.sql("SELECT count(*) FROM integration_log WHERE result = 'processed';").trim();
     const duplicates = app.sql("SELECT count(*) FROM integration_log WHERE result = 'duplicate';").trim();

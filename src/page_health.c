@@ -7,6 +7,7 @@
 
 #include "app.h"
 #include "store.h"
+#include "writer.h"
 
 HANDLER(page_healthz)
 {
@@ -15,6 +16,13 @@ HANDLER(page_healthz)
 	json_object_object_add(o, "status", json_object_new_string(e ? "unavailable" : "ok"));
 	json_object_object_add(o, "database", json_object_new_string(e ? err_name(e) : "ok"));
 	json_object_object_add(o, "schema", json_object_new_int(store_schema_version()));
+	struct writer_stats ws;
+	writer_stats(r->thread->writer, &ws);
+	json_object *w = json_object_new_object();
+	json_object_object_add(w, "jobs", json_object_new_int64((int64_t)ws.jobs));
+	json_object_object_add(w, "groups", json_object_new_int64((int64_t)ws.groups));
+	json_object_object_add(w, "largest_group", json_object_new_int64((int64_t)ws.largest));
+	json_object_object_add(o, "writer", w);
 	return page_json(resp, e ? 503 : 200, o);
 }
 

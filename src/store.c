@@ -441,9 +441,19 @@ static const char *const sql[] = {
 };
 _Static_assert(sizeof sql / sizeof sql[0] == ST__MAX, "every statement needs its SQL");
 
+#define TAG_CACHE 32
+#define TAG_CACHE_NAME 64
+
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *stmts[ST__MAX];  /* prepared on first use, finalized at close */
+	/* tag name → id, so tagging is one statement; emptied on any rollback
+	 * (a cached tag may have been created by what was rolled back) */
+	struct {
+		char name[TAG_CACHE_NAME];
+		long long id;
+	} tags[TAG_CACHE];
+	size_t n_tags;
 };
 
 /* Maps an SQLite result code to our error type, logging unexpected ones. */
@@ -601,12 +611,18 @@ sl_err store_migrate(struct store *db)
 
 sl_err store_begin(struct store *db) { return run(db, ST_BEGIN); }
 sl_err store_commit(struct store *db) { return run(db, ST_COMMIT); }
-sl_err store_rollback(struct store *db) { return run(db, ST_ROLLBACK); }
+
+sl_err store_rollback(struct store *db)
+{
+	db->n_tags = 0;
+	return run(db, ST_ROLLBACK);
+}
 sl_err store_savepoint(struct store *db) { return run(db, ST_SAVEPOINT); }
 sl_err store_release(struct store *db) { return run(db, ST_RELEASE); }
 
 sl_err store_rollback_to(struct store *db)
 {
+	db->n_tags = 0;
 	sl_err e = run(db, ST_ROLLBACK_TO);
 	return e ? e : run(db, ST_RELEASE);
 }
@@ -1076,19 +1092,30 @@ sl_err store_contact_set(struct store *db, long long id, const char *key,
 
 sl_err store_contact_tag(struct store *db, long long id, const char *tag)
 {
-	sqlite3_stmt *ins = stmt(db, ST_TAG_INSERT);
-	sqlite3_stmt *get = stmt(db, ST_TAG_ID);
 	sqlite3_stmt *link = stmt(db, ST_CONTACT_TAG_INSERT);
-	if (!ins || !get || !link)
+	if (!link)
 		return SL_ERR_DB;
-	bind_text(ins, 1, tag);
-	sl_err e = exec_step(db, ins, "tag insert");
-	if (e)
-		return e;
-	long long tag_id;
-	bind_text(get, 1, tag);
-	if ((e = query_int(db, get, &tag_id)))
-		return e;
+	long long tag_id = 0;
+	for (size_t i = 0; i < db->n_tags && !tag_id; i++)
+		if (strcmp(db->tags[i].name, tag) == 0)
+			tag_id = db->tags[i].id;
+	if (!tag_id) {
+		sqlite3_stmt *ins = stmt(db, ST_TAG_INSERT);
+		sqlite3_stmt *get = stmt(db, ST_TAG_ID);
+		if (!ins || !get)
+			return SL_ERR_DB;
+		bind_text(ins, 1, tag);
+		sl_err e = exec_step(db, ins, "tag insert");
+		if (e)
+			return e;
+		bind_text(get, 1, tag);
+		if ((e = query_int(db, get, &tag_id)))
+			return e;
+		if (db->n_tags < TAG_CACHE && strlen(tag) < TAG_CACHE_NAME) {
+			snprintf(db->tags[db->n_tags].name, TAG_CACHE_NAME, "%s", tag);
+			db->tags[db->n_tags++].id = tag_id;
+		}
+	}
 	sqlite3_bind_int64(link, 1, id);
 	sqlite3_bind_int64(link, 2, tag_id);
 	return exec_step(db, link, "contact tag");
@@ -1928,3 +1955,4 @@ sl_err store_contact_find(struct store *db, const char *email_key, long long *id
 	bind_text(find, 1, email_key);
 	return query_int(db, find, id);
 }
+
