@@ -259,6 +259,7 @@ enum stmt {
 	ST_WINDOWS_LIST,
 	ST_WINDOW_ADVANCE,
 	ST_JOB_PROGRESS,
+	ST_WINDOW_SET_GTE,
 	ST__MAX
 };
 
@@ -433,6 +434,7 @@ static const char *const sql[] = {
 	[ST_JOB_PROGRESS] = "SELECT coalesce(sum(CASE WHEN done THEN created_lt - created_gte"
 			    " ELSE created_lt - coalesce(oldest_seen, created_lt) END), 0),"
 			    " coalesce(sum(created_lt - created_gte), 0), count(*) FROM sync_windows WHERE job_id = ?1",
+	[ST_WINDOW_SET_GTE] = "UPDATE sync_windows SET created_gte = ?2 WHERE id = ?1",
 	[ST_CONTACT_ORDERS] = "SELECT stripe_id, amount, amount_refunded, currency, status, coalesce(created, '')"
 			      " FROM orders WHERE contact_id = ?1 ORDER BY id DESC LIMIT 100",
 	[ST_CONTACT_RECURRING] = "SELECT subscription_id, status, coalesce(price_id, ''), coalesce(amount, 0),"
@@ -1874,7 +1876,8 @@ sl_err store_job_control(struct store *db, long long id, long long connection_id
 	return e;
 }
 
-sl_err store_window_add(struct store *db, long long job_id, long long gte, long long lt)
+sl_err store_window_add(struct store *db, long long job_id, long long gte, long long lt,
+			long long *id)
 {
 	sqlite3_stmt *st = stmt(db, ST_WINDOW_INSERT);
 	if (!st)
@@ -1882,7 +1885,37 @@ sl_err store_window_add(struct store *db, long long job_id, long long gte, long 
 	sqlite3_bind_int64(st, 1, job_id);
 	sqlite3_bind_int64(st, 2, gte);
 	sqlite3_bind_int64(st, 3, lt);
-	return exec_step(db, st, "window insert");
+	sl_err e = exec_step(db, st, "window insert");
+	if (!e && id)
+		*id = sqlite3_last_insert_rowid(db->db);
+	return e;
+}
+
+sl_err store_window_split(struct store *db, long long window_id, long long job_id,
+			  long long mid, long long *new_id)
+{
+	sqlite3_stmt *st = stmt(db, ST_WINDOW_SET_GTE);
+	if (!st)
+		return SL_ERR_DB;
+	/* the caller knows the old lower bound; read it back to hand it on */
+	sqlite3_stmt *get = stmt(db, ST_WINDOWS_LIST);
+	if (!get)
+		return SL_ERR_DB;
+	long long old_gte = -1;
+	sqlite3_bind_int64(get, 1, job_id);
+	int rc;
+	while ((rc = sqlite3_step(get)) == SQLITE_ROW)
+		if (sqlite3_column_int64(get, 0) == window_id)
+			old_gte = sqlite3_column_int64(get, 2);
+	done(get, SL_OK);
+	if (rc != SQLITE_DONE)
+		return fail(db, rc, "window split read");
+	if (old_gte < 0 || mid <= old_gte)
+		return SL_ERR_INVALID;
+	sqlite3_bind_int64(st, 1, window_id);
+	sqlite3_bind_int64(st, 2, mid);
+	sl_err e = exec_step(db, st, "window split");
+	return e ? e : store_window_add(db, job_id, old_gte, mid, new_id);
 }
 
 sl_err store_windows_list(struct store *db, struct arena *a, long long job_id,

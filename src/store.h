@@ -369,7 +369,12 @@ sl_err store_jobs_cancel_connection(struct store *db, long long connection_id, l
  * array of states); SL_ERR_INVALID otherwise. */
 sl_err store_job_control(struct store *db, long long id, long long connection_id,
 			 const char *to_state, const char *from_states_json, long long now);
-sl_err store_window_add(struct store *db, long long job_id, long long gte, long long lt);
+sl_err store_window_add(struct store *db, long long job_id, long long gte, long long lt,
+			long long *id);
+/* Splits a window at mid: it keeps [mid, lt), a new window (*new_id) gets
+ * [its old gte, mid). SL_ERR_INVALID when mid is not inside it. */
+sl_err store_window_split(struct store *db, long long window_id, long long job_id,
+			  long long mid, long long *new_id);
 sl_err store_windows_list(struct store *db, struct arena *a, long long job_id,
 			  struct sync_window_row **out, size_t *n);
 /* Commits a window's cursor after a page (in the page's transaction). */

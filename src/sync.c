@@ -1,5 +1,11 @@
 /*
  * sync.c - historical sync jobs; see sync.h.
+ *
+ * Windows are split on demand: a thread whose window is finished takes the
+ * unsynced older half of the largest remaining window. Splits and page
+ * commits both run on the writer thread, which keeps the authoritative
+ * bounds (struct slot), so a page fetched before a split keeps only what
+ * still belongs to its window: nothing is missed, nothing applied twice.
  */
 #include "sync.h"
 
@@ -20,7 +26,22 @@
 #include "stripe.h"
 #include "writer.h"
 
-/* Shared by the window threads of one run. */
+#define SYNC_MAX_SLOTS 256
+#define SYNC_MIN_SPLIT 2          /* seconds: narrower windows are not split */
+#define SYNC_CURSOR_MAX 128
+
+/* One window as the run sees it. gte and oldest change only on the writer
+ * thread (split and page jobs); the lock guards reads elsewhere. */
+struct slot {
+	long long id;
+	long long gte, lt;
+	long long oldest;            /* created of the last object committed */
+	char cursor[SYNC_CURSOR_MAX];
+	bool done;
+	bool taken;                  /* a thread works on it */
+};
+
+/* Shared by the threads of one run. */
 struct run {
 	const struct sync_env *env;
 	long long job_id;
@@ -36,12 +57,8 @@ struct run {
 	char failure_text[600];
 	char log_type[48];               /* "historical.charge" in the integration log */
 	long long mark_ms;               /* last time elapsed was counted */
-};
-
-struct window_arg {
-	struct run *run;
-	struct sync_window_row window;
-	char cursor[128];
+	struct slot slots[SYNC_MAX_SLOTS];
+	size_t n_slots;
 };
 
 static long long now_ms(void)
@@ -81,17 +98,17 @@ static long long elapsed_since_mark(struct run *r)
 	return d > 0 ? d : 0;
 }
 
-/* One page's effects, committed together with the window's cursor. */
+/* One fetched page, committed together with its window's cursor. */
 struct page {
 	struct run *run;
-	long long window_id;
+	struct slot *slot;
 	struct change_set sets[SYNC_PAGE_SIZE];
 	bool has_email[SYNC_PAGE_SIZE];
+	long long created[SYNC_PAGE_SIZE];
+	const char *ids[SYNC_PAGE_SIZE];
 	size_t n;
 	long long version;       /* fetch time: older than any later webhook */
-	const char *cursor;      /* id of the page's last object */
-	long long oldest;        /* created of the page's last object */
-	bool last;               /* has_more was false */
+	bool has_more;
 	long long elapsed_ms;
 	long long now;
 };
@@ -100,9 +117,20 @@ static sl_err page_job(struct store *db, void *arg)
 {
 	struct page *p = arg;
 	struct run *r = p->run;
-	long long created = 0, updated = 0, skipped = 0;
+	struct slot *w = p->slot;
+	long long created = 0, updated = 0, skipped = 0, kept = 0;
+	pthread_mutex_lock(&r->lock);
+	long long gte = w->gte;      /* may have moved up since the fetch */
+	pthread_mutex_unlock(&r->lock);
+	bool below = false;
+	const char *cursor = NULL;
+	long long oldest = w->oldest;
 	sl_err e;
 	for (size_t i = 0; i < p->n; i++) {
+		if (p->created[i] < gte) {
+			below = true;    /* a split handed this to another window */
+			break;
+		}
 		struct ingest_item it = {
 			.connection_id = r->connection_id,
 			.cs = &p->sets[i],
@@ -114,6 +142,9 @@ static sl_err page_job(struct store *db, void *arg)
 		};
 		if ((e = ingest_apply(db, &it, p->now)))
 			return e;
+		kept++;
+		cursor = p->ids[i];
+		oldest = p->created[i];
 		if (it.skip_reason && !it.stale) {
 			skipped++;
 			struct log_entry l = {
@@ -129,9 +160,78 @@ static sl_err page_job(struct store *db, void *arg)
 			updated++;
 		}
 	}
-	if ((e = store_window_advance(db, p->window_id, p->cursor, p->oldest, p->last)))
+	bool finished = below || !p->has_more || p->n == 0;
+	if ((e = store_window_advance(db, w->id, cursor ? cursor : w->cursor, oldest, finished)) ||
+	    (e = store_job_page(db, r->job_id, kept, created, updated, skipped, p->elapsed_ms)))
 		return e;
-	return store_job_page(db, r->job_id, (long long)p->n, created, updated, skipped, p->elapsed_ms);
+	/* the commit may still fail: the window thread copies these only after
+	 * writer_run succeeded */
+	pthread_mutex_lock(&r->lock);
+	w->oldest = oldest;
+	if (cursor)
+		snprintf(w->cursor, sizeof w->cursor, "%s", cursor);
+	w->done = finished;
+	pthread_mutex_unlock(&r->lock);
+	return SL_OK;
+}
+
+struct split {
+	struct run *run;
+	struct slot *from;           /* chosen victim */
+	struct slot *to;             /* the new slot, filled on success */
+};
+
+/* Runs on the writer: halves the unsynced part of the chosen window. */
+static sl_err split_job(struct store *db, void *arg)
+{
+	struct split *s = arg;
+	struct run *r = s->run;
+	pthread_mutex_lock(&r->lock);
+	long long gte = s->from->gte, upper = s->from->oldest;
+	bool ok = !s->from->done && upper - gte >= SYNC_MIN_SPLIT && r->n_slots < SYNC_MAX_SLOTS;
+	pthread_mutex_unlock(&r->lock);
+	if (!ok)
+		return SL_ERR_INVALID;
+	long long mid = gte + (upper - gte) / 2;
+	long long id;
+	sl_err e = store_window_split(db, s->from->id, r->job_id, mid, &id);
+	if (e)
+		return e;
+	pthread_mutex_lock(&r->lock);
+	s->from->gte = mid;
+	struct slot *to = &r->slots[r->n_slots++];
+	*to = (struct slot){.id = id, .gte = gte, .lt = mid, .oldest = mid, .taken = true};
+	s->to = to;
+	pthread_mutex_unlock(&r->lock);
+	return SL_OK;
+}
+
+/* The next window for a thread: an untaken one, else half of the largest
+ * remaining one. NULL when there is nothing left worth splitting. */
+static struct slot *next_slot(struct run *r)
+{
+	struct slot *best = NULL;
+	pthread_mutex_lock(&r->lock);
+	for (size_t i = 0; i < r->n_slots; i++) {
+		if (!r->slots[i].done && !r->slots[i].taken) {
+			r->slots[i].taken = true;
+			pthread_mutex_unlock(&r->lock);
+			return &r->slots[i];
+		}
+	}
+	long long widest = SYNC_MIN_SPLIT - 1;
+	for (size_t i = 0; i < r->n_slots; i++) {
+		long long left = r->slots[i].oldest - r->slots[i].gte;
+		if (!r->slots[i].done && left > widest) {
+			widest = left;
+			best = &r->slots[i];
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (!best)
+		return NULL;
+	struct split s = {r, best, NULL};
+	return writer_run(r->env->writer, split_job, &s) == SL_OK ? s.to : NULL;
 }
 
 /* Words for a job that cannot continue. */
@@ -155,11 +255,11 @@ static const char *failure_words(sl_err e, struct arena *a, const struct stripe_
 	}
 }
 
-/* Fetches and commits the pages of one window until it is done or halted. */
+/* Fetches and commits the pages of one window until it is done, then
+ * takes another, until nothing is left or the run halts. */
 static void *window_main(void *p)
 {
-	struct window_arg *w = p;
-	struct run *r = w->run;
+	struct run *r = p;
 	const struct catalog_resource *res = catalog_resource(r->resource);
 	static const struct stripe_options patient = {5000, 30000, 6, 10000};
 	struct stripe_client *client = stripe_client_new(r->env->stripe_api, &patient);
@@ -173,16 +273,25 @@ static void *window_main(void *p)
 	}
 	for (size_t i = 0; i < SYNC_PAGE_SIZE; i++)
 		change_set_init(&page->sets[i]);
-	bool expand = mapping_reads_customer(r->mapping);
+	bool expand = mapping_reads_customer(r->mapping) && r->resource != RESOURCE_CUSTOMER;
+	struct slot *w = NULL;
 	while (!halted(r)) {
+		if (!w || w->done) {
+			if (!(w = next_slot(r)))
+				break;
+		}
 		arena_reset(a);
+		pthread_mutex_lock(&r->lock);
+		long long gte = w->gte, lt = w->lt;
+		const char *cursor = arena_strdup(a, w->cursor);
+		pthread_mutex_unlock(&r->lock);
 		struct stripe_params q = {BUF_INIT};
 		stripe_params_add_int(&q, "limit", SYNC_PAGE_SIZE);
-		stripe_params_add_int(&q, "created[gte]", w->window.created_gte);
-		stripe_params_add_int(&q, "created[lt]", w->window.created_lt);
-		if (w->cursor[0])
-			stripe_params_add(&q, "starting_after", w->cursor);
-		if (expand && r->resource != RESOURCE_CUSTOMER)
+		stripe_params_add_int(&q, "created[gte]", gte);
+		stripe_params_add_int(&q, "created[lt]", lt);
+		if (*cursor)
+			stripe_params_add(&q, "starting_after", cursor);
+		if (expand)
 			stripe_params_add(&q, "expand[]", "data.customer");
 		if (r->resource == RESOURCE_SUBSCRIPTION)
 			stripe_params_add(&q, "status", "all");
@@ -209,25 +318,18 @@ static void *window_main(void *p)
 		if (n > SYNC_PAGE_SIZE)
 			n = SYNC_PAGE_SIZE;
 		page->run = r;
-		page->window_id = w->window.id;
+		page->slot = w;
 		page->n = n;
 		page->version = fetched_at;
 		page->now = fetched_at;
-		page->last = !has_more || n == 0;
-		page->cursor = w->cursor;
-		page->oldest = w->window.oldest_seen;
+		page->has_more = has_more;
 		for (size_t i = 0; i < n; i++) {
-			json_object *obj = json_object_array_get_idx(data, i);
+			json_object *obj = json_object_array_get_idx(data, i), *v;
 			change_set_clear(&page->sets[i]);
 			page->has_email[i] = mapping_apply(r->mapping, obj, NULL, &page->sets[i]) == SL_OK;
 			change_set_add_tag(&page->sets[i], SYNC_HISTORICAL_TAG);
-			json_object *id, *created;
-			if (i == n - 1 && json_object_object_get_ex(obj, "id", &id)) {
-				snprintf(w->cursor, sizeof w->cursor, "%s", json_object_get_string(id));
-				page->cursor = w->cursor;
-				if (json_object_object_get_ex(obj, "created", &created))
-					page->oldest = json_object_get_int64(created);
-			}
+			page->ids[i] = json_object_object_get_ex(obj, "id", &v) ? arena_strdup(a, json_object_get_string(v)) : "";
+			page->created[i] = json_object_object_get_ex(obj, "created", &v) ? json_object_get_int64(v) : gte;
 		}
 		page->elapsed_ms = elapsed_since_mark(r);
 		e = writer_run(r->env->writer, page_job, page);
@@ -239,9 +341,6 @@ static void *window_main(void *p)
 						err_name(e)));
 			break;
 		}
-		w->window.oldest_seen = page->oldest;
-		if (page->last)
-			break;
 		/* paused or cancelled from the app page? */
 		const char *state = NULL;
 		if (store_job_state(db, a, r->job_id, &state) == SL_OK && strcmp(state, "running") != 0)
@@ -280,23 +379,16 @@ static sl_err finish_job(struct store *db, void *arg)
 struct start_job {
 	long long job_id, now;
 	long long gte, lt;
-	int windows;
-	bool make_windows;
+	bool make_window;
 };
 
 static sl_err start_job(struct store *db, void *arg)
 {
 	struct start_job *j = arg;
 	sl_err e = store_job_start(db, j->job_id, j->now);
-	if (e || !j->make_windows)
+	if (e || !j->make_window)
 		return e;
-	long long span = j->lt - j->gte;
-	for (int i = 0; i < j->windows && !e; i++) {
-		long long lo = j->gte + span * i / j->windows;
-		long long hi = i == j->windows - 1 ? j->lt : j->gte + span * (i + 1) / j->windows;
-		e = store_window_add(db, j->job_id, lo, hi);
-	}
-	return e;
+	return store_window_add(db, j->job_id, j->gte, j->lt, NULL);
 }
 
 /* The oldest time anything can have been created: the account's own
@@ -325,7 +417,6 @@ sl_err sync_run_job(const struct sync_env *env, long long job_id)
 	struct run r = {.env = env, .job_id = job_id};
 	pthread_mutex_init(&r.lock, NULL);
 	ratelimit_init(&r.limiter, 0);
-	struct window_arg *args = NULL;
 	pthread_t *tids = NULL;
 	size_t n_windows = 0;
 	sl_err e;
@@ -367,8 +458,7 @@ sl_err sync_run_job(const struct sync_env *env, long long job_id)
 	struct sync_window_row *windows;
 	if ((e = store_windows_list(db, a, job_id, &windows, &n_windows)))
 		goto out;
-	struct start_job start = {.job_id = job_id, .now = (long long)time(NULL),
-				  .windows = env->windows > 0 ? env->windows : 1};
+	struct start_job start = {.job_id = job_id, .now = (long long)time(NULL)};
 	if (n_windows == 0) {
 		struct stripe_error err;
 		long long first = 0;
@@ -383,7 +473,7 @@ sl_err sync_run_job(const struct sync_env *env, long long job_id)
 				goto finish;
 			goto out;
 		}
-		start.make_windows = true;
+		start.make_window = true;   /* one window; idle threads split it */
 		start.gte = first > 0 ? first - 1 : 0;
 		start.lt = start.now + 1;
 	}
@@ -395,23 +485,28 @@ sl_err sync_run_job(const struct sync_env *env, long long job_id)
 	if (n_windows == 0 && (e = store_windows_list(db, a, job_id, &windows, &n_windows)))
 		goto out;
 
+	if (n_windows > SYNC_MAX_SLOTS) {
+		e = SL_ERR_TOO_LARGE;
+		goto out;
+	}
+	for (size_t i = 0; i < n_windows; i++) {
+		struct slot *sl = &r.slots[r.n_slots++];
+		*sl = (struct slot){.id = windows[i].id, .gte = windows[i].created_gte,
+				    .lt = windows[i].created_lt, .oldest = windows[i].oldest_seen,
+				    .done = windows[i].done};
+		snprintf(sl->cursor, sizeof sl->cursor, "%s", windows[i].cursor);
+	}
 	r.mark_ms = now_ms();
-	args = calloc(n_windows, sizeof *args);
-	tids = calloc(n_windows, sizeof *tids);
-	if (!args || !tids) {
+	int threads = env->windows > 0 ? env->windows : 1;
+	tids = calloc((size_t)threads, sizeof *tids);
+	if (!tids) {
 		e = SL_ERR_NOMEM;
 		goto out;
 	}
 	size_t started = 0;
-	for (size_t i = 0; i < n_windows; i++) {
-		if (windows[i].done)
-			continue;
-		args[started].run = &r;
-		args[started].window = windows[i];
-		snprintf(args[started].cursor, sizeof args[started].cursor, "%s", windows[i].cursor);
-		if (pthread_create(&tids[started], NULL, window_main, &args[started]) == 0)
+	for (int i = 0; i < threads; i++)
+		if (pthread_create(&tids[started], NULL, window_main, &r) == 0)
 			started++;
-	}
 	for (size_t i = 0; i < started; i++)
 		pthread_join(tids[i], NULL);
 
@@ -442,7 +537,6 @@ finish:
 		fprintf(stderr, "stripelink-sync: job %lld (%s): %s%s%s\n", job_id, r.log_type, fin.state,
 			*fin.error ? ": " : "", fin.error);
 out:
-	free(args);
 	free(tids);
 	mapping_free(m);
 	if (key) {

@@ -4,9 +4,11 @@
  * and ingest path as the webhook.
  *
  * A job's history is split into created-time windows synced side by side
- * under one rate limiter; each window's cursor is committed in the same
- * transaction as its page's effects, so a killed worker resumes where it
- * stopped, missing nothing and applying nothing twice.
+ * under one rate limiter: it starts as one window, and a thread with
+ * nothing to do splits off the older, unsynced half of the widest one.
+ * Each window's cursor is committed in the same transaction as its page's
+ * effects, so a killed worker resumes where it stopped, missing nothing
+ * and applying nothing twice.
  */
 #ifndef STRIPELINK_SYNC_H
 #define STRIPELINK_SYNC_H
@@ -27,7 +29,7 @@ struct sync_env {
 	const unsigned char *secret_key;   /* CRYPTO_KEY_LEN bytes, borrowed */
 	struct writer *writer;             /* the worker's own writer, borrowed */
 	int rate_live, rate_test;          /* requests per second; 0 = unlimited */
-	int windows;                       /* windows per job (1..16) */
+	int windows;                       /* threads (and so windows at once) per job, 1..16 */
 	volatile sig_atomic_t *stop;       /* set by a signal: stop after the page */
 };
 
