@@ -17,7 +17,7 @@ export STRIPELINK_PORT ?= 8080
 # Debian packages: to build and run, and what the tests add.
 RUN_DEBS  = build-essential pkg-config libfcgi-dev libcurl4-openssl-dev libjson-c-dev \
             libctemplate-dev libsqlite3-dev libssl-dev nginx
-TEST_DEBS = libcmocka-dev curl sqlite3
+TEST_DEBS = libcmocka-dev curl sqlite3 chromium
 BENCH_DEBS = wrk
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

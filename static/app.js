@@ -24,3 +24,18 @@ document.addEventListener('submit', function (ev) {
     window.location.reload();
   }, seconds * 1000);
 })();
+
+// The metadata key box of a mapping row is only needed when the row reads
+// a metadata field ("…metadata.*"); without script it simply stays shown.
+(function () {
+  function sync(box) {
+    var select = document.getElementById(box.getAttribute('data-for'));
+    if (select) box.hidden = !/\.\*$/.test(select.value);
+  }
+  var boxes = document.querySelectorAll('.meta-key[data-for]');
+  Array.prototype.forEach.call(boxes, function (box) {
+    sync(box);
+    var select = document.getElementById(box.getAttribute('data-for'));
+    if (select) select.addEventListener('change', function () { sync(box); });
+  });
+})();

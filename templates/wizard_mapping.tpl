@@ -52,8 +52,10 @@
             <option value="">Choose a Stripe field…</option>
             {{#OPTIONS}}<option value="{{VALUE}}" {{SELECTED}}>{{LABEL}}</option>{{/OPTIONS}}
           </select>
-          <label for="meta_{{N}}" class="hint">Metadata key (for Metadata rows)</label>
-          <input id="meta_{{N}}" name="meta_{{N}}" value="{{META_KEY}}" maxlength="100">
+          <div class="meta-key" data-for="path_{{N}}">
+            <label for="meta_{{N}}" class="hint">Metadata key (for Metadata rows)</label>
+            <input id="meta_{{N}}" name="meta_{{N}}" value="{{META_KEY}}" maxlength="100">
+          </div>
           {{#ROW_ERROR}}<p class="error row-error">{{MESSAGE}}</p>{{/ROW_ERROR}}</td>
         <td>→</td>
         <td><label for="target_{{N}}" class="visually-hidden">CRM field {{NUMBER}}</label>
