@@ -14,6 +14,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "store.h"
+#include "webhook.h"
 #include "writer.h"
 
 #define ENDPOINT_DESCRIPTION "stripelink"
@@ -328,6 +329,77 @@ sl_err connection_disconnect(struct app_thread *t, long long id, long long now,
 		fprintf(stderr, "stripelink: disconnected connection %lld\n", id);
 out:
 	connection_secret_free(key);
+	arena_free(a);
+	return e;
+}
+
+struct roll_job {
+	long long id, until;
+	const char *endpoint_id, *secret_sealed;
+};
+
+static sl_err roll_job(struct store *db, void *arg)
+{
+	struct roll_job *j = arg;
+	return store_connection_roll(db, j->id, j->endpoint_id, j->secret_sealed, j->until);
+}
+
+sl_err connection_roll_secret(struct app_thread *t, long long id, long long now,
+			      struct connect_result *result)
+{
+	memset(result, 0, sizeof *result);
+	result->connection_id = id;
+	struct arena *a = arena_new();
+	struct connection_row row;
+	char *key = NULL, *sealed = NULL;
+	json_object *endpoint = NULL;
+	sl_err e = store_connection_get(t->db, a, id, &row);
+	if (e)
+		goto out;
+	if (strcmp(row.status, "connected") != 0 || !(key = connection_open_key(t, row.key_sealed))) {
+		e = SL_ERR_NOT_FOUND;
+		goto out;
+	}
+	/* the new endpoint first, so no event goes undelivered in between */
+	if ((e = create_endpoint(t->stripe, key, connection_webhook_url(a, id), id, &endpoint,
+				 &result->stripe))) {
+		result->problem = problem_for(e, &result->stripe);
+		e = SL_OK;
+		goto out;
+	}
+	const char *secret = json_string(endpoint, "secret");
+	const char *endpoint_id = json_string(endpoint, "id");
+	if (!secret || !endpoint_id || !(sealed = crypto_seal(t->secret_key, secret))) {
+		result->problem = CONNECT_STRIPE_ERROR;
+		goto out;
+	}
+	struct roll_job j = {id, now + WEBHOOK_PREVIOUS_SECRET_GRACE, endpoint_id, sealed};
+	if ((e = writer_run(t->writer, roll_job, &j))) {
+		char path[256];
+		struct stripe_error ignored;
+		json_object *gone = NULL;
+		snprintf(path, sizeof path, "/v1/webhook_endpoints/%s", endpoint_id);
+		stripe_request(t->stripe, key, STRIPE_DELETE, path, NULL, &gone, &ignored);
+		json_object_put(gone);
+		result->problem = CONNECT_SAVE_FAILED;
+		goto out;
+	}
+	if (row.endpoint_id) {
+		char path[256];
+		struct stripe_error err;
+		json_object *gone = NULL;
+		snprintf(path, sizeof path, "/v1/webhook_endpoints/%s", row.endpoint_id);
+		sl_err de = stripe_request(t->stripe, key, STRIPE_DELETE, path, NULL, &gone, &err);
+		json_object_put(gone);
+		if (de && de != SL_ERR_NOT_FOUND)
+			fprintf(stderr, "stripelink: roll %lld: old endpoint %s left at Stripe: %s\n", id,
+				row.endpoint_id, err.message);
+	}
+	fprintf(stderr, "stripelink: connection %lld has a new webhook signing secret\n", id);
+out:
+	connection_secret_free(key);
+	free(sealed);
+	json_object_put(endpoint);
 	arena_free(a);
 	return e;
 }

@@ -48,6 +48,13 @@ sl_err connection_connect(struct app_thread *t, const char *key, long long now,
 sl_err connection_disconnect(struct app_thread *t, long long id, long long now,
 			     bool *endpoint_left);
 
+/* Replaces the connection's webhook endpoint with a new one (a new signing
+ * secret); the old secret is still accepted for
+ * WEBHOOK_PREVIOUS_SECRET_GRACE seconds. *problem says what Stripe
+ * refused, as for connect. */
+sl_err connection_roll_secret(struct app_thread *t, long long id, long long now,
+			      struct connect_result *result);
+
 /* This install's webhook URL for a connection, from the arena. */
 const char *connection_webhook_url(struct arena *a, long long id);
 

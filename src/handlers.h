@@ -69,6 +69,7 @@ HANDLER(page_stripe_connect_get);
 HANDLER(page_stripe_connect_post);
 HANDLER(page_stripe_app_get);
 HANDLER(page_stripe_settings_post);
+HANDLER(page_stripe_roll_post);
 HANDLER(page_stripe_disconnect_get);
 HANDLER(page_stripe_disconnect_post);
 

@@ -188,6 +188,14 @@ HANDLER(page_stripe_app_get)
 	if (notice && strcmp(notice, "saved") == 0) {
 		view_show(d, "NOTICE");
 		view_set(d, "NOTICE_TEXT", "Settings saved.");
+	} else if (notice && strcmp(notice, "rolled") == 0) {
+		view_show(d, "NOTICE");
+		view_set(d, "NOTICE_TEXT", "A new webhook endpoint and signing secret are in place; the old "
+					   "secret is still accepted for 24 hours.");
+	}
+	if (c.previous_secret_sealed && c.previous_secret_until > r->now) {
+		view_show(d, "ROTATING");
+		view_set(d, "PREVIOUS_UNTIL", page_time(r, c.previous_secret_until));
 	}
 	return page_render(r, resp, "stripe_app", "APPS", d);
 }
@@ -249,5 +257,28 @@ HANDLER(page_stripe_disconnect_post)
 	    (e = connection_disconnect(r->thread, c.id, r->now, &endpoint_left)))
 		return e;
 	http_redirect(resp, endpoint_left ? "/apps?notice=endpoint_left" : "/apps?notice=disconnected");
+	return SL_OK;
+}
+
+HANDLER(page_stripe_roll_post)
+{
+	struct connection_row c;
+	sl_err e = page_load_connection(r, &c);
+	if (e)
+		return e;
+	struct connect_result result;
+	if ((e = connection_roll_secret(r->thread, c.id, r->now, &result)))
+		return e;
+	if (result.problem != CONNECT_OK) {
+		struct view_dict *d = view_dict_new();
+		view_set_int(d, "STATUS", connect_words[result.problem].status);
+		view_set(d, "REASON", "The signing secret was not changed");
+		view_set(d, "MESSAGE", arena_printf(r->arena, "%s %s", connect_words[result.problem].headline,
+						    connect_words[result.problem].advice));
+		e = page_render(r, resp, "error", "APPS", d);
+		resp->status = connect_words[result.problem].status;
+		return e;
+	}
+	http_redirect(resp, arena_printf(r->arena, "/apps/stripe/%lld?notice=rolled", c.id));
 	return SL_OK;
 }

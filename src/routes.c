@@ -36,6 +36,7 @@ enum route_id {
 	ROUTE_LOG_REPLAY,
 	ROUTE_SYNC,
 	ROUTE_SYNC_CONTROL,
+	ROUTE_STRIPE_ROLL,
 	ROUTE__MAX
 };
 
@@ -140,6 +141,7 @@ const struct route route_table[] = {
 	[ROUTE_LOG_REPLAY] = {HTTP_POST, "/apps/stripe/:id/log/:entry/replay", page_log_replay_post, AUTH_ADMIN, true, NULL},
 	[ROUTE_SYNC] = {HTTP_POST, "/apps/stripe/:id/sync", page_sync_post, AUTH_ADMIN, true, sync_keys},
 	[ROUTE_SYNC_CONTROL] = {HTTP_POST, "/apps/stripe/:id/jobs/:job", page_sync_control_post, AUTH_ADMIN, true, sync_keys},
+	[ROUTE_STRIPE_ROLL] = {HTTP_POST, "/apps/stripe/:id/roll-secret", page_stripe_roll_post, AUTH_ADMIN, true, NULL},
 	[ROUTE_STRIPE_DISCONNECT_POST] = {HTTP_POST, "/apps/stripe/:id/disconnect", page_stripe_disconnect_post, AUTH_ADMIN, true, NULL},
 };
 _Static_assert(sizeof route_table / sizeof route_table[0] == ROUTE__MAX,

@@ -260,6 +260,7 @@ enum stmt {
 	ST_WINDOW_ADVANCE,
 	ST_JOB_PROGRESS,
 	ST_WINDOW_SET_GTE,
+	ST_CONNECTION_ROLL,
 	ST__MAX
 };
 
@@ -435,6 +436,9 @@ static const char *const sql[] = {
 			    " ELSE created_lt - coalesce(oldest_seen, created_lt) END), 0),"
 			    " coalesce(sum(created_lt - created_gte), 0), count(*) FROM sync_windows WHERE job_id = ?1",
 	[ST_WINDOW_SET_GTE] = "UPDATE sync_windows SET created_gte = ?2 WHERE id = ?1",
+	[ST_CONNECTION_ROLL] = "UPDATE connections SET endpoint_id = ?2, secret_sealed = ?3,"
+			       " previous_secret_sealed = secret_sealed, previous_secret_until = ?4"
+			       " WHERE id = ?1 AND status = 'connected'",
 	[ST_CONTACT_ORDERS] = "SELECT stripe_id, amount, amount_refunded, currency, status, coalesce(created, '')"
 			      " FROM orders WHERE contact_id = ?1 ORDER BY id DESC LIMIT 100",
 	[ST_CONTACT_RECURRING] = "SELECT subscription_id, status, coalesce(price_id, ''), coalesce(amount, 0),"
@@ -1989,3 +1993,19 @@ sl_err store_contact_find(struct store *db, const char *email_key, long long *id
 	return query_int(db, find, id);
 }
 
+
+sl_err store_connection_roll(struct store *db, long long id, const char *endpoint_id,
+			     const char *secret_sealed, long long previous_until)
+{
+	sqlite3_stmt *st = stmt(db, ST_CONNECTION_ROLL);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, endpoint_id);
+	bind_text(st, 3, secret_sealed);
+	sqlite3_bind_int64(st, 4, previous_until);
+	sl_err e = exec_step(db, st, "connection roll");
+	if (!e && sqlite3_changes(db->db) == 0)
+		e = SL_ERR_NOT_FOUND;
+	return e;
+}

@@ -206,6 +206,10 @@ sl_err store_connection_activate(struct store *db, long long id, const char *key
 sl_err store_connection_abandon(struct store *db, long long id, long long now);
 /* Forgets the key and secrets and marks the connection disconnected. */
 sl_err store_connection_disconnect(struct store *db, long long id, long long now);
+/* A new webhook endpoint and signing secret; the old secret stays valid
+ * until previous_until (deliveries already on their way). */
+sl_err store_connection_roll(struct store *db, long long id, const char *endpoint_id,
+			     const char *secret_sealed, long long previous_until);
 /* The three "Webhook events" switches. */
 sl_err store_connection_switches(struct store *db, long long id, bool contact,
 				 bool order, bool recurring);
