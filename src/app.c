@@ -31,7 +31,7 @@ struct app_thread *app_thread_new(struct app_shared *shared, sl_err *err)
 	t->writer = shared->writer;
 	/* a person (or Stripe's webhook delivery) is waiting: worst case about
 	 * 3 tries x 8 s + backoff, well inside nginx's 60 s */
-	static const struct stripe_options interactive = {3000, 8000, 3, 2000};
+	static const struct stripe_options interactive = {3000, 8000, 3, 2000, NULL, NULL};
 	t->stripe = stripe_client_new(config_get()->stripe_api, &interactive);
 	if (!t->stripe) {
 		store_close(t->db);

@@ -87,8 +87,10 @@ struct stripe_client *stripe_client_new(const char *base_url,
 	size_t n = strlen(c->base);
 	while (n && c->base[n - 1] == '/')
 		c->base[--n] = '\0';
-	c->opts = (struct stripe_options){5000, 30000, 3, 8000};
+	c->opts = (struct stripe_options){5000, 30000, 3, 8000, NULL, NULL};
 	if (opts) {
+		c->opts.pace = opts->pace;
+		c->opts.pace_ctx = opts->pace_ctx;
 		if (opts->connect_timeout_ms > 0)
 			c->opts.connect_timeout_ms = opts->connect_timeout_ms;
 		if (opts->timeout_ms > 0)
@@ -231,6 +233,8 @@ sl_err stripe_request(struct stripe_client *c, const char *key,
 	for (int attempt = 1; attempt <= c->opts.max_tries; attempt++) {
 		struct answer a = {.body = BUF_INIT, .retry_after_s = -1};
 		CURL *h = c->curl;
+		if (c->opts.pace)
+			c->opts.pace(c->opts.pace_ctx);
 		curl_easy_reset(h);
 		curl_easy_setopt(h, CURLOPT_URL, url.data);
 		curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);

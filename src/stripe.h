@@ -51,6 +51,9 @@ struct stripe_options {
 	long timeout_ms;           /* default 30000, whole request */
 	int max_tries;             /* default 3 */
 	long max_backoff_ms;       /* default 8000: longest single wait */
+	void (*pace)(void *ctx);   /* called before every try, retries too (a
+				      rate limiter); NULL for none */
+	void *pace_ctx;
 };
 
 /* A client for base_url ("https://api.stripe.com"). opts may be NULL for

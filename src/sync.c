@@ -113,6 +113,18 @@ struct page {
 	long long now;
 };
 
+/* Orders from history are what was paid for, as the webhook's order
+ * events (charge.succeeded, invoice.paid, checkout.session.completed):
+ * not declined charges, open or void invoices, unpaid sessions. */
+static bool settled(const struct change_order *o)
+{
+	static const char *const paid[] = {"paid", "refunded", "partially_refunded", "succeeded"};
+	for (size_t i = 0; o->present && o->status && i < sizeof paid / sizeof paid[0]; i++)
+		if (strcmp(o->status, paid[i]) == 0)
+			return true;
+	return false;
+}
+
 static sl_err page_job(struct store *db, void *arg)
 {
 	struct page *p = arg;
@@ -137,7 +149,7 @@ static sl_err page_job(struct store *db, void *arg)
 			.has_email = p->has_email[i],
 			.version = p->version,
 			.contact = r->create_contact,
-			.order = r->create_order && p->sets[i].order.present ? ORDER_CREATE : ORDER_NONE,
+			.order = r->create_order && settled(&p->sets[i].order) ? ORDER_CREATE : ORDER_NONE,
 			.recurring = r->create_recurring && p->sets[i].recurring.present,
 		};
 		if ((e = ingest_apply(db, &it, p->now)))
@@ -255,13 +267,19 @@ static const char *failure_words(sl_err e, struct arena *a, const struct stripe_
 	}
 }
 
+static void pace(void *limiter)
+{
+	ratelimit_acquire(limiter);
+}
+
 /* Fetches and commits the pages of one window until it is done, then
  * takes another, until nothing is left or the run halts. */
 static void *window_main(void *p)
 {
 	struct run *r = p;
 	const struct catalog_resource *res = catalog_resource(r->resource);
-	static const struct stripe_options patient = {5000, 30000, 6, 10000};
+	/* every try, retries included, takes a slot of the shared limiter */
+	const struct stripe_options patient = {5000, 30000, 6, 10000, pace, &r->limiter};
 	struct stripe_client *client = stripe_client_new(r->env->stripe_api, &patient);
 	struct arena *a = arena_new();
 	struct page *page = calloc(1, sizeof *page);
@@ -295,7 +313,6 @@ static void *window_main(void *p)
 			stripe_params_add(&q, "expand[]", "data.customer");
 		if (r->resource == RESOURCE_SUBSCRIPTION)
 			stripe_params_add(&q, "status", "all");
-		ratelimit_acquire(&r->limiter);
 		long long fetched_at = (long long)time(NULL);
 		json_object *list = NULL;
 		struct stripe_error err;
@@ -393,9 +410,10 @@ static sl_err start_job(struct store *db, void *arg)
 
 /* The oldest time anything can have been created: the account's own
  * creation (0 when Stripe does not say). */
-static sl_err account_created(const struct run *r, long long *created, struct stripe_error *err)
+static sl_err account_created(struct run *r, long long *created, struct stripe_error *err)
 {
-	struct stripe_client *c = stripe_client_new(r->env->stripe_api, NULL);
+	const struct stripe_options paced = {0, 0, 0, 0, pace, &r->limiter};
+	struct stripe_client *c = stripe_client_new(r->env->stripe_api, &paced);
 	if (!c)
 		return SL_ERR_NOMEM;
 	json_object *acct = NULL, *v;
@@ -462,7 +480,6 @@ sl_err sync_run_job(const struct sync_env *env, long long job_id)
 	if (n_windows == 0) {
 		struct stripe_error err;
 		long long first = 0;
-		ratelimit_acquire(&r.limiter);
 		if ((e = account_created(&r, &first, &err))) {
 			fin.state = "failed";
 			fin.error = failure_words(e, a, &err, catalog_resource(r.resource)->label);
