@@ -41,7 +41,7 @@ ASAN_BIN  = $(UNIT_C:tests/unit/%.c=$(B)/tests-asan/%)
 BENCH_BIN = $(BENCH_C:bench/%.c=$(B)/bench/%)
 PROGRAMS  = cgi-bin/stripelink $(if $(wildcard src/sync_main.c),cgi-bin/stripelink-sync)
 
-.PHONY: all programs run test unit unit-asan integration valgrind bench clean deps test-deps bench-deps
+.PHONY: all programs run test unit unit-asan integration integration-asan valgrind bench clean deps test-deps bench-deps
 
 # The public targets install what is missing first, then build in a
 # sub-make, so pkg-config sees libraries installed a moment ago.
@@ -79,13 +79,20 @@ $(B)/libstripelink-asan.a: $(ASAN_OBJ)
 
 cgi-bin/stripelink: src/main.c $(B)/libstripelink.a
 	$(CC) $(CSTD) $(OPT) -g $(WARN) $(PKG_CFLAGS) -Isrc $< $(B)/libstripelink.a $(PKG_LIBS) -lstdc++ -lpthread -o $@
+# the FastCGI program built with AddressSanitizer + UBSan: integration
+# tests run against it too, so leaks and memory errors on the real request
+# path fail the build (LeakSanitizer reports when the worker exits)
+$(B)/asan-bin/stripelink: src/main.c $(B)/libstripelink-asan.a
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) -O1 -g $(WARN) $(SANITIZE) $(PKG_CFLAGS) -Isrc $< $(B)/libstripelink-asan.a $(PKG_LIBS) -lstdc++ -lpthread -o $@
+
 cgi-bin/stripelink-sync: src/sync_main.c $(B)/libstripelink.a
 	$(CC) $(CSTD) $(OPT) -g $(WARN) $(PKG_CFLAGS) -Isrc $< $(B)/libstripelink.a $(PKG_LIBS) -lstdc++ -lpthread -o $@
 
-$(B)/tests/%: tests/unit/%.c $(B)/libstripelink.a
+$(B)/tests/%: tests/unit/%.c tests/unit/*.h $(B)/libstripelink.a
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) -O0 -g $(WARN) $(PKG_CFLAGS) -Isrc $< $(B)/libstripelink.a $(PKG_LIBS) $(CMOCKA_LIBS) -lstdc++ -lpthread -o $@
-$(B)/tests-asan/%: tests/unit/%.c $(B)/libstripelink-asan.a
+$(B)/tests-asan/%: tests/unit/%.c tests/unit/*.h $(B)/libstripelink-asan.a
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) -O1 -g $(WARN) $(SANITIZE) $(PKG_CFLAGS) -Isrc $< $(B)/libstripelink-asan.a $(PKG_LIBS) $(CMOCKA_LIBS) -lstdc++ -lpthread -o $@
 $(B)/bench/%: bench/%.c $(B)/libstripelink.a
@@ -99,7 +106,7 @@ run: all
 # ---- tests ----
 # tests/run.sh runs each suite, prints a summary and fails if any failed.
 test: test-deps
-	@$(MAKE) --no-print-directory $(PROGRAMS) $(UNIT_BIN) $(ASAN_BIN)
+	@$(MAKE) --no-print-directory $(PROGRAMS) $(UNIT_BIN) $(ASAN_BIN) $(B)/asan-bin/stripelink
 	@sh tests/run.sh
 unit: test-deps
 	@$(MAKE) --no-print-directory $(UNIT_BIN)
@@ -110,6 +117,9 @@ unit-asan: test-deps
 integration: test-deps
 	@$(MAKE) --no-print-directory $(PROGRAMS)
 	@sh tests/run.sh integration
+integration-asan: test-deps
+	@$(MAKE) --no-print-directory $(PROGRAMS) $(B)/asan-bin/stripelink
+	@sh tests/run.sh integration-asan
 valgrind: test-deps
 	@$(MAKE) --no-print-directory $(UNIT_BIN)
 	@sh tests/run.sh valgrind

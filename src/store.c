@@ -517,6 +517,30 @@ static const char *col_text(struct arena *a, sqlite3_stmt *st, int i)
 	return arena_strdup(a, t ? (const char *)t : "");
 }
 
+/* Makes room for one more element in an arena array by doubling it;
+ * returns the (possibly moved) array. */
+static void *grow(struct arena *a, void *items, size_t *cap, size_t count, size_t size)
+{
+	if (count < *cap)
+		return items;
+	size_t bigger = *cap ? 2 * *cap : 8;
+	void *p = arena_alloc(a, bigger * size);
+	memcpy(p, items, count * size);
+	*cap = bigger;
+	return p;
+}
+
+/* Steps st to its one expected row: SL_OK leaves the row to be read (the
+ * caller then calls done()), otherwise st is reset and SL_ERR_NOT_FOUND or
+ * the failure is returned. */
+static sl_err step_row(struct store *db, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		return SL_OK;
+	return done(st, rc == SQLITE_DONE ? SL_ERR_NOT_FOUND : fail(db, rc, what));
+}
+
 /* Runs a statement that returns no rows. */
 static sl_err exec_step(struct store *db, sqlite3_stmt *st, const char *what)
 {
@@ -681,11 +705,9 @@ sl_err store_user_find(struct store *db, struct arena *a, const char *username,
 	if (!st)
 		return SL_ERR_DB;
 	bind_text(st, 1, username);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return done(st, SL_ERR_NOT_FOUND);
-	if (rc != SQLITE_ROW)
-		return done(st, fail(db, rc, "user find"));
+	sl_err row = step_row(db, st, "user find");
+	if (row)
+		return row;
 	out->id = sqlite3_column_int64(st, 0);
 	out->username = col_text(a, st, 1);
 	out->password_hash = col_text(a, st, 2);
@@ -715,11 +737,9 @@ sl_err store_session_find(struct store *db, struct arena *a, const char *token_h
 		return SL_ERR_DB;
 	bind_text(st, 1, token_hash);
 	sqlite3_bind_int64(st, 2, now);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return done(st, SL_ERR_NOT_FOUND);
-	if (rc != SQLITE_ROW)
-		return done(st, fail(db, rc, "session find"));
+	sl_err row = step_row(db, st, "session find");
+	if (row)
+		return row;
 	out->user_id = sqlite3_column_int64(st, 0);
 	out->username = col_text(a, st, 1);
 	out->csrf = col_text(a, st, 2);
@@ -796,12 +816,7 @@ sl_err store_fields_list(struct store *db, struct arena *a, struct field **out,
 	size_t count = 0;
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (count == cap) {
-			struct field *bigger = arena_alloc(a, 2 * cap * sizeof *f);
-			memcpy(bigger, f, cap * sizeof *f);
-			f = bigger;
-			cap *= 2;
-		}
+		f = grow(a, f, &cap, count, sizeof *f);
 		f[count].id = sqlite3_column_int64(st, 0);
 		f[count].key = col_text(a, st, 1);
 		f[count].label = col_text(a, st, 2);
@@ -927,11 +942,9 @@ sl_err store_contact_get(struct store *db, struct arena *a, long long id,
 	if (!st)
 		return SL_ERR_DB;
 	sqlite3_bind_int64(st, 1, id);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return done(st, SL_ERR_NOT_FOUND);
-	if (rc != SQLITE_ROW)
-		return done(st, fail(db, rc, "contact get"));
+	sl_err row = step_row(db, st, "contact get");
+	if (row)
+		return row;
 	read_contact(a, st, out);
 	return done(st, SL_OK);
 }
@@ -947,12 +960,7 @@ sl_err store_contact_values(struct store *db, struct arena *a, long long id,
 	struct contact_value *v = arena_alloc(a, cap * sizeof *v);
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (count == cap) {
-			struct contact_value *bigger = arena_alloc(a, 2 * cap * sizeof *v);
-			memcpy(bigger, v, cap * sizeof *v);
-			v = bigger;
-			cap *= 2;
-		}
+		v = grow(a, v, &cap, count, sizeof *v);
 		v[count].field_id = sqlite3_column_int64(st, 0);
 		v[count].key = col_text(a, st, 1);
 		v[count].label = col_text(a, st, 2);
@@ -976,12 +984,7 @@ sl_err store_tags_list(struct store *db, struct arena *a, const char ***out,
 	const char **t = arena_alloc(a, cap * sizeof *t);
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (count == cap) {
-			const char **bigger = arena_alloc(a, 2 * cap * sizeof *t);
-			memcpy(bigger, t, cap * sizeof *t);
-			t = bigger;
-			cap *= 2;
-		}
+		t = grow(a, t, &cap, count, sizeof *t);
 		t[count++] = col_text(a, st, 0);
 	}
 	if (rc != SQLITE_DONE)
@@ -1162,11 +1165,9 @@ sl_err store_connection_get(struct store *db, struct arena *a, long long id,
 	if (!st)
 		return SL_ERR_DB;
 	sqlite3_bind_int64(st, 1, id);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return done(st, SL_ERR_NOT_FOUND);
-	if (rc != SQLITE_ROW)
-		return done(st, fail(db, rc, "connection get"));
+	sl_err row = step_row(db, st, "connection get");
+	if (row)
+		return row;
 	read_connection(a, st, out);
 	return done(st, SL_OK);
 }
@@ -1181,12 +1182,7 @@ sl_err store_connections_list(struct store *db, struct arena *a,
 	struct connection_row *c = arena_alloc(a, cap * sizeof *c);
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (count == cap) {
-			struct connection_row *bigger = arena_alloc(a, 2 * cap * sizeof *c);
-			memcpy(bigger, c, cap * sizeof *c);
-			c = bigger;
-			cap *= 2;
-		}
+		c = grow(a, c, &cap, count, sizeof *c);
 		read_connection(a, st, &c[count++]);
 	}
 	if (rc != SQLITE_DONE)
@@ -1312,12 +1308,7 @@ sl_err store_resources_list(struct store *db, struct arena *a, long long connect
 	struct resource_row *r = arena_alloc(a, cap * sizeof *r);
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (count == cap) {
-			struct resource_row *bigger = arena_alloc(a, 2 * cap * sizeof *r);
-			memcpy(bigger, r, cap * sizeof *r);
-			r = bigger;
-			cap *= 2;
-		}
+		r = grow(a, r, &cap, count, sizeof *r);
 		read_resource(a, st, &r[count++]);
 	}
 	if (rc != SQLITE_DONE)
@@ -1335,11 +1326,9 @@ sl_err store_resource_get(struct store *db, struct arena *a, long long connectio
 		return SL_ERR_DB;
 	sqlite3_bind_int64(st, 1, connection_id);
 	bind_text(st, 2, resource);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return done(st, SL_ERR_NOT_FOUND);
-	if (rc != SQLITE_ROW)
-		return done(st, fail(db, rc, "resource get"));
+	sl_err row = step_row(db, st, "resource get");
+	if (row)
+		return row;
 	read_resource(a, st, out);
 	return done(st, SL_OK);
 }
@@ -1394,11 +1383,9 @@ sl_err store_event_result(struct store *db, struct arena *a, long long connectio
 		return SL_ERR_DB;
 	sqlite3_bind_int64(st, 1, connection_id);
 	bind_text(st, 2, event_id);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return done(st, SL_ERR_NOT_FOUND);
-	if (rc != SQLITE_ROW)
-		return done(st, fail(db, rc, "event get"));
+	sl_err row = step_row(db, st, "event get");
+	if (row)
+		return row;
 	*result = col_text(a, st, 0);
 	return done(st, SL_OK);
 }
@@ -1496,11 +1483,9 @@ sl_err store_log_get(struct store *db, struct arena *a, long long connection_id,
 		return SL_ERR_DB;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, connection_id);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return done(st, SL_ERR_NOT_FOUND);
-	if (rc != SQLITE_ROW)
-		return done(st, fail(db, rc, "log get"));
+	sl_err row = step_row(db, st, "log get");
+	if (row)
+		return row;
 	read_log(a, st, out);
 	if (sqlite3_column_type(st, 8) != SQLITE_NULL) {
 		int len = sqlite3_column_bytes(st, 8);
@@ -1521,12 +1506,7 @@ sl_err store_log_types(struct store *db, struct arena *a, long long connection_i
 	const char **t = arena_alloc(a, cap * sizeof *t);
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (count == cap) {
-			const char **bigger = arena_alloc(a, 2 * cap * sizeof *t);
-			memcpy(bigger, t, cap * sizeof *t);
-			t = bigger;
-			cap *= 2;
-		}
+		t = grow(a, t, &cap, count, sizeof *t);
 		t[count++] = col_text(a, st, 0);
 	}
 	if (rc != SQLITE_DONE)
@@ -1752,11 +1732,9 @@ sl_err store_job_get(struct store *db, struct arena *a, long long id, struct syn
 	if (!st)
 		return SL_ERR_DB;
 	sqlite3_bind_int64(st, 1, id);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return done(st, SL_ERR_NOT_FOUND);
-	if (rc != SQLITE_ROW)
-		return done(st, fail(db, rc, "job get"));
+	sl_err row = step_row(db, st, "job get");
+	if (row)
+		return row;
 	read_job(a, st, out);
 	return done(st, SL_OK);
 }
@@ -1785,11 +1763,9 @@ sl_err store_job_next(struct store *db, struct arena *a, struct sync_job_row *ou
 	sqlite3_stmt *st = stmt(db, ST_JOB_NEXT);
 	if (!st)
 		return SL_ERR_DB;
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return done(st, SL_ERR_NOT_FOUND);
-	if (rc != SQLITE_ROW)
-		return done(st, fail(db, rc, "job next"));
+	sl_err row = step_row(db, st, "job next");
+	if (row)
+		return row;
 	read_job(a, st, out);
 	return done(st, SL_OK);
 }
@@ -1800,11 +1776,9 @@ sl_err store_job_state(struct store *db, struct arena *a, long long id, const ch
 	if (!st)
 		return SL_ERR_DB;
 	sqlite3_bind_int64(st, 1, id);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return done(st, SL_ERR_NOT_FOUND);
-	if (rc != SQLITE_ROW)
-		return done(st, fail(db, rc, "job state"));
+	sl_err row = step_row(db, st, "job state");
+	if (row)
+		return row;
 	*state = col_text(a, st, 0);
 	return done(st, SL_OK);
 }
@@ -1933,12 +1907,7 @@ sl_err store_windows_list(struct store *db, struct arena *a, long long job_id,
 	struct sync_window_row *w = arena_alloc(a, cap * sizeof *w);
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (count == cap) {
-			struct sync_window_row *bigger = arena_alloc(a, 2 * cap * sizeof *w);
-			memcpy(bigger, w, cap * sizeof *w);
-			w = bigger;
-			cap *= 2;
-		}
+		w = grow(a, w, &cap, count, sizeof *w);
 		w[count].id = sqlite3_column_int64(st, 0);
 		w[count].job_id = sqlite3_column_int64(st, 1);
 		w[count].created_gte = sqlite3_column_int64(st, 2);

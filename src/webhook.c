@@ -243,13 +243,16 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 	mapping_free(m);
 }
 
-static void answer(struct webhook_outcome *out, int status, const struct delivery *d)
+/* Fills out from d; the strings are copied into a, because d's may point
+ * into the change set, which dies before the answer is written. */
+static void answer(struct arena *a, struct webhook_outcome *out, int status,
+		   const struct delivery *d)
 {
 	out->status = status;
-	out->result = d->result;
-	out->reason = d->reason;
+	out->result = d->result;   /* static */
+	out->reason = arena_strdup(a, d->reason ? d->reason : "");
 	out->contact_id = d->contact_id;
-	out->event_id = d->event_id;
+	out->event_id = arena_strdup(a, d->event_id ? d->event_id : "");
 }
 
 /* Shared by receive and replay once the body is trusted. */
@@ -294,7 +297,7 @@ static sl_err process(struct app_thread *t, struct arena *a, const struct connec
 	sl_err e = writer_run(t->writer, delivery_job, &d);
 	if (!e) {
 		int status = d.reject_reason ? 400 : d.fail_reason ? 503 : 200;
-		answer(out, status, &d);
+		answer(a, out, status, &d);
 	}
 	change_set_clear(&cs);
 	json_object_put(event);

@@ -5,9 +5,11 @@
 #   unit         cmocka unit tests (build/tests/test_*)
 #   unit-asan    the same under AddressSanitizer + UBSan
 #   integration  node:test suites in tests/integration against real nginx
+#   integration-asan  the HTTP-level suites against the ASan+UBSan build of
+#                the FastCGI program (leaks or memory errors fail them)
 #   valgrind     the unit tests under valgrind (not part of the default)
 cd "$(dirname "$0")/.." || exit 1
-suites=${*:-"unit unit-asan integration"}
+suites=${*:-"unit unit-asan integration integration-asan"}
 out=build/test-logs
 mkdir -p "$out"
 passed=0
@@ -58,15 +60,25 @@ for suite in $suites; do
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 			run_unit build/tests-asan ;;
 	valgrind) run_unit build/tests valgrind -q --leak-check=full --error-exitcode=9 ;;
-	integration)
-		log="$out/integration.log"
-		if (cd tests && node --test --test-concurrency=1 integration/) >"$log" 2>&1; then
-			echo "  ok    integration"
+	integration | integration-asan)
+		log="$out/$suite.log"
+		if [ "$suite" = integration ]; then
+			files="integration/"
 		else
-			echo "  FAIL  integration (see $log)"
-			grep -E '^not ok|# Subtest|Error|expected|actual' "$log" | head -n 60 | sed 's/^/        /'
-			bad_suites="$bad_suites integration"
+			# the request path: pages, wizard, webhooks, rotation
+			files="integration/foundation.test.js integration/wizard.test.js integration/webhook.test.js integration/rotation.test.js"
+			export STRIPELINK_TEST_BIN="$PWD/build/asan-bin/stripelink"
+			export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
 		fi
+		# shellcheck disable=SC2086
+		if (cd tests && node --test --test-concurrency=1 $files) >"$log" 2>&1; then
+			echo "  ok    $suite"
+		else
+			echo "  FAIL  $suite (see $log)"
+			grep -E '^not ok|# Subtest|Error|expected|actual' "$log" | head -n 60 | sed 's/^/        /'
+			bad_suites="$bad_suites $suite"
+		fi
+		unset STRIPELINK_TEST_BIN
 		p=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$log" | tail -n 1)
 		f=$(sed -n 's/^# fail \([0-9]*\)/\1/p' "$log" | tail -n 1)
 		passed=$((passed + ${p:-0}))

@@ -9,7 +9,10 @@ const os = require('node:os');
 const path = require('node:path');
 
 const TOP = path.resolve(__dirname, '..', '..');
-const BIN = path.join(TOP, 'cgi-bin', 'stripelink');
+// STRIPELINK_TEST_BIN runs the suites against another build of the program
+// (tests/run.sh integration-asan points it at the AddressSanitizer build).
+const BIN = process.env.STRIPELINK_TEST_BIN || path.join(TOP, 'cgi-bin', 'stripelink');
+const SANITIZER = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:/;
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -78,6 +81,9 @@ async function startApp(extraEnv = {}) {
         clearTimeout(t);
       }
       fs.rmSync(dataDir, { recursive: true, force: true });
+      // a sanitizer build reports leaks and memory errors on its stderr
+      const m = SANITIZER.exec(logText);
+      if (m) throw new Error(`sanitizer report from ${BIN}:\n${logText.slice(Math.max(0, m.index - 200), m.index + 4000)}`);
     },
   };
 }
