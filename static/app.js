@@ -39,3 +39,24 @@ document.addEventListener('submit', function (ev) {
     if (select) select.addEventListener('change', function () { sync(box); });
   });
 })();
+
+// Links marked data-dialog="ID" open that <dialog> instead of navigating
+// (the link's page is the fallback without script); [data-close] closes it.
+document.addEventListener('click', function (ev) {
+  var link = ev.target.closest && ev.target.closest('a[data-dialog]');
+  if (link) {
+    var dialog = document.getElementById(link.getAttribute('data-dialog'));
+    if (dialog && typeof dialog.showModal === 'function') {
+      ev.preventDefault();
+      dialog.showModal();
+      var first = dialog.querySelector('input:not([type=hidden])');
+      if (first) first.focus();
+    }
+    return;
+  }
+  var close = ev.target.closest && ev.target.closest('[data-close]');
+  if (close) {
+    var d = close.closest('dialog');
+    if (d) d.close();
+  }
+});

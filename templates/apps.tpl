@@ -6,7 +6,7 @@
     <article class="card app">
       <h3>Stripe</h3>
       <p>Turn Stripe customers, charges, subscriptions, invoices and checkout sessions into contacts, with tags, orders and recurring payments.</p>
-      {{#CONNECT}}<a class="button primary" href="/apps/stripe/connect">Connect Account</a>{{/CONNECT}}
+      {{#CONNECT}}<a class="button primary" href="/apps/stripe/connect" data-dialog="connect-dialog">Connect Account</a>{{/CONNECT}}
     </article>
   </div>
 </section>
@@ -35,3 +35,16 @@
   </table>
   {{/HAVE_CONNECTED}}
 </section>
+{{#CONNECT}}
+<dialog id="connect-dialog" aria-labelledby="connect-dialog-title">
+  <h2 id="connect-dialog-title">Connect Stripe</h2>
+  <form method="post" action="/apps/stripe/connect" autocomplete="off">
+    <input type="hidden" name="csrf" value="{{CSRF}}">
+    <label for="dialog_secret_key">Stripe Secret Key</label>
+    <input id="dialog_secret_key" name="secret_key" type="password" required maxlength="512" placeholder="sk_live_…" spellcheck="false">
+    <p class="hint">Find it in the Stripe dashboard under Developers → API keys.</p>
+    <button type="submit" class="primary">Connect</button>
+    <button type="button" data-close>Cancel</button>
+  </form>
+</dialog>
+{{/CONNECT}}

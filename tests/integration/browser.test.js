@@ -54,6 +54,7 @@ test('a person sets up the Stripe integration in a browser', async (t) => {
   await t.test('connect, choose Charge, map fields, finish', async () => {
     await page.getByRole('link', { name: 'Apps' }).click();
     await page.getByRole('link', { name: 'Connect Account' }).click();
+    assert.ok(await page.locator('#connect-dialog[open]').isVisible(), 'Connect Account opens a dialog');
     await page.getByLabel('Stripe Secret Key').fill('sk_test_browser4242');
     await shot('3-connect');
     await page.getByRole('button', { name: 'Connect' }).click();

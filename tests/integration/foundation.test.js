@@ -267,3 +267,21 @@ test('the supervisor restarts a worker that dies', async (t) => {
   assert.ok(healthy, 'healthz answers again after the restart');
   assert.match(app.log(), /exited \(signal 9\); restarting/);
 });
+
+test('SIGINT stops the supervisor and everything it started', async () => {
+  const app = await startApp();
+  const sup = app.child.pid;
+  const kids = execFileSync('pgrep', ['-P', String(sup)], { encoding: 'utf8' }).trim().split('\n').map(Number);
+  assert.ok(kids.length >= 3, `nginx, the FastCGI worker and the sync worker run (${kids})`);
+  const exited = new Promise((r) => app.child.on('exit', (code, signal) => r({ code, signal })));
+  process.kill(sup, 'SIGINT');
+  const { code } = await exited;
+  assert.equal(code, 0, 'the supervisor exits cleanly');
+  for (const pid of kids) {
+    let alive = true;
+    try { process.kill(pid, 0); } catch (_) { alive = false; }
+    assert.equal(alive, false, `child ${pid} is gone`);
+  }
+  await assert.rejects(fetch(`${app.base}/healthz`), 'nothing listens any more');
+  await app.stop();
+});
