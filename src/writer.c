@@ -17,6 +17,7 @@ struct job {
 	void *arg;
 	sl_err result;
 	bool done;
+	pthread_cond_t wake;   /* signalled when done: only this waiter wakes */
 	struct job *next;
 };
 
@@ -25,7 +26,6 @@ struct writer {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t work;         /* signalled when a job is queued */
-	pthread_cond_t finished;     /* broadcast when a group is done */
 	struct job *head, *tail;     /* queue, guarded by lock */
 	bool stopping;
 	struct writer_stats stats;   /* guarded by lock */
@@ -88,13 +88,15 @@ static void *writer_main(void *p)
 		run_group(w, group, count);
 
 		pthread_mutex_lock(&w->lock);
-		for (struct job *j = group; j; j = j->next)
+		for (struct job *j = group, *next; j; j = next) {
+			next = j->next;   /* j belongs to its waiter once done is set */
 			j->done = true;
+			pthread_cond_signal(&j->wake);
+		}
 		w->stats.jobs += count;
 		w->stats.groups++;
 		if (count > w->stats.largest)
 			w->stats.largest = count;
-		pthread_cond_broadcast(&w->finished);
 	}
 	pthread_mutex_unlock(&w->lock);
 	return NULL;
@@ -114,7 +116,6 @@ struct writer *writer_start(const char *db_path, sl_err *err)
 	}
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->work, NULL);
-	pthread_cond_init(&w->finished, NULL);
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
 		store_close(w->db);
 		free(w);
@@ -137,16 +138,17 @@ void writer_stop(struct writer *w)
 	store_close(w->db);
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->work);
-	pthread_cond_destroy(&w->finished);
 	free(w);
 }
 
 sl_err writer_run(struct writer *w, writer_fn fn, void *arg)
 {
 	struct job job = {.fn = fn, .arg = arg};
+	pthread_cond_init(&job.wake, NULL);
 	pthread_mutex_lock(&w->lock);
 	if (w->stopping) {
 		pthread_mutex_unlock(&w->lock);
+		pthread_cond_destroy(&job.wake);
 		return SL_ERR_BUSY;
 	}
 	if (w->tail)
@@ -156,8 +158,9 @@ sl_err writer_run(struct writer *w, writer_fn fn, void *arg)
 	w->tail = &job;
 	pthread_cond_signal(&w->work);
 	while (!job.done)
-		pthread_cond_wait(&w->finished, &w->lock);
+		pthread_cond_wait(&job.wake, &w->lock);
 	pthread_mutex_unlock(&w->lock);
+	pthread_cond_destroy(&job.wake);
 	return job.result;
 }
 
