@@ -50,7 +50,7 @@ struct run {
 	const struct mapping *mapping;   /* borrowed, read-only */
 	const char *key;                 /* the connection's secret key */
 	bool create_contact, create_order, create_recurring;
-	struct ratelimit limiter;
+	struct ratelimit *limiter;       /* the worker's, for this key's mode */
 	pthread_mutex_t lock;
 	bool halt;                       /* a window failed, or paused/cancelled/stopped */
 	sl_err failure;                  /* first failure */
@@ -269,7 +269,8 @@ static const char *failure_words(sl_err e, struct arena *a, const struct stripe_
 
 static void pace(void *limiter)
 {
-	ratelimit_acquire(limiter);
+	if (limiter)
+		ratelimit_acquire(limiter);
 }
 
 /* Fetches and commits the pages of one window until it is done, then
@@ -279,7 +280,7 @@ static void *window_main(void *p)
 	struct run *r = p;
 	const struct catalog_resource *res = catalog_resource(r->resource);
 	/* every try, retries included, takes a slot of the shared limiter */
-	const struct stripe_options patient = {5000, 30000, 6, 10000, pace, &r->limiter};
+	const struct stripe_options patient = {5000, 30000, 6, 10000, pace, r->limiter};
 	struct stripe_client *client = stripe_client_new(r->env->stripe_api, &patient);
 	struct arena *a = arena_new();
 	struct page *page = calloc(1, sizeof *page);
@@ -412,7 +413,7 @@ static sl_err start_job(struct store *db, void *arg)
  * creation (0 when Stripe does not say). */
 static sl_err account_created(struct run *r, long long *created, struct stripe_error *err)
 {
-	const struct stripe_options paced = {0, 0, 0, 0, pace, &r->limiter};
+	const struct stripe_options paced = {0, 0, 0, 0, pace, r->limiter};
 	struct stripe_client *c = stripe_client_new(r->env->stripe_api, &paced);
 	if (!c)
 		return SL_ERR_NOMEM;
@@ -434,7 +435,6 @@ sl_err sync_run_job(const struct sync_env *env, long long job_id)
 	char *key = NULL;
 	struct run r = {.env = env, .job_id = job_id};
 	pthread_mutex_init(&r.lock, NULL);
-	ratelimit_init(&r.limiter, 0);
 	pthread_t *tids = NULL;
 	size_t n_windows = 0;
 	sl_err e;
@@ -462,8 +462,7 @@ sl_err sync_run_job(const struct sync_env *env, long long job_id)
 	r.create_contact = c.create_contact;
 	r.create_order = c.create_order;
 	r.create_recurring = c.create_recurring;
-	ratelimit_destroy(&r.limiter);
-	ratelimit_init(&r.limiter, c.livemode ? env->rate_live : env->rate_test);
+	r.limiter = c.livemode ? env->limit_live : env->limit_test;
 	struct resource_row res;
 	if (store_resource_get(db, a, c.id, job.resource, &res) == SL_OK && res.mapping)
 		m = mapping_from_json(res.mapping, NULL);
@@ -561,14 +560,22 @@ out:
 		free(key);
 	}
 	store_close(db);
-	ratelimit_destroy(&r.limiter);
 	pthread_mutex_destroy(&r.lock);
 	arena_free(a);
 	return e;
 }
 
-void sync_worker_loop(const struct sync_env *env, int poll_ms)
+void sync_worker_loop(const struct sync_env *env_in, int poll_ms)
 {
+	/* one budget per mode for the worker's life: jobs one after another
+	 * (or a resumed one) share it instead of starting afresh */
+	struct ratelimit live, test;
+	ratelimit_init(&live, env_in->rate_live);
+	ratelimit_init(&test, env_in->rate_test);
+	struct sync_env with_limits = *env_in;
+	with_limits.limit_live = &live;
+	with_limits.limit_test = &test;
+	const struct sync_env *env = &with_limits;
 	struct arena *a = arena_new();
 	sl_err e;
 	struct store *db = store_open(env->db_path, &e);
@@ -593,4 +600,6 @@ void sync_worker_loop(const struct sync_env *env, int poll_ms)
 	}
 	store_close(db);
 	arena_free(a);
+	ratelimit_destroy(&live);
+	ratelimit_destroy(&test);
 }

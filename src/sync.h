@@ -18,6 +18,7 @@
 #include "err.h"
 
 struct writer;
+struct ratelimit;
 
 #define SYNC_PAGE_SIZE 100
 #define SYNC_WINDOWS 4
@@ -29,11 +30,14 @@ struct sync_env {
 	const unsigned char *secret_key;   /* CRYPTO_KEY_LEN bytes, borrowed */
 	struct writer *writer;             /* the worker's own writer, borrowed */
 	int rate_live, rate_test;          /* requests per second; 0 = unlimited */
+	struct ratelimit *limit_live;      /* set by sync_worker_loop from the rates */
+	struct ratelimit *limit_test;
 	int windows;                       /* threads (and so windows at once) per job, 1..16 */
 	volatile sig_atomic_t *stop;       /* set by a signal: stop after the page */
 };
 
-/* Runs (or resumes) job_id until it is done, fails, is paused or
+/* Runs (or resumes) job_id (env's limiters must be set, as
+ * sync_worker_loop does) until it is done, fails, is paused or
  * cancelled, or env->stop is set (the job then stays "running" and is
  * resumed next time). Returns SL_OK in all those cases; an error only when
  * the job could not be run at all. */
