@@ -541,6 +541,24 @@ static sl_err step_row(struct store *db, sqlite3_stmt *st, const char *what)
 	return done(st, rc == SQLITE_DONE ? SL_ERR_NOT_FOUND : fail(db, rc, what));
 }
 
+/* Reads the one row a statement finds for an id with read(), which copies
+ * it into out from the arena. SL_ERR_NOT_FOUND when there is none. */
+typedef void (*row_reader)(struct arena *a, sqlite3_stmt *st, void *out);
+
+static sl_err get_by_id(struct store *db, enum stmt which, long long id, row_reader read,
+			struct arena *a, void *out)
+{
+	sqlite3_stmt *st = stmt(db, which);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	sl_err row = step_row(db, st, sql[which]);
+	if (row)
+		return row;
+	read(a, st, out);
+	return done(st, SL_OK);
+}
+
 /* Runs a statement that returns no rows. */
 static sl_err exec_step(struct store *db, sqlite3_stmt *st, const char *what)
 {
@@ -872,8 +890,9 @@ sl_err store_field_exists(struct store *db, const char *key, bool *exists)
 
 /* ---- contacts ---- */
 
-static void read_contact(struct arena *a, sqlite3_stmt *st, struct contact *c)
+static void read_contact(struct arena *a, sqlite3_stmt *st, void *out)
 {
+	struct contact *c = out;
 	c->id = sqlite3_column_int64(st, 0);
 	c->email = col_text(a, st, 1);
 	c->first_name = col_text(a, st, 2);
@@ -938,15 +957,7 @@ sl_err store_contacts_search(struct store *db, struct arena *a,
 sl_err store_contact_get(struct store *db, struct arena *a, long long id,
 			 struct contact *out)
 {
-	sqlite3_stmt *st = stmt(db, ST_CONTACT_GET);
-	if (!st)
-		return SL_ERR_DB;
-	sqlite3_bind_int64(st, 1, id);
-	sl_err row = step_row(db, st, "contact get");
-	if (row)
-		return row;
-	read_contact(a, st, out);
-	return done(st, SL_OK);
+	return get_by_id(db, ST_CONTACT_GET, id, read_contact, a, out);
 }
 
 sl_err store_contact_values(struct store *db, struct arena *a, long long id,
@@ -1137,8 +1148,9 @@ static const char *col_text_or_null(struct arena *a, sqlite3_stmt *st, int i)
 	return sqlite3_column_type(st, i) == SQLITE_NULL ? NULL : col_text(a, st, i);
 }
 
-static void read_connection(struct arena *a, sqlite3_stmt *st, struct connection_row *c)
+static void read_connection(struct arena *a, sqlite3_stmt *st, void *out)
 {
+	struct connection_row *c = out;
 	c->id = sqlite3_column_int64(st, 0);
 	c->status = col_text(a, st, 1);
 	c->account_id = col_text(a, st, 2);
@@ -1161,15 +1173,7 @@ static void read_connection(struct arena *a, sqlite3_stmt *st, struct connection
 sl_err store_connection_get(struct store *db, struct arena *a, long long id,
 			    struct connection_row *out)
 {
-	sqlite3_stmt *st = stmt(db, ST_CONNECTION_GET);
-	if (!st)
-		return SL_ERR_DB;
-	sqlite3_bind_int64(st, 1, id);
-	sl_err row = step_row(db, st, "connection get");
-	if (row)
-		return row;
-	read_connection(a, st, out);
-	return done(st, SL_OK);
+	return get_by_id(db, ST_CONNECTION_GET, id, read_connection, a, out);
 }
 
 sl_err store_connections_list(struct store *db, struct arena *a,
@@ -1685,8 +1689,9 @@ sl_err store_contact_recurring(struct store *db, struct arena *a, long long cont
 
 /* ---- historical sync jobs ---- */
 
-static void read_job(struct arena *a, sqlite3_stmt *st, struct sync_job_row *j)
+static void read_job(struct arena *a, sqlite3_stmt *st, void *out)
 {
+	struct sync_job_row *j = out;
 	j->id = sqlite3_column_int64(st, 0);
 	j->connection_id = sqlite3_column_int64(st, 1);
 	j->resource = col_text(a, st, 2);
@@ -1728,15 +1733,7 @@ sl_err store_job_queue(struct store *db, long long connection_id, const char *re
 
 sl_err store_job_get(struct store *db, struct arena *a, long long id, struct sync_job_row *out)
 {
-	sqlite3_stmt *st = stmt(db, ST_JOB_GET);
-	if (!st)
-		return SL_ERR_DB;
-	sqlite3_bind_int64(st, 1, id);
-	sl_err row = step_row(db, st, "job get");
-	if (row)
-		return row;
-	read_job(a, st, out);
-	return done(st, SL_OK);
+	return get_by_id(db, ST_JOB_GET, id, read_job, a, out);
 }
 
 sl_err store_jobs_list(struct store *db, struct arena *a, long long connection_id,
