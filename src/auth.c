@@ -144,25 +144,55 @@ static void make_decoy(void)
 }
 
 
-/* Seconds left before key may try again (0: now). */
-static long long throttle_wait(struct http_request *r, const char *key)
+/* Seconds left before a key with these failures may try again (0: now). */
+static long long throttle_wait(long long failures, long long last, long long now)
 {
-	long long failures, last;
-	if (store_login_failures(r->thread->db, key, &failures, &last) ||
-	    failures < AUTH_FREE_FAILURES)
+	if (failures < AUTH_FREE_FAILURES)
 		return 0;
 	long long shift = failures - AUTH_FREE_FAILURES;
 	long long delay = shift >= 10 ? AUTH_MAX_DELAY : (1LL << shift);
 	if (delay > AUTH_MAX_DELAY)
 		delay = AUTH_MAX_DELAY;
-	long long left = last + delay - r->now;
+	long long left = last + delay - now;
 	return left > 0 ? left : 0;
+}
+
+struct attempt_job {
+	const char *keys[2];
+	long long now;
+	long long wait;           /* out: seconds to wait when throttled */
+};
+
+/* Reserves a login attempt on the writer, before the (slow) password
+ * check: throttled keys refuse; otherwise the attempt is counted as a
+ * failure up front, so concurrent guesses cannot slip past the limit. A
+ * successful login clears the count again. */
+static sl_err attempt_job(struct store *db, void *arg)
+{
+	struct attempt_job *j = arg;
+	j->wait = 0;
+	for (int i = 0; i < 2; i++) {
+		long long failures, last;
+		sl_err e = store_login_failures(db, j->keys[i], &failures, &last);
+		if (e)
+			return e;
+		long long w = throttle_wait(failures, last, j->now);
+		if (w > j->wait)
+			j->wait = w;
+	}
+	if (j->wait > 0)
+		return SL_ERR_RATE_LIMITED;
+	for (int i = 0; i < 2; i++) {
+		sl_err e = store_login_failed(db, j->keys[i], j->now);
+		if (e)
+			return e;
+	}
+	return SL_OK;
 }
 
 struct login_job {
 	const char *keys[2];
-	bool failed;
-	const char *token_hash;   /* on success: the new session */
+	const char *token_hash;   /* the new session */
 	const char *old_hash;     /* session being replaced, or NULL */
 	long long user_id;
 	const char *csrf;
@@ -174,9 +204,8 @@ static sl_err login_job(struct store *db, void *arg)
 	struct login_job *j = arg;
 	sl_err e = SL_OK;
 	for (int i = 0; i < 2 && !e; i++)
-		e = j->failed ? store_login_failed(db, j->keys[i], j->now)
-			      : store_login_clear(db, j->keys[i]);
-	if (e || j->failed)
+		e = store_login_clear(db, j->keys[i]);
+	if (e)
 		return e;
 	if (j->old_hash && (e = store_session_delete(db, j->old_hash)))
 		return e;
@@ -195,23 +224,21 @@ sl_err auth_login(struct http_request *r, struct http_response *resp,
 		  const char *username, const char *password, long long *wait_seconds)
 {
 	struct arena *a = r->arena;
-	struct login_job j = {.now = r->now};
 	char *lower = arena_strdup(a, username ? username : "");
 	for (char *p = lower; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
-	j.keys[0] = arena_printf(a, "user:%s", lower);
-	j.keys[1] = arena_printf(a, "addr:%s", r->remote_addr ? r->remote_addr : "?");
-
-	long long wait = 0;
-	for (int i = 0; i < 2; i++) {
-		long long w = throttle_wait(r, j.keys[i]);
-		if (w > wait)
-			wait = w;
-	}
-	if (wait > 0) {
-		*wait_seconds = wait;
-		return SL_ERR_RATE_LIMITED;
-	}
+	const char *addr = r->remote_addr ? r->remote_addr : "?";
+	/* per address, and per username from that address: guessing from
+	 * elsewhere slows the guesser, never the admin at their own address */
+	struct attempt_job attempt = {
+		.keys = {arena_printf(a, "addr:%s", addr), arena_printf(a, "user:%s@%s", lower, addr)},
+		.now = r->now,
+	};
+	sl_err e = writer_run(r->thread->writer, attempt_job, &attempt);
+	if (e == SL_ERR_RATE_LIMITED)
+		*wait_seconds = attempt.wait;
+	if (e)
+		return e;
 
 	struct user u;
 	sl_err found = store_user_find(r->thread->db, a, username ? username : "", &u);
@@ -221,21 +248,21 @@ sl_err auth_login(struct http_request *r, struct http_response *resp,
 	pthread_once(&decoy_once, make_decoy);
 	bool ok = crypto_password_verify(password ? password : "",
 					 found ? (decoy ? decoy : "") : u.password_hash) && !found;
-	if (!ok) {
-		j.failed = true;
-		sl_err e = writer_run(r->thread->writer, login_job, &j);
-		return e ? e : SL_ERR_AUTH;
-	}
+	if (!ok)
+		return SL_ERR_AUTH;   /* already counted by attempt_job */
 
 	char token[2 * TOKEN_BYTES + 1], csrf[2 * TOKEN_BYTES + 1];
 	if (crypto_token_hex(token, TOKEN_BYTES) || crypto_token_hex(csrf, TOKEN_BYTES))
 		return SL_ERR_CRYPTO;
-	j.token_hash = token_hash(a, token);
-	j.old_hash = r->session ? r->session->token_hash : NULL;
-	j.user_id = u.id;
-	j.csrf = csrf;
-	sl_err e = writer_run(r->thread->writer, login_job, &j);
-	if (e)
+	struct login_job j = {
+		.keys = {attempt.keys[0], attempt.keys[1]},
+		.token_hash = token_hash(a, token),
+		.old_hash = r->session ? r->session->token_hash : NULL,
+		.user_id = u.id,
+		.csrf = csrf,
+		.now = r->now,
+	};
+	if ((e = writer_run(r->thread->writer, login_job, &j)))
 		return e;
 	http_header(resp, "Set-Cookie",
 		    arena_printf(a, AUTH_SESSION_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d%s",

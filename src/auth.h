@@ -50,8 +50,9 @@ sl_err auth_admin_create(struct writer *w, const char *username,
 sl_err auth_admin_create_direct(struct store *db, const char *username,
 				const char *password, long long now);
 
-/* Logs in: checks throttling, the password, then starts a session and sets
- * its cookie on resp. SL_ERR_AUTH for a wrong name or password,
+/* Logs in: reserves the attempt against the throttle (per address, and per
+ * username from that address), checks the password, then starts a session
+ * and sets its cookie on resp. SL_ERR_AUTH for a wrong name or password,
  * SL_ERR_RATE_LIMITED when throttled (*wait_seconds says how long). */
 sl_err auth_login(struct http_request *r, struct http_response *resp,
 		  const char *username, const char *password, long long *wait_seconds);

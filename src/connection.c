@@ -230,7 +230,9 @@ sl_err connection_connect(struct app_thread *t, const char *key, long long now,
 		goto out;
 	}
 	if (e) {
+		fprintf(stderr, "stripelink: connect: saving the pending connection: %s\n", err_name(e));
 		result->problem = CONNECT_SAVE_FAILED;
+		e = SL_OK;
 		goto out;
 	}
 	pending = true;
@@ -258,7 +260,9 @@ sl_err connection_connect(struct app_thread *t, const char *key, long long now,
 	}
 	struct activate_job act = {begin.id, now, key_sealed, hint, endpoint_id, secret_sealed};
 	if ((e = writer_run(t->writer, activate_job, &act))) {
+		fprintf(stderr, "stripelink: connect: saving the connection: %s\n", err_name(e));
 		result->problem = CONNECT_SAVE_FAILED;
+		e = SL_OK;
 		goto out;
 	}
 	pending = false;

@@ -139,7 +139,9 @@ HANDLER(page_stripe_app_get)
 		return e;
 	struct resource_row *res;
 	size_t n;
-	if ((e = store_resources_list(r->thread->db, r->arena, c.id, &res, &n)))
+	struct connection_counts counts;
+	if ((e = store_resources_list(r->thread->db, r->arena, c.id, &res, &n)) ||
+	    (e = store_connection_counts(r->thread->db, c.id, &counts)))
 		return e;
 	struct view_dict *d = view_dict_new();
 	view_set(d, "TITLE", arena_printf(r->arena, "Stripe · %s", c.account_name));
@@ -177,9 +179,6 @@ HANDLER(page_stripe_app_get)
 			view_show(row, "SYNC_NOW");
 	}
 	page_sync_jobs(r, d, c.id, connected);
-	struct connection_counts counts;
-	if ((e = store_connection_counts(r->thread->db, c.id, &counts)))
-		return e;
 	view_set_int(d, "COUNT_CONTACTS", counts.contacts);
 	view_set_int(d, "COUNT_ORDERS", counts.orders);
 	view_set_int(d, "COUNT_RECURRING", counts.recurring);

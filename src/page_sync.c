@@ -77,6 +77,8 @@ HANDLER(page_sync_control_post)
 	long long job_id;
 	if ((e = page_id_param(r, 1, &job_id)))
 		return e;
+	if (strcmp(c.status, "connected") != 0)
+		return SL_ERR_INVALID;   /* a disconnected account's jobs stay stopped */
 	const char *action = http_param(r, "action");
 	for (size_t i = 0; action && i < sizeof controls / sizeof controls[0]; i++) {
 		if (strcmp(action, controls[i].action) != 0)

@@ -98,7 +98,8 @@ HANDLER(page_log_get)
 			view_show(row, "CONTACT");
 			view_set_int(row, "CONTACT_ID", entries[i].contact_id);
 		}
-		if (!strcmp(entries[i].result, "skipped") || !strcmp(entries[i].result, "failed"))
+		if (entries[i].replayable &&
+		    (!strcmp(entries[i].result, "skipped") || !strcmp(entries[i].result, "failed")))
 			view_show(row, "REPLAY");
 	}
 	long long pages = (total + LOG_PER_PAGE - 1) / LOG_PER_PAGE;

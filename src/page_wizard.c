@@ -96,10 +96,32 @@ struct resource_job {
 	const char *resource, *sync_type;
 };
 
+/* Queues the history of a resource the first time it is both mapped and
+ * set to "historical and new" (later runs: "Sync history now"). */
+static sl_err queue_first_history(struct store *db, long long connection_id,
+				  const char *resource, long long now)
+{
+	long long jobs, id;
+	sl_err e = store_jobs_count(db, connection_id, resource, &jobs);
+	if (e || jobs > 0)
+		return e;
+	e = store_job_queue(db, connection_id, resource, now, &id);
+	return e == SL_ERR_EXISTS ? SL_OK : e;
+}
+
 static sl_err resource_job(struct store *db, void *arg)
 {
 	struct resource_job *j = arg;
-	return store_resource_upsert(db, j->connection_id, j->resource, j->sync_type, j->now);
+	sl_err e = store_resource_upsert(db, j->connection_id, j->resource, j->sync_type, j->now);
+	if (e || strcmp(j->sync_type, "historical") != 0)
+		return e;
+	struct arena *a = arena_new();
+	struct resource_row row;
+	e = store_resource_get(db, a, j->connection_id, j->resource, &row);
+	if (!e && row.mapping)
+		e = queue_first_history(db, j->connection_id, j->resource, j->now);
+	arena_free(a);
+	return e;
 }
 
 HANDLER(page_wizard_resource_post)
@@ -339,7 +361,7 @@ HANDLER(page_wizard_mapping_get)
 struct save_job {
 	long long connection_id, now;
 	const char *resource, *json;
-	bool queue_history;      /* first finish with "historical and new" */
+	bool queue_history;      /* "historical and new": the first time, queue it */
 };
 
 static sl_err save_job(struct store *db, void *arg)
@@ -348,9 +370,7 @@ static sl_err save_job(struct store *db, void *arg)
 	sl_err e = store_resource_set_mapping(db, j->connection_id, j->resource, j->json, j->now);
 	if (e || !j->queue_history)
 		return e;
-	long long job_id;
-	e = store_job_queue(db, j->connection_id, j->resource, j->now, &job_id);
-	return e == SL_ERR_EXISTS ? SL_OK : e;
+	return queue_first_history(db, j->connection_id, j->resource, j->now);
 }
 
 /* Builds the mapping from the form and validates it against the fields
@@ -389,11 +409,15 @@ static struct mapping *build(struct http_request *r, struct mapping_form *f)
 		mapping_free(m);
 		return NULL;
 	}
-	struct mapping_error errors[WIZARD_MAX_ROWS + 2];
+	/* at most two problems per row, plus the email and id rows' own */
+	struct mapping_error errors[2 * MAPPING_MAX_RULES + 4];
 	size_t n_errors = 0;
 	if (mapping_validate(m, mapping_key_in_list, keys, errors,
 			     sizeof errors / sizeof errors[0], &n_errors) == SL_OK)
 		return m;
+	/* n_errors counts every problem, even those past the array */
+	if (n_errors > sizeof errors / sizeof errors[0])
+		n_errors = sizeof errors / sizeof errors[0];
 	for (size_t i = 0; i < n_errors; i++) {
 		const char *msg = arena_strdup(r->arena, errors[i].message);
 		switch (errors[i].row) {
@@ -449,7 +473,7 @@ HANDLER(page_wizard_mapping_post)
 	if (!json)
 		return SL_ERR_NOMEM;
 	struct save_job j = {c.id, r->now, res.resource, json,
-			     !editing && strcmp(res.sync_type, "historical") == 0};
+			     strcmp(res.sync_type, "historical") == 0};
 	e = writer_run(r->thread->writer, save_job, &j);
 	free(json);
 	if (e)

@@ -168,6 +168,10 @@ static const char *const migrations[] = {
 	"  cursor TEXT,"                 /* starting_after of the next page; NULL: from the top */
 	"  oldest_seen INTEGER,"         /* created of the last object synced (progress) */
 	"  done INTEGER NOT NULL DEFAULT 0);",
+
+	/* 5: when a connection became pending, so a connect that died midway
+	 * does not block the account for good */
+	"ALTER TABLE connections ADD COLUMN pending_since INTEGER;",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -261,6 +265,7 @@ enum stmt {
 	ST_JOB_PROGRESS,
 	ST_WINDOW_SET_GTE,
 	ST_CONNECTION_ROLL,
+	ST_JOB_ANY,
 	ST__MAX
 };
 
@@ -279,7 +284,8 @@ enum stmt {
 	" secret_sealed, previous_secret_sealed, previous_secret_until, create_contact," \
 	" create_order, create_recurring, created_at, connected_at, disconnected_at"
 
-#define LOG_COLUMNS "id, connection_id, at, coalesce(event_id, ''), type, result, reason, coalesce(contact_id, 0)"
+#define LOG_COLUMNS "id, connection_id, at, coalesce(event_id, ''), type, result, reason, coalesce(contact_id, 0)," \
+	" payload IS NOT NULL"
 
 #define JOB_COLUMNS \
 	"id, connection_id, resource, state, error, objects, pages, contacts_created," \
@@ -341,10 +347,12 @@ static const char *const sql[] = {
 	[ST_CONNECTIONS_LIST] = "SELECT " CONNECTION_COLUMNS " FROM connections WHERE status != 'pending'"
 				" ORDER BY id",
 	[ST_CONNECTION_BY_ACCOUNT] = "SELECT id FROM connections WHERE account_id = ?1 ORDER BY id DESC LIMIT 1",
-	[ST_CONNECTION_INSERT] = "INSERT INTO connections (status, account_id, account_name, livemode, created_at)"
-				 " VALUES ('pending', ?1, ?2, ?3, ?4)",
-	[ST_CONNECTION_PENDING] = "UPDATE connections SET status = 'pending', account_name = ?2, livemode = ?3"
-				  " WHERE id = ?1 AND status = 'disconnected'",
+	[ST_CONNECTION_INSERT] = "INSERT INTO connections (status, account_id, account_name, livemode, created_at,"
+				 " pending_since) VALUES ('pending', ?1, ?2, ?3, ?4, ?4)",
+	/* a pending row older than ?5 was left by a connect that died midway */
+	[ST_CONNECTION_PENDING] = "UPDATE connections SET status = 'pending', account_name = ?2, livemode = ?3,"
+				  " pending_since = ?4 WHERE id = ?1 AND (status = 'disconnected'"
+				  " OR (status = 'pending' AND coalesce(pending_since, 0) < ?5))",
 	[ST_CONNECTION_ACTIVATE] = "UPDATE connections SET status = 'connected', key_sealed = ?2, key_hint = ?3,"
 				   " endpoint_id = ?4, secret_sealed = ?5, previous_secret_sealed = NULL,"
 				   " previous_secret_until = NULL, connected_at = ?6, disconnected_at = NULL"
@@ -419,12 +427,12 @@ static const char *const sql[] = {
 	[ST_JOB_START] = "UPDATE sync_jobs SET state = 'running', error = '',"
 			 " started_at = coalesce(started_at, ?2) WHERE id = ?1 AND state IN ('queued','running')",
 	[ST_JOB_FINISH] = "UPDATE sync_jobs SET state = ?2, error = ?3, finished_at = ?4,"
-			  " elapsed_ms = elapsed_ms + ?5 WHERE id = ?1 AND state = 'running'",
+			  " elapsed_ms = elapsed_ms + ?5 WHERE id = ?1 AND state IN ('queued','running')",
 	[ST_JOB_PAGE] = "UPDATE sync_jobs SET objects = objects + ?2, pages = pages + 1,"
 			" contacts_created = contacts_created + ?3, contacts_updated = contacts_updated + ?4,"
 			" skipped = skipped + ?5, elapsed_ms = elapsed_ms + ?6 WHERE id = ?1",
 	[ST_JOBS_CANCEL_CONNECTION] = "UPDATE sync_jobs SET state = 'cancelled', error = ?3, finished_at = ?2"
-				      " WHERE connection_id = ?1 AND state IN ('queued','running','paused')",
+				      " WHERE connection_id = ?1 AND state IN ('queued','running','paused','failed')",
 	[ST_JOB_CONTROL] = "UPDATE sync_jobs SET state = ?3, finished_at = CASE WHEN ?3 = 'cancelled' THEN ?4"
 			   " ELSE finished_at END WHERE id = ?1 AND connection_id = ?2 AND state IN"
 			   " (SELECT value FROM json_each(?5))",
@@ -439,6 +447,7 @@ static const char *const sql[] = {
 	[ST_CONNECTION_ROLL] = "UPDATE connections SET endpoint_id = ?2, secret_sealed = ?3,"
 			       " previous_secret_sealed = secret_sealed, previous_secret_until = ?4"
 			       " WHERE id = ?1 AND status = 'connected'",
+	[ST_JOB_ANY] = "SELECT count(*) FROM sync_jobs WHERE connection_id = ?1 AND resource = ?2",
 	[ST_CONTACT_ORDERS] = "SELECT stripe_id, amount, amount_refunded, currency, status, coalesce(created, '')"
 			      " FROM orders WHERE contact_id = ?1 ORDER BY id DESC LIMIT 100",
 	[ST_CONTACT_RECURRING] = "SELECT subscription_id, status, coalesce(price_id, ''), coalesce(amount, 0),"
@@ -1215,6 +1224,8 @@ sl_err store_connection_begin(struct store *db, const char *account_id,
 		sqlite3_bind_int64(up, 1, existing);
 		bind_text(up, 2, account_name);
 		sqlite3_bind_int(up, 3, livemode);
+		sqlite3_bind_int64(up, 4, now);
+		sqlite3_bind_int64(up, 5, now - STORE_PENDING_STALE);
 		if ((e = exec_step(db, up, "connection pending")))
 			return e;
 		if (sqlite3_changes(db->db) == 0)
@@ -1442,6 +1453,7 @@ static void read_log(struct arena *a, sqlite3_stmt *st, struct log_entry *l)
 	l->result = col_text(a, st, 5);
 	l->reason = col_text(a, st, 6);
 	l->contact_id = sqlite3_column_int64(st, 7);
+	l->replayable = sqlite3_column_int(st, 8) != 0;
 }
 
 static void bind_log_filter(sqlite3_stmt *st, long long connection_id, const char *result,
@@ -1491,9 +1503,9 @@ sl_err store_log_get(struct store *db, struct arena *a, long long connection_id,
 	if (row)
 		return row;
 	read_log(a, st, out);
-	if (sqlite3_column_type(st, 8) != SQLITE_NULL) {
-		int len = sqlite3_column_bytes(st, 8);
-		out->payload = arena_strndup(a, (const char *)sqlite3_column_blob(st, 8), (size_t)len);
+	if (sqlite3_column_type(st, 9) != SQLITE_NULL) {
+		int len = sqlite3_column_bytes(st, 9);
+		out->payload = arena_strndup(a, (const char *)sqlite3_column_blob(st, 9), (size_t)len);
 		out->payload_len = (size_t)len;
 	}
 	return done(st, SL_OK);
@@ -1974,4 +1986,15 @@ sl_err store_connection_roll(struct store *db, long long id, const char *endpoin
 	if (!e && sqlite3_changes(db->db) == 0)
 		e = SL_ERR_NOT_FOUND;
 	return e;
+}
+
+sl_err store_jobs_count(struct store *db, long long connection_id, const char *resource,
+			long long *count)
+{
+	sqlite3_stmt *st = stmt(db, ST_JOB_ANY);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, connection_id);
+	bind_text(st, 2, resource);
+	return query_int(db, st, count);
 }

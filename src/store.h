@@ -191,9 +191,13 @@ sl_err store_connection_get(struct store *db, struct arena *a, long long id,
 /* Every connection that is not pending, oldest first. */
 sl_err store_connections_list(struct store *db, struct arena *a,
 			      struct connection_row **out, size_t *n);
+#define STORE_PENDING_STALE 300   /* seconds: a pending connect older than this died */
+
 /* Starts connecting account_id: reuses its disconnected connection (keeping
- * its mappings) or inserts a new one, in state pending, and sets *id.
- * SL_ERR_EXISTS when the account is connected (or being connected). */
+ * its mappings), or a pending one left by a connect that died more than
+ * STORE_PENDING_STALE seconds ago, or inserts a new one, in state pending,
+ * and sets *id. SL_ERR_EXISTS when the account is connected (or being
+ * connected right now). */
 sl_err store_connection_begin(struct store *db, const char *account_id,
 			      const char *account_name, bool livemode, long long now,
 			      long long *id);
@@ -256,6 +260,7 @@ struct log_entry {
 	long long contact_id;     /* 0 when none */
 	const char *payload;      /* raw event, kept for skipped/failed; NULL otherwise */
 	size_t payload_len;
+	bool replayable;          /* a payload is kept (lists do not load it) */
 };
 
 sl_err store_log_add(struct store *db, const struct log_entry *l, long long *id);
@@ -313,7 +318,7 @@ sl_err store_order_upsert(struct store *db, const struct order_row *o);
 sl_err store_recurring_upsert(struct store *db, const struct recurring_row *r);
 
 struct connection_counts {
-	long long contacts;     /* contacts tagged stripe-integration */
+	long long contacts;     /* contacts tagged stripe-integration, any connection */
 	long long orders;
 	long long recurring;
 	long long deliveries;   /* integration log entries */
@@ -351,6 +356,9 @@ struct sync_window_row {
 sl_err store_job_queue(struct store *db, long long connection_id, const char *resource,
 		       long long now, long long *id);
 sl_err store_job_get(struct store *db, struct arena *a, long long id, struct sync_job_row *out);
+/* How many jobs a connection's resource ever had. */
+sl_err store_jobs_count(struct store *db, long long connection_id, const char *resource,
+			long long *count);
 /* A connection's 20 newest jobs. */
 sl_err store_jobs_list(struct store *db, struct arena *a, long long connection_id,
 		       struct sync_job_row **out, size_t *n);
@@ -360,13 +368,14 @@ sl_err store_job_next(struct store *db, struct arena *a, struct sync_job_row *ou
 sl_err store_job_state(struct store *db, struct arena *a, long long id, const char **state);
 /* queued/running → running. SL_ERR_NOT_FOUND when paused or cancelled meanwhile. */
 sl_err store_job_start(struct store *db, long long id, long long now);
-/* running → state (done, failed, queued, paused...), adding elapsed time. */
+/* queued or running → state (done, failed, cancelled...), adding elapsed
+ * time. */
 sl_err store_job_finish(struct store *db, long long id, const char *state, const char *error,
 			long long now, long long elapsed_ms);
 /* Adds one page's counters. */
 sl_err store_job_page(struct store *db, long long id, long long objects, long long created,
 		      long long updated, long long skipped, long long elapsed_ms);
-/* Cancels a connection's unfinished jobs (disconnect). */
+/* Cancels a connection's unfinished and failed jobs (disconnect). */
 sl_err store_jobs_cancel_connection(struct store *db, long long connection_id, long long now,
 				    const char *why);
 /* Moves a job to to_state if its state is one of from_states_json (a JSON

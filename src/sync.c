@@ -176,8 +176,9 @@ static sl_err page_job(struct store *db, void *arg)
 	if ((e = store_window_advance(db, w->id, cursor ? cursor : w->cursor, oldest, finished)) ||
 	    (e = store_job_page(db, r->job_id, kept, created, updated, skipped, p->elapsed_ms)))
 		return e;
-	/* the commit may still fail: the window thread copies these only after
-	 * writer_run succeeded */
+	/* the memory runs ahead of the commit here; if the commit fails the
+	 * window thread halts the run, and the next run reloads the windows
+	 * as the database has them */
 	pthread_mutex_lock(&r->lock);
 	w->oldest = oldest;
 	if (cursor)
@@ -243,7 +244,15 @@ static struct slot *next_slot(struct run *r)
 	if (!best)
 		return NULL;
 	struct split s = {r, best, NULL};
-	return writer_run(r->env->writer, split_job, &s) == SL_OK ? s.to : NULL;
+	sl_err e = writer_run(r->env->writer, split_job, &s);
+	if (e == SL_OK)
+		return s.to;
+	/* SL_ERR_INVALID: nothing worth splitting any more. Anything else: the
+	 * in-memory bounds may be ahead of the database, so the run stops and
+	 * the next one reloads the windows as committed. */
+	if (e != SL_ERR_INVALID)
+		halt(r, e, "Saving the sync's progress failed. Resume the sync to try again.");
+	return NULL;
 }
 
 /* Words for a job that cannot continue. */

@@ -4,6 +4,7 @@
 #include "webhook.h"
 
 #include <json-c/json.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@ struct delivery {
 	bool replay;
 	const char *reject_reason;        /* set: log as rejected, nothing else */
 	const char *fail_reason;          /* set: log as failed (Stripe retries) */
+	const char *lookup_problem;       /* a customer lookup Stripe refused for good */
 	const unsigned char *payload;
 	size_t payload_len;
 	struct ingest_item item;
@@ -100,7 +102,9 @@ static sl_err delivery_job(struct store *db, void *arg)
 			goto out;
 		d->contact_id = d->item.contact_id;
 		d->result = d->item.skip_reason ? "skipped" : "processed";
-		d->reason = d->item.skip_reason ? d->item.skip_reason : "";
+		d->reason = !d->item.skip_reason ? ""
+			    : d->lookup_problem && !d->item.stale ? d->lookup_problem
+			    : d->item.skip_reason;
 	}
 	if ((e = store_event_put(db, d->connection_id, d->event_id, d->result)))
 		goto out;
@@ -129,6 +133,15 @@ static struct mapping *mapping_for(struct app_thread *t, struct arena *a, long l
 	    row.mapping)
 		m = mapping_from_json(row.mapping, NULL);
 	return m ? m : mapping_default(res);
+}
+
+/* True for lookup failures a later delivery may not meet: the network,
+ * timeouts, rate limits, Stripe's own 5xx. A refused key (401/403) or a bad
+ * request is permanent: the event is skipped with the reason instead. */
+static bool retryable(sl_err e)
+{
+	return e == SL_ERR_NETWORK || e == SL_ERR_TIMEOUT || e == SL_ERR_RATE_LIMITED ||
+	       e == SL_ERR_REMOTE || e == SL_ERR_NOMEM || e == SL_ERR_BUSY || e == SL_ERR_TOO_LARGE;
 }
 
 /* Asks Stripe for a customer the event only names by id. */
@@ -197,11 +210,13 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 			const char *why = NULL;
 			asked_stripe = true;
 			sl_err e = fetch_customer(t, c, cus, &customer, &why, a);
-			if (e && e != SL_ERR_NOT_FOUND) {
+			if (retryable(e)) {
 				d->fail_reason = why;
 				mapping_free(m);
 				return;
 			}
+			if (e && e != SL_ERR_NOT_FOUND)
+				d->lookup_problem = why;   /* permanent: the skip says why */
 		}
 	}
 	sl_err e = mapping_apply(m, object, customer, cs);
@@ -214,12 +229,14 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 			if (!customer && !asked_stripe) {
 				const char *why = NULL;
 				sl_err f = fetch_customer(t, c, cs->customer_id, &customer, &why, a);
-				if (f && f != SL_ERR_NOT_FOUND) {
+				if (retryable(f)) {
 					d->fail_reason = why;
 					json_object_put(customer);
 					mapping_free(m);
 					return;
 				}
+				if (f && f != SL_ERR_NOT_FOUND)
+					d->lookup_problem = why;
 			}
 			customer_email(a, customer, &fallback, &fallback_key);
 		}
@@ -322,12 +339,39 @@ static bool load(struct app_thread *t, struct arena *a, long long id, struct con
 	return true;
 }
 
+/* Deliveries that fail the signature check are not authenticated: anyone
+ * can send them. At most WEBHOOK_REJECTS_PER_MINUTE of them a minute are
+ * written to the integration log (and the disk); the rest are counted on
+ * stderr, so a flood cannot grow the database or crowd the writer. */
+static pthread_mutex_t reject_lock = PTHREAD_MUTEX_INITIALIZER;
+static long long reject_minute;
+static long long reject_logged, reject_dropped;
+
+static bool reject_loggable(long long now)
+{
+	pthread_mutex_lock(&reject_lock);
+	if (now / 60 != reject_minute) {
+		if (reject_dropped)
+			fprintf(stderr, "stripelink: %lld unsigned or badly signed deliveries in a minute "
+					"were refused without being logged\n", reject_dropped);
+		reject_minute = now / 60;
+		reject_logged = reject_dropped = 0;
+	}
+	bool ok = reject_logged < WEBHOOK_REJECTS_PER_MINUTE;
+	if (ok)
+		reject_logged++;
+	else
+		reject_dropped++;
+	pthread_mutex_unlock(&reject_lock);
+	return ok;
+}
+
 static sl_err reject(struct app_thread *t, const struct connection_row *c, long long now,
 		     const char *reason, struct webhook_outcome *out)
 {
 	struct delivery d = {.connection_id = c->id, .now = now, .reject_reason = reason,
 			     .type = "", .event_id = ""};
-	sl_err e = writer_run(t->writer, delivery_job, &d);
+	sl_err e = reject_loggable(now) ? writer_run(t->writer, delivery_job, &d) : SL_OK;
 	*out = (struct webhook_outcome){400, "rejected", reason, 0, ""};
 	return e;
 }

@@ -268,11 +268,13 @@ test('the supervisor restarts a worker that dies', async (t) => {
   assert.match(app.log(), /exited \(signal 9\); restarting/);
 });
 
-test('SIGINT stops the supervisor and everything it started', async () => {
+test('SIGINT stops the supervisor and everything it started', async (t) => {
   const app = await startApp();
+  t.after(() => app.stop());
   const sup = app.child.pid;
   const kids = execFileSync('pgrep', ['-P', String(sup)], { encoding: 'utf8' }).trim().split('\n').map(Number);
-  assert.ok(kids.length >= 3, `nginx, the FastCGI worker and the sync worker run (${kids})`);
+  // nginx and the FastCGI worker (and the sync worker, where it is built beside the program)
+  assert.ok(kids.length >= 2, `children run (${kids})`);
   const exited = new Promise((r) => app.child.on('exit', (code, signal) => r({ code, signal })));
   process.kill(sup, 'SIGINT');
   const { code } = await exited;
@@ -283,5 +285,4 @@ test('SIGINT stops the supervisor and everything it started', async () => {
     assert.equal(alive, false, `child ${pid} is gone`);
   }
   await assert.rejects(fetch(`${app.base}/healthz`), 'nothing listens any more');
-  await app.stop();
 });

@@ -625,7 +625,7 @@ test('historical sync: 10,000+ objects of each resource, exact results', { timeo
       });
     }
     assert.equal(refresh, false, 'no data-refresh when nothing runs');
-    assert.match(html, new RegExp(`<dt>Contacts</dt><dd>${expect.contacts.size}</dd>`));
+    assert.match(html, new RegExp(`<dt>Contacts from Stripe</dt><dd>${expect.contacts.size} `));
   });
 
   await t.test('"Sync history now" again: every object seen again, nothing new, nothing doubled', async () => {
