@@ -22,7 +22,7 @@
 <section class="card">
   <h2>Synced</h2>
   <dl class="fields">
-    <dt>Contacts</dt><dd>{{COUNT_CONTACTS}}</dd>
+    <dt>Contacts from Stripe</dt><dd>{{COUNT_CONTACTS}} <span class="hint">(tagged stripe-integration, all connections)</span></dd>
     <dt>Orders</dt><dd>{{COUNT_ORDERS}}</dd>
     <dt>Recurring payments</dt><dd>{{COUNT_RECURRING}}</dd>
     <dt>Deliveries</dt><dd>{{COUNT_DELIVERIES}} · <a href="/apps/stripe/{{ID}}/log">Integration log</a></dd>
