@@ -534,7 +534,8 @@ static void *grow(struct arena *a, void *items, size_t *cap, size_t count, size_
 		return items;
 	size_t bigger = *cap ? 2 * *cap : 8;
 	void *p = arena_alloc(a, bigger * size);
-	memcpy(p, items, count * size);
+	if (count)
+		memcpy(p, items, count * size);
 	*cap = bigger;
 	return p;
 }
@@ -565,6 +566,30 @@ static sl_err get_by_id(struct store *db, enum stmt which, long long id, row_rea
 	if (row)
 		return row;
 	read(a, st, out);
+	return done(st, SL_OK);
+}
+
+/* Collects every row a statement finds for an id (?1), at most max (0: no
+ * cap), into an arena array of elem-sized items filled by read(). */
+static sl_err list_by_id(struct store *db, enum stmt which, long long id, row_reader read,
+			 size_t elem, size_t max, struct arena *a, void **out, size_t *n)
+{
+	sqlite3_stmt *st = stmt(db, which);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	size_t cap = 0, count = 0;
+	char *items = NULL;
+	int rc = SQLITE_DONE;
+	while ((max == 0 || count < max) && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		items = grow(a, items, &cap, count, elem);
+		read(a, st, items + count * elem);
+		count++;
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return done(st, fail(db, rc, sql[which]));
+	*out = items ? items : arena_alloc(a, elem);
+	*n = count;
 	return done(st, SL_OK);
 }
 
@@ -969,29 +994,54 @@ sl_err store_contact_get(struct store *db, struct arena *a, long long id,
 	return get_by_id(db, ST_CONTACT_GET, id, read_contact, a, out);
 }
 
+static void read_value(struct arena *a, sqlite3_stmt *st, void *out)
+{
+	struct contact_value *v = out;
+	v->field_id = sqlite3_column_int64(st, 0);
+	v->key = col_text(a, st, 1);
+	v->label = col_text(a, st, 2);
+	v->value = col_text(a, st, 3);
+}
+
+static void read_order(struct arena *a, sqlite3_stmt *st, void *out)
+{
+	struct order_row *o = out;
+	o->stripe_id = col_text(a, st, 0);
+	o->amount = sqlite3_column_int64(st, 1);
+	o->amount_refunded = sqlite3_column_int64(st, 2);
+	o->currency = col_text(a, st, 3);
+	o->status = col_text(a, st, 4);
+	o->created = col_text(a, st, 5);
+}
+
+static void read_recurring(struct arena *a, sqlite3_stmt *st, void *out)
+{
+	struct recurring_row *r = out;
+	r->subscription_id = col_text(a, st, 0);
+	r->status = col_text(a, st, 1);
+	r->price_id = col_text(a, st, 2);
+	r->amount = sqlite3_column_int64(st, 3);
+	r->currency = col_text(a, st, 4);
+	r->interval = col_text(a, st, 5);
+	r->current_period_end = col_text(a, st, 6);
+}
+
+static void read_window(struct arena *a, sqlite3_stmt *st, void *out)
+{
+	struct sync_window_row *w = out;
+	w->id = sqlite3_column_int64(st, 0);
+	w->job_id = sqlite3_column_int64(st, 1);
+	w->created_gte = sqlite3_column_int64(st, 2);
+	w->created_lt = sqlite3_column_int64(st, 3);
+	w->cursor = col_text(a, st, 4);
+	w->oldest_seen = sqlite3_column_int64(st, 5);
+	w->done = sqlite3_column_int(st, 6) != 0;
+}
+
 sl_err store_contact_values(struct store *db, struct arena *a, long long id,
 			    struct contact_value **out, size_t *n)
 {
-	sqlite3_stmt *st = stmt(db, ST_CONTACT_VALUES);
-	if (!st)
-		return SL_ERR_DB;
-	sqlite3_bind_int64(st, 1, id);
-	size_t cap = 8, count = 0;
-	struct contact_value *v = arena_alloc(a, cap * sizeof *v);
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		v = grow(a, v, &cap, count, sizeof *v);
-		v[count].field_id = sqlite3_column_int64(st, 0);
-		v[count].key = col_text(a, st, 1);
-		v[count].label = col_text(a, st, 2);
-		v[count].value = col_text(a, st, 3);
-		count++;
-	}
-	if (rc != SQLITE_DONE)
-		return done(st, fail(db, rc, "contact values"));
-	*out = v;
-	*n = count;
-	return done(st, SL_OK);
+	return list_by_id(db, ST_CONTACT_VALUES, id, read_value, sizeof **out, 0, a, (void **)out, n);
 }
 
 sl_err store_tags_list(struct store *db, struct arena *a, const char ***out,
@@ -1301,8 +1351,9 @@ sl_err store_connection_switches(struct store *db, long long id, bool contact,
 	return exec_step(db, st, "connection switches");
 }
 
-static void read_resource(struct arena *a, sqlite3_stmt *st, struct resource_row *r)
+static void read_resource(struct arena *a, sqlite3_stmt *st, void *out)
 {
+	struct resource_row *r = out;
 	r->id = sqlite3_column_int64(st, 0);
 	r->connection_id = sqlite3_column_int64(st, 1);
 	r->resource = col_text(a, st, 2);
@@ -1315,22 +1366,8 @@ static void read_resource(struct arena *a, sqlite3_stmt *st, struct resource_row
 sl_err store_resources_list(struct store *db, struct arena *a, long long connection_id,
 			    struct resource_row **out, size_t *n)
 {
-	sqlite3_stmt *st = stmt(db, ST_RESOURCES_LIST);
-	if (!st)
-		return SL_ERR_DB;
-	sqlite3_bind_int64(st, 1, connection_id);
-	size_t cap = 8, count = 0;
-	struct resource_row *r = arena_alloc(a, cap * sizeof *r);
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		r = grow(a, r, &cap, count, sizeof *r);
-		read_resource(a, st, &r[count++]);
-	}
-	if (rc != SQLITE_DONE)
-		return done(st, fail(db, rc, "resources list"));
-	*out = r;
-	*n = count;
-	return done(st, SL_OK);
+	return list_by_id(db, ST_RESOURCES_LIST, connection_id, read_resource, sizeof **out, 0, a,
+			  (void **)out, n);
 }
 
 sl_err store_resource_get(struct store *db, struct arena *a, long long connection_id,
@@ -1649,54 +1686,15 @@ sl_err store_connection_counts(struct store *db, long long connection_id,
 sl_err store_contact_orders(struct store *db, struct arena *a, long long contact_id,
 			    struct order_row **out, size_t *n)
 {
-	sqlite3_stmt *st = stmt(db, ST_CONTACT_ORDERS);
-	if (!st)
-		return SL_ERR_DB;
-	sqlite3_bind_int64(st, 1, contact_id);
-	struct order_row *o = arena_alloc(a, 100 * sizeof *o);
-	size_t count = 0;
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && count < 100) {
-		o[count].stripe_id = col_text(a, st, 0);
-		o[count].amount = sqlite3_column_int64(st, 1);
-		o[count].amount_refunded = sqlite3_column_int64(st, 2);
-		o[count].currency = col_text(a, st, 3);
-		o[count].status = col_text(a, st, 4);
-		o[count].created = col_text(a, st, 5);
-		count++;
-	}
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return done(st, fail(db, rc, "contact orders"));
-	*out = o;
-	*n = count;
-	return done(st, SL_OK);
+	return list_by_id(db, ST_CONTACT_ORDERS, contact_id, read_order, sizeof **out, 100, a,
+			  (void **)out, n);
 }
 
 sl_err store_contact_recurring(struct store *db, struct arena *a, long long contact_id,
 			       struct recurring_row **out, size_t *n)
 {
-	sqlite3_stmt *st = stmt(db, ST_CONTACT_RECURRING);
-	if (!st)
-		return SL_ERR_DB;
-	sqlite3_bind_int64(st, 1, contact_id);
-	struct recurring_row *r = arena_alloc(a, 100 * sizeof *r);
-	size_t count = 0;
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && count < 100) {
-		r[count].subscription_id = col_text(a, st, 0);
-		r[count].status = col_text(a, st, 1);
-		r[count].price_id = col_text(a, st, 2);
-		r[count].amount = sqlite3_column_int64(st, 3);
-		r[count].currency = col_text(a, st, 4);
-		r[count].interval = col_text(a, st, 5);
-		r[count].current_period_end = col_text(a, st, 6);
-		count++;
-	}
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return done(st, fail(db, rc, "contact recurring"));
-	*out = r;
-	*n = count;
-	return done(st, SL_OK);
+	return list_by_id(db, ST_CONTACT_RECURRING, contact_id, read_recurring, sizeof **out, 100, a,
+			  (void **)out, n);
 }
 
 /* ---- historical sync jobs ---- */
@@ -1751,20 +1749,8 @@ sl_err store_job_get(struct store *db, struct arena *a, long long id, struct syn
 sl_err store_jobs_list(struct store *db, struct arena *a, long long connection_id,
 		       struct sync_job_row **out, size_t *n)
 {
-	sqlite3_stmt *st = stmt(db, ST_JOBS_LIST);
-	if (!st)
-		return SL_ERR_DB;
-	sqlite3_bind_int64(st, 1, connection_id);
-	struct sync_job_row *j = arena_alloc(a, 20 * sizeof *j);
-	size_t count = 0;
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && count < 20)
-		read_job(a, st, &j[count++]);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return done(st, fail(db, rc, "jobs list"));
-	*out = j;
-	*n = count;
-	return done(st, SL_OK);
+	return list_by_id(db, ST_JOBS_LIST, connection_id, read_job, sizeof **out, 20, a,
+			  (void **)out, n);
 }
 
 sl_err store_job_next(struct store *db, struct arena *a, struct sync_job_row *out)
@@ -1908,29 +1894,7 @@ sl_err store_window_split(struct store *db, long long window_id, long long job_i
 sl_err store_windows_list(struct store *db, struct arena *a, long long job_id,
 			  struct sync_window_row **out, size_t *n)
 {
-	sqlite3_stmt *st = stmt(db, ST_WINDOWS_LIST);
-	if (!st)
-		return SL_ERR_DB;
-	sqlite3_bind_int64(st, 1, job_id);
-	size_t cap = 16, count = 0;
-	struct sync_window_row *w = arena_alloc(a, cap * sizeof *w);
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		w = grow(a, w, &cap, count, sizeof *w);
-		w[count].id = sqlite3_column_int64(st, 0);
-		w[count].job_id = sqlite3_column_int64(st, 1);
-		w[count].created_gte = sqlite3_column_int64(st, 2);
-		w[count].created_lt = sqlite3_column_int64(st, 3);
-		w[count].cursor = col_text(a, st, 4);
-		w[count].oldest_seen = sqlite3_column_int64(st, 5);
-		w[count].done = sqlite3_column_int(st, 6) != 0;
-		count++;
-	}
-	if (rc != SQLITE_DONE)
-		return done(st, fail(db, rc, "windows list"));
-	*out = w;
-	*n = count;
-	return done(st, SL_OK);
+	return list_by_id(db, ST_WINDOWS_LIST, job_id, read_window, sizeof **out, 0, a, (void **)out, n);
 }
 
 sl_err store_window_advance(struct store *db, long long window_id, const char *cursor,
