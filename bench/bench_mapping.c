@@ -4,7 +4,7 @@
  *
  * Usage: bench_mapping [FIXTURES_JSON [SECONDS]]
  *   FIXTURES_JSON  Stripe's fixtures3.json (default
- *                  ../shared/stripe/fixtures3.json, from the repo top)
+ *                  tests/fixtures/stripe/fixtures3.json, from the repo top)
  *   SECONDS        total time to spend measuring (default 2)
  *
  * The example objects of the five resources are given emails and names
@@ -30,7 +30,7 @@
 #include "catalog.h"
 #include "mapping.h"
 
-#define DEFAULT_FIXTURES "../shared/stripe/fixtures3.json"
+#define DEFAULT_FIXTURES "tests/fixtures/stripe/fixtures3.json"
 #define BATCH 256 /* calls between clock reads */
 
 struct subject {

@@ -3,7 +3,7 @@
 cd "$(dirname "$0")/.." || exit 1
 set -e
 echo "== mapping engine (one core)"
-build/bench/bench_mapping ../shared/stripe/fixtures3.json 2
+build/bench/bench_mapping tests/fixtures/stripe/fixtures3.json 2
 echo "== webhooks through nginx"
 node bench/webhook_bench.js "${BENCH_SECONDS:-10}"
 if [ -f bench/sync_bench.js ]; then

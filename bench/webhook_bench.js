@@ -16,7 +16,7 @@ const Stripe = require(path.join(TESTS, 'node_modules', 'stripe'));
 
 const seconds = Number(process.argv[2] || 10);
 const eventsWanted = Number(process.argv[3] || 150000);
-const fixtures = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', 'shared', 'stripe', 'fixtures3.json'))).resources;
+const fixtures = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', 'tests', 'fixtures', 'stripe', 'fixtures3.json'))).resources;
 
 // A charge.succeeded or customer.updated event with unique ids and email.
 function event(i, now) {

@@ -11,7 +11,7 @@
 const fs = require('fs');
 const path = require('path');
 
-const DEFAULT_FIXTURES = path.resolve(__dirname, '../../../shared/stripe/fixtures3.json');
+const DEFAULT_FIXTURES = path.resolve(__dirname, '../fixtures/stripe/fixtures3.json');
 
 // A value already serialised to JSON (shared sub-objects such as prices).
 class RawJson {

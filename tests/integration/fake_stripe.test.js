@@ -391,7 +391,7 @@ describe('lists', () => {
   });
 
   test('objects keep the fixture shape and the documented data mix', async () => {
-    const fixtures = require(process.env.STRIPE_FIXTURES || path.resolve(__dirname, '../../../shared/stripe/fixtures3.json'));
+    const fixtures = require(process.env.STRIPE_FIXTURES || path.resolve(__dirname, '../fixtures/stripe/fixtures3.json'));
     await control('POST', 'seed', { resource: 'charges', count: 40, start_created: T0, customers: true });
     const charges = (await get('/v1/charges?limit=100&expand[]=data.customer')).json.data.reverse(); // index order
     assert.deepEqual(Object.keys(charges[0]).sort(), Object.keys(fixtures.resources.charge).sort());

@@ -2,7 +2,7 @@
 // the fake Stripe and events signed by Stripe's own Node library.
 //
 // The event cases are data: tests/webhook/cases/*.json (events built from
-// /work/shared/stripe/fixtures3.json objects, and the contacts, tags,
+// tests/fixtures/stripe/fixtures3.json objects, and the contacts, tags,
 // orders, recurring payments, customer links and Stripe look-ups expected
 // afterwards); tests/webhook/rejections.json lists the deliveries that must
 // be refused. This file is the runner, plus the flows that need code:
@@ -21,7 +21,7 @@ const { startApp, adminClient, parseCsv, sleep } = require('./harness');
 const { start } = require('../fake-stripe/server');
 
 const WEBHOOK_DIR = path.join(__dirname, '..', 'webhook');
-const FIXTURES_PATH = process.env.STRIPE_FIXTURES || '/work/shared/stripe/fixtures3.json';
+const FIXTURES_PATH = process.env.STRIPE_FIXTURES || path.resolve(__dirname, '../fixtures/stripe/fixtures3.json');
 const FIXTURES = JSON.parse(fs.readFileSync(FIXTURES_PATH, 'utf8')).resources;
 const BASE_TAG = 'stripe-integration';
 const MIB = 1024 * 1024;
