@@ -2,6 +2,7 @@
 #   make run    installs what is missing, builds, starts on :$(STRIPELINK_PORT)
 #   make test   installs what the tests need, builds, runs every test
 #   make bench  runs the benchmarks under bench/
+#   make fuzz   runs each libFuzzer target for $(FUZZ_SECONDS) s
 
 # ---- tunables ----
 CC       ?= gcc
@@ -12,12 +13,15 @@ WARN      = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CXXWARN   = -Wall -Wextra
 PKGS      = fcgi libcurl json-c libctemplate sqlite3 libcrypto
 SANITIZE  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZ_CC   = clang
+FUZZ_SAN  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZ_SECONDS ?= 60
 export STRIPELINK_PORT ?= 8080
 
 # Debian packages: to build and run, and what the tests add.
 RUN_DEBS  = build-essential pkg-config libfcgi-dev libcurl4-openssl-dev libjson-c-dev \
             libctemplate-dev libsqlite3-dev libssl-dev nginx
-TEST_DEBS = libcmocka-dev curl sqlite3 chromium
+TEST_DEBS = libcmocka-dev curl sqlite3 chromium clang libfuzzer-14-dev libclang-rt-14-dev
 BENCH_DEBS = wrk
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -32,6 +36,7 @@ LIB_C     = $(filter-out $(MAINS),$(sort $(wildcard src/*.c)))
 LIB_CXX   = src/view.cc
 UNIT_C    = $(sort $(wildcard tests/unit/test_*.c))
 BENCH_C   = $(sort $(wildcard bench/bench_*.c))
+FUZZ_C    = $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 B         = build
 OBJ       = $(LIB_C:src/%.c=$(B)/obj/%.o) $(LIB_CXX:src/%.cc=$(B)/obj/%.o)
@@ -39,9 +44,13 @@ ASAN_OBJ  = $(LIB_C:src/%.c=$(B)/asan/%.o) $(LIB_CXX:src/%.cc=$(B)/asan/%.o)
 UNIT_BIN  = $(UNIT_C:tests/unit/%.c=$(B)/tests/%)
 ASAN_BIN  = $(UNIT_C:tests/unit/%.c=$(B)/tests-asan/%)
 BENCH_BIN = $(BENCH_C:bench/%.c=$(B)/bench/%)
+# the C modules again, built by clang with coverage for libFuzzer (no C++:
+# the fuzz targets do not reach the template shim)
+FUZZ_OBJ  = $(LIB_C:src/%.c=$(B)/fuzz-obj/%.o)
+FUZZ_BIN  = $(FUZZ_C:tests/fuzz/%.c=$(B)/fuzz/%)
 PROGRAMS  = cgi-bin/stripelink $(if $(wildcard src/sync_main.c),cgi-bin/stripelink-sync)
 
-.PHONY: all programs run test unit unit-asan integration integration-asan valgrind bench clean deps test-deps bench-deps
+.PHONY: all programs run test unit unit-asan integration integration-asan valgrind bench fuzz fuzz-test clean deps test-deps bench-deps
 
 # The public targets install what is missing first, then build in a
 # sub-make, so pkg-config sees libraries installed a moment ago.
@@ -95,6 +104,15 @@ $(B)/tests/%: tests/unit/%.c tests/unit/*.h $(B)/libstripelink.a
 $(B)/tests-asan/%: tests/unit/%.c tests/unit/*.h $(B)/libstripelink-asan.a
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) -O1 -g $(WARN) $(SANITIZE) $(PKG_CFLAGS) -Isrc $< $(B)/libstripelink-asan.a $(PKG_LIBS) $(CMOCKA_LIBS) -lstdc++ -lpthread -o $@
+$(B)/fuzz-obj/%.o: src/%.c src/*.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CSTD) -O1 -g $(WARN) -fsanitize=fuzzer-no-link $(FUZZ_SAN) $(PKG_CFLAGS) -c $< -o $@
+$(B)/libstripelink-fuzz.a: $(FUZZ_OBJ)
+	ar rcs $@ $^
+$(B)/fuzz/%: tests/fuzz/%.c $(B)/libstripelink-fuzz.a
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CSTD) -O1 -g $(WARN) -fsanitize=fuzzer $(FUZZ_SAN) $(PKG_CFLAGS) -Isrc $< $(B)/libstripelink-fuzz.a $(PKG_LIBS) -lstdc++ -lpthread -o $@
+
 $(B)/bench/%: bench/%.c $(B)/libstripelink.a
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) -O2 -g $(WARN) $(PKG_CFLAGS) -Isrc $< $(B)/libstripelink.a $(PKG_LIBS) -lstdc++ -lpthread -lm -o $@
@@ -106,7 +124,7 @@ run: all
 # ---- tests ----
 # tests/run.sh runs each suite, prints a summary and fails if any failed.
 test: test-deps
-	@$(MAKE) --no-print-directory $(PROGRAMS) $(UNIT_BIN) $(ASAN_BIN) $(B)/asan-bin/stripelink
+	@$(MAKE) --no-print-directory $(PROGRAMS) $(UNIT_BIN) $(ASAN_BIN) $(B)/asan-bin/stripelink $(FUZZ_BIN)
 	@sh tests/run.sh
 unit: test-deps
 	@$(MAKE) --no-print-directory $(UNIT_BIN)
@@ -123,6 +141,15 @@ integration-asan: test-deps
 valgrind: test-deps
 	@$(MAKE) --no-print-directory $(UNIT_BIN)
 	@sh tests/run.sh valgrind
+
+# the fuzz targets over their saved corpus, then a few seconds each
+fuzz-test: test-deps
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+	@sh tests/run.sh fuzz
+# each fuzz target for FUZZ_SECONDS; new inputs go to build/fuzz-corpus/
+fuzz: test-deps
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/run.sh fuzz
 
 # ---- benchmarks ----
 bench: bench-deps

@@ -64,6 +64,7 @@ static const struct {
 	{SL_ERR_AUTH, 403},
 	{SL_ERR_FORBIDDEN, 403},
 	{SL_ERR_BUSY, 503},
+	{SL_ERR_IO, 503},      /* disk full or failing: Stripe retries, so may a person */
 	{SL_ERR_RATE_LIMITED, 429},
 	{SL_ERR_NETWORK, 502},
 	{SL_ERR_TIMEOUT, 504},

@@ -7,9 +7,12 @@
 #   integration  node:test suites in tests/integration against real nginx
 #   integration-asan  the HTTP-level suites against the ASan+UBSan build of
 #                the FastCGI program (leaks or memory errors fail them)
+#   fuzz         each libFuzzer target (tests/fuzz) over its saved corpus,
+#                then for FUZZ_SECONDS (default 5) on a copy of it, under
+#                ASan+UBSan; a crash input is kept in build/fuzz-artifacts/
 #   valgrind     the unit tests under valgrind (not part of the default)
 cd "$(dirname "$0")/.." || exit 1
-suites=${*:-"unit unit-asan integration integration-asan"}
+suites=${*:-"unit unit-asan fuzz integration integration-asan"}
 out=build/test-logs
 mkdir -p "$out"
 passed=0
@@ -60,6 +63,29 @@ for suite in $suites; do
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 			run_unit build/tests-asan ;;
 	valgrind) run_unit build/tests valgrind -q --leak-check=full --error-exitcode=9 ;;
+	fuzz)
+		mkdir -p build/fuzz-artifacts
+		for t in build/fuzz/fuzz_*; do
+			[ -x "$t" ] || continue
+			name=$(basename "$t")
+			log="$out/fuzz-$name.log"
+			work="build/fuzz-corpus/$name"
+			mkdir -p "$work"
+			cp tests/fuzz/corpus/"$name"/* "$work"/ 2>/dev/null
+			opts="-timeout=10 -rss_limit_mb=2048 -artifact_prefix=build/fuzz-artifacts/$name-"
+			# shellcheck disable=SC2086
+			if UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$t" $opts -runs=0 tests/fuzz/corpus/"$name" >"$log" 2>&1 &&
+				UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$t" $opts -max_total_time="${FUZZ_SECONDS:-5}" "$work" >>"$log" 2>&1; then
+				echo "  ok    $name ($(sed -n 's/.*#\([0-9]*\).*DONE.*/\1/p' "$log" | tail -n 1) runs)"
+				passed=$((passed + 1))
+			else
+				echo "  FAIL  $name (see $log; the input is in build/fuzz-artifacts/)"
+				grep -E 'ERROR|SUMMARY|runtime error' "$log" | head -n 10 | sed 's/^/        /'
+				bad_suites="$bad_suites fuzz/$name"
+				failed=$((failed + 1))
+			fi
+		done
+		;;
 	integration | integration-asan)
 		log="$out/$suite.log"
 		if [ "$suite" = integration ]; then
