@@ -43,6 +43,21 @@ static bool rc_is_other_object(const struct change_set *cs)
 	       (!cs->object_id || strcmp(cs->recurring.subscription_id, cs->object_id) != 0);
 }
 
+/* An event older than what was applied for its object changes no field,
+ * order or recurring payment, but it did happen: its tags are added, so
+ * the tags a contact ends up with do not depend on the order of arrival. */
+static sl_err apply_stale(struct store *db, struct ingest_item *it, long long now)
+{
+	const struct change_set *cs = it->cs;
+	sl_err e = find_contact(db, it, now);
+	if (!e && it->contact_id && it->contact)
+		for (size_t i = 0; i < cs->tag_count && !e; i++)
+			e = store_contact_tag(db, it->contact_id, cs->tags[i]);
+	it->stale = true;
+	it->skip_reason = "a newer version of this Stripe object was already applied";
+	return e;
+}
+
 sl_err ingest_apply(struct store *db, struct ingest_item *it, long long now)
 {
 	const struct change_set *cs = it->cs;
@@ -56,11 +71,8 @@ sl_err ingest_apply(struct store *db, struct ingest_item *it, long long now)
 		long long version;
 		if ((e = store_object_version(db, cs->object_id, &version)))
 			return e;
-		if (version > it->version) {
-			it->stale = true;
-			it->skip_reason = "a newer version of this Stripe object was already applied";
-			return SL_OK;
-		}
+		if (version > it->version)
+			return apply_stale(db, it, now);
 	}
 	if ((e = find_contact(db, it, now)))
 		return e;

@@ -168,7 +168,7 @@ static sl_err page_job(struct store *db, void *arg)
 				return e;
 		} else if (it.contact_created) {
 			created++;
-		} else if (it.contact_id) {
+		} else if (it.contact_id && !it.stale) {
 			updated++;
 		}
 	}
