@@ -144,10 +144,18 @@ function csrfOf(html) {
   return m ? m[1] : null;
 }
 
-// Creates the first admin and returns a logged-in client.
+// The setup token a fresh install writes (and prints) until its admin
+// exists, as the person installing it would read it from the server.
+function setupToken(app) {
+  return fs.readFileSync(path.join(app.dataDir, 'setup-token'), 'utf8').trim();
+}
+
+// Creates the first admin through the setup address with its token and
+// returns a logged-in client.
 async function adminClient(app, username = 'owner', password = 'correct horse battery') {
   const c = new Client(app.base);
-  const res = await c.submit('/setup', '/setup', { username, password });
+  const token = setupToken(app);
+  const res = await c.submit(`/setup?token=${token}`, '/setup', { username, password, token });
   if (res.status !== 303) throw new Error(`setup failed: ${res.status} ${res.text}`);
   return c;
 }
@@ -173,4 +181,4 @@ function parseCsv(text) {
   return rows;
 }
 
-module.exports = { TOP, BIN, startApp, Client, csrfOf, adminClient, parseCsv, freePort, sleep };
+module.exports = { TOP, BIN, startApp, Client, csrfOf, adminClient, setupToken, parseCsv, freePort, sleep };
