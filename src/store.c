@@ -608,6 +608,72 @@ static sl_err run(struct store *db, enum stmt s)
 	return st ? exec_step(db, st, sql[s]) : SL_ERR_DB;
 }
 
+sl_err store_backup(const char *src_path, const char *dest_path, int pages_per_step)
+{
+	sqlite3 *src = NULL, *dest = NULL;
+	sqlite3_backup *b = NULL;
+	sl_err e = SL_ERR_IO;
+	FILE *probe = fopen(dest_path, "r");
+	if (probe) {
+		fclose(probe);
+		return SL_ERR_EXISTS;
+	}
+	if (sqlite3_open_v2(src_path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+	    sqlite3_open_v2(dest_path, &dest, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_busy_timeout(src, 5000);
+	/* the snapshot: backup steps use this read transaction instead of
+	 * starting (and restarting) their own while the writer commits */
+	if (sqlite3_exec(src, "BEGIN; SELECT count(*) FROM sqlite_schema;", NULL, NULL, NULL) != SQLITE_OK)
+		goto out;
+	b = sqlite3_backup_init(dest, "main", src, "main");
+	if (!b)
+		goto out;
+	int rc;
+	while ((rc = sqlite3_backup_step(b, pages_per_step)) == SQLITE_OK ||
+	       rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+		sqlite3_sleep(rc == SQLITE_OK ? 1 : 20);
+	if (rc != SQLITE_DONE) {
+		fprintf(stderr, "stripelink: backup: %s\n", sqlite3_errstr(rc));
+		e = SL_ERR_DB;
+		goto out;
+	}
+	e = SL_OK;
+out:
+	if (b && sqlite3_backup_finish(b) != SQLITE_OK && !e)
+		e = SL_ERR_DB;
+	if (src)
+		sqlite3_exec(src, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(src);
+	if (dest && sqlite3_close(dest) != SQLITE_OK && !e)
+		e = SL_ERR_IO;
+	if (e)
+		remove(dest_path);
+	return e;
+}
+
+static int first_answer(void *out, int n, char **values, char **names)
+{
+	(void)names;
+	char *buf = out;
+	if (n > 0 && values[0] && !buf[0])
+		snprintf(buf, 64, "%s", values[0]);
+	return 0;
+}
+
+sl_err store_verify(const char *path)
+{
+	sqlite3 *db = NULL;
+	char answer[64] = "";
+	sl_err e = SL_ERR_INVALID;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_exec(db, "PRAGMA integrity_check", first_answer, answer, NULL) == SQLITE_OK &&
+	    strcmp(answer, "ok") == 0)
+		e = SL_OK;
+	sqlite3_close(db);
+	return e;
+}
+
 struct store *store_open(const char *path, sl_err *err)
 {
 	struct store *db = calloc(1, sizeof *db);
