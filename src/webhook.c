@@ -32,6 +32,9 @@ struct delivery {
 	const char *reject_reason;        /* set: log as rejected, nothing else */
 	const char *fail_reason;          /* set: log as failed (Stripe retries) */
 	const char *lookup_problem;       /* a customer lookup Stripe refused for good */
+	const char *skip_reason;          /* set: log as skipped (another API version) */
+	const char *version_note;         /* set: the first event of another API version */
+	const char *source;               /* NULL: a delivery; "catchup": from the event list */
 	const unsigned char *payload;
 	size_t payload_len;
 	struct ingest_item item;
@@ -59,6 +62,7 @@ static sl_err log_delivery(struct store *db, struct delivery *d, bool keep_paylo
 		.contact_id = d->contact_id,
 		.payload = keep_payload ? (const char *)d->payload : NULL,
 		.payload_len = keep_payload ? d->payload_len : 0,
+		.source = d->source,
 	};
 	return store_log_add(db, &l, NULL);
 }
@@ -84,7 +88,8 @@ static sl_err delivery_job(struct store *db, void *arg)
 	if (seen && final_result(prior) && !(d->replay && replayable)) {
 		d->result = "duplicate";
 		d->reason = "this event was already received";
-		e = log_delivery(db, d, false);
+		/* a catch-up meets every delivered event again: not worth a line */
+		e = d->source ? SL_OK : log_delivery(db, d, false);
 		goto out;
 	}
 	if (d->fail_reason) {
@@ -94,7 +99,10 @@ static sl_err delivery_job(struct store *db, void *arg)
 			e = log_delivery(db, d, true);
 		goto out;
 	}
-	if (!d->ev) {
+	if (d->skip_reason) {
+		d->result = "skipped";
+		d->reason = d->skip_reason;
+	} else if (!d->ev) {
 		d->result = "ignored";
 		d->reason = "this event type is not used by the integration";
 	} else if (d->mapped) {
@@ -105,6 +113,8 @@ static sl_err delivery_job(struct store *db, void *arg)
 		d->reason = !d->item.skip_reason ? ""
 			    : d->lookup_problem && !d->item.stale ? d->lookup_problem
 			    : d->item.skip_reason;
+		if (!d->item.skip_reason && d->version_note)
+			d->reason = d->version_note;
 	}
 	if ((e = store_event_put(db, d->connection_id, d->event_id, d->result)))
 		goto out;
@@ -190,10 +200,56 @@ static void customer_email(struct arena *a, json_object *customer, const char **
 	*key = k;
 }
 
+/* API versions other than STRIPE_API_VERSION met so far: each is reported
+ * once per process (stderr and the reason of its first event's log entry). */
+#define WEBHOOK_VERSIONS_NOTED 32
+static pthread_mutex_t version_lock = PTHREAD_MUTEX_INITIALIZER;
+static char versions_noted[WEBHOOK_VERSIONS_NOTED][64];
+static size_t n_versions_noted;
+
+static bool version_first_seen(const char *version)
+{
+	bool first = true;
+	pthread_mutex_lock(&version_lock);
+	for (size_t i = 0; i < n_versions_noted && first; i++)
+		first = strcmp(versions_noted[i], version) != 0;
+	if (first && n_versions_noted < WEBHOOK_VERSIONS_NOTED)
+		snprintf(versions_noted[n_versions_noted++], sizeof versions_noted[0], "%s", version);
+	pthread_mutex_unlock(&version_lock);
+	return first;
+}
+
+/* An event made under another API version is mapped only when every field
+ * the mapping reads is there; otherwise it is skipped with the reason.
+ * Returns false when it was skipped. */
+static bool version_check(struct arena *a, const struct mapping *m, json_object *object,
+			  const char *version, long long connection_id, struct delivery *d)
+{
+	if (!version || strcmp(version, STRIPE_API_VERSION) == 0)
+		return true;
+	const char *missing = mapping_missing_field(m, object);
+	if (missing) {
+		d->skip_reason = arena_printf(a, "the event was made with Stripe API version %s (this install "
+					      "reads %s) and has no %s, which the mapping uses", version,
+					      STRIPE_API_VERSION, missing);
+		return false;
+	}
+	if (version_first_seen(version)) {
+		d->version_note = arena_printf(a, "made with Stripe API version %s (this install reads %s); "
+					       "every field the mapping uses is present, so it was mapped",
+					       version, STRIPE_API_VERSION);
+		fprintf(stderr, "stripelink: connection %lld: events made with Stripe API version %s "
+				"(ours is %s) arrive; mapped while the fields the mapping uses are present, "
+				"skipped with the reason otherwise\n", connection_id, version, STRIPE_API_VERSION);
+	}
+	return true;
+}
+
 /* Decodes and maps the event into d; sets d->fail_reason when a needed
  * lookup failed in a way a retry can fix. */
 static void prepare(struct app_thread *t, struct arena *a, const struct connection_row *c,
-		    json_object *object, struct delivery *d, struct change_set *cs)
+		    json_object *object, const char *version, struct delivery *d,
+		    struct change_set *cs)
 {
 	enum resource res = d->ev->resource;
 	struct mapping *m = mapping_for(t, a, c->id, res);
@@ -201,6 +257,10 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 	bool asked_stripe = false;   /* at most one customer lookup per event */
 	if (!m) {
 		d->fail_reason = "out of memory";
+		return;
+	}
+	if (!version_check(a, m, object, version, c->id, d)) {
+		mapping_free(m);
 		return;
 	}
 	if (mapping_needs_customer(m, object)) {
@@ -275,10 +335,10 @@ static void answer(struct arena *a, struct webhook_outcome *out, int status,
 /* Shared by receive and replay once the body is trusted. */
 static sl_err process(struct app_thread *t, struct arena *a, const struct connection_row *c,
 		      const unsigned char *body, size_t len, long long now, bool replay,
-		      struct webhook_outcome *out)
+		      const char *source, struct webhook_outcome *out)
 {
 	struct delivery d = {
-		.connection_id = c->id, .now = now, .replay = replay,
+		.connection_id = c->id, .now = now, .replay = replay, .source = source,
 		.payload = body, .payload_len = len, .type = "", .event_id = "",
 	};
 	struct change_set cs;
@@ -309,7 +369,7 @@ static sl_err process(struct app_thread *t, struct arena *a, const struct connec
 		d.created = json_object_get_int64(created);
 		d.ev = catalog_event_find(type);
 		if (d.ev)
-			prepare(t, a, c, object, &d, &cs);
+			prepare(t, a, c, object, json_str(event, "api_version"), &d, &cs);
 	}
 	sl_err e = writer_run(t->writer, delivery_job, &d);
 	if (!e) {
@@ -402,7 +462,7 @@ sl_err webhook_receive(struct app_thread *t, struct arena *a, long long connecti
 	if (v)
 		return reject(t, &c, now, arena_printf(a, "signature check failed: %s",
 						       why ? why : "no signing secret"), out);
-	return process(t, a, &c, body, len, now, false, out);
+	return process(t, a, &c, body, len, now, false, NULL, out);
 }
 
 sl_err webhook_replay(struct app_thread *t, struct arena *a, long long connection_id,
@@ -417,5 +477,16 @@ sl_err webhook_replay(struct app_thread *t, struct arena *a, long long connectio
 		return SL_ERR_INVALID;
 	if (!load(t, a, connection_id, &c, out))
 		return SL_ERR_INVALID;
-	return process(t, a, &c, (const unsigned char *)l.payload, l.payload_len, now, true, out);
+	return process(t, a, &c, (const unsigned char *)l.payload, l.payload_len, now, true, NULL, out);
+}
+
+sl_err webhook_ingest_trusted(const struct webhook_deps *deps, struct arena *a,
+			      long long connection_id, const unsigned char *body, size_t len,
+			      long long now, struct webhook_outcome *out)
+{
+	struct app_thread t = {deps->db, deps->writer, deps->secret_key, deps->stripe};
+	struct connection_row c;
+	if (!load(&t, a, connection_id, &c, out))
+		return SL_OK;
+	return process(&t, a, &c, body, len, now, false, WEBHOOK_SOURCE_CATCHUP, out);
 }
