@@ -499,7 +499,8 @@ static const char *const sql[] = {
 	[ST_CATCHUP_REQUEST_HEALTH] = "UPDATE catchups SET health_requested_at = coalesce(health_requested_at, ?2)"
 				      " WHERE connection_id = ?1",
 	[ST_CATCHUP_BEGIN] = "UPDATE catchups SET run_gte = ?2, run_lte = ?3, run_after = NULL, run_newest = 0,"
-			     " run_found = 0, run_new = 0, run_skipped = 0, requested_at = NULL WHERE connection_id = ?1",
+			     " run_found = 0, run_new = 0, run_skipped = 0, requested_at = NULL, last_error = ''"
+			     " WHERE connection_id = ?1",
 	[ST_CATCHUP_PAGE] = "UPDATE catchups SET run_after = ?2, run_newest = max(run_newest, ?3),"
 			    " run_found = run_found + ?4, run_new = run_new + ?5, run_skipped = run_skipped + ?6"
 			    " WHERE connection_id = ?1 AND run_lte IS NOT NULL",
