@@ -468,15 +468,17 @@ void catchup_loop(const struct catchup_env *env, int poll_ms)
 			struct catchup_row r;
 			if (store_catchup_get(db, a, id, &r))
 				continue;
-			bool check = r.health_requested_at || r.endpoint_checked_at < started ||
-				     now - r.endpoint_checked_at >= env->interval;
+			bool timer = env->interval > 0;
+			bool check = r.health_requested_at ||
+				     (timer && (r.endpoint_checked_at < started ||
+						now - r.endpoint_checked_at >= env->interval));
 			if (check && (e = catchup_check_endpoint(env, id)))
 				fprintf(stderr, "stripelink-sync: endpoint check %lld: %s\n", id, err_name(e));
 			if (check && store_catchup_get(db, a, id, &r))
 				continue;
 			/* a refused key waits for a new one (or a request), a sweep
 			 * left midway by a stop resumes at once */
-			bool interval_due = r.last_at < started || now - r.last_at >= env->interval;
+			bool interval_due = timer && (r.last_at < started || now - r.last_at >= env->interval);
 			bool due = r.requested_at || (r.running && !r.last_error[0]) ||
 				   (interval_due && !key_refused(&r));
 			if (due && (e = catchup_run(env, id, NULL)))

@@ -36,7 +36,8 @@ struct catchup_env {
 	struct writer *writer;             /* the worker's writer, borrowed */
 	struct ratelimit *limit_live;      /* the historical sync's limiters, borrowed */
 	struct ratelimit *limit_test;
-	int interval;                      /* seconds between catch-ups and endpoint checks */
+	int interval;                      /* seconds between catch-ups and endpoint checks;
+					      0: only when asked */
 	int overlap;                       /* seconds a sweep reaches back before its cursor */
 	volatile sig_atomic_t *stop;       /* set by a signal: stop after the page */
 };

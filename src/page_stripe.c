@@ -10,6 +10,7 @@
 #include "app.h"
 #include "catalog.h"
 #include "catchup.h"
+#include "config.h"
 #include "connection.h"
 #include "store.h"
 #include "view.h"
@@ -162,7 +163,8 @@ static sl_err catchup_view(struct http_request *r, struct view_dict *d,
 	if (e || !connected)
 		return e;
 	view_show(d, "CATCHUP");
-	if (!k.health_requested_at && r->now - k.endpoint_checked_at >= HEALTH_STALE) {
+	if (config_get()->catchup_interval > 0 && !k.health_requested_at &&
+	    r->now - k.endpoint_checked_at >= HEALTH_STALE) {
 		long long v[] = {c->id, r->now};
 		if ((e = writer_run(r->thread->writer, health_request_job, v)))
 			return e;

@@ -92,8 +92,12 @@ int main(void)
 	bool catchup_started = pthread_create(&catchup_thread, NULL, catchup_main, &catchup) == 0;
 	if (!catchup_started)
 		fprintf(stderr, "stripelink-sync: could not start the catch-up thread\n");
-	fprintf(stderr, "stripelink-sync: ready (rate %d/s live, %d/s test, %d windows, catch-up every %d s)\n",
-		env.rate_live, env.rate_test, env.windows, catchup.interval);
+	fprintf(stderr, "stripelink-sync: ready (rate %d/s live, %d/s test, %d windows)\n",
+		env.rate_live, env.rate_test, env.windows);
+	if (catchup.interval > 0)
+		fprintf(stderr, "stripelink-sync: catch-up and endpoint check every %d s\n", catchup.interval);
+	else
+		fprintf(stderr, "stripelink-sync: catch-up and endpoint check only when asked\n");
 	sync_worker_loop(&env, 500);
 	if (catchup_started)
 		pthread_join(catchup_thread, NULL);
