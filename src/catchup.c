@@ -32,6 +32,7 @@ struct progress_job {
 	bool more;
 	const char *state, *detail;              /* endpoint */
 	bool ask_catchup;                        /* endpoint: ask for a catch-up too */
+	bool key_works;                          /* finish: a refused key is refused no more */
 };
 
 static sl_err begin_job(struct store *db, void *arg)
@@ -50,7 +51,12 @@ static sl_err page_job(struct store *db, void *arg)
 static sl_err finish_job(struct store *db, void *arg)
 {
 	struct progress_job *j = arg;
-	return store_catchup_finish(db, j->connection_id, j->now);
+	sl_err e = store_catchup_finish(db, j->connection_id, j->now);
+	if (!e && j->key_works)
+		e = store_catchup_endpoint(db, j->connection_id, "unknown", "", 0);
+	if (!e && j->key_works)
+		e = store_catchup_request_health(db, j->connection_id, j->now);
+	return e;
 }
 
 static sl_err fail_job(struct store *db, void *arg)
@@ -271,6 +277,13 @@ static sl_err ingest_one(const struct catchup_env *env, struct store *db, struct
 	return SL_OK;
 }
 
+/* The key was refused (401) or lacked a permission (403) when last used. */
+static bool key_refused(const struct catchup_row *r)
+{
+	return strcmp(r->endpoint_state, "key_refused") == 0 ||
+	       strcmp(r->endpoint_state, "key_permission") == 0;
+}
+
 sl_err catchup_run(const struct catchup_env *env, long long connection_id,
 		   struct catchup_summary *out)
 {
@@ -378,7 +391,8 @@ sl_err catchup_run(const struct catchup_env *env, long long connection_id,
 	arena_free(page_arena);
 	if ((e = count_undelivered(env, a, &t)))
 		goto out;
-	struct progress_job fin = {.connection_id = connection_id, .now = (long long)time(NULL)};
+	struct progress_job fin = {.connection_id = connection_id, .now = (long long)time(NULL),
+				   .key_works = key_refused(&row)};
 	if ((e = writer_run(env->writer, finish_job, &fin)))
 		goto out;
 	fprintf(stderr, "stripelink-sync: catch-up of connection %lld: %lld events listed in %lld pages, "
@@ -417,8 +431,14 @@ sl_err catchup_check_endpoint(const struct catchup_env *env, long long connectio
 		struct stripe_error err;
 		sl_err se = stripe_request(t.client, t.key, STRIPE_GET, path, NULL, &ep, &err);
 		const char *status = string_of(ep, "status");
-		if (!se)
+		if (!se && strcmp(row.endpoint_state, "key_permission") == 0) {
+			/* the endpoint answers, but a sweep was refused: only a
+			 * sweep that goes through clears that */
+			j.state = row.endpoint_state;
+			j.detail = row.endpoint_detail;
+		} else if (!se) {
 			j.state = status && strcmp(status, "disabled") == 0 ? "disabled" : "enabled";
+		}
 		else if (se != SL_ERR_NOT_FOUND && !(j.state = refusal_state(se, &err, a, &j.detail))) {
 			j.state = "unreachable";
 			j.detail = arena_strdup(a, err.message);
@@ -436,12 +456,6 @@ out:
 	store_close(db);
 	arena_free(a);
 	return e;
-}
-
-static bool key_refused(const struct catchup_row *r)
-{
-	return strcmp(r->endpoint_state, "key_refused") == 0 ||
-	       strcmp(r->endpoint_state, "key_permission") == 0;
 }
 
 void catchup_loop(const struct catchup_env *env, int poll_ms)
@@ -476,11 +490,11 @@ void catchup_loop(const struct catchup_env *env, int poll_ms)
 				fprintf(stderr, "stripelink-sync: endpoint check %lld: %s\n", id, err_name(e));
 			if (check && store_catchup_get(db, a, id, &r))
 				continue;
-			/* a refused key waits for a new one (or a request), a sweep
-			 * left midway by a stop resumes at once */
+			/* a key Stripe refuses (401) waits for a new one or a
+			 * request; a sweep left midway by a stop resumes at once */
 			bool interval_due = timer && (r.last_at < started || now - r.last_at >= env->interval);
 			bool due = r.requested_at || (r.running && !r.last_error[0]) ||
-				   (interval_due && !key_refused(&r));
+				   (interval_due && strcmp(r.endpoint_state, "key_refused") != 0);
 			if (due && (e = catchup_run(env, id, NULL)))
 				fprintf(stderr, "stripelink-sync: catch-up %lld: %s\n", id, err_name(e));
 		}
