@@ -13,6 +13,7 @@
 #include "catalog.h"
 #include "connection.h"
 #include "crypto.h"
+#include "event_version.h"
 #include "ingest.h"
 #include "mapping.h"
 #include "store.h"
@@ -200,51 +201,6 @@ static void customer_email(struct arena *a, json_object *customer, const char **
 	*key = k;
 }
 
-/* API versions other than STRIPE_API_VERSION met so far: each is reported
- * once per process (stderr and the reason of its first event's log entry). */
-#define WEBHOOK_VERSIONS_NOTED 32
-static pthread_mutex_t version_lock = PTHREAD_MUTEX_INITIALIZER;
-static char versions_noted[WEBHOOK_VERSIONS_NOTED][64];
-static size_t n_versions_noted;
-
-static bool version_first_seen(const char *version)
-{
-	bool first = true;
-	pthread_mutex_lock(&version_lock);
-	for (size_t i = 0; i < n_versions_noted && first; i++)
-		first = strcmp(versions_noted[i], version) != 0;
-	if (first && n_versions_noted < WEBHOOK_VERSIONS_NOTED)
-		snprintf(versions_noted[n_versions_noted++], sizeof versions_noted[0], "%s", version);
-	pthread_mutex_unlock(&version_lock);
-	return first;
-}
-
-/* An event made under another API version is mapped only when every field
- * the mapping reads is there; otherwise it is skipped with the reason.
- * Returns false when it was skipped. */
-static bool version_check(struct arena *a, const struct mapping *m, json_object *object,
-			  const char *version, long long connection_id, struct delivery *d)
-{
-	if (!version || strcmp(version, STRIPE_API_VERSION) == 0)
-		return true;
-	const char *missing = mapping_missing_field(m, object);
-	if (missing) {
-		d->skip_reason = arena_printf(a, "the event was made with Stripe API version %s (this install "
-					      "reads %s) and has no %s, which the mapping uses", version,
-					      STRIPE_API_VERSION, missing);
-		return false;
-	}
-	if (version_first_seen(version)) {
-		d->version_note = arena_printf(a, "made with Stripe API version %s (this install reads %s); "
-					       "every field the mapping uses is present, so it was mapped",
-					       version, STRIPE_API_VERSION);
-		fprintf(stderr, "stripelink: connection %lld: events made with Stripe API version %s "
-				"(ours is %s) arrive; mapped while the fields the mapping uses are present, "
-				"skipped with the reason otherwise\n", connection_id, version, STRIPE_API_VERSION);
-	}
-	return true;
-}
-
 /* Decodes and maps the event into d; sets d->fail_reason when a needed
  * lookup failed in a way a retry can fix. */
 static void prepare(struct app_thread *t, struct arena *a, const struct connection_row *c,
@@ -259,7 +215,7 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 		d->fail_reason = "out of memory";
 		return;
 	}
-	if (!version_check(a, m, object, version, c->id, d)) {
+	if ((d->skip_reason = event_version_check(a, m, object, version, c->id, &d->version_note))) {
 		mapping_free(m);
 		return;
 	}
