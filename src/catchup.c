@@ -272,6 +272,8 @@ static sl_err ingest_one(const struct catchup_env *env, struct store *db, struct
 		return e;
 	if (out.status >= 500)
 		return SL_ERR_BUSY;
+	if (out.status == 404 || out.status == 410)
+		return SL_ERR_NOT_FOUND;   /* disconnected meanwhile */
 	*fresh = strcmp(out.result, "duplicate") != 0;
 	*skipped = strcmp(out.result, "skipped") == 0;
 	return SL_OK;
@@ -304,12 +306,15 @@ sl_err catchup_run(const struct catchup_env *env, long long connection_id,
 		goto out;
 	/* a sweep a stop left midway resumes; one that failed, or one asked
 	 * for anew, starts over from the cursor (which it never moved) */
-	bool resume = row.running && !row.last_error[0] && !row.requested_at;
+	bool resume = row.running && !row.last_error[0] && !row.requested_at &&
+		      row.run_lte >= t.c.connected_at;   /* not one from before a reconnect */
 	long long gte = row.run_gte, lte = row.run_lte;
 	char after[128];
 	snprintf(after, sizeof after, "%s", resume ? row.run_after : "");
 	if (!resume) {
-		long long from = row.cursor ? row.cursor : t.c.connected_at;
+		/* from the newest event seen, or (first, or connected again
+		 * since) from the connection: what came before is history */
+		long long from = row.cursor > t.c.connected_at ? row.cursor : t.c.connected_at;
 		struct progress_job b = {.connection_id = connection_id};
 		b.gte = from > env->overlap ? from - env->overlap : 0;
 		b.lte = (long long)time(NULL);
@@ -364,6 +369,10 @@ sl_err catchup_run(const struct catchup_env *env, long long connection_id,
 			snprintf(after, sizeof after, "%s", last);
 		p.after = after;
 		json_object_put(list);
+		if (ie == SL_ERR_NOT_FOUND) {
+			arena_free(page_arena);
+			goto out;
+		}
 		if (ie) {
 			arena_free(page_arena);
 			/* the page's events committed so far are recorded; the sweep

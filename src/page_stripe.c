@@ -169,7 +169,8 @@ static sl_err catchup_view(struct http_request *r, struct view_dict *d,
 		if ((e = writer_run(r->thread->writer, health_request_job, v)))
 			return e;
 	}
-	const char *state = k.endpoint_state;
+	/* a state seen before the last (re)connect is not this endpoint's */
+	const char *state = k.endpoint_checked_at >= c->connected_at ? k.endpoint_state : "unknown";
 	if (!strcmp(state, "disabled")) {
 		view_show(d, "ENDPOINT_DISABLED");
 	} else if (!strcmp(state, "deleted")) {

@@ -232,6 +232,27 @@ test('catch-up from /v1/events and endpoint health', { timeout: 240000 }, async 
     const notes = rig.q(`SELECT reason FROM integration_log WHERE event_id IN ('${complete.ids.join("','")}') AND reason LIKE '%2020-08-27%'`);
     assert.equal(notes.length, 1, 'the version is noted once in the log');
     assert.equal(rig.app.log().split('\n').filter((l) => /Stripe API version 2020-08-27/.test(l)).length, 1, 'and once on stderr');
+
+    // the same check on a delivered event
+    const ep = await rig.endpoint(id);
+    const deliver = async (evtId, object) => {
+      const payload = JSON.stringify({ id: evtId, object: 'event', api_version: '2018-05-21', created: nowS(),
+        type: 'customer.created', data: { object }, livemode: false, pending_webhooks: 1, request: { id: null } });
+      const header = Stripe.webhooks.generateTestHeaderString({ payload, secret: ep.secret });
+      const res = await fetch(`${rig.app.base}/webhooks/stripe/${id}`, { method: 'POST', headers: { 'stripe-signature': header }, body: payload });
+      assert.equal(res.status, 200);
+      return res.json();
+    };
+    const bare = await deliver('evt_delivered_old1', { id: 'cus_old1', object: 'customer', email: 'old1@example.test' });
+    assert.equal(bare.result, 'skipped');
+    assert.match(bare.reason, /Stripe API version 2018-05-21 .* has no name/);
+    const full = await deliver('evt_delivered_old2', { id: 'cus_old2', object: 'customer', email: 'old2@example.test', name: 'Old Two', phone: null });
+    assert.equal(full.result, 'processed');
+    assert.match(full.reason, /2018-05-21/, 'the first mapped event of the version says so');
+    const again = await deliver('evt_delivered_old3', { id: 'cus_old3', object: 'customer', email: 'old3@example.test', name: 'Old Three', phone: null });
+    assert.equal(again.result, 'processed');
+    assert.ok(!again.reason, 'once per version');
+    assert.equal(rig.app.log().split('\n').filter((l) => /Stripe API version 2018-05-21/.test(l)).length, 1);
   });
 
   await t.test('a disabled endpoint is noticed, re-enabled and caught up', async () => {
