@@ -1,6 +1,6 @@
 // catchup_bench.js - a catch-up of missed events from Stripe's event list.
 //
-//   node bench/catchup_bench.js [--count 10000] [--rate 10]
+//   node bench/catchup_bench.js [--count 10000] [--rate 10]   (--rate 0: no limit)
 //
 // Records --count customer.created events (created over the 500 s before
 // the button, after the connection) at the fake Stripe as created but
@@ -96,7 +96,7 @@ async function main() {
     const contacts = one(app, "SELECT count(*) FROM contacts WHERE email LIKE 'bench%@example.test'");
     const logged = one(app, `SELECT count(*) FROM integration_log WHERE connection_id = ${id} AND source = 'catchup'`);
     const found = one(app, `SELECT last_found FROM catchups WHERE connection_id = ${id}`);
-    console.log(`catch-up of ${COUNT} missed events at ${RATE} requests/s: ${seconds.toFixed(2)} s ` +
+    console.log(`catch-up of ${COUNT} missed events, ${RATE ? `rate limit ${RATE} requests/s` : 'rate limit off'}: ${seconds.toFixed(2)} s ` +
       `(${Math.round(COUNT / seconds)} events/s), ${pages.length} event-list pages + ` +
       `${reqs.length - pages.length} undelivered-count pages, ` +
       `${((reqs.length - 1) / span).toFixed(2)} requests/s at the fake`);
