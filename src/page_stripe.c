@@ -101,17 +101,25 @@ HANDLER(page_stripe_connect_get)
 	return connect_form(r, resp, 200, CONNECT_OK, NULL);
 }
 
-HANDLER(page_stripe_connect_post)
+/* The pasted secret_key without surrounding blanks, in buf (the caller
+ * wipes buf when done); never NULL. */
+static char *pasted_key(struct http_request *r, char *buf, size_t size)
 {
 	const char *key = http_param(r, "secret_key");
-	char trimmed[600];
-	snprintf(trimmed, sizeof trimmed, "%s", key ? key : "");
-	char *start = trimmed;
+	snprintf(buf, size, "%s", key ? key : "");
+	char *start = buf;
 	while (*start == ' ' || *start == '\t')
 		start++;
 	size_t n = strlen(start);
 	while (n && (start[n - 1] == ' ' || start[n - 1] == '\t'))
 		start[--n] = '\0';
+	return start;
+}
+
+HANDLER(page_stripe_connect_post)
+{
+	char trimmed[600];
+	char *start = pasted_key(r, trimmed, sizeof trimmed);
 	struct connect_result result;
 	sl_err e = connection_connect(r->thread, start, r->now, &result);
 	memset(trimmed, 0, sizeof trimmed);
@@ -459,16 +467,8 @@ HANDLER(page_stripe_key_post)
 	sl_err e = load_connected(r, &c);
 	if (e)
 		return e;
-	const char *key = http_param(r, "secret_key");
 	char trimmed[600];
-	snprintf(trimmed, sizeof trimmed, "%s", key ? key : "");
-	char *start = trimmed;
-	while (*start == ' ' || *start == '\t')
-		start++;
-	size_t n = strlen(start);
-	while (n && (start[n - 1] == ' ' || start[n - 1] == '\t'))
-		start[--n] = '\0';
-	e = connection_replace_key(r->thread, c.id, start, r->now, &result);
+	e = connection_replace_key(r->thread, c.id, pasted_key(r, trimmed, sizeof trimmed), r->now, &result);
 	memset(trimmed, 0, sizeof trimmed);
 	if (e)
 		return e;
