@@ -10,3 +10,5 @@ if [ -f bench/sync_bench.js ]; then
 	echo "== historical sync"
 	node bench/sync_bench.js
 fi
+echo "== catch-up of missed events (test-mode rate limit)"
+node bench/catchup_bench.js

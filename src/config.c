@@ -21,6 +21,8 @@ enum setting {
 	SET_SYNC_RATE_TEST,
 	SET_TEMPLATE_RELOAD,
 	SET_SYNC_WINDOWS,
+	SET_CATCHUP_INTERVAL,
+	SET_CATCHUP_OVERLAP,
 	SET__MAX
 };
 
@@ -42,6 +44,8 @@ static const struct setting_row settings[] = {
 	[SET_SYNC_RATE_TEST] = {"STRIPELINK_SYNC_RATE_TEST", "10", 0, 100000},
 	[SET_TEMPLATE_RELOAD] = {"STRIPELINK_TEMPLATE_RELOAD", "0", 0, 1},
 	[SET_SYNC_WINDOWS] = {"STRIPELINK_SYNC_WINDOWS", "4", 1, 16},
+	[SET_CATCHUP_INTERVAL] = {"STRIPELINK_CATCHUP_INTERVAL", "600", 0, 86400},
+	[SET_CATCHUP_OVERLAP] = {"STRIPELINK_CATCHUP_OVERLAP", "600", 0, 86400},
 };
 _Static_assert(sizeof settings / sizeof settings[0] == SET__MAX,
 	       "every setting needs a row");
@@ -122,7 +126,9 @@ sl_err config_load(void)
 	    (e = integer(SET_SYNC_RATE_LIVE, &cfg.sync_rate_live)) ||
 	    (e = integer(SET_SYNC_RATE_TEST, &cfg.sync_rate_test)) ||
 	    (e = integer(SET_TEMPLATE_RELOAD, &cfg.template_reload)) ||
-	    (e = integer(SET_SYNC_WINDOWS, &cfg.sync_windows)))
+	    (e = integer(SET_SYNC_WINDOWS, &cfg.sync_windows)) ||
+	    (e = integer(SET_CATCHUP_INTERVAL, &cfg.catchup_interval)) ||
+	    (e = integer(SET_CATCHUP_OVERLAP, &cfg.catchup_overlap)))
 		return e;
 	cfg.data_dir = absolute(raw(SET_DATA));
 	const char *root = raw(SET_ROOT);

@@ -21,6 +21,9 @@ struct config {
 	int sync_rate_test;      /* STRIPELINK_SYNC_RATE_TEST: sync requests/s, test keys */
 	int template_reload;     /* STRIPELINK_TEMPLATE_RELOAD: 1 = reload changed templates */
 	int sync_windows;        /* STRIPELINK_SYNC_WINDOWS: created-time windows per sync job */
+	int catchup_interval;    /* STRIPELINK_CATCHUP_INTERVAL: seconds between catch-ups and endpoint
+				    checks; 0: only when asked (Catch up now, a mended endpoint) */
+	int catchup_overlap;     /* STRIPELINK_CATCHUP_OVERLAP: seconds a catch-up reaches back before its cursor */
 	/* derived paths, owned by the config */
 	const char *db_path;     /* <data>/stripelink.db */
 	const char *key_path;    /* <data>/secret.key */

@@ -407,3 +407,189 @@ out:
 	arena_free(a);
 	return e;
 }
+
+/* ---- endpoint repairs ---- */
+
+struct mended_job {
+	long long id, now;
+	const char *state;                     /* the endpoint's state now */
+	const char *key_sealed, *key_hint;     /* replace_key */
+	const char *endpoint_id, *secret_sealed; /* recreate */
+};
+
+static sl_err mended_job(struct store *db, void *arg)
+{
+	struct mended_job *j = arg;
+	sl_err e = SL_OK;
+	if (j->key_sealed)
+		e = store_connection_set_key(db, j->id, j->key_sealed, j->key_hint);
+	if (!e && j->endpoint_id)
+		e = store_connection_roll(db, j->id, j->endpoint_id, j->secret_sealed, j->now);
+	if (!e)
+		e = store_catchup_endpoint(db, j->id, j->state, "", j->now);
+	if (!e)
+		e = store_catchup_request(db, j->id, j->now);
+	return e;
+}
+
+/* The connected connection and its open key (wipe with
+ * connection_secret_free); SL_ERR_NOT_FOUND when it is not connected. */
+static sl_err connected(struct app_thread *t, struct arena *a, long long id,
+			struct connection_row *row, char **key)
+{
+	sl_err e = store_connection_get(t->db, a, id, row);
+	if (e)
+		return e;
+	if (strcmp(row->status, "connected") != 0 || !(*key = connection_open_key(t, row->key_sealed)))
+		return SL_ERR_NOT_FOUND;
+	return SL_OK;
+}
+
+sl_err connection_endpoint_enable(struct app_thread *t, long long id, long long now,
+				  struct connect_result *result)
+{
+	memset(result, 0, sizeof *result);
+	result->connection_id = id;
+	struct arena *a = arena_new();
+	struct connection_row row;
+	char *key = NULL;
+	json_object *ep = NULL;
+	sl_err e = connected(t, a, id, &row, &key);
+	if (e)
+		goto out;
+	if (!row.endpoint_id) {
+		e = SL_ERR_INVALID;   /* nothing to enable: recreate it */
+		goto out;
+	}
+	char path[256];
+	snprintf(path, sizeof path, "/v1/webhook_endpoints/%s", row.endpoint_id);
+	struct stripe_params p = {BUF_INIT};
+	stripe_params_add(&p, "disabled", "false");
+	e = stripe_request(t->stripe, key, STRIPE_POST, path, &p, &ep, &result->stripe);
+	stripe_params_free(&p);
+	if (e) {
+		result->problem = problem_for(e, &result->stripe);
+		e = SL_OK;
+		goto out;
+	}
+	struct mended_job j = {.id = id, .now = now, .state = "enabled"};
+	if ((e = writer_run(t->writer, mended_job, &j)))
+		goto out;
+	fprintf(stderr, "stripelink: connection %lld: webhook endpoint %s enabled again\n", id, row.endpoint_id);
+out:
+	json_object_put(ep);
+	connection_secret_free(key);
+	arena_free(a);
+	return e;
+}
+
+sl_err connection_endpoint_recreate(struct app_thread *t, long long id, long long now,
+				    struct connect_result *result)
+{
+	memset(result, 0, sizeof *result);
+	result->connection_id = id;
+	struct arena *a = arena_new();
+	struct connection_row row;
+	char *key = NULL, *sealed = NULL;
+	json_object *endpoint = NULL;
+	sl_err e = connected(t, a, id, &row, &key);
+	if (e)
+		goto out;
+	const char *url = connection_webhook_url(a, id);
+	if ((e = delete_endpoints_for(t->stripe, key, url, &result->stripe)) ||
+	    (e = create_endpoint(t->stripe, key, url, id, &endpoint, &result->stripe))) {
+		result->problem = problem_for(e, &result->stripe);
+		e = SL_OK;
+		goto out;
+	}
+	const char *secret = json_string(endpoint, "secret");
+	const char *endpoint_id = json_string(endpoint, "id");
+	if (!secret || !endpoint_id || !(sealed = crypto_seal(t->secret_key, secret))) {
+		result->problem = CONNECT_STRIPE_ERROR;
+		goto out;
+	}
+	struct mended_job j = {.id = id, .now = now, .state = "enabled", .endpoint_id = endpoint_id,
+			       .secret_sealed = sealed};
+	if ((e = writer_run(t->writer, mended_job, &j))) {
+		char path[256];
+		struct stripe_error ignored;
+		json_object *gone = NULL;
+		snprintf(path, sizeof path, "/v1/webhook_endpoints/%s", endpoint_id);
+		stripe_request(t->stripe, key, STRIPE_DELETE, path, NULL, &gone, &ignored);
+		json_object_put(gone);
+		goto out;
+	}
+	fprintf(stderr, "stripelink: connection %lld: webhook endpoint recreated as %s\n", id, endpoint_id);
+out:
+	json_object_put(endpoint);
+	free(sealed);
+	connection_secret_free(key);
+	arena_free(a);
+	return e;
+}
+
+sl_err connection_replace_key(struct app_thread *t, long long id, const char *key, long long now,
+			      struct connect_result *result)
+{
+	memset(result, 0, sizeof *result);
+	result->connection_id = id;
+	struct arena *a = arena_new();
+	struct connection_row row = {0};
+	char *old_key = NULL, *sealed = NULL;
+	json_object *account = NULL, *ep = NULL;
+	bool live = false;
+	sl_err e = connected(t, a, id, &row, &old_key);
+	if (e == SL_ERR_NOT_FOUND && row.status && strcmp(row.status, "connected") == 0)
+		e = SL_OK;   /* the old key cannot even be opened: replacing it is the cure */
+	if (e)
+		goto out;
+	if (stripe_key_check(key, &live) == STRIPE_KEY_INVALID) {
+		result->problem = CONNECT_KEY_SHAPE;
+		goto out;
+	}
+	if ((e = stripe_request(t->stripe, key, STRIPE_GET, "/v1/account", NULL, &account, &result->stripe))) {
+		result->problem = problem_for(e, &result->stripe);
+		e = SL_OK;
+		goto out;
+	}
+	const char *account_id = json_string(account, "id");
+	if (!account_id || strcmp(account_id, row.account_id) != 0 || live != row.livemode) {
+		result->problem = CONNECT_OTHER_ACCOUNT;
+		goto out;
+	}
+	/* the new key must be able to look after the endpoint too */
+	const char *state = "deleted";
+	if (row.endpoint_id) {
+		char path[256];
+		snprintf(path, sizeof path, "/v1/webhook_endpoints/%s", row.endpoint_id);
+		e = stripe_request(t->stripe, key, STRIPE_GET, path, NULL, &ep, &result->stripe);
+		if (e && e != SL_ERR_NOT_FOUND) {
+			result->problem = problem_for(e, &result->stripe);
+			e = SL_OK;
+			goto out;
+		}
+		const char *status = e ? NULL : json_string(ep, "status");
+		state = e ? "deleted" : status && strcmp(status, "disabled") == 0 ? "disabled" : "enabled";
+		e = SL_OK;
+	}
+	char hint[64];
+	stripe_key_mask(key, hint, sizeof hint);
+	if (!(sealed = crypto_seal(t->secret_key, key))) {
+		result->problem = CONNECT_SAVE_FAILED;
+		goto out;
+	}
+	struct mended_job j = {.id = id, .now = now, .state = state, .key_sealed = sealed, .key_hint = hint};
+	if ((e = writer_run(t->writer, mended_job, &j))) {
+		result->problem = CONNECT_SAVE_FAILED;
+		e = SL_OK;
+		goto out;
+	}
+	fprintf(stderr, "stripelink: connection %lld has a new secret key (%s)\n", id, hint);
+out:
+	json_object_put(account);
+	json_object_put(ep);
+	free(sealed);
+	connection_secret_free(old_key);
+	arena_free(a);
+	return e;
+}

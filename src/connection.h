@@ -27,6 +27,7 @@ enum connect_problem {
 	CONNECT_STRIPE_DOWN,       /* unreachable or timing out */
 	CONNECT_STRIPE_ERROR,      /* Stripe refused for another reason */
 	CONNECT_SAVE_FAILED,       /* our database failed */
+	CONNECT_OTHER_ACCOUNT,     /* a new key that belongs to another Stripe account */
 	CONNECT_PROBLEM__MAX
 };
 
@@ -53,6 +54,21 @@ sl_err connection_disconnect(struct app_thread *t, long long id, long long now,
  * WEBHOOK_PREVIOUS_SECRET_GRACE seconds. *problem says what Stripe
  * refused, as for connect. */
 sl_err connection_roll_secret(struct app_thread *t, long long id, long long now,
+			      struct connect_result *result);
+
+/* Endpoint repairs from the app page. Each asks Stripe, records the
+ * endpoint's state for the page and asks the sync worker for a catch-up;
+ * *result says what Stripe refused, as for connect.
+ *   enable:      POST /v1/webhook_endpoints/<id> disabled=false;
+ *   recreate:    a new endpoint and signing secret, as at connect (the old
+ *                secret is no longer accepted: its endpoint is gone);
+ *   replace_key: a new secret key for the same account; the mappings,
+ *                switches and everything synced stay. */
+sl_err connection_endpoint_enable(struct app_thread *t, long long id, long long now,
+				  struct connect_result *result);
+sl_err connection_endpoint_recreate(struct app_thread *t, long long id, long long now,
+				    struct connect_result *result);
+sl_err connection_replace_key(struct app_thread *t, long long id, const char *key, long long now,
 			      struct connect_result *result);
 
 /* This install's webhook URL for a connection, from the arena. */

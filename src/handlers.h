@@ -70,6 +70,10 @@ HANDLER(page_stripe_connect_post);
 HANDLER(page_stripe_app_get);
 HANDLER(page_stripe_settings_post);
 HANDLER(page_stripe_roll_post);
+HANDLER(page_stripe_catchup_post);
+HANDLER(page_stripe_endpoint_enable_post);
+HANDLER(page_stripe_endpoint_recreate_post);
+HANDLER(page_stripe_key_post);
 HANDLER(page_stripe_disconnect_get);
 HANDLER(page_stripe_disconnect_post);
 

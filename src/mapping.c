@@ -1671,3 +1671,45 @@ json_object *change_set_to_json(const struct change_set *cs)
 	}
 	return j;
 }
+
+/* The path p lacks in obj (p->text), or NULL. A null value, a short array
+ * or a non-object on the way count as present: those are data, not the
+ * shape of an API version. For a free key ("metadata.plan") only its parent
+ * is looked for. */
+static const char *path_missing(const struct mapping_path *p, json_object *obj)
+{
+	if (!p->text || !p->count || p->via_customer)
+		return NULL;
+	unsigned depth = p->count;
+	if (p->field && catalog_field_is_wildcard(p->field)) {
+		depth = 0;
+		for (const char *c = p->field->path; *c; c++)
+			depth += *c == '.';
+	}
+	json_object *cur = obj;
+	for (unsigned k = 0; k < depth && cur; k++) {
+		if (json_object_is_type(cur, json_type_array)) {
+			if (p->index[k] < 0 || (size_t)p->index[k] >= json_object_array_length(cur))
+				return NULL;
+			cur = json_object_array_get_idx(cur, (size_t)p->index[k]);
+		} else if (json_object_is_type(cur, json_type_object)) {
+			json_object *next = NULL;
+			if (!json_object_object_get_ex(cur, p->segment[k], &next))
+				return p->text;
+			cur = next;
+		} else {
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+const char *mapping_missing_field(const struct mapping *m, json_object *obj)
+{
+	const char *missing = path_missing(&m->email, obj);
+	if (!missing && m->has_id_rule)
+		missing = path_missing(&m->id_rule.source, obj);
+	for (size_t i = 0; !missing && i < m->rule_count; i++)
+		missing = path_missing(&m->rules[i].source, obj);
+	return missing;
+}

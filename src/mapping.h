@@ -231,6 +231,12 @@ sl_err change_set_add_tag(struct change_set *cs, const char *tag);
  * it with json_object_put(). NULL when memory runs out. */
 json_object *change_set_to_json(const struct change_set *cs);
 
+/* Returns the first path the mapping reads (customer.* rows aside) that
+ * obj does not have at all, a key absent rather than null: what an event
+ * made under another API version may lack. NULL when all are there.
+ * Borrowed from m. */
+const char *mapping_missing_field(const struct mapping *m, json_object *obj);
+
 /* Returns true when some row of m reads the customer object (customer.*):
  * the historical sync then asks Stripe for expand[]=data.customer. */
 bool mapping_reads_customer(const struct mapping *m);

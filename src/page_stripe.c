@@ -9,6 +9,8 @@
 
 #include "app.h"
 #include "catalog.h"
+#include "catchup.h"
+#include "config.h"
 #include "connection.h"
 #include "store.h"
 #include "view.h"
@@ -53,6 +55,10 @@ static const struct {
 	[CONNECT_SAVE_FAILED] = {
 		"There was an error saving your connection",
 		"Nothing was saved. Please try again in a moment.", 503},
+	[CONNECT_OTHER_ACCOUNT] = {
+		"This key belongs to another Stripe account (or the other mode).",
+		"Paste a secret key of the account this connection syncs, in the same mode (live or test). "
+		"To sync another account, connect it from Connected Apps.", 422},
 };
 _Static_assert(sizeof connect_words / sizeof connect_words[0] == CONNECT_PROBLEM__MAX,
 	       "every connect problem needs words");
@@ -95,17 +101,25 @@ HANDLER(page_stripe_connect_get)
 	return connect_form(r, resp, 200, CONNECT_OK, NULL);
 }
 
-HANDLER(page_stripe_connect_post)
+/* The pasted secret_key without surrounding blanks, in buf (the caller
+ * wipes buf when done); never NULL. */
+static char *pasted_key(struct http_request *r, char *buf, size_t size)
 {
 	const char *key = http_param(r, "secret_key");
-	char trimmed[600];
-	snprintf(trimmed, sizeof trimmed, "%s", key ? key : "");
-	char *start = trimmed;
+	snprintf(buf, size, "%s", key ? key : "");
+	char *start = buf;
 	while (*start == ' ' || *start == '\t')
 		start++;
 	size_t n = strlen(start);
 	while (n && (start[n - 1] == ' ' || start[n - 1] == '\t'))
 		start[--n] = '\0';
+	return start;
+}
+
+HANDLER(page_stripe_connect_post)
+{
+	char trimmed[600];
+	char *start = pasted_key(r, trimmed, sizeof trimmed);
 	struct connect_result result;
 	sl_err e = connection_connect(r->thread, start, r->now, &result);
 	memset(trimmed, 0, sizeof trimmed);
@@ -129,6 +143,90 @@ sl_err page_load_connection(struct http_request *r, struct connection_row *c)
 	if (!e && strcmp(c->status, "pending") == 0)
 		e = SL_ERR_NOT_FOUND;
 	return e;
+}
+
+#define HEALTH_STALE 60   /* seconds: an older endpoint check is refreshed when the page opens */
+#define DAY 86400
+
+static sl_err health_request_job(struct store *db, void *arg)
+{
+	const long long *v = arg;   /* {connection id, now} */
+	return store_catchup_request_health(db, v[0], v[1]);
+}
+
+static sl_err catchup_request_job(struct store *db, void *arg)
+{
+	const long long *v = arg;
+	return store_catchup_request(db, v[0], v[1]);
+}
+
+/* The catch-up card and the endpoint banners, from the state the sync
+ * worker last recorded; a stale endpoint check is asked for again (the
+ * worker answers within a second or two; the page does not wait). */
+static sl_err catchup_view(struct http_request *r, struct view_dict *d,
+			   const struct connection_row *c, bool connected)
+{
+	struct catchup_row k;
+	sl_err e = store_catchup_get(r->thread->db, r->arena, c->id, &k);
+	if (e || !connected)
+		return e;
+	view_show(d, "CATCHUP");
+	if (config_get()->catchup_interval > 0 && !k.health_requested_at &&
+	    r->now - k.endpoint_checked_at >= HEALTH_STALE) {
+		long long v[] = {c->id, r->now};
+		if ((e = writer_run(r->thread->writer, health_request_job, v)))
+			return e;
+	}
+	/* a state seen before the last (re)connect is not this endpoint's */
+	const char *state = k.endpoint_checked_at >= c->connected_at ? k.endpoint_state : "unknown";
+	if (!strcmp(state, "disabled")) {
+		view_show(d, "ENDPOINT_DISABLED");
+	} else if (!strcmp(state, "deleted")) {
+		view_show(d, "ENDPOINT_DELETED");
+	} else if (!strcmp(state, "key_refused") || !strcmp(state, "key_permission")) {
+		view_show(d, "KEY_REFUSED");
+		view_set(d, "KEY_PROBLEM", !strcmp(state, "key_refused")
+			 ? "Stripe no longer accepts this connection's secret key (it was rolled, revoked or expired)."
+			 : arena_printf(r->arena, "The restricted key is missing the permission %s.",
+					k.endpoint_detail[0] ? k.endpoint_detail : "that Stripe asked for"));
+	} else if (!strcmp(state, "unreachable")) {
+		view_show(d, "ENDPOINT_UNREACHABLE");
+		view_set(d, "ENDPOINT_DETAIL", k.endpoint_detail);
+	}
+	view_set(d, "ENDPOINT_STATE", state);
+	if (k.endpoint_checked_at)
+		view_set(d, "ENDPOINT_CHECKED", page_time(r, k.endpoint_checked_at));
+	else
+		view_set(d, "ENDPOINT_CHECKED", "not yet");
+	if (k.running || k.requested_at)
+		view_show(d, "CATCHUP_RUNNING");
+	if (k.running)
+		view_set_int(d, "RUN_FOUND", k.run_found);
+	if (k.last_at) {
+		view_show(d, "CATCHUP_LAST");
+		view_set(d, "CATCHUP_AT", page_time(r, k.last_at));
+		view_set_int(d, "CATCHUP_FOUND", k.last_found);
+		view_set_int(d, "CATCHUP_NEW", k.last_new);
+		view_set_int(d, "CATCHUP_SKIPPED", k.last_skipped);
+	} else {
+		view_show(d, "CATCHUP_NEVER");
+	}
+	if (k.last_error[0]) {
+		view_show(d, "CATCHUP_ERROR");
+		view_set(d, "CATCHUP_ERROR_TEXT", k.last_error);
+	}
+	if (k.undelivered) {
+		long long age = (r->now - k.undelivered_oldest) / DAY;
+		long long left = (CATCHUP_EVENT_RETENTION - (r->now - k.undelivered_oldest)) / DAY;
+		view_show(d, "UNDELIVERED");
+		view_set(d, "UNDELIVERED_COUNT", arena_printf(r->arena, "%s%lld", k.undelivered_more ? "more than " : "",
+							       k.undelivered));
+		view_set_int(d, "UNDELIVERED_AGE", age);
+		view_set_int(d, "UNDELIVERED_LEFT", left > 0 ? left : 0);
+	} else {
+		view_show(d, "NO_UNDELIVERED");
+	}
+	return SL_OK;
 }
 
 HANDLER(page_stripe_app_get)
@@ -179,6 +277,8 @@ HANDLER(page_stripe_app_get)
 			view_show(row, "SYNC_NOW");
 	}
 	page_sync_jobs(r, d, c.id, connected);
+	if ((e = catchup_view(r, d, &c, connected)))
+		return e;
 	view_set_int(d, "COUNT_CONTACTS", counts.contacts);
 	view_set_int(d, "COUNT_ORDERS", counts.orders);
 	view_set_int(d, "COUNT_RECURRING", counts.recurring);
@@ -187,6 +287,20 @@ HANDLER(page_stripe_app_get)
 	if (notice && strcmp(notice, "saved") == 0) {
 		view_show(d, "NOTICE");
 		view_set(d, "NOTICE_TEXT", "Settings saved.");
+	} else if (notice && strcmp(notice, "catchup") == 0) {
+		view_show(d, "NOTICE");
+		view_set(d, "NOTICE_TEXT", "A catch-up was asked for: the sync worker fetches the events from Stripe "
+					   "in a moment.");
+	} else if (notice && strcmp(notice, "enabled") == 0) {
+		view_show(d, "NOTICE");
+		view_set(d, "NOTICE_TEXT", "The webhook endpoint is enabled again; a catch-up fetches what it missed.");
+	} else if (notice && strcmp(notice, "recreated") == 0) {
+		view_show(d, "NOTICE");
+		view_set(d, "NOTICE_TEXT", "A new webhook endpoint and signing secret are in place; a catch-up "
+					   "fetches what was missed.");
+	} else if (notice && strcmp(notice, "key") == 0) {
+		view_show(d, "NOTICE");
+		view_set(d, "NOTICE_TEXT", "The new secret key is saved; the mappings and settings are unchanged.");
 	} else if (notice && strcmp(notice, "rolled") == 0) {
 		view_show(d, "NOTICE");
 		view_set(d, "NOTICE_TEXT", "A new webhook endpoint and signing secret are in place; the old "
@@ -279,5 +393,87 @@ HANDLER(page_stripe_roll_post)
 		return e;
 	}
 	http_redirect(resp, arena_printf(r->arena, "/apps/stripe/%lld?notice=rolled", c.id));
+	return SL_OK;
+}
+
+/* The one error page for a repair Stripe refused. */
+static sl_err repair_refused(struct http_request *r, struct http_response *resp, const char *what,
+			     const struct connect_result *result)
+{
+	struct view_dict *d = view_dict_new();
+	view_set_int(d, "STATUS", connect_words[result->problem].status);
+	view_set(d, "REASON", what);
+	const char *said = result->stripe.message[0] && result->problem == CONNECT_STRIPE_ERROR
+				   ? arena_printf(r->arena, " Stripe said: %s", result->stripe.message) : "";
+	view_set(d, "MESSAGE", arena_printf(r->arena, "%s %s%s", connect_words[result->problem].headline,
+					    connect_words[result->problem].advice, said));
+	sl_err e = page_render(r, resp, "error", "APPS", d);
+	resp->status = connect_words[result->problem].status;
+	return e;
+}
+
+/* Loads a connected connection for a repair; SL_ERR_INVALID otherwise. */
+static sl_err load_connected(struct http_request *r, struct connection_row *c)
+{
+	sl_err e = page_load_connection(r, c);
+	if (!e && strcmp(c->status, "connected") != 0)
+		e = SL_ERR_INVALID;
+	return e;
+}
+
+HANDLER(page_stripe_catchup_post)
+{
+	struct connection_row c;
+	sl_err e = load_connected(r, &c);
+	if (e)
+		return e;
+	long long v[] = {c.id, r->now};
+	if ((e = writer_run(r->thread->writer, catchup_request_job, v)))
+		return e;
+	http_redirect(resp, arena_printf(r->arena, "/apps/stripe/%lld?notice=catchup", c.id));
+	return SL_OK;
+}
+
+HANDLER(page_stripe_endpoint_enable_post)
+{
+	struct connection_row c;
+	struct connect_result result;
+	sl_err e = load_connected(r, &c);
+	if (e || (e = connection_endpoint_enable(r->thread, c.id, r->now, &result)))
+		return e;
+	if (result.problem != CONNECT_OK)
+		return repair_refused(r, resp, "The webhook endpoint was not enabled", &result);
+	http_redirect(resp, arena_printf(r->arena, "/apps/stripe/%lld?notice=enabled", c.id));
+	return SL_OK;
+}
+
+HANDLER(page_stripe_endpoint_recreate_post)
+{
+	struct connection_row c;
+	struct connect_result result;
+	sl_err e = load_connected(r, &c);
+	if (e || (e = connection_endpoint_recreate(r->thread, c.id, r->now, &result)))
+		return e;
+	if (result.problem != CONNECT_OK)
+		return repair_refused(r, resp, "The webhook endpoint was not recreated", &result);
+	http_redirect(resp, arena_printf(r->arena, "/apps/stripe/%lld?notice=recreated", c.id));
+	return SL_OK;
+}
+
+HANDLER(page_stripe_key_post)
+{
+	struct connection_row c;
+	struct connect_result result;
+	sl_err e = load_connected(r, &c);
+	if (e)
+		return e;
+	char trimmed[600];
+	e = connection_replace_key(r->thread, c.id, pasted_key(r, trimmed, sizeof trimmed), r->now, &result);
+	memset(trimmed, 0, sizeof trimmed);
+	if (e)
+		return e;
+	if (result.problem != CONNECT_OK)
+		return repair_refused(r, resp, "The secret key was not changed", &result);
+	http_redirect(resp, arena_printf(r->arena, "/apps/stripe/%lld?notice=key", c.id));
 	return SL_OK;
 }

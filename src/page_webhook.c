@@ -94,6 +94,8 @@ HANDLER(page_log_get)
 		view_set(row, "TYPE", entries[i].type);
 		view_set(row, "RESULT", entries[i].result);
 		view_set(row, "REASON", entries[i].reason);
+		if (entries[i].source && strcmp(entries[i].source, "webhook") != 0)
+			view_show(row, "CATCHUP");
 		if (entries[i].contact_id) {
 			view_show(row, "CONTACT");
 			view_set_int(row, "CONTACT_ID", entries[i].contact_id);

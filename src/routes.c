@@ -37,6 +37,10 @@ enum route_id {
 	ROUTE_SYNC,
 	ROUTE_SYNC_CONTROL,
 	ROUTE_STRIPE_ROLL,
+	ROUTE_STRIPE_CATCHUP,
+	ROUTE_STRIPE_ENDPOINT_ENABLE,
+	ROUTE_STRIPE_ENDPOINT_RECREATE,
+	ROUTE_STRIPE_KEY,
 	ROUTE__MAX
 };
 
@@ -150,6 +154,10 @@ const struct route route_table[] = {
 	[ROUTE_SYNC] = {HTTP_POST, "/apps/stripe/:id/sync", page_sync_post, AUTH_ADMIN, true, sync_keys},
 	[ROUTE_SYNC_CONTROL] = {HTTP_POST, "/apps/stripe/:id/jobs/:job", page_sync_control_post, AUTH_ADMIN, true, sync_keys},
 	[ROUTE_STRIPE_ROLL] = {HTTP_POST, "/apps/stripe/:id/roll-secret", page_stripe_roll_post, AUTH_ADMIN, true, NULL},
+	[ROUTE_STRIPE_CATCHUP] = {HTTP_POST, "/apps/stripe/:id/catchup", page_stripe_catchup_post, AUTH_ADMIN, true, NULL},
+	[ROUTE_STRIPE_ENDPOINT_ENABLE] = {HTTP_POST, "/apps/stripe/:id/endpoint/enable", page_stripe_endpoint_enable_post, AUTH_ADMIN, true, NULL},
+	[ROUTE_STRIPE_ENDPOINT_RECREATE] = {HTTP_POST, "/apps/stripe/:id/endpoint/recreate", page_stripe_endpoint_recreate_post, AUTH_ADMIN, true, NULL},
+	[ROUTE_STRIPE_KEY] = {HTTP_POST, "/apps/stripe/:id/key", page_stripe_key_post, AUTH_ADMIN, true, connect_keys},
 	[ROUTE_STRIPE_DISCONNECT_POST] = {HTTP_POST, "/apps/stripe/:id/disconnect", page_stripe_disconnect_post, AUTH_ADMIN, true, NULL},
 };
 _Static_assert(sizeof route_table / sizeof route_table[0] == ROUTE__MAX,

@@ -172,6 +172,34 @@ static const char *const migrations[] = {
 	/* 5: when a connection became pending, so a connect that died midway
 	 * does not block the account for good */
 	"ALTER TABLE connections ADD COLUMN pending_since INTEGER;",
+
+	/* 6: the catch-up from Stripe's event list and the webhook endpoint's
+	 * health, one row per connection; where each log entry came from */
+	"CREATE TABLE catchups ("
+	"  connection_id INTEGER PRIMARY KEY REFERENCES connections(id) ON DELETE CASCADE,"
+	"  cursor INTEGER NOT NULL DEFAULT 0,"          /* created of the newest event a finished sweep saw */
+	"  requested_at INTEGER,"                       /* Catch up now, or the endpoint was mended */
+	"  run_gte INTEGER,"                            /* the sweep in progress: created bounds; */
+	"  run_lte INTEGER,"                            /* NULL when none is in progress */
+	"  run_after TEXT,"                             /* starting_after of its next page */
+	"  run_newest INTEGER NOT NULL DEFAULT 0,"
+	"  run_found INTEGER NOT NULL DEFAULT 0,"
+	"  run_new INTEGER NOT NULL DEFAULT 0,"
+	"  run_skipped INTEGER NOT NULL DEFAULT 0,"
+	"  last_at INTEGER,"                            /* the last sweep that finished or failed */
+	"  last_found INTEGER NOT NULL DEFAULT 0,"
+	"  last_new INTEGER NOT NULL DEFAULT 0,"
+	"  last_skipped INTEGER NOT NULL DEFAULT 0,"
+	"  last_error TEXT NOT NULL DEFAULT '',"
+	"  undelivered INTEGER NOT NULL DEFAULT 0,"     /* events Stripe says it could not deliver */
+	"  undelivered_more INTEGER NOT NULL DEFAULT 0,"/* there were more than were counted */
+	"  undelivered_oldest INTEGER,"
+	"  endpoint_state TEXT NOT NULL DEFAULT 'unknown' CHECK (endpoint_state IN"
+	"    ('unknown','enabled','disabled','deleted','key_refused','key_permission','unreachable')),"
+	"  endpoint_detail TEXT NOT NULL DEFAULT '',"   /* Stripe's words, or the missing permission */
+	"  endpoint_checked_at INTEGER,"
+	"  health_requested_at INTEGER);"
+	"ALTER TABLE integration_log ADD COLUMN source TEXT NOT NULL DEFAULT 'webhook';",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -266,6 +294,17 @@ enum stmt {
 	ST_WINDOW_SET_GTE,
 	ST_CONNECTION_ROLL,
 	ST_JOB_ANY,
+	ST_CATCHUP_ENSURE,
+	ST_CATCHUP_GET,
+	ST_CATCHUP_REQUEST,
+	ST_CATCHUP_REQUEST_HEALTH,
+	ST_CATCHUP_BEGIN,
+	ST_CATCHUP_PAGE,
+	ST_CATCHUP_FINISH,
+	ST_CATCHUP_FAIL,
+	ST_CATCHUP_UNDELIVERED,
+	ST_CATCHUP_ENDPOINT,
+	ST_CONNECTION_SET_KEY,
 	ST__MAX
 };
 
@@ -285,7 +324,7 @@ enum stmt {
 	" create_order, create_recurring, created_at, connected_at, disconnected_at"
 
 #define LOG_COLUMNS "id, connection_id, at, coalesce(event_id, ''), type, result, reason, coalesce(contact_id, 0)," \
-	" payload IS NOT NULL"
+	" payload IS NOT NULL, source"
 
 #define JOB_COLUMNS \
 	"id, connection_id, resource, state, error, objects, pages, contacts_created," \
@@ -378,7 +417,7 @@ static const char *const sql[] = {
 	[ST_EVENT_PUT] = "INSERT INTO stripe_events (connection_id, event_id, result) VALUES (?1, ?2, ?3)"
 			 " ON CONFLICT (connection_id, event_id) DO UPDATE SET result = excluded.result",
 	[ST_LOG_ADD] = "INSERT INTO integration_log (connection_id, at, event_id, type, result, reason,"
-		       " contact_id, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+		       " contact_id, payload, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, coalesce(?9, 'webhook'))",
 	[ST_LOG_LIST] = "SELECT " LOG_COLUMNS " FROM integration_log WHERE connection_id = ?1"
 			" AND (?2 IS NULL OR result = ?2) AND (?3 IS NULL OR type = ?3)"
 			" ORDER BY id DESC LIMIT ?4 OFFSET ?5",
@@ -448,6 +487,33 @@ static const char *const sql[] = {
 			       " previous_secret_sealed = secret_sealed, previous_secret_until = ?4"
 			       " WHERE id = ?1 AND status = 'connected'",
 	[ST_JOB_ANY] = "SELECT count(*) FROM sync_jobs WHERE connection_id = ?1 AND resource = ?2",
+	[ST_CATCHUP_ENSURE] = "INSERT INTO catchups (connection_id) SELECT ?1 WHERE EXISTS"
+			      " (SELECT 1 FROM connections WHERE id = ?1) ON CONFLICT (connection_id) DO NOTHING",
+	[ST_CATCHUP_GET] = "SELECT connection_id, cursor, coalesce(requested_at, 0), run_lte IS NOT NULL,"
+			   " coalesce(run_gte, 0), coalesce(run_lte, 0), coalesce(run_after, ''), run_newest, run_found,"
+			   " run_new, run_skipped, coalesce(last_at, 0), last_found, last_new, last_skipped, last_error,"
+			   " undelivered, undelivered_more, coalesce(undelivered_oldest, 0), endpoint_state,"
+			   " endpoint_detail, coalesce(endpoint_checked_at, 0), coalesce(health_requested_at, 0)"
+			   " FROM catchups WHERE connection_id = ?1",
+	[ST_CATCHUP_REQUEST] = "UPDATE catchups SET requested_at = coalesce(requested_at, ?2) WHERE connection_id = ?1",
+	[ST_CATCHUP_REQUEST_HEALTH] = "UPDATE catchups SET health_requested_at = coalesce(health_requested_at, ?2)"
+				      " WHERE connection_id = ?1",
+	[ST_CATCHUP_BEGIN] = "UPDATE catchups SET run_gte = ?2, run_lte = ?3, run_after = NULL, run_newest = 0,"
+			     " run_found = 0, run_new = 0, run_skipped = 0, requested_at = NULL, last_error = ''"
+			     " WHERE connection_id = ?1",
+	[ST_CATCHUP_PAGE] = "UPDATE catchups SET run_after = ?2, run_newest = max(run_newest, ?3),"
+			    " run_found = run_found + ?4, run_new = run_new + ?5, run_skipped = run_skipped + ?6"
+			    " WHERE connection_id = ?1 AND run_lte IS NOT NULL",
+	[ST_CATCHUP_FINISH] = "UPDATE catchups SET cursor = max(cursor, run_newest), last_at = ?2, last_found = run_found,"
+			      " last_new = run_new, last_skipped = run_skipped, last_error = '', run_gte = NULL,"
+			      " run_lte = NULL, run_after = NULL WHERE connection_id = ?1",
+	[ST_CATCHUP_FAIL] = "UPDATE catchups SET last_at = ?2, last_error = ?3 WHERE connection_id = ?1",
+	[ST_CATCHUP_UNDELIVERED] = "UPDATE catchups SET undelivered = ?2, undelivered_more = ?3,"
+				   " undelivered_oldest = nullif(?4, 0) WHERE connection_id = ?1",
+	[ST_CATCHUP_ENDPOINT] = "UPDATE catchups SET endpoint_state = ?2, endpoint_detail = ?3, endpoint_checked_at = ?4,"
+				" health_requested_at = NULL WHERE connection_id = ?1",
+	[ST_CONNECTION_SET_KEY] = "UPDATE connections SET key_sealed = ?2, key_hint = ?3 WHERE id = ?1"
+				  " AND status = 'connected'",
 	[ST_CONTACT_ORDERS] = "SELECT stripe_id, amount, amount_refunded, currency, status, coalesce(created, '')"
 			      " FROM orders WHERE contact_id = ?1 ORDER BY id DESC LIMIT 100",
 	[ST_CONTACT_RECURRING] = "SELECT subscription_id, status, coalesce(price_id, ''), coalesce(amount, 0),"
@@ -1539,6 +1605,7 @@ sl_err store_log_add(struct store *db, const struct log_entry *l, long long *id)
 		sqlite3_bind_text(st, 8, l->payload, (int)l->payload_len, SQLITE_TRANSIENT);
 	else
 		sqlite3_bind_null(st, 8);
+	bind_text(st, 9, l->source);
 	sl_err e = exec_step(db, st, "log add");
 	if (!e && id)
 		*id = sqlite3_last_insert_rowid(db->db);
@@ -1557,6 +1624,7 @@ static void read_log(struct arena *a, sqlite3_stmt *st, struct log_entry *l)
 	l->reason = col_text(a, st, 6);
 	l->contact_id = sqlite3_column_int64(st, 7);
 	l->replayable = sqlite3_column_int(st, 8) != 0;
+	l->source = col_text(a, st, 9);
 }
 
 static void bind_log_filter(sqlite3_stmt *st, long long connection_id, const char *result,
@@ -1606,9 +1674,9 @@ sl_err store_log_get(struct store *db, struct arena *a, long long connection_id,
 	if (row)
 		return row;
 	read_log(a, st, out);
-	if (sqlite3_column_type(st, 9) != SQLITE_NULL) {
-		int len = sqlite3_column_bytes(st, 9);
-		out->payload = arena_strndup(a, (const char *)sqlite3_column_blob(st, 9), (size_t)len);
+	if (sqlite3_column_type(st, 10) != SQLITE_NULL) {
+		int len = sqlite3_column_bytes(st, 10);
+		out->payload = arena_strndup(a, (const char *)sqlite3_column_blob(st, 10), (size_t)len);
 		out->payload_len = (size_t)len;
 	}
 	return done(st, SL_OK);
@@ -2027,4 +2095,159 @@ sl_err store_jobs_count(struct store *db, long long connection_id, const char *r
 	sqlite3_bind_int64(st, 1, connection_id);
 	bind_text(st, 2, resource);
 	return query_int(db, st, count);
+}
+
+/* ---- catch-up and endpoint health ---- */
+
+/* Makes sure the connection has its catch-up row. */
+static sl_err catchup_ensure(struct store *db, long long connection_id)
+{
+	sqlite3_stmt *st = stmt(db, ST_CATCHUP_ENSURE);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, connection_id);
+	return exec_step(db, st, "catch-up ensure");
+}
+
+static void read_catchup(struct arena *a, sqlite3_stmt *st, void *out)
+{
+	struct catchup_row *c = out;
+	c->connection_id = sqlite3_column_int64(st, 0);
+	c->cursor = sqlite3_column_int64(st, 1);
+	c->requested_at = sqlite3_column_int64(st, 2);
+	c->running = sqlite3_column_int(st, 3) != 0;
+	c->run_gte = sqlite3_column_int64(st, 4);
+	c->run_lte = sqlite3_column_int64(st, 5);
+	c->run_after = col_text(a, st, 6);
+	c->run_newest = sqlite3_column_int64(st, 7);
+	c->run_found = sqlite3_column_int64(st, 8);
+	c->run_new = sqlite3_column_int64(st, 9);
+	c->run_skipped = sqlite3_column_int64(st, 10);
+	c->last_at = sqlite3_column_int64(st, 11);
+	c->last_found = sqlite3_column_int64(st, 12);
+	c->last_new = sqlite3_column_int64(st, 13);
+	c->last_skipped = sqlite3_column_int64(st, 14);
+	c->last_error = col_text(a, st, 15);
+	c->undelivered = sqlite3_column_int64(st, 16);
+	c->undelivered_more = sqlite3_column_int(st, 17) != 0;
+	c->undelivered_oldest = sqlite3_column_int64(st, 18);
+	c->endpoint_state = col_text(a, st, 19);
+	c->endpoint_detail = col_text(a, st, 20);
+	c->endpoint_checked_at = sqlite3_column_int64(st, 21);
+	c->health_requested_at = sqlite3_column_int64(st, 22);
+}
+
+sl_err store_catchup_get(struct store *db, struct arena *a, long long connection_id,
+			 struct catchup_row *out)
+{
+	sl_err e = get_by_id(db, ST_CATCHUP_GET, connection_id, read_catchup, a, out);
+	if (e == SL_ERR_NOT_FOUND) {
+		*out = (struct catchup_row){.connection_id = connection_id, .run_after = "",
+					    .last_error = "", .endpoint_state = "unknown",
+					    .endpoint_detail = ""};
+		return SL_OK;
+	}
+	return e;
+}
+
+/* Runs a catch-up statement whose ?1 is the connection and ?2.. are given
+ * as integers (n of them), after making sure the row exists. */
+static sl_err catchup_update(struct store *db, enum stmt which, long long connection_id,
+			     const long long *ints, int n)
+{
+	sl_err e = catchup_ensure(db, connection_id);
+	if (e)
+		return e;
+	sqlite3_stmt *st = stmt(db, which);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, connection_id);
+	for (int i = 0; i < n; i++)
+		sqlite3_bind_int64(st, i + 2, ints[i]);
+	return exec_step(db, st, sql[which]);
+}
+
+sl_err store_catchup_request(struct store *db, long long connection_id, long long now)
+{
+	return catchup_update(db, ST_CATCHUP_REQUEST, connection_id, &now, 1);
+}
+
+sl_err store_catchup_request_health(struct store *db, long long connection_id, long long now)
+{
+	return catchup_update(db, ST_CATCHUP_REQUEST_HEALTH, connection_id, &now, 1);
+}
+
+sl_err store_catchup_begin(struct store *db, long long connection_id, long long gte, long long lte)
+{
+	const long long v[] = {gte, lte};
+	return catchup_update(db, ST_CATCHUP_BEGIN, connection_id, v, 2);
+}
+
+sl_err store_catchup_page(struct store *db, long long connection_id, const char *after,
+			  long long newest, long long found, long long fresh, long long skipped)
+{
+	sqlite3_stmt *st = stmt(db, ST_CATCHUP_PAGE);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, connection_id);
+	bind_text(st, 2, after && *after ? after : NULL);
+	sqlite3_bind_int64(st, 3, newest);
+	sqlite3_bind_int64(st, 4, found);
+	sqlite3_bind_int64(st, 5, fresh);
+	sqlite3_bind_int64(st, 6, skipped);
+	return exec_step(db, st, "catch-up page");
+}
+
+sl_err store_catchup_finish(struct store *db, long long connection_id, long long now)
+{
+	return catchup_update(db, ST_CATCHUP_FINISH, connection_id, &now, 1);
+}
+
+sl_err store_catchup_fail(struct store *db, long long connection_id, long long now,
+			  const char *error)
+{
+	sl_err e = catchup_ensure(db, connection_id);
+	sqlite3_stmt *st = e ? NULL : stmt(db, ST_CATCHUP_FAIL);
+	if (e || !st)
+		return e ? e : SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, connection_id);
+	sqlite3_bind_int64(st, 2, now);
+	bind_text(st, 3, error ? error : "");
+	return exec_step(db, st, "catch-up fail");
+}
+
+sl_err store_catchup_undelivered(struct store *db, long long connection_id, long long count,
+				 bool more, long long oldest)
+{
+	const long long v[] = {count, more, oldest};
+	return catchup_update(db, ST_CATCHUP_UNDELIVERED, connection_id, v, 3);
+}
+
+sl_err store_catchup_endpoint(struct store *db, long long connection_id, const char *state,
+			      const char *detail, long long now)
+{
+	sl_err e = catchup_ensure(db, connection_id);
+	sqlite3_stmt *st = e ? NULL : stmt(db, ST_CATCHUP_ENDPOINT);
+	if (e || !st)
+		return e ? e : SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, connection_id);
+	bind_text(st, 2, state);
+	bind_text(st, 3, detail ? detail : "");
+	sqlite3_bind_int64(st, 4, now);
+	return exec_step(db, st, "catch-up endpoint");
+}
+
+sl_err store_connection_set_key(struct store *db, long long id, const char *key_sealed,
+				const char *key_hint)
+{
+	sqlite3_stmt *st = stmt(db, ST_CONNECTION_SET_KEY);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, key_sealed);
+	bind_text(st, 3, key_hint);
+	sl_err e = exec_step(db, st, "connection set key");
+	if (!e && sqlite3_changes(db->db) == 0)
+		e = SL_ERR_NOT_FOUND;
+	return e;
 }

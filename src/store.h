@@ -273,6 +273,7 @@ struct log_entry {
 	const char *payload;      /* raw event, kept for skipped/failed; NULL otherwise */
 	size_t payload_len;
 	bool replayable;          /* a payload is kept (lists do not load it) */
+	const char *source;       /* webhook or catchup; NULL when adding means webhook */
 };
 
 sl_err store_log_add(struct store *db, const struct log_entry *l, long long *id);
@@ -287,6 +288,59 @@ sl_err store_log_get(struct store *db, struct arena *a, long long connection_id,
 /* Event types present in a connection's log, sorted. */
 sl_err store_log_types(struct store *db, struct arena *a, long long connection_id,
 		       const char ***out, size_t *n);
+
+/* ---- catch-up from Stripe's event list, endpoint health ---- */
+
+struct catchup_row {
+	long long connection_id;
+	long long cursor;            /* created of the newest event a finished sweep saw; 0: none */
+	long long requested_at;      /* 0: no catch-up asked for */
+	bool running;                /* a sweep is in progress (run_*) */
+	long long run_gte, run_lte;
+	const char *run_after;       /* "" before its first page */
+	long long run_newest, run_found, run_new, run_skipped;
+	long long last_at;           /* 0: never */
+	long long last_found, last_new, last_skipped;
+	const char *last_error;      /* "" when the last sweep went through */
+	long long undelivered;       /* events Stripe could not deliver */
+	bool undelivered_more;       /* more than were counted */
+	long long undelivered_oldest;/* created of the oldest; 0: none */
+	const char *endpoint_state;  /* unknown, enabled, disabled, deleted, key_refused,
+					key_permission, unreachable */
+	const char *endpoint_detail;
+	long long endpoint_checked_at, health_requested_at;
+};
+
+/* A connection's catch-up state; a zero row (endpoint_state "unknown")
+ * when it never had one. Strings from a. */
+sl_err store_catchup_get(struct store *db, struct arena *a, long long connection_id,
+			 struct catchup_row *out);
+/* Asks the sync worker for a catch-up (Catch up now, a mended endpoint);
+ * an earlier request keeps its time. */
+sl_err store_catchup_request(struct store *db, long long connection_id, long long now);
+/* Asks the sync worker to check the endpoint at Stripe soon. */
+sl_err store_catchup_request_health(struct store *db, long long connection_id, long long now);
+/* Starts a sweep over created in [gte, lte] and clears the request. */
+sl_err store_catchup_begin(struct store *db, long long connection_id, long long gte, long long lte);
+/* Commits one page of the sweep in progress: the cursor of the next page
+ * and what it found. */
+sl_err store_catchup_page(struct store *db, long long connection_id, const char *after,
+			  long long newest, long long found, long long fresh, long long skipped);
+/* Ends the sweep: the cursor moves to the newest event it saw. */
+sl_err store_catchup_finish(struct store *db, long long connection_id, long long now);
+/* Records why a sweep stopped; it stays in progress and resumes later. */
+sl_err store_catchup_fail(struct store *db, long long connection_id, long long now,
+			  const char *error);
+/* What Stripe reports as not delivered (delivery_success=false). */
+sl_err store_catchup_undelivered(struct store *db, long long connection_id, long long count,
+				 bool more, long long oldest);
+/* The endpoint's state as last seen at Stripe; clears the health request. */
+sl_err store_catchup_endpoint(struct store *db, long long connection_id, const char *state,
+			      const char *detail, long long now);
+/* A new secret key for a connected connection (its mappings stay).
+ * SL_ERR_NOT_FOUND when it is not connected. */
+sl_err store_connection_set_key(struct store *db, long long id, const char *key_sealed,
+				const char *key_hint);
 
 /* The ordering guard: the version (event created time, or fetch time for
  * a historical page) last applied to a Stripe object; -1 when none. */

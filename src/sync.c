@@ -579,11 +579,14 @@ void sync_worker_loop(const struct sync_env *env_in, int poll_ms)
 	/* one budget per mode for the worker's life: jobs one after another
 	 * (or a resumed one) share it instead of starting afresh */
 	struct ratelimit live, test;
-	ratelimit_init(&live, env_in->rate_live);
-	ratelimit_init(&test, env_in->rate_test);
 	struct sync_env with_limits = *env_in;
-	with_limits.limit_live = &live;
-	with_limits.limit_test = &test;
+	bool own_limits = !env_in->limit_live || !env_in->limit_test;   /* else the caller's, shared */
+	if (own_limits) {
+		ratelimit_init(&live, env_in->rate_live);
+		ratelimit_init(&test, env_in->rate_test);
+		with_limits.limit_live = &live;
+		with_limits.limit_test = &test;
+	}
 	const struct sync_env *env = &with_limits;
 	struct arena *a = arena_new();
 	sl_err e;
@@ -609,6 +612,8 @@ void sync_worker_loop(const struct sync_env *env_in, int poll_ms)
 	}
 	store_close(db);
 	arena_free(a);
-	ratelimit_destroy(&live);
-	ratelimit_destroy(&test);
+	if (own_limits) {
+		ratelimit_destroy(&live);
+		ratelimit_destroy(&test);
+	}
 }

@@ -30,7 +30,8 @@ struct sync_env {
 	const unsigned char *secret_key;   /* CRYPTO_KEY_LEN bytes, borrowed */
 	struct writer *writer;             /* the worker's own writer, borrowed */
 	int rate_live, rate_test;          /* requests per second; 0 = unlimited */
-	struct ratelimit *limit_live;      /* set by sync_worker_loop from the rates */
+	struct ratelimit *limit_live;      /* the caller's (shared with the catch-up), or
+					      NULL: sync_worker_loop makes its own from the rates */
 	struct ratelimit *limit_test;
 	int windows;                       /* threads (and so windows at once) per job, 1..16 */
 	volatile sig_atomic_t *stop;       /* set by a signal: stop after the page */
@@ -43,7 +44,8 @@ struct sync_env {
  * the job could not be run at all. */
 sl_err sync_run_job(const struct sync_env *env, long long job_id);
 
-/* Runs queued jobs until env->stop is set; polls every poll_ms. */
+/* Runs queued jobs until env->stop is set; polls every poll_ms. Uses
+ * env's limiters when both are set, else one of its own per mode. */
 void sync_worker_loop(const struct sync_env *env, int poll_ms);
 
 #endif

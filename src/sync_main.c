@@ -1,16 +1,21 @@
 /*
- * sync_main.c - stripelink-sync, the historical-sync worker process. The
- * supervisor (`stripelink run`) starts it beside the FastCGI worker and
- * restarts it if it dies; a running job is resumed from its committed
- * cursors.
+ * sync_main.c - stripelink-sync, the worker process for what talks to
+ * Stripe off the request path: historical sync jobs (this thread) and the
+ * catch-up from Stripe's event list with the endpoint check (a second
+ * thread), under one rate limiter per mode. The supervisor (`stripelink
+ * run`) starts it beside the FastCGI worker and restarts it if it dies; a
+ * running job or sweep resumes from its committed cursor.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "catchup.h"
 #include "config.h"
 #include "crypto.h"
 #include "store.h"
+#include "ratelimit.h"
 #include "stripe.h"
 #include "sync.h"
 #include "writer.h"
@@ -21,6 +26,12 @@ static void on_stop(int sig)
 {
 	(void)sig;
 	stop = 1;
+}
+
+static void *catchup_main(void *env)
+{
+	catchup_loop(env, 1000);
+	return NULL;
 }
 
 int main(void)
@@ -50,6 +61,10 @@ int main(void)
 		fprintf(stderr, "stripelink-sync: cannot open the database: %s\n", err_name(e));
 		return 1;
 	}
+	/* one budget per mode for the process: sync jobs and catch-ups share it */
+	struct ratelimit live, test;
+	ratelimit_init(&live, c->sync_rate_live);
+	ratelimit_init(&test, c->sync_rate_test);
 	struct sync_env env = {
 		.db_path = c->db_path,
 		.stripe_api = c->stripe_api,
@@ -58,12 +73,37 @@ int main(void)
 		.rate_live = c->sync_rate_live,
 		.rate_test = c->sync_rate_test,
 		.windows = c->sync_windows,
+		.limit_live = &live,
+		.limit_test = &test,
 		.stop = &stop,
 	};
+	struct catchup_env catchup = {
+		.db_path = c->db_path,
+		.stripe_api = c->stripe_api,
+		.secret_key = key,
+		.writer = w,
+		.limit_live = &live,
+		.limit_test = &test,
+		.interval = c->catchup_interval,
+		.overlap = c->catchup_overlap,
+		.stop = &stop,
+	};
+	pthread_t catchup_thread;
+	bool catchup_started = pthread_create(&catchup_thread, NULL, catchup_main, &catchup) == 0;
+	if (!catchup_started)
+		fprintf(stderr, "stripelink-sync: could not start the catch-up thread\n");
 	fprintf(stderr, "stripelink-sync: ready (rate %d/s live, %d/s test, %d windows)\n",
 		env.rate_live, env.rate_test, env.windows);
+	if (catchup.interval > 0)
+		fprintf(stderr, "stripelink-sync: catch-up and endpoint check every %d s\n", catchup.interval);
+	else
+		fprintf(stderr, "stripelink-sync: catch-up and endpoint check only when asked\n");
 	sync_worker_loop(&env, 500);
+	if (catchup_started)
+		pthread_join(catchup_thread, NULL);
 	writer_stop(w);
+	ratelimit_destroy(&live);
+	ratelimit_destroy(&test);
 	stripe_global_cleanup();
 	memset(key, 0, sizeof key);
 	return 0;

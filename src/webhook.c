@@ -13,6 +13,7 @@
 #include "catalog.h"
 #include "connection.h"
 #include "crypto.h"
+#include "event_version.h"
 #include "ingest.h"
 #include "mapping.h"
 #include "store.h"
@@ -32,6 +33,9 @@ struct delivery {
 	const char *reject_reason;        /* set: log as rejected, nothing else */
 	const char *fail_reason;          /* set: log as failed (Stripe retries) */
 	const char *lookup_problem;       /* a customer lookup Stripe refused for good */
+	const char *skip_reason;          /* set: log as skipped (another API version) */
+	const char *version_note;         /* set: the first event of another API version */
+	const char *source;               /* NULL: a delivery; "catchup": from the event list */
 	const unsigned char *payload;
 	size_t payload_len;
 	struct ingest_item item;
@@ -59,6 +63,7 @@ static sl_err log_delivery(struct store *db, struct delivery *d, bool keep_paylo
 		.contact_id = d->contact_id,
 		.payload = keep_payload ? (const char *)d->payload : NULL,
 		.payload_len = keep_payload ? d->payload_len : 0,
+		.source = d->source,
 	};
 	return store_log_add(db, &l, NULL);
 }
@@ -84,7 +89,8 @@ static sl_err delivery_job(struct store *db, void *arg)
 	if (seen && final_result(prior) && !(d->replay && replayable)) {
 		d->result = "duplicate";
 		d->reason = "this event was already received";
-		e = log_delivery(db, d, false);
+		/* a catch-up meets every delivered event again: not worth a line */
+		e = d->source ? SL_OK : log_delivery(db, d, false);
 		goto out;
 	}
 	if (d->fail_reason) {
@@ -94,7 +100,10 @@ static sl_err delivery_job(struct store *db, void *arg)
 			e = log_delivery(db, d, true);
 		goto out;
 	}
-	if (!d->ev) {
+	if (d->skip_reason) {
+		d->result = "skipped";
+		d->reason = d->skip_reason;
+	} else if (!d->ev) {
 		d->result = "ignored";
 		d->reason = "this event type is not used by the integration";
 	} else if (d->mapped) {
@@ -105,6 +114,8 @@ static sl_err delivery_job(struct store *db, void *arg)
 		d->reason = !d->item.skip_reason ? ""
 			    : d->lookup_problem && !d->item.stale ? d->lookup_problem
 			    : d->item.skip_reason;
+		if (!d->item.skip_reason && d->version_note)
+			d->reason = d->version_note;
 	}
 	if ((e = store_event_put(db, d->connection_id, d->event_id, d->result)))
 		goto out;
@@ -193,7 +204,8 @@ static void customer_email(struct arena *a, json_object *customer, const char **
 /* Decodes and maps the event into d; sets d->fail_reason when a needed
  * lookup failed in a way a retry can fix. */
 static void prepare(struct app_thread *t, struct arena *a, const struct connection_row *c,
-		    json_object *object, struct delivery *d, struct change_set *cs)
+		    json_object *object, const char *version, struct delivery *d,
+		    struct change_set *cs)
 {
 	enum resource res = d->ev->resource;
 	struct mapping *m = mapping_for(t, a, c->id, res);
@@ -201,6 +213,10 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 	bool asked_stripe = false;   /* at most one customer lookup per event */
 	if (!m) {
 		d->fail_reason = "out of memory";
+		return;
+	}
+	if ((d->skip_reason = event_version_check(a, m, object, version, c->id, &d->version_note))) {
+		mapping_free(m);
 		return;
 	}
 	if (mapping_needs_customer(m, object)) {
@@ -275,10 +291,10 @@ static void answer(struct arena *a, struct webhook_outcome *out, int status,
 /* Shared by receive and replay once the body is trusted. */
 static sl_err process(struct app_thread *t, struct arena *a, const struct connection_row *c,
 		      const unsigned char *body, size_t len, long long now, bool replay,
-		      struct webhook_outcome *out)
+		      const char *source, struct webhook_outcome *out)
 {
 	struct delivery d = {
-		.connection_id = c->id, .now = now, .replay = replay,
+		.connection_id = c->id, .now = now, .replay = replay, .source = source,
 		.payload = body, .payload_len = len, .type = "", .event_id = "",
 	};
 	struct change_set cs;
@@ -309,7 +325,7 @@ static sl_err process(struct app_thread *t, struct arena *a, const struct connec
 		d.created = json_object_get_int64(created);
 		d.ev = catalog_event_find(type);
 		if (d.ev)
-			prepare(t, a, c, object, &d, &cs);
+			prepare(t, a, c, object, json_str(event, "api_version"), &d, &cs);
 	}
 	sl_err e = writer_run(t->writer, delivery_job, &d);
 	if (!e) {
@@ -402,7 +418,7 @@ sl_err webhook_receive(struct app_thread *t, struct arena *a, long long connecti
 	if (v)
 		return reject(t, &c, now, arena_printf(a, "signature check failed: %s",
 						       why ? why : "no signing secret"), out);
-	return process(t, a, &c, body, len, now, false, out);
+	return process(t, a, &c, body, len, now, false, NULL, out);
 }
 
 sl_err webhook_replay(struct app_thread *t, struct arena *a, long long connection_id,
@@ -417,5 +433,16 @@ sl_err webhook_replay(struct app_thread *t, struct arena *a, long long connectio
 		return SL_ERR_INVALID;
 	if (!load(t, a, connection_id, &c, out))
 		return SL_ERR_INVALID;
-	return process(t, a, &c, (const unsigned char *)l.payload, l.payload_len, now, true, out);
+	return process(t, a, &c, (const unsigned char *)l.payload, l.payload_len, now, true, NULL, out);
+}
+
+sl_err webhook_ingest_trusted(const struct webhook_deps *deps, struct arena *a,
+			      long long connection_id, const unsigned char *body, size_t len,
+			      long long now, struct webhook_outcome *out)
+{
+	struct app_thread t = {deps->db, deps->writer, deps->secret_key, deps->stripe};
+	struct connection_row c;
+	if (!load(&t, a, connection_id, &c, out))
+		return SL_OK;
+	return process(&t, a, &c, body, len, now, false, WEBHOOK_SOURCE_CATCHUP, out);
 }

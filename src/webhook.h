@@ -13,10 +13,14 @@
 
 struct app_thread;
 struct arena;
+struct store;
+struct stripe_client;
+struct writer;
 
 #define WEBHOOK_TOLERANCE 300          /* seconds either side of now */
 #define WEBHOOK_PREVIOUS_SECRET_GRACE (24 * 3600)
 #define WEBHOOK_REJECTS_PER_MINUTE 60  /* badly signed deliveries logged a minute */
+#define WEBHOOK_SOURCE_CATCHUP "catchup"  /* integration log source of a catch-up */
 
 struct webhook_outcome {
 	int status;            /* the HTTP status to answer */
@@ -40,5 +44,23 @@ sl_err webhook_receive(struct app_thread *t, struct arena *a, long long connecti
  * the entry cannot be replayed. */
 sl_err webhook_replay(struct app_thread *t, struct arena *a, long long connection_id,
 		      long long log_id, long long now, struct webhook_outcome *out);
+
+/* What a caller outside the web layer lends the ingest path. */
+struct webhook_deps {
+	struct store *db;                 /* a read connection the caller owns */
+	struct writer *writer;            /* the process's writer */
+	struct stripe_client *stripe;     /* customer lookups (the caller paces it) */
+	const unsigned char *secret_key;  /* CRYPTO_KEY_LEN bytes */
+};
+
+/* Ingests an event the caller got from Stripe itself (GET /v1/events):
+ * the same pipeline as a delivery without the signature check. An event id
+ * already recorded changes nothing and is not logged again (out->result
+ * "duplicate"); the log entries it writes have source "catchup". Strings
+ * in out come from a. Returns SL_OK with out filled (status 503 when a
+ * retry could do better), or the writer's error. */
+sl_err webhook_ingest_trusted(const struct webhook_deps *deps, struct arena *a,
+			      long long connection_id, const unsigned char *body, size_t len,
+			      long long now, struct webhook_outcome *out);
 
 #endif

@@ -4,6 +4,21 @@
   {{#CONNECTED}}<a class="button danger" href="/apps/stripe/{{ID}}/disconnect">Disconnect</a>{{/CONNECTED}}
 </div>
 {{#NOTICE}}<p class="notice" role="status">{{NOTICE_TEXT}}</p>{{/NOTICE}}
+{{#ENDPOINT_DISABLED}}<div class="banner error" role="alert" id="endpoint-disabled">
+  <p><strong>Stripe has disabled this install's webhook endpoint</strong>: it stopped delivering events, usually after deliveries kept failing. A catch-up fetches what it missed.</p>
+  <form method="post" action="/apps/stripe/{{ID}}/endpoint/enable" class="inline"><input type="hidden" name="csrf" value="{{CSRF}}"><button type="submit">Re-enable</button></form>
+</div>{{/ENDPOINT_DISABLED}}
+{{#ENDPOINT_DELETED}}<div class="banner error" role="alert" id="endpoint-deleted">
+  <p><strong>The webhook endpoint no longer exists at Stripe</strong> (it was deleted in the dashboard): no events are delivered. Recreate it to get a new endpoint and signing secret; a catch-up then fetches what was missed.</p>
+  <form method="post" action="/apps/stripe/{{ID}}/endpoint/recreate" class="inline"><input type="hidden" name="csrf" value="{{CSRF}}"><button type="submit">Recreate</button></form>
+</div>{{/ENDPOINT_DELETED}}
+{{#KEY_REFUSED}}<div class="banner error" role="alert" id="key-refused">
+  <p><strong>{{KEY_PROBLEM}}</strong> Until it is fixed, catch-ups, endpoint checks and syncs cannot reach Stripe. Paste a current secret key of the same account (Developers → API keys); the mappings and settings stay.</p>
+  <form method="post" action="/apps/stripe/{{ID}}/key" class="inline" autocomplete="off"><input type="hidden" name="csrf" value="{{CSRF}}">
+    <label for="secret_key">New secret key</label> <input id="secret_key" name="secret_key" type="password" required placeholder="sk_live_… or rk_live_…">
+    <button type="submit">Save key</button></form>
+</div>{{/KEY_REFUSED}}
+{{#ENDPOINT_UNREACHABLE}}<p class="banner hint" id="endpoint-unreachable">Stripe could not be reached when the webhook endpoint was last checked ({{ENDPOINT_DETAIL}}); it is checked again shortly.</p>{{/ENDPOINT_UNREACHABLE}}
 <section class="card">
   <h2>Connection</h2>
   <dl class="fields">
@@ -28,6 +43,17 @@
     <dt>Deliveries</dt><dd>{{COUNT_DELIVERIES}} · <a href="/apps/stripe/{{ID}}/log">Integration log</a></dd>
   </dl>
 </section>
+{{#CATCHUP}}<section class="card" id="catchup">
+  <h2>Catch-up from Stripe</h2>
+  <p class="hint">Stripe keeps events for 30 days. Every few minutes, and on request, stripelink reads Stripe's event list and applies any event the webhook did not bring; events it already has change nothing.</p>
+  <dl class="fields">
+    <dt>Webhook endpoint</dt><dd><span class="status {{ENDPOINT_STATE}}">{{ENDPOINT_STATE}}</span> <span class="hint">checked {{ENDPOINT_CHECKED}}</span></dd>
+    <dt>Last catch-up</dt><dd>{{#CATCHUP_NEVER}}not yet{{/CATCHUP_NEVER}}{{#CATCHUP_LAST}}<span class="catchup-last">{{CATCHUP_AT}}: <span class="catchup-found">{{CATCHUP_FOUND}}</span> events listed, <span class="catchup-new">{{CATCHUP_NEW}}</span> new, <span class="catchup-skipped">{{CATCHUP_SKIPPED}}</span> skipped</span>{{/CATCHUP_LAST}}{{#CATCHUP_RUNNING}} <span class="status running">running</span>{{/CATCHUP_RUNNING}}</dd>
+    {{#CATCHUP_ERROR}}<dt>Problem</dt><dd class="error catchup-error">{{CATCHUP_ERROR_TEXT}}</dd>{{/CATCHUP_ERROR}}
+    <dt>Not delivered by Stripe</dt><dd>{{#UNDELIVERED}}<span class="undelivered"><span class="undelivered-count">{{UNDELIVERED_COUNT}}</span> events Stripe could not deliver; the oldest is <span class="undelivered-age">{{UNDELIVERED_AGE}}</span> days old, and Stripe drops it in <span class="undelivered-left">{{UNDELIVERED_LEFT}}</span> days.</span>{{/UNDELIVERED}}{{#NO_UNDELIVERED}}none{{/NO_UNDELIVERED}}</dd>
+  </dl>
+  <form method="post" action="/apps/stripe/{{ID}}/catchup" class="inline"><input type="hidden" name="csrf" value="{{CSRF}}"><button type="submit">Catch up now</button></form>
+</section>{{/CATCHUP}}
 <section class="card">
   <h2>Resources</h2>
   {{#NO_RESOURCES}}<p class="hint">No resource is set up yet.</p>{{/NO_RESOURCES}}

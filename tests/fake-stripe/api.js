@@ -6,6 +6,7 @@
 const crypto = require('crypto');
 const errors = require('./errors');
 const { StoredRecord } = require('./objects');
+const events = require('./events');
 
 const MAX_WEBHOOK_ENDPOINTS = 16;
 const LIST_PARAMS = ['limit', 'starting_after', 'ending_before', 'created', 'expand'];
@@ -333,6 +334,21 @@ function deleteEndpoint({ state, auth, params }) {
   return ok(JSON.stringify({ id: params.id, object: 'webhook_endpoint', deleted: true }));
 }
 
+// ---- events ---------------------------------------------------------------------------
+
+function listEvents({ state, form }) {
+  const query = pageQuery(form);
+  noExpansions(form.expand);
+  const { items, hasMore } = state.collections.events.page({ ...query, filter: events.eventFilter(state, form) });
+  return ok(listBody('/v1/events', items, hasMore, (parts, r) => parts.push(Buffer.from(JSON.stringify(r.obj)))));
+}
+
+function retrieveEvent({ state, params }) {
+  const record = state.collections.events.get(params.id);
+  if (!record) throw errors.noSuch('event', params.id);
+  return ok(JSON.stringify(record.obj));
+}
+
 // ---- the table -------------------------------------------------------------------------
 
 const WEBHOOK_CREATE_PARAMS = ['url', 'enabled_events', 'api_version', 'description', 'metadata', 'connect', 'expand'];
@@ -346,6 +362,8 @@ const ROUTES = [
   { method: 'GET', pattern: '/v1/webhook_endpoints/:id', perm: 'webhook', params: ['expand'], handler: retrieveEndpoint },
   { method: 'POST', pattern: '/v1/webhook_endpoints/:id', perm: 'webhook', params: WEBHOOK_UPDATE_PARAMS, handler: updateEndpoint },
   { method: 'DELETE', pattern: '/v1/webhook_endpoints/:id', perm: 'webhook', params: [], handler: deleteEndpoint },
+  { method: 'GET', pattern: '/v1/events', perm: 'event', params: events.EVENT_PARAMS, handler: listEvents },
+  { method: 'GET', pattern: '/v1/events/:id', perm: 'event', params: ['expand'], handler: retrieveEvent },
 ];
 
 // Reject parameters the route does not know, as Stripe does (parameter_unknown).

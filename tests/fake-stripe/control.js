@@ -5,6 +5,7 @@
 
 const { seed } = require('./seed');
 const { StoredRecord } = require('./objects');
+const { recordEvents } = require('./events');
 
 // Stripe `object` value -> collection name and id prefix for /_fake/objects.
 const OBJECT_TYPES = {
@@ -64,6 +65,39 @@ function allEndpoints(state) {
     .map((r) => ({ ...r.obj, secret: state.secrets.get(r.id) || null }));
 }
 
+// An endpoint by id (either mode), or a thrown Error.
+function endpointRecord(state, id) {
+  const record = state.collections.webhook_endpoints.get(id);
+  if (!record) throw new Error(`no webhook endpoint ${id}`);
+  return record;
+}
+
+// Stripe disables an endpoint that keeps failing: status 'disabled', no more deliveries.
+function disableEndpoint({ state, params }) {
+  const record = endpointRecord(state, params.id);
+  record.obj = { ...record.obj, status: 'disabled' };
+  return record.obj;
+}
+
+// Deleted at Stripe (in the dashboard, say): the API answers 404 for it from now on.
+function deleteEndpoint({ state, params }) {
+  endpointRecord(state, params.id);
+  state.collections.webhook_endpoints.remove(params.id);
+  state.secrets.delete(params.id);
+  return { id: params.id, deleted: true };
+}
+
+function revokeKey({ state, body }) {
+  if (typeof body.key !== 'string' || body.key === '') throw new Error('key must be a string');
+  state.revokedKeys.add(body.key);
+  return { revoked: state.revokedKeys.size };
+}
+
+function listRecordedEvents({ state, query }) {
+  return state.collections.events.ordered().map((r) => ({ ...r.obj, delivered: state.eventDelivered.get(r.id) }))
+    .slice(0, query.limit ? Number(query.limit) : undefined);
+}
+
 function snapshot(state) {
   return {
     counts: state.counts(),
@@ -118,6 +152,11 @@ const ROUTES = [
   { method: 'GET', pattern: '/_fake/state', handler: ({ state }) => snapshot(state) },
   { method: 'POST', pattern: '/_fake/account', handler: setAccount },
   { method: 'POST', pattern: '/_fake/config', handler: setConfig },
+  { method: 'POST', pattern: '/_fake/events', handler: ({ state, body }) => recordEvents(state, body) },
+  { method: 'GET', pattern: '/_fake/events', handler: listRecordedEvents },
+  { method: 'POST', pattern: '/_fake/webhook_endpoints/:id/disable', handler: disableEndpoint },
+  { method: 'DELETE', pattern: '/_fake/webhook_endpoints/:id', handler: deleteEndpoint },
+  { method: 'POST', pattern: '/_fake/keys/revoke', handler: revokeKey },
 ];
 
 module.exports = { ROUTES, insertObjects };

@@ -24,6 +24,7 @@ const PERMISSIONS = {
   subscription: { token: 'nosubscription', read: 'rak_subscription_read', write: 'rak_subscription_write' },
   invoice: { token: 'noinvoice', read: 'rak_invoice_read', write: 'rak_invoice_write' },
   checkout_session: { token: 'nocheckout', read: 'rak_checkout_session_read', write: 'rak_checkout_session_write' },
+  event: { token: 'noevent', read: 'rak_event_read', write: 'rak_event_write' },
 };
 
 // The key from `Authorization: Bearer <key>` or Basic auth (`<key>:`), or null.
@@ -56,10 +57,11 @@ function unauthorized(message) {
 }
 
 // Validate the request's key. Returns {key, livemode, restricted}; throws a 401 StripeError.
-function authenticate(authorizationHeader) {
+// revoked: a Set of keys revoked through the control API (/_fake/keys/revoke).
+function authenticate(authorizationHeader, revoked) {
   const key = keyFromAuthorization(authorizationHeader);
   if (!key) throw unauthorized(NO_KEY_MESSAGE);
-  if (!KEY_RE.test(key) || /invalid|revoked/.test(key)) {
+  if (!KEY_RE.test(key) || /invalid|revoked/.test(key) || (revoked && revoked.has(key))) {
     throw unauthorized(`Invalid API Key provided: ${maskKey(key)}`);
   }
   return { key, livemode: key.includes('_live_'), restricted: key.startsWith('rk_') };

@@ -128,7 +128,7 @@ function idempotent(state, req, auth, path, rawBody, execute) {
 // The answer to one /v1 request (auth, route, permissions, parameters, handler).
 function answer(state, req, path, params, rawBody) {
   return toResponse(() => {
-    const auth = authenticate(req.headers.authorization);
+    const auth = authenticate(req.headers.authorization, state.revokedKeys);
     const match = matchRoute(API_ROUTES, req.method, path);
     if (!match) throw errors.unrecognizedUrl(req.method, path);
     authorize(auth, match.route.perm, req.method, state.account.id);
@@ -180,7 +180,7 @@ function handleControl(state, req, res, path, queryString, rawBody) {
   try {
     const body = rawBody.trim() ? JSON.parse(rawBody) : {};
     const query = Object.fromEntries(new URLSearchParams(queryString));
-    result = match.route.handler({ state, body, query });
+    result = match.route.handler({ state, body, query, params: match.params });
   } catch (err) {
     sendJson(res, 400, { error: err.message });
     return;

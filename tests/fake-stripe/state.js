@@ -38,6 +38,7 @@ class FakeState {
       invoices: new Collection('invoice'),
       checkout_sessions: new Collection('checkout.session'),
       webhook_endpoints: new Collection('webhook endpoint'),
+      events: new Collection('event'),
     };
     this.faults = new Faults();
     this.reset();
@@ -47,6 +48,8 @@ class FakeState {
   reset() {
     for (const c of Object.values(this.collections)) c.clear();
     this.secrets = new Map(); // webhook endpoint id -> whsec_...
+    this.revokedKeys = new Set(); // keys answered 401 from now on (/_fake/keys/revoke)
+    this.eventDelivered = new Map(); // event id -> did its delivery to the endpoints succeed
     this.idempotency = new Map(); // api key + "\n" + Idempotency-Key -> saved answer
     this.requests = [];
     this.requestsDropped = 0;

@@ -40,6 +40,9 @@ async function startApp(extraEnv = {}) {
     STRIPELINK_THREADS: '4',
     STRIPELINK_PBKDF2_ITERATIONS: '1000',
     STRIPELINK_STRIPE_API: 'http://127.0.0.1:9', // nothing listens: tests set a fake
+    // catch-ups and endpoint checks only when asked: suites that count the
+    // requests Stripe gets see only their own (catchup.test.js turns it on)
+    STRIPELINK_CATCHUP_INTERVAL: '0',
     ...extraEnv,
   };
   const child = spawn(BIN, ['run'], { env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -534,6 +534,50 @@ static void test_validate_counts_beyond_max(void **state)
 	mapping_free(m);
 }
 
+/* ---- mapping: fields an event of another API version may lack ---------- */
+
+/* A subscription mapping reading a nested path, an array element, a free
+ * metadata key and the customer; each row: an object and what is missing. */
+static const struct {
+	const char *object;
+	const char *missing;   /* NULL: nothing */
+} missing_cases[] = {
+	{"{\"customer\":\"cus_1\",\"items\":{\"data\":[{\"price\":{\"id\":\"p\"}}]},"
+	 "\"metadata\":{},\"status\":\"active\"}", NULL},
+	{"{\"customer\":\"cus_1\",\"items\":{\"data\":[]},\"metadata\":{},"
+	 "\"status\":\"active\"}", NULL},                 /* a short array is data */
+	{"{\"customer\":\"cus_1\",\"items\":null,\"metadata\":{},\"status\":null}",
+	 NULL},                                            /* null is present */
+	{"{\"customer\":\"cus_1\",\"items\":{\"data\":[{\"price\":{\"id\":\"p\"}}]},"
+	 "\"metadata\":{}}", "status"},
+	{"{\"customer\":\"cus_1\",\"items\":{\"data\":[{\"plan\":{}}]},\"metadata\":{},"
+	 "\"status\":\"active\"}", "items.data.0.price.id"},
+	{"{\"customer\":\"cus_1\",\"items\":{\"data\":[]},\"status\":\"active\"}",
+	 "metadata.plan"},                                 /* the parent of a free key */
+};
+
+static void test_missing_field(void **state)
+{
+	(void)state;
+	struct mapping *m = mapping_new(RESOURCE_SUBSCRIPTION);
+	assert_non_null(m);
+	assert_int_equal(mapping_set_email(m, "customer.email"), SL_OK);
+	assert_int_equal(mapping_add_rule(m, "status", "first_name"), SL_OK);
+	assert_int_equal(mapping_add_rule(m, "items.data.0.price.id", "last_name"), SL_OK);
+	assert_int_equal(mapping_add_rule(m, "metadata.plan", "phone"), SL_OK);
+	for (size_t i = 0; i < sizeof missing_cases / sizeof missing_cases[0]; i++) {
+		json_object *o = json_tokener_parse(missing_cases[i].object);
+		assert_non_null(o);
+		const char *got = mapping_missing_field(m, o);
+		if (missing_cases[i].missing)
+			assert_string_equal(got, missing_cases[i].missing);
+		else
+			assert_null(got);
+		json_object_put(o);
+	}
+	mapping_free(m);
+}
+
 /* ---- mapping: applying (beyond the data cases) -------------------------- */
 
 static void test_apply_odd_input(void **state)
@@ -921,6 +965,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_validate_errors),
 		cmocka_unit_test(test_validate_counts_beyond_max),
 		cmocka_unit_test(test_apply_odd_input),
+		cmocka_unit_test(test_missing_field),
 		cmocka_unit_test(test_apply_many_long_values),
 	};
 	struct case_list cases = {0};

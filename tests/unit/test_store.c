@@ -1,7 +1,8 @@
 /*
  * test_store.c - unit tests for src/store.c on a fresh database in a
  * temporary directory per test: migrations, users, sessions, login
- * counters, fields, contacts (upsert, set, tags, search, export).
+ * counters, fields, contacts (upsert, set, tags, search, export), the
+ * catch-up state.
  *
  * sqlite3 is used directly only to look at what the store cannot show
  * (PRAGMA user_version).
@@ -737,6 +738,82 @@ static void test_contacts_each_empty(void **state)
 	assert_int_equal(ctx.n, 0);
 }
 
+/* The catch-up state: a sweep's pages are committed as it goes, a failed
+ * sweep keeps its place and leaves the cursor alone, a finished one moves
+ * the cursor to the newest event it saw. */
+static void test_catchup_state(void **state)
+{
+	struct fixture *fx = *state;
+	struct catchup_row r;
+	long long id;
+	assert_int_equal(store_connection_begin(fx->db, "acct_1", "Shop", false, 100, &id), SL_OK);
+	assert_int_equal(store_connection_activate(fx->db, id, "sealed", "sk_test_…1234", "we_1",
+						   "sealed2", 100), SL_OK);
+	assert_int_equal(store_catchup_get(fx->db, fx->a, id, &r), SL_OK);
+	assert_false(r.running);
+	assert_int_equal(r.cursor, 0);
+	assert_string_equal(r.endpoint_state, "unknown");
+
+	assert_int_equal(store_catchup_request(fx->db, id, 200), SL_OK);
+	assert_int_equal(store_catchup_request(fx->db, id, 300), SL_OK);   /* the first request stays */
+	assert_int_equal(store_catchup_get(fx->db, fx->a, id, &r), SL_OK);
+	assert_int_equal(r.requested_at, 200);
+
+	assert_int_equal(store_catchup_begin(fx->db, id, 50, 400), SL_OK);
+	assert_int_equal(store_catchup_page(fx->db, id, "evt_3", 390, 100, 7, 1), SL_OK);
+	assert_int_equal(store_catchup_page(fx->db, id, "evt_9", 120, 40, 2, 0), SL_OK);
+	assert_int_equal(store_catchup_get(fx->db, fx->a, id, &r), SL_OK);
+	assert_true(r.running);
+	assert_int_equal(r.requested_at, 0);
+	assert_int_equal(r.run_gte, 50);
+	assert_int_equal(r.run_lte, 400);
+	assert_string_equal(r.run_after, "evt_9");
+	assert_int_equal(r.run_newest, 390);
+	assert_int_equal(r.run_found, 140);
+	assert_int_equal(r.run_new, 9);
+
+	assert_int_equal(store_catchup_fail(fx->db, id, 410, "Stripe said no"), SL_OK);
+	assert_int_equal(store_catchup_get(fx->db, fx->a, id, &r), SL_OK);
+	assert_true(r.running);
+	assert_int_equal(r.cursor, 0);
+	assert_string_equal(r.last_error, "Stripe said no");
+
+	assert_int_equal(store_catchup_finish(fx->db, id, 420), SL_OK);
+	assert_int_equal(store_catchup_get(fx->db, fx->a, id, &r), SL_OK);
+	assert_false(r.running);
+	assert_int_equal(r.cursor, 390);
+	assert_int_equal(r.last_at, 420);
+	assert_int_equal(r.last_found, 140);
+	assert_int_equal(r.last_new, 9);
+	assert_int_equal(r.last_skipped, 1);
+	assert_string_equal(r.last_error, "");
+
+	/* an empty sweep keeps the cursor where it was */
+	assert_int_equal(store_catchup_begin(fx->db, id, 390 - 600, 500), SL_OK);
+	assert_int_equal(store_catchup_finish(fx->db, id, 500), SL_OK);
+	assert_int_equal(store_catchup_get(fx->db, fx->a, id, &r), SL_OK);
+	assert_int_equal(r.cursor, 390);
+
+	assert_int_equal(store_catchup_endpoint(fx->db, id, "disabled", "", 501), SL_OK);
+	assert_int_equal(store_catchup_undelivered(fx->db, id, 3, false, 77), SL_OK);
+	assert_int_equal(store_catchup_get(fx->db, fx->a, id, &r), SL_OK);
+	assert_string_equal(r.endpoint_state, "disabled");
+	assert_int_equal(r.endpoint_checked_at, 501);
+	assert_int_equal(r.undelivered, 3);
+	assert_int_equal(r.undelivered_oldest, 77);
+	assert_int_not_equal(store_catchup_endpoint(fx->db, id, "sideways", "", 502), SL_OK);
+
+	assert_int_equal(store_connection_set_key(fx->db, id, "sealed3", "sk_test_…9999"), SL_OK);
+	struct connection_row c;
+	assert_int_equal(store_connection_get(fx->db, fx->a, id, &c), SL_OK);
+	assert_string_equal(c.key_hint, "sk_test_…9999");
+	assert_int_equal(store_connection_set_key(fx->db, id + 1, "x", "y"), SL_ERR_NOT_FOUND);
+	/* a connection that does not exist gets no row */
+	assert_int_equal(store_catchup_request(fx->db, id + 1, 1), SL_OK);
+	assert_int_equal(store_catchup_get(fx->db, fx->a, id + 1, &r), SL_OK);
+	assert_int_equal(r.requested_at, 0);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -756,6 +833,7 @@ int main(void)
 		T(test_search),
 		T(test_contacts_each),
 		T(test_contacts_each_empty),
+		T(test_catchup_state),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
