@@ -2,9 +2,12 @@
 // event resent until it is answered 2xx, some again after a 2xx, in no
 // particular order) while the test kill -9s the FastCGI worker, then nginx
 // (master and workers), then the sync worker, several rounds. At the end
-// every event's effects are present exactly once (contacts, tags, orders,
-// refunded amounts, recurring payments), compared with a reference the test
-// computes from the events it sent.
+// After the storm, a period where every delivery is refused (a wrong
+// signature: 400) while Stripe keeps the events as undelivered, followed by a
+// Catch up now that fetches them from Stripe's event list. At the end every
+// event's effects are present exactly once (contacts, tags, orders, refunded
+// amounts, recurring payments), compared with a reference the test computes
+// from the events it made.
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -15,17 +18,18 @@ const { startApp, adminClient, sleep } = require('./harness');
 const { start } = require('../fake-stripe/server');
 const { fixtureObject, stripeEvent, wire, stripeHeader } = require('./events');
 
-const CUSTOMERS = 40;
+const CUSTOMERS = 40;          // their events arrive as webhooks, during the kills
+const MISSED = 8;              // their events only through the catch-up
 const T0 = 1700100000;
+const OURS = '2025-08-27.basil';   // STRIPE_API_VERSION in src/stripe.h
 const tagOf = (type) => `stripe-integration-${type.replace(/[._]/g, '-')}`;
 
 // Builds each customer's events, and the state they must leave behind.
-function scenario() {
+function scenario(first, count, t0, expect = { contacts: new Map(), orders: new Map(), recurring: new Map() }, step = 100) {
   const events = [];
   const customers = [];
-  const expect = { contacts: new Map(), orders: new Map(), recurring: new Map() };
-  for (let i = 0; i < CUSTOMERS; i++) {
-    const t = T0 + i * 100;
+  for (let i = first; i < first + count; i++) {
+    const t = t0 + (i - first) * step;
     const email = `chaos${i}@example.com`;
     const cus = `cus_chaos${i}`;
     const sub = `sub_chaos${i}`;
@@ -115,7 +119,10 @@ test('chaos: kill -9 of every process while Stripe resends; every effect exactly
   const secret = (Array.isArray(endpoints) ? endpoints : endpoints.data)
     .find((e) => e.url.endsWith(`/webhooks/stripe/${id}`)).secret;
 
-  const { events, customers, expect } = scenario();
+  const { events, customers, expect } = scenario(0, CUSTOMERS, T0);
+  // the catch-up lists what happened since the connection: the last minute
+  const missed = scenario(CUSTOMERS, MISSED, Math.floor(Date.now() / 1000) - 80, expect, 2);
+  customers.push(...missed.customers);
   // Stripe knows the customers, for events that arrive before customer.created
   await fetch(`${fake.url}/_fake/objects`, {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(customers),
@@ -190,7 +197,35 @@ test('chaos: kill -9 of every process while Stripe resends; every effect exactly
   // resends of everything, once more, after the storm: nothing changes
   for (const ev of events) await untilAccepted(ev);
 
+  // Stripe cannot deliver for a while: every delivery is refused (400, a
+  // signature made with another secret), and Stripe keeps the events as
+  // undelivered; a catch-up brings them in
+  for (const ev of missed.events) {
+    const body = wire(ev);
+    const r = await fetch(`${app.base}/webhooks/stripe/${id}`, {
+      method: 'POST', body,
+      headers: { 'content-type': 'application/json', 'stripe-signature': stripeHeader(body, 'whsec_not_ours') },
+    });
+    await r.text();
+    assert.equal(r.status, 400, `${ev.id} refused`);
+  }
+  const recorded = await fetch(`${fake.url}/_fake/events`, {
+    method: 'POST',
+    body: JSON.stringify({ delivered: false, events: missed.events.map((e) => ({ ...e, api_version: OURS })) }),
+  });
+  assert.equal(recorded.status, 200);
+  const res2 = await admin.submit(`/apps/stripe/${id}`, `/apps/stripe/${id}/catchup`, {});
+  assert.equal(res2.status, 303, 'Catch up now');
   const db = path.join(app.dataDir, 'stripelink.db');
+  const viaCatchup = () => Number(execFileSync('sqlite3', ['-cmd', '.timeout 5000', db,
+    `SELECT count(*) FROM integration_log WHERE connection_id = ${id} AND source = 'catchup' AND result IN ('processed', 'skipped')`],
+  { encoding: 'utf8' }).trim());
+  for (let waited = 0; viaCatchup() < missed.events.length; waited++) {
+    assert.ok(waited < 600, `the catch-up applied ${viaCatchup()} of ${missed.events.length} missed events`);
+    await sleep(100);
+  }
+  events.push(...missed.events);
+
   const rows = (q) => {
     const out = execFileSync('sqlite3', ['-json', '-cmd', '.timeout 5000', db, q], { encoding: 'utf8' });
     return out.trim() ? JSON.parse(out) : [];
@@ -225,6 +260,7 @@ test('chaos: kill -9 of every process while Stripe resends; every effect exactly
   for (const kind of Object.keys(victims)) assert.equal(counts.kills[kind], 3, `${kind} killed 3 times`);
   t.diagnostic(`chaos: ${events.length} events, ${counts.sent} answered deliveries (${counts.accepted} accepted, ` +
     `${counts.refused} refused or failed, ${counts.networkErrors} network errors, ${counts.extraResends} resends after a 2xx); ` +
+    `${missed.events.length} events refused, then brought in by a catch-up; ` +
     `killed ${JSON.stringify(counts.kills)}; compared ${contacts.length} contacts with their tags, ${orders.length} orders, ` +
     `${recurring.length} recurring payments`);
 });
