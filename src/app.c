@@ -131,15 +131,6 @@ static bool gate(struct http_request *r, struct http_response *resp,
 			http_redirect(resp, "/login");
 			return false;
 		}
-		if (!auth_setup_token_ok(config_get()->setup_token_path, http_param(r, "token"))) {
-			app_error(r, resp, 403, arena_printf(r->arena,
-				"This install is locked until its admin account is created. "
-				"Open the setup address that stripelink printed when it started "
-				"(on its console, or in the journal: journalctl -u stripelink), "
-				"or add ?token= with the token from the file %s on the server.",
-				config_get()->setup_token_path));
-			return false;
-		}
 		return true;
 	}
 	if (!have_admin) {

@@ -4,13 +4,10 @@
 #include "auth.h"
 
 #include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "app.h"
 #include "crypto.h"
@@ -313,64 +310,4 @@ bool auth_csrf_ok(const struct http_request *r)
 	if (!sent || !want || !is_token(want) || strlen(sent) != strlen(want))
 		return false;
 	return crypto_equal(sent, want, strlen(want));
-}
-
-/* ---- the setup token ---------------------------------------------------- */
-
-#define SETUP_HEX (2 * AUTH_SETUP_TOKEN_BYTES)
-
-/* Reads a well-formed token from path into out; false otherwise. */
-static bool setup_token_read(const char *path, char out[SETUP_HEX + 1])
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return false;
-	char buf[SETUP_HEX + 2];
-	ssize_t n = read(fd, buf, sizeof buf);
-	close(fd);
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		n--;
-	if (n != SETUP_HEX)
-		return false;
-	for (ssize_t i = 0; i < n; i++)
-		if (!isxdigit((unsigned char)buf[i]))
-			return false;
-	memcpy(out, buf, SETUP_HEX);
-	out[SETUP_HEX] = '\0';
-	return true;
-}
-
-sl_err auth_setup_token_ensure(const char *path, char *out)
-{
-	if (setup_token_read(path, out))
-		return SL_OK;
-	sl_err e = crypto_token_hex(out, AUTH_SETUP_TOKEN_BYTES);
-	if (e)
-		return e;
-	unlink(path);
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		fprintf(stderr, "stripelink: cannot write %s: %s\n", path, strerror(errno));
-		return SL_ERR_IO;
-	}
-	char line[SETUP_HEX + 2];
-	snprintf(line, sizeof line, "%s\n", out);
-	bool ok = write(fd, line, SETUP_HEX + 1) == SETUP_HEX + 1;
-	ok = fsync(fd) == 0 && ok;
-	close(fd);
-	return ok ? SL_OK : SL_ERR_IO;
-}
-
-bool auth_setup_token_ok(const char *path, const char *given)
-{
-	char stored[SETUP_HEX + 1];
-	if (!given || strlen(given) != SETUP_HEX || !setup_token_read(path, stored))
-		return false;
-	return crypto_equal(stored, given, SETUP_HEX);
-}
-
-void auth_setup_token_remove(const char *path)
-{
-	if (unlink(path) != 0 && errno != ENOENT)
-		fprintf(stderr, "stripelink: cannot remove %s: %s\n", path, strerror(errno));
 }

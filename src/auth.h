@@ -57,23 +57,6 @@ sl_err auth_admin_create_direct(struct store *db, const char *username,
 sl_err auth_login(struct http_request *r, struct http_response *resp,
 		  const char *username, const char *password, long long *wait_seconds);
 
-/* The first run is locked: until an admin exists, /setup needs a one-time
- * token kept in a file of the data directory (0600). */
-#define AUTH_SETUP_TOKEN_BYTES 16   /* 128 bits, 32 hex digits */
-
-/* Reads the setup token at path into out (2 * AUTH_SETUP_TOKEN_BYTES + 1
- * bytes), creating the file with a new random token (mode 0600) when it is
- * missing or holds no valid token. SL_ERR_IO when the file cannot be
- * written. */
-sl_err auth_setup_token_ensure(const char *path, char *out);
-
-/* True when given is the token stored at path (constant-time compare);
- * false when either is missing or malformed. */
-bool auth_setup_token_ok(const char *path, const char *given);
-
-/* Removes the token file (the admin exists now). Missing is fine. */
-void auth_setup_token_remove(const char *path);
-
 /* Ends the request's session (if any) and clears the cookie. */
 sl_err auth_logout(struct http_request *r, struct http_response *resp);
 

@@ -151,9 +151,8 @@ sl_err config_load(void)
 	cfg.db_path = join(cfg.data_dir, "stripelink.db");
 	cfg.key_path = join(cfg.data_dir, "secret.key");
 	cfg.socket_path = join(cfg.data_dir, "run/stripelink.sock");
-	cfg.setup_token_path = join(cfg.data_dir, "setup-token");
 	if (!cfg.data_dir || !cfg.root || !cfg.public_url || !cfg.db_path ||
-	    !cfg.key_path || !cfg.socket_path || !cfg.setup_token_path)
+	    !cfg.key_path || !cfg.socket_path)
 		return SL_ERR_NOMEM;
 	return SL_OK;
 }

@@ -28,7 +28,6 @@ struct config {
 	const char *db_path;     /* <data>/stripelink.db */
 	const char *key_path;    /* <data>/secret.key */
 	const char *socket_path; /* <data>/run/stripelink.sock */
-	const char *setup_token_path; /* <data>/setup-token: unlocks /setup until an admin exists */
 };
 
 /* Reads the environment into the process-wide configuration. Returns

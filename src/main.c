@@ -45,29 +45,6 @@ static int cmd_migrate(int argc, char **argv, const char *self)
 	return e ? 1 : 0;
 }
 
-/* Until an admin exists, /setup is locked by a one-time token: make sure
- * it exists and say where to use it (the console, so the journal too). */
-static sl_err announce_setup(void)
-{
-	const struct config *c = config_get();
-	sl_err e;
-	struct store *db = store_open(c->db_path, &e);
-	if (!db)
-		return e;
-	long long admins = 0;
-	e = store_user_count(db, &admins);
-	store_close(db);
-	if (e || admins > 0)
-		return e;
-	char token[2 * AUTH_SETUP_TOKEN_BYTES + 1];
-	if ((e = auth_setup_token_ensure(c->setup_token_path, token)))
-		return e;
-	fprintf(stderr, "stripelink: no admin account yet. Create it at %s/setup?token=%s\n"
-			"stripelink: (the token is also in %s; it is deleted once the admin exists)\n",
-		c->public_url, token, c->setup_token_path);
-	return SL_OK;
-}
-
 static int cmd_run(int argc, char **argv, const char *self)
 {
 	(void)argc, (void)argv;
@@ -75,8 +52,6 @@ static int cmd_run(int argc, char **argv, const char *self)
 	sl_err e = supervisor_prepare_dirs();
 	if (!e)
 		e = migrate();
-	if (!e)
-		e = announce_setup();
 	if (!e)
 		e = crypto_key_load(config_get()->key_path, key);
 	if (!e)
@@ -151,10 +126,8 @@ static int cmd_add_admin(int argc, char **argv, const char *self)
 		fprintf(stderr, "stripelink: an admin named \"%s\" already exists\n", username);
 	else if (e)
 		fprintf(stderr, "stripelink: add-admin failed: %s\n", err_name(e));
-	else {
-		auth_setup_token_remove(config_get()->setup_token_path);
+	else
 		printf("admin \"%s\" created\n", username);
-	}
 	return e ? 1 : 0;
 }
 

@@ -8,7 +8,6 @@
 
 #include "app.h"
 #include "auth.h"
-#include "config.h"
 #include "view.h"
 
 /* The return-to target: only ever a path on this site. */
@@ -28,7 +27,6 @@ static sl_err setup_form(struct http_request *r, struct http_response *resp,
 		view_set(d, "ERROR_MESSAGE", error);
 	}
 	view_set(d, "USERNAME_VALUE", http_param(r, "username"));
-	view_set(d, "SETUP_TOKEN", http_param(r, "token"));   /* checked by the route's gate */
 	sl_err e = page_render(r, resp, "setup", NULL, d);
 	resp->status = status;
 	return e;
@@ -54,7 +52,6 @@ HANDLER(page_setup_post)
 	if (e)
 		return e;
 	fprintf(stderr, "stripelink: admin account \"%s\" created\n", username);
-	auth_setup_token_remove(config_get()->setup_token_path);
 	long long wait = 0;
 	if ((e = auth_login(r, resp, username, password, &wait)))
 		return e;
@@ -72,7 +69,6 @@ static sl_err login_form(struct http_request *r, struct http_response *resp,
 		view_set(d, "ERROR_MESSAGE", error);
 	}
 	view_set(d, "USERNAME_VALUE", http_param(r, "username"));
-	view_set(d, "SETUP_TOKEN", http_param(r, "token"));   /* checked by the route's gate */
 	const char *next = http_param(r, "next");
 	if (http_is_local_path(next))
 		view_set(d, "NEXT", next);

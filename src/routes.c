@@ -44,14 +44,6 @@ enum route_id {
 	ROUTE__MAX
 };
 
-static const struct form_key setup_keys[] = {
-	{"username", KEY_LINE, 64},
-	{"password", KEY_LINE, 1024},
-	{"token", KEY_SLUG, 64},
-	{"csrf", KEY_SLUG, 128},
-	{NULL, 0, 0},
-};
-
 static const struct form_key credential_keys[] = {
 	{"username", KEY_LINE, 64},
 	{"password", KEY_LINE, 1024},
@@ -126,8 +118,8 @@ static const struct form_key sync_keys[] = {
 const struct route route_table[] = {
 	[ROUTE_HEALTHZ] = {HTTP_GET, "/healthz", page_healthz, AUTH_PUBLIC, false, NULL},
 	[ROUTE_HOME] = {HTTP_GET, "/", page_home, AUTH_ADMIN, false, NULL},
-	[ROUTE_SETUP_GET] = {HTTP_GET, "/setup", page_setup_get, AUTH_SETUP, false, setup_keys},
-	[ROUTE_SETUP_POST] = {HTTP_POST, "/setup", page_setup_post, AUTH_SETUP, true, setup_keys},
+	[ROUTE_SETUP_GET] = {HTTP_GET, "/setup", page_setup_get, AUTH_SETUP, false, NULL},
+	[ROUTE_SETUP_POST] = {HTTP_POST, "/setup", page_setup_post, AUTH_SETUP, true, credential_keys},
 	[ROUTE_LOGIN_GET] = {HTTP_GET, "/login", page_login_get, AUTH_GUEST, false, credential_keys},
 	[ROUTE_LOGIN_POST] = {HTTP_POST, "/login", page_login_post, AUTH_GUEST, true, credential_keys},
 	[ROUTE_LOGOUT] = {HTTP_POST, "/logout", page_logout_post, AUTH_ADMIN, true, NULL},

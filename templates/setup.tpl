@@ -4,7 +4,6 @@
   {{#ERROR}}<p class="error" role="alert">{{ERROR_MESSAGE}}</p>{{/ERROR}}
   <form method="post" action="/setup">
     <input type="hidden" name="csrf" value="{{CSRF}}">
-    <input type="hidden" name="token" value="{{SETUP_TOKEN}}">
     <label for="username">Username</label>
     <input id="username" name="username" autocomplete="username" required maxlength="64" value="{{USERNAME_VALUE}}">
     <label for="password">Password</label>

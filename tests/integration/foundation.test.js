@@ -5,9 +5,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { execFileSync } = require('node:child_process');
-const fs = require('node:fs');
-const path = require('node:path');
-const { startApp, Client, adminClient, setupToken, parseCsv, BIN } = require('./harness');
+const { startApp, Client, adminClient, parseCsv, BIN } = require('./harness');
 
 test('foundation', async (t) => {
   const app = await startApp();
@@ -21,42 +19,15 @@ test('foundation', async (t) => {
     assert.equal(body.database, 'ok');
   });
 
-  await t.test('the first run is locked: /setup needs the token stripelink printed and wrote', async () => {
-    const tokenFile = path.join(app.dataDir, 'setup-token');
-    const token = setupToken(app);
-    assert.match(token, /^[0-9a-f]{32}$/, '128 random bits');
-    assert.equal(fs.statSync(tokenFile).mode & 0o777, 0o600, 'readable only by its owner');
-    assert.ok(app.log().includes(`/setup?token=${token}`), 'the setup address is on the console');
+  await t.test('first visit leads to the admin creation page', async () => {
     const c = new Client(app.base);
     const home = await c.get('/');
     assert.equal(home.status, 303);
     assert.equal(home.location, '/setup');
     const contacts = await c.get('/contacts');
     assert.equal(contacts.location, '/setup');
-    for (const p of ['/setup', '/setup?token=', `/setup?token=${'0'.repeat(32)}`, `/setup?token=${token.slice(0, 31)}`]) {
-      const locked = await c.get(p);
-      assert.equal(locked.status, 403, `${p} is locked`);
-      assert.ok(locked.text.includes(tokenFile), 'the page says where the token is');
-      assert.match(locked.text, /journalctl/);
-      assert.doesNotMatch(locked.text, new RegExp(token), 'the page never shows the token');
-    }
-    // a POST with the right CSRF but no token creates nothing
-    const page = await c.get(`/setup?token=${token}`);
-    const csrf = /name="csrf" value="([0-9a-f]+)"/.exec(page.text)[1];
-    const forged = await c.post('/setup', { csrf, username: 'intruder', password: 'correct horse battery' });
-    assert.equal(forged.status, 403);
-    assert.equal(app.sql('SELECT count(*) FROM users;').trim(), '0');
-    // webhooks and /healthz stay public
-    assert.equal((await fetch(`${app.base}/healthz`)).status, 200);
-    const hook = await fetch(`${app.base}/webhooks/stripe/1`, { method: 'POST', body: '{}' });
-    assert.equal(hook.status, 404, 'a webhook for no connection is answered, not locked');
-  });
-
-  await t.test('first visit with the token shows the admin creation page', async () => {
-    const c = new Client(app.base);
-    const setup = await c.get(`/setup?token=${setupToken(app)}`);
+    const setup = await c.get('/setup');
     assert.equal(setup.status, 200);
-    assert.match(setup.text, new RegExp(`name="token" value="${setupToken(app)}"`));
     assert.match(setup.text, /Create your admin account/);
     assert.match(setup.text, /<label for="username">Username<\/label>/);
     assert.match(setup.text, /<label for="password">Password<\/label>/);
@@ -64,10 +35,9 @@ test('foundation', async (t) => {
 
   await t.test('setup refuses a missing CSRF token and a weak password', async () => {
     const c = new Client(app.base);
-    const token = setupToken(app);
-    const noToken = await c.post('/setup', { username: 'owner', password: 'correct horse battery', token });
+    const noToken = await c.post('/setup', { username: 'owner', password: 'correct horse battery' });
     assert.equal(noToken.status, 403);
-    const weak = await c.submit(`/setup?token=${token}`, '/setup', { username: 'owner', password: 'short', token });
+    const weak = await c.submit('/setup', '/setup', { username: 'owner', password: 'short' });
     assert.equal(weak.status, 422);
     assert.match(weak.text, /at least 10 characters/);
     assert.equal(app.sql('SELECT count(*) FROM users;').trim(), '0');
@@ -77,7 +47,6 @@ test('foundation', async (t) => {
   await t.test('creating the admin logs in and shows the Apps page', async () => {
     admin = await adminClient(app);
     assert.ok(admin.cookies.has('sl_session'));
-    assert.ok(!fs.existsSync(path.join(app.dataDir, 'setup-token')), 'the token is gone once the admin exists');
     const apps = await admin.get('/apps');
     assert.equal(apps.status, 200);
     for (const nav of ['Contacts', 'Fields', 'Apps']) assert.match(apps.text, new RegExp(`>${nav}</a>`));

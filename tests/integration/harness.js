@@ -147,18 +147,10 @@ function csrfOf(html) {
   return m ? m[1] : null;
 }
 
-// The setup token a fresh install writes (and prints) until its admin
-// exists, as the person installing it would read it from the server.
-function setupToken(app) {
-  return fs.readFileSync(path.join(app.dataDir, 'setup-token'), 'utf8').trim();
-}
-
-// Creates the first admin through the setup address with its token and
-// returns a logged-in client.
+// Creates the first admin and returns a logged-in client.
 async function adminClient(app, username = 'owner', password = 'correct horse battery') {
   const c = new Client(app.base);
-  const token = setupToken(app);
-  const res = await c.submit(`/setup?token=${token}`, '/setup', { username, password, token });
+  const res = await c.submit('/setup', '/setup', { username, password });
   if (res.status !== 303) throw new Error(`setup failed: ${res.status} ${res.text}`);
   return c;
 }
@@ -184,4 +176,4 @@ function parseCsv(text) {
   return rows;
 }
 
-module.exports = { TOP, BIN, startApp, Client, csrfOf, adminClient, setupToken, parseCsv, freePort, sleep };
+module.exports = { TOP, BIN, startApp, Client, csrfOf, adminClient, parseCsv, freePort, sleep };
