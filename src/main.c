@@ -43,6 +43,29 @@ static int cmd_migrate(int argc, char **argv, const char *self)
 	return e ? 1 : 0;
 }
 
+/* Until an admin exists, /setup wants a one-time token: written to
+ * <data>/setup-token and printed (with the setup URL) on stderr, which is
+ * the console or the journal. */
+static sl_err setup_token_announce(void)
+{
+	sl_err e;
+	struct store *db = store_open(config_get()->db_path, &e);
+	if (!db)
+		return e;
+	long long admins = 0;
+	e = store_user_count(db, &admins);
+	store_close(db);
+	if (e || admins > 0)
+		return e;
+	char token[2 * AUTH_SETUP_TOKEN_BYTES + 1];
+	if ((e = auth_setup_token_create(token)))
+		return e;
+	fprintf(stderr, "stripelink: no admin yet. Create it at %s/setup?token=%s\n"
+			"stripelink: (the token is also in %s; or run: stripelink add-admin USERNAME)\n",
+		config_get()->public_url, token, auth_setup_token_path());
+	return SL_OK;
+}
+
 static int cmd_run(int argc, char **argv, const char *self)
 {
 	(void)argc, (void)argv;
@@ -50,6 +73,8 @@ static int cmd_run(int argc, char **argv, const char *self)
 	sl_err e = supervisor_prepare_dirs();
 	if (!e)
 		e = migrate();
+	if (!e)
+		e = setup_token_announce();
 	if (!e)
 		e = crypto_key_load(config_get()->key_path, key);
 	if (!e)
@@ -124,8 +149,10 @@ static int cmd_add_admin(int argc, char **argv, const char *self)
 		fprintf(stderr, "stripelink: an admin named \"%s\" already exists\n", username);
 	else if (e)
 		fprintf(stderr, "stripelink: add-admin failed: %s\n", err_name(e));
-	else
+	else {
+		auth_setup_token_remove();   /* the web setup is no longer needed */
 		printf("admin \"%s\" created\n", username);
+	}
 	return e ? 1 : 0;
 }
 

@@ -31,9 +31,15 @@ test('a person sets up the Stripe integration in a browser', async (t) => {
   page.on('pageerror', (e) => problems.push(String(e)));
   const shot = (name) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 
-  await t.test('the first visit asks for the admin account', async () => {
+  await t.test('the first visit asks for the setup token, then for the admin account', async () => {
     await page.goto(app.base + '/');
     assert.match(page.url(), /\/setup$/);
+    await assert.doesNotReject(page.getByRole('heading', { name: 'Setup token needed' }).waitFor());
+    assert.ok(await page.getByText(path.join(app.dataDir, 'setup-token')).isVisible());
+    await shot('0-setup-locked');
+    // the person reads the token file on the server and opens the link
+    const token = fs.readFileSync(path.join(app.dataDir, 'setup-token'), 'utf8').trim();
+    await page.goto(`${app.base}/setup?token=${token}`);
     await assert.doesNotReject(page.getByRole('heading', { name: 'Create your admin account' }).waitFor());
     await shot('1-setup');
     await page.getByLabel('Username').fill('owner');
