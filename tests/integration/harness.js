@@ -39,6 +39,7 @@ async function startApp(extraEnv = {}) {
     STRIPELINK_ROOT: TOP,
     STRIPELINK_THREADS: '4',
     STRIPELINK_PBKDF2_ITERATIONS: '1000',
+    STRIPELINK_INSECURE_TEST_HASHING: '1', // fast hashes, tests only (loud warning)
     STRIPELINK_STRIPE_API: 'http://127.0.0.1:9', // nothing listens: tests set a fake
     ...extraEnv,
   };

@@ -732,6 +732,7 @@ int main(void)
 {
 	/* fast password hashing, before the first hash */
 	setenv("STRIPELINK_PBKDF2_ITERATIONS", "1000", 1);
+	setenv("STRIPELINK_INSECURE_TEST_HASHING", "1", 1);
 	const struct CMUnitTest tests[] = {
 		T(test_admin_create),
 		T(test_login_wrong_password),
