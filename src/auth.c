@@ -227,7 +227,7 @@ static sl_err login_job(struct store *db, void *arg)
 
 static const char *cookie_flags(const struct http_request *r)
 {
-	return r->https && strcmp(r->https, "on") == 0 ? "; Secure" : "";
+	return r->secure ? "; Secure" : "";
 }
 
 sl_err auth_login(struct http_request *r, struct http_response *resp,

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "http.h"
+
 enum setting {
 	SET_PORT,
 	SET_DATA,
@@ -21,6 +23,7 @@ enum setting {
 	SET_SYNC_RATE_TEST,
 	SET_TEMPLATE_RELOAD,
 	SET_SYNC_WINDOWS,
+	SET_TRUSTED_PROXIES,
 	SET__MAX
 };
 
@@ -42,6 +45,7 @@ static const struct setting_row settings[] = {
 	[SET_SYNC_RATE_TEST] = {"STRIPELINK_SYNC_RATE_TEST", "10", 0, 100000},
 	[SET_TEMPLATE_RELOAD] = {"STRIPELINK_TEMPLATE_RELOAD", "0", 0, 1},
 	[SET_SYNC_WINDOWS] = {"STRIPELINK_SYNC_WINDOWS", "4", 1, 16},
+	[SET_TRUSTED_PROXIES] = {"STRIPELINK_TRUSTED_PROXIES", "", 0, 0},
 };
 _Static_assert(sizeof settings / sizeof settings[0] == SET__MAX,
 	       "every setting needs a row");
@@ -129,6 +133,12 @@ sl_err config_load(void)
 	cfg.root = root ? absolute(root) : checkout_of_executable();
 	cfg.stripe_api = raw(SET_STRIPE_API);
 	cfg.nginx = raw(SET_NGINX);
+	cfg.trusted_proxies = raw(SET_TRUSTED_PROXIES);
+	if (!http_addr_list_valid(cfg.trusted_proxies)) {
+		fprintf(stderr, "stripelink: STRIPELINK_TRUSTED_PROXIES=%s: give comma-separated "
+				"IP addresses or CIDR blocks\n", cfg.trusted_proxies);
+		return SL_ERR_INVALID;
+	}
 	const char *pub = raw(SET_PUBLIC_URL);
 	if (pub) {
 		cfg.public_url = pub;

@@ -1,0 +1,127 @@
+// hardening2.test.js - regressions for the production review (issue 9):
+// the Host check, the client address and TLS behind a trusted proxy, the
+// login throttle that strangers cannot turn against the admin, error pages
+// in the layout, and the integration log naming contacts by email.
+'use strict';
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const http = require('node:http');
+const { startApp, adminClient, Client, csrfOf } = require('./harness');
+const { start } = require('../fake-stripe/server');
+
+// A raw request (fetch will not send a made-up Host header).
+function raw(app, method, p, headers = {}, body) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: app.port, method, path: p, headers, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text }));
+    });
+    req.on('error', reject);
+    if (body) req.write(body);
+    req.end();
+  });
+}
+
+test('the UI answers only for its own host; webhooks and /healthz for any', async (t) => {
+  const app = await startApp({ STRIPELINK_PUBLIC_URL: 'https://crm.example.com' });
+  t.after(() => app.stop());
+  const evil = await raw(app, 'GET', '/login', { host: 'rebind.attacker.example' });
+  assert.equal(evil.status, 421);
+  assert.match(evil.text, /does not answer for the host &quot;rebind\.attacker\.example&quot;/);
+  assert.match(evil.text, /https:\/\/crm\.example\.com/);
+  const evilPost = await raw(app, 'POST', '/login', { host: 'rebind.attacker.example', 'content-type': 'application/x-www-form-urlencoded' }, 'username=a&password=b');
+  assert.equal(evilPost.status, 421);
+  for (const host of ['crm.example.com', 'CRM.example.com:443', `127.0.0.1:${app.port}`, `localhost:${app.port}`]) {
+    const ok = await raw(app, 'GET', '/login', { host });
+    assert.equal(ok.status, 303, `${host} reaches the UI (first run: to /setup)`);
+  }
+  const health = await raw(app, 'GET', '/healthz', { host: 'anything.example' });
+  assert.equal(health.status, 200);
+  const hook = await raw(app, 'POST', '/webhooks/stripe/1', { host: 'anything.example', 'content-type': 'application/json' }, '{}');
+  assert.notEqual(hook.status, 421, 'webhooks are not host-checked');
+  assert.ok(hook.status >= 400 && hook.status < 500, `an unsigned delivery is refused (${hook.status})`);
+});
+
+test('behind a trusted proxy: strangers failing cannot lock the admin out; cookies get Secure', async (t) => {
+  const app = await startApp({ STRIPELINK_TRUSTED_PROXIES: '127.0.0.1, ::1' });
+  t.after(() => app.stop());
+  await adminClient(app, 'owner', 'correct horse battery');
+  const login = async (addr, password, extra = {}) => {
+    const c = new Client(app.base);
+    const page = await c.get('/login', { headers: { 'x-forwarded-for': addr, ...extra } });
+    return c.request('POST', '/login', {
+      headers: { 'x-forwarded-for': addr, ...extra },
+      form: { csrf: csrfOf(page.text), username: 'owner', password },
+    });
+  };
+  // 30 wrong passwords for the admin's own username, from three other addresses
+  const statuses = [];
+  for (let i = 0; i < 30; i++) statuses.push((await login(`203.0.113.${1 + (i % 3)}`, `wrong password ${i}`)).status);
+  assert.ok(statuses.every((s) => s === 403 || s === 429), statuses.join(','));
+  assert.ok(statuses.includes(429), 'the strangers are throttled');
+  const refused = await login('203.0.113.1', 'correct horse battery');
+  assert.equal(refused.status, 429, 'a throttled address is refused even with the right password');
+  assert.match(app.log(), /failed login for "owner" from 203\.0\.113\.[123]/, 'the log names the real client');
+  // the admin at their own address logs in at once
+  const admin = await login('198.51.100.7', 'correct horse battery');
+  assert.equal(admin.status, 303, admin.text.slice(0, 300));
+  const cookie = admin.headers.getSetCookie().find((c) => c.startsWith('sl_session='));
+  assert.ok(cookie && !/;\s*Secure/i.test(cookie), 'plain http: no Secure flag');
+  // TLS ended at the proxy: X-Forwarded-Proto from the trusted peer
+  const tls = await login('198.51.100.7', 'correct horse battery', { 'x-forwarded-proto': 'https' });
+  assert.equal(tls.status, 303);
+  const secure = tls.headers.getSetCookie().find((c) => c.startsWith('sl_session='));
+  assert.match(secure, /;\s*Secure/i);
+});
+
+test('without trusted proxies, X-Forwarded-For and -Proto are ignored; an https public URL gives Secure cookies', async (t) => {
+  const app = await startApp({ STRIPELINK_PUBLIC_URL: 'https://crm.example.com' });
+  t.after(() => app.stop());
+  await adminClient(app, 'owner', 'correct horse battery');
+  const c = new Client(app.base);
+  const page = await c.get('/login');
+  const res = await c.request('POST', '/login', {
+    headers: { 'x-forwarded-for': '203.0.113.50' },
+    form: { csrf: csrfOf(page.text), username: 'owner', password: 'not the password' },
+  });
+  assert.equal(res.status, 403);
+  assert.match(app.log(), /failed login for "owner" from 127\.0\.0\.1/);
+  assert.doesNotMatch(app.log(), /203\.0\.113\.50/);
+  const ok = await c.request('POST', '/login', { form: { csrf: csrfOf(page.text), username: 'owner', password: 'correct horse battery' } });
+  assert.equal(ok.status, 303);
+  assert.match(ok.headers.getSetCookie().find((x) => x.startsWith('sl_session=')), /;\s*Secure/i);
+});
+
+test('a bad proxy list stops the start with a clear message', async () => {
+  await assert.rejects(startApp({ STRIPELINK_TRUSTED_PROXIES: 'localhost' }), /STRIPELINK_TRUSTED_PROXIES=localhost: give comma-separated IP addresses or CIDR blocks/);
+});
+
+test('a logged-in 404 keeps the navigation and Log out; the log shows contacts by email', async (t) => {
+  const fake = await start({ port: 0 });
+  const app = await startApp({ STRIPELINK_STRIPE_API: fake.url });
+  t.after(async () => { await app.stop(); await fake.close(); });
+  const admin = await adminClient(app);
+  const missing = await admin.get('/no/such/page');
+  assert.equal(missing.status, 404);
+  assert.match(missing.text, /There is no page at this address/);
+  for (const nav of ['Contacts', 'Fields', 'Apps']) assert.match(missing.text, new RegExp(`>${nav}</a>`));
+  assert.match(missing.text, /Log out/);
+  const anon = await new Client(app.base).get('/no/such/page');
+  assert.equal(anon.status, 404);
+  assert.doesNotMatch(anon.text, /Log out/);
+
+  const res = await admin.submit('/apps/stripe/connect', '/apps/stripe/connect', { secret_key: 'sk_test_logemail123' });
+  assert.equal(res.status, 303, res.text);
+  const id = res.location.split('/')[3];
+  const now = Math.floor(Date.now() / 1000);
+  app.sql(`INSERT INTO contacts (id, email, email_key, created_at, updated_at) VALUES (9, 'Ada@Example.com', 'ada@example.com', ${now}, ${now});
+    INSERT INTO integration_log (connection_id, at, event_id, type, result, contact_id) VALUES (${id}, ${now}, 'evt_1', 'charge.succeeded', 'processed', 9);
+    INSERT INTO integration_log (connection_id, at, event_id, type, result, contact_id) VALUES (${id}, ${now}, 'evt_2', 'charge.succeeded', 'processed', 4242);`);
+  const log = await admin.get(`/apps/stripe/${id}/log`);
+  assert.equal(log.status, 200);
+  assert.match(log.text, /<a href="\/contacts\/9">Ada@Example\.com<\/a>/);
+  assert.doesNotMatch(log.text, />#9</);
+  assert.match(log.text, /deleted contact #4242/);
+});
