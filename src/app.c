@@ -96,6 +96,7 @@ void app_error(struct http_request *r, struct http_response *resp, int status,
 	       const char *message)
 {
 	const char *msg = message ? message : default_message(status);
+	resp->stream = NULL;
 	buf_free(&resp->body);
 	resp->status = status;
 	if (http_wants_json(r) || (r->path && strncmp(r->path, "/webhooks/", 10) == 0)) {

@@ -66,12 +66,23 @@ struct http_request {
 	long long now;                /* request time, unix seconds */
 };
 
+/* Writes len bytes of a streamed body to the client (sink is the server's).
+ * SL_ERR_IO when the client is gone. */
+typedef sl_err (*http_write_fn)(void *sink, const void *data, size_t len);
+
+/* Produces a streamed body piece by piece through write(sink, ...). Runs
+ * after the handler returned and the head was sent, on the same thread,
+ * while the request (its arena, its thread) is still alive. */
+typedef sl_err (*http_stream_fn)(void *ctx, http_write_fn write, void *sink);
+
 struct http_response {
 	int status;
 	const char *content_type;     /* borrowed, usually a literal */
 	struct http_pair headers[HTTP_MAX_HEADERS];
 	size_t n_headers;
 	struct buf body;              /* owned; freed by http_response_free */
+	http_stream_fn stream;        /* when set: the body is streamed, body unused */
+	void *stream_ctx;             /* for stream; from the request's arena */
 	bool cacheable;               /* static-like content; default no-store */
 };
 

@@ -5,8 +5,9 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
 const http = require('node:http');
-const { startApp, adminClient, Client, csrfOf } = require('./harness');
+const { startApp, adminClient, Client, csrfOf, parseCsv } = require('./harness');
 const { start } = require('../fake-stripe/server');
 
 // A raw request (fetch will not send a made-up Host header).
@@ -124,4 +125,40 @@ test('a logged-in 404 keeps the navigation and Log out; the log shows contacts b
   assert.match(log.text, /<a href="\/contacts\/9">Ada@Example\.com<\/a>/);
   assert.doesNotMatch(log.text, />#9</);
   assert.match(log.text, /deleted contact #4242/);
+});
+
+// The FastCGI worker's pid (the supervisor's child running `serve`).
+function workerPid(app) {
+  const kids = fs.readFileSync(`/proc/${app.child.pid}/task/${app.child.pid}/children`, 'utf8').trim().split(/\s+/);
+  return kids.find((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[1] === 'serve');
+}
+const peakKiB = (pid) => Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+
+test('the CSV export is streamed: a large export does not grow the worker by its size', async (t) => {
+  const app = await startApp();
+  t.after(() => app.stop());
+  const admin = await adminClient(app);
+  const warm = await admin.get('/contacts.csv');
+  assert.equal(warm.status, 200);
+  const N = 150000;
+  app.sql(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${N})
+    INSERT INTO contacts (email, email_key, first_name, last_name, phone, created_at, updated_at)
+    SELECT 'person' || i || '@streaming-export.example', 'person' || i || '@streaming-export.example',
+           'Firstname' || i, 'Lastname-with-some-length-' || i, '+44 20 7946 ' || i, 1, 1 FROM n;`);
+  const pid = workerPid(app);
+  assert.ok(pid, 'found the worker');
+  const before = peakKiB(pid);
+  const res = await admin.get('/contacts.csv');
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type'), /^text\/csv/);
+  const rows = parseCsv(res.text);
+  assert.equal(rows.length, N + 1);
+  assert.deepEqual(rows[0].slice(0, 5), ['email', 'first_name', 'last_name', 'phone', 'tags']);
+  assert.equal(rows[N][0], `person${N}@streaming-export.example`);
+  const grownKiB = peakKiB(pid) - before;
+  const sizeKiB = Buffer.byteLength(res.text) / 1024;
+  assert.ok(sizeKiB > 14000, `the export is large (${sizeKiB} KiB)`);
+  // held in memory it would add at least its own size; streamed, little
+  console.log(`# csv: worker peak grew ${grownKiB} KiB for ${Math.round(sizeKiB)} KiB`);
+  assert.ok(grownKiB < sizeKiB / 3, `worker peak grew ${grownKiB} KiB for a ${Math.round(sizeKiB)} KiB export`);
 });
