@@ -24,6 +24,11 @@ enum setting {
 	SET_TEMPLATE_RELOAD,
 	SET_SYNC_WINDOWS,
 	SET_TRUSTED_PROXIES,
+	SET_KEEP_REJECTED_DAYS,
+	SET_KEEP_LOG_DAYS,
+	SET_KEEP_PAYLOAD_DAYS,
+	SET_KEEP_LOGIN_DAYS,
+	SET_PRUNE_INTERVAL,
 	SET__MAX
 };
 
@@ -46,6 +51,11 @@ static const struct setting_row settings[] = {
 	[SET_TEMPLATE_RELOAD] = {"STRIPELINK_TEMPLATE_RELOAD", "0", 0, 1},
 	[SET_SYNC_WINDOWS] = {"STRIPELINK_SYNC_WINDOWS", "4", 1, 16},
 	[SET_TRUSTED_PROXIES] = {"STRIPELINK_TRUSTED_PROXIES", "", 0, 0},
+	[SET_KEEP_REJECTED_DAYS] = {"STRIPELINK_KEEP_REJECTED_DAYS", "30", 1, 36500},
+	[SET_KEEP_LOG_DAYS] = {"STRIPELINK_KEEP_LOG_DAYS", "90", 1, 36500},
+	[SET_KEEP_PAYLOAD_DAYS] = {"STRIPELINK_KEEP_PAYLOAD_DAYS", "30", 1, 36500},
+	[SET_KEEP_LOGIN_DAYS] = {"STRIPELINK_KEEP_LOGIN_DAYS", "7", 1, 36500},
+	[SET_PRUNE_INTERVAL] = {"STRIPELINK_PRUNE_INTERVAL", "3600", 1, 86400},
 };
 _Static_assert(sizeof settings / sizeof settings[0] == SET__MAX,
 	       "every setting needs a row");
@@ -126,6 +136,11 @@ sl_err config_load(void)
 	    (e = integer(SET_SYNC_RATE_LIVE, &cfg.sync_rate_live)) ||
 	    (e = integer(SET_SYNC_RATE_TEST, &cfg.sync_rate_test)) ||
 	    (e = integer(SET_TEMPLATE_RELOAD, &cfg.template_reload)) ||
+	    (e = integer(SET_KEEP_REJECTED_DAYS, &cfg.keep_rejected_days)) ||
+	    (e = integer(SET_KEEP_LOG_DAYS, &cfg.keep_log_days)) ||
+	    (e = integer(SET_KEEP_PAYLOAD_DAYS, &cfg.keep_payload_days)) ||
+	    (e = integer(SET_KEEP_LOGIN_DAYS, &cfg.keep_login_days)) ||
+	    (e = integer(SET_PRUNE_INTERVAL, &cfg.prune_interval)) ||
 	    (e = integer(SET_SYNC_WINDOWS, &cfg.sync_windows)))
 		return e;
 	cfg.data_dir = absolute(raw(SET_DATA));

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "fcgi.h"
+#include "retention.h"
 #include "store.h"
 #include "stripe.h"
 #include "supervisor.h"
@@ -106,7 +107,11 @@ static int cmd_serve(int argc, char **argv, const char *self)
 		fprintf(stderr, "stripelink: cannot open the database: %s\n", err_name(e));
 		return 1;
 	}
+	struct retention *retention = retention_start(shared.writer, &e);
+	if (!retention)
+		fprintf(stderr, "stripelink: retention thread: %s (old rows are kept)\n", err_name(e));
 	e = fcgi_serve(c->socket_path, c->threads, &shared);
+	retention_stop(retention);
 	writer_stop(shared.writer);
 	stripe_global_cleanup();
 	return e ? 1 : 0;

@@ -7,7 +7,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const http = require('node:http');
-const { startApp, adminClient, Client, csrfOf, parseCsv } = require('./harness');
+const { startApp, adminClient, Client, csrfOf, parseCsv, sleep } = require('./harness');
 const { start } = require('../fake-stripe/server');
 
 // A raw request (fetch will not send a made-up Host header).
@@ -161,4 +161,37 @@ test('the CSV export is streamed: a large export does not grow the worker by its
   // held in memory it would add at least its own size; streamed, little
   console.log(`# csv: worker peak grew ${grownKiB} KiB for ${Math.round(sizeKiB)} KiB`);
   assert.ok(grownKiB < sizeKiB / 3, `worker peak grew ${grownKiB} KiB for a ${Math.round(sizeKiB)} KiB export`);
+});
+
+test('retention prunes old rejected deliveries, log entries, payloads and login attempts in batches', async (t) => {
+  const app = await startApp({ STRIPELINK_PRUNE_INTERVAL: '1', STRIPELINK_KEEP_LOG_DAYS: '90' });
+  t.after(() => app.stop());
+  const day = 86400;
+  const now = Math.floor(Date.now() / 1000);
+  const at = (days) => now - days * day;
+  // 1,200 old rejected deliveries (more than two batches) and some of each kind
+  app.sql(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1200)
+      INSERT INTO integration_log (connection_id, at, result, reason) SELECT 1, ${at(31)}, 'rejected', 'bad signature' FROM n;
+    INSERT INTO integration_log (connection_id, at, event_id, type, result, reason) VALUES (1, ${at(29)}, 'evt_recent_rejected', '', 'rejected', 'bad signature');
+    INSERT INTO integration_log (connection_id, at, event_id, type, result) VALUES (1, ${at(91)}, 'evt_old', 'charge.succeeded', 'processed');
+    INSERT INTO integration_log (connection_id, at, event_id, type, result) VALUES (1, ${at(89)}, 'evt_kept', 'charge.succeeded', 'processed');
+    INSERT INTO integration_log (connection_id, at, event_id, type, result, payload) VALUES (1, ${at(31)}, 'evt_old_payload', 'charge.succeeded', 'skipped', '{"id":"evt_old_payload"}');
+    INSERT INTO integration_log (connection_id, at, event_id, type, result, payload) VALUES (1, ${at(2)}, 'evt_new_payload', 'charge.succeeded', 'skipped', '{"id":"evt_new_payload"}');
+    INSERT INTO login_attempts (key, failures, last_at) VALUES ('addr:203.0.113.1', 9, ${at(8)});
+    INSERT INTO login_attempts (key, failures, last_at) VALUES ('addr:203.0.113.2', 9, ${at(1)});`);
+  let left = '';
+  for (let i = 0; i < 100; i++) {
+    left = app.sql("SELECT count(*) FROM integration_log WHERE result = 'rejected';").trim();
+    if (left === '1' && app.sql('SELECT count(*) FROM login_attempts;').trim() === '1') break;
+    await sleep(200);
+  }
+  assert.equal(left, '1', 'old rejected deliveries are gone, the recent one stays');
+  assert.equal(app.sql("SELECT event_id FROM integration_log WHERE result = 'rejected';").trim(), 'evt_recent_rejected');
+  assert.equal(app.sql("SELECT count(*) FROM integration_log WHERE event_id = 'evt_old';").trim(), '0');
+  assert.equal(app.sql("SELECT count(*) FROM integration_log WHERE event_id = 'evt_kept';").trim(), '1');
+  assert.equal(app.sql("SELECT payload IS NULL FROM integration_log WHERE event_id = 'evt_old_payload';").trim(), '1',
+    'an old payload is dropped, its entry kept');
+  assert.equal(app.sql("SELECT payload FROM integration_log WHERE event_id = 'evt_new_payload';").trim(), '{"id":"evt_new_payload"}');
+  assert.equal(app.sql('SELECT key FROM login_attempts;').trim(), 'addr:203.0.113.2');
+  assert.match(app.log(), /retention: pruned 1200 old rows/);
 });
