@@ -358,7 +358,13 @@ sl_err auth_setup_token_create(char *out)
 	if (fd < 0)
 		return SL_ERR_IO;
 	size_t len = strlen(out);
-	bool ok = fchmod(fd, 0600) == 0 && write(fd, out, len) == (ssize_t)len &&
+	/* readable by whoever owns the data directory (the service user when
+	 * started as root and dropping privileges) */
+	struct stat dir;
+	bool ok = true;
+	if (geteuid() == 0 && stat(config_get()->data_dir, &dir) == 0)
+		ok = fchown(fd, dir.st_uid, dir.st_gid) == 0;
+	ok = ok && fchmod(fd, 0600) == 0 && write(fd, out, len) == (ssize_t)len &&
 		  write(fd, "\n", 1) == 1;
 	if (close(fd) != 0)
 		ok = false;

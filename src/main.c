@@ -56,14 +56,22 @@ static sl_err setup_token_announce(void)
 	long long admins = 0;
 	e = store_user_count(db, &admins);
 	store_close(db);
-	if (e || admins > 0)
+	if (e)
 		return e;
+	if (admins > 0) {
+		auth_setup_token_remove();   /* a stale one from an earlier start */
+		return SL_OK;
+	}
 	char token[2 * AUTH_SETUP_TOKEN_BYTES + 1];
 	if ((e = auth_setup_token_create(token)))
 		return e;
-	fprintf(stderr, "stripelink: no admin yet. Create it at %s/setup?token=%s\n"
+	const char *url = config_get()->public_url;
+	int url_len = (int)strlen(url);
+	while (url_len > 0 && url[url_len - 1] == '/')
+		url_len--;
+	fprintf(stderr, "stripelink: no admin yet. Create it at %.*s/setup?token=%s\n"
 			"stripelink: (the token is also in %s; or run: stripelink add-admin USERNAME)\n",
-		config_get()->public_url, token, auth_setup_token_path());
+		url_len, url, token, auth_setup_token_path());
 	return SL_OK;
 }
 
