@@ -193,10 +193,10 @@ void app_serve(struct app_thread *t, struct arena *a, char *const *envp,
 	http_apply_proxy(&req, cfg->trusted_proxies, strncmp(cfg->public_url, "https://", 8) == 0);
 	/* a DNS-rebinding page names its own host: only ours gets the UI */
 	if (!host_free_path(req.path) && !http_host_allowed(req.host, cfg->public_url)) {
-		fprintf(stderr, "stripelink: %s %s: refused Host \"%s\"\n", req.method_name,
+		fprintf(stderr, "stripelink: %s %s: refused Host \"%.100s\"\n", req.method_name,
 			req.path, req.host ? req.host : "");
 		app_error(&req, resp, 421,
-			  arena_printf(a, "This server does not answer for the host \"%s\". "
+			  arena_printf(a, "This server does not answer for the host \"%.200s\". "
 					  "Open it at %s (STRIPELINK_PUBLIC_URL) or on 127.0.0.1.",
 				       req.host ? req.host : "", cfg->public_url));
 		return;
