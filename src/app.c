@@ -97,6 +97,7 @@ void app_error(struct http_request *r, struct http_response *resp, int status,
 	       const char *message)
 {
 	const char *msg = message ? message : default_message(status);
+	resp->stream = NULL;
 	buf_free(&resp->body);
 	resp->status = status;
 	if (http_wants_json(r) || (r->path && strncmp(r->path, "/webhooks/", 10) == 0)) {
@@ -167,6 +168,12 @@ static bool gate(struct http_request *r, struct http_response *resp,
 	return false;
 }
 
+/* Paths any Host may reach: Stripe's deliveries and the health check. */
+static bool host_free_path(const char *path)
+{
+	return strncmp(path, "/webhooks/", 10) == 0 || strcmp(path, "/healthz") == 0;
+}
+
 void app_serve(struct app_thread *t, struct arena *a, char *const *envp,
 	       const unsigned char *body, size_t body_len, bool body_too_large,
 	       struct http_response *resp)
@@ -183,13 +190,30 @@ void app_serve(struct app_thread *t, struct arena *a, char *const *envp,
 		app_error(&req, resp, e == SL_ERR_TOO_LARGE ? 413 : 400, NULL);
 		return;
 	}
+	const struct config *cfg = config_get();
+	http_apply_proxy(&req, cfg->trusted_proxies, strncmp(cfg->public_url, "https://", 8) == 0);
+	/* a DNS-rebinding page names its own host: only ours gets the UI */
+	if (!host_free_path(req.path) && !http_host_allowed(req.host, cfg->public_url)) {
+		fprintf(stderr, "stripelink: %s %s: refused Host \"%.100s\"\n", req.method_name,
+			req.path, req.host ? req.host : "");
+		app_error(&req, resp, 421,
+			  arena_printf(a, "This server does not answer for the host \"%.200s\". "
+					  "Open it at %s (STRIPELINK_PUBLIC_URL) or on 127.0.0.1.",
+				       req.host ? req.host : "", cfg->public_url));
+		return;
+	}
 	const struct route *route = NULL;
 	const char *allow = NULL;
 	switch (route_match(&req, &route, &allow)) {
 	case ROUTE_NOT_FOUND:
+		/* error pages keep the layout (navigation, Log out) */
+		if (strncmp(req.path, "/webhooks/", 10) != 0)
+			req.session = auth_session_load(&req);
 		app_error(&req, resp, 404, NULL);
 		return;
 	case ROUTE_WRONG_METHOD:
+		if (strncmp(req.path, "/webhooks/", 10) != 0)
+			req.session = auth_session_load(&req);
 		app_error(&req, resp, 405, NULL);
 		http_header(resp, "Allow", allow);
 		return;

@@ -4,12 +4,17 @@
 #include "auth.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app.h"
+#include "config.h"
 #include "crypto.h"
 #include "store.h"
 #include "writer.h"
@@ -28,14 +33,19 @@ static const char *token_hash(struct arena *a, const char *token)
 	return hex;
 }
 
-static bool is_token(const char *s)
+static bool is_hex_of(const char *s, size_t len)
 {
-	if (!s || strlen(s) != 2 * TOKEN_BYTES)
+	if (!s || strlen(s) != len)
 		return false;
 	for (; *s; s++)
 		if (!isxdigit((unsigned char)*s))
 			return false;
 	return true;
+}
+
+static bool is_token(const char *s)
+{
+	return is_hex_of(s, 2 * TOKEN_BYTES);
 }
 
 const struct auth_session *auth_session_load(struct http_request *r)
@@ -217,7 +227,7 @@ static sl_err login_job(struct store *db, void *arg)
 
 static const char *cookie_flags(const struct http_request *r)
 {
-	return r->https && strcmp(r->https, "on") == 0 ? "; Secure" : "";
+	return r->secure ? "; Secure" : "";
 }
 
 sl_err auth_login(struct http_request *r, struct http_response *resp,
@@ -310,4 +320,82 @@ bool auth_csrf_ok(const struct http_request *r)
 	if (!sent || !want || !is_token(want) || strlen(sent) != strlen(want))
 		return false;
 	return crypto_equal(sent, want, strlen(want));
+}
+
+/* ---- the first-run setup token ---- */
+
+static const char *setup_path;
+static pthread_once_t setup_path_once = PTHREAD_ONCE_INIT;
+
+static void make_setup_path(void)
+{
+	const char *dir = config_get()->data_dir;
+	size_t n = strlen(dir) + sizeof "/setup-token";
+	char *p = malloc(n);
+	if (p)
+		snprintf(p, n, "%s/setup-token", dir);
+	setup_path = p;
+}
+
+const char *auth_setup_token_path(void)
+{
+	pthread_once(&setup_path_once, make_setup_path);
+	return setup_path;
+}
+
+sl_err auth_setup_token_create(char *out)
+{
+	const char *path = auth_setup_token_path();
+	if (!path)
+		return SL_ERR_NOMEM;
+	sl_err e = crypto_token_hex(out, AUTH_SETUP_TOKEN_BYTES);
+	if (e)
+		return e;
+	/* a new file each time: an old one (perhaps with wider modes) is gone */
+	if (unlink(path) != 0 && errno != ENOENT)
+		return SL_ERR_IO;
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return SL_ERR_IO;
+	size_t len = strlen(out);
+	/* readable by whoever owns the data directory (the service user when
+	 * started as root and dropping privileges) */
+	struct stat dir;
+	bool ok = true;
+	if (geteuid() == 0 && stat(config_get()->data_dir, &dir) == 0)
+		ok = fchown(fd, dir.st_uid, dir.st_gid) == 0;
+	ok = ok && fchmod(fd, 0600) == 0 && write(fd, out, len) == (ssize_t)len &&
+		  write(fd, "\n", 1) == 1;
+	if (close(fd) != 0)
+		ok = false;
+	if (!ok) {
+		unlink(path);
+		return SL_ERR_IO;
+	}
+	return SL_OK;
+}
+
+bool auth_setup_token_ok(const char *given)
+{
+	const char *path = auth_setup_token_path();
+	enum { HEX = 2 * AUTH_SETUP_TOKEN_BYTES };
+	if (!path || !given || strlen(given) != HEX)
+		return false;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return false;
+	char want[HEX + 1];
+	ssize_t n = read(fd, want, HEX);
+	close(fd);
+	if (n != HEX)
+		return false;
+	want[HEX] = '\0';
+	return is_hex_of(want, HEX) && crypto_equal(given, want, HEX);
+}
+
+void auth_setup_token_remove(void)
+{
+	const char *path = auth_setup_token_path();
+	if (path && unlink(path) != 0 && errno != ENOENT)
+		fprintf(stderr, "stripelink: cannot delete %s: %s\n", path, strerror(errno));
 }

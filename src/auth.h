@@ -50,6 +50,25 @@ sl_err auth_admin_create(struct writer *w, const char *username,
 sl_err auth_admin_create_direct(struct store *db, const char *username,
 				const char *password, long long now);
 
+/* ---- the first-run setup token ----
+ * Until an admin exists, /setup needs a one-time token (128 random bits)
+ * that `stripelink run` writes to <data>/setup-token (0600) and prints on
+ * its console. */
+#define AUTH_SETUP_TOKEN_BYTES 16
+
+/* The token file's path (malloc'd, kept for the process). */
+const char *auth_setup_token_path(void);
+
+/* Writes a fresh token to the token file (0600, replacing any old one)
+ * and copies it into out (2 * AUTH_SETUP_TOKEN_BYTES + 1 chars). */
+sl_err auth_setup_token_create(char *out);
+
+/* True when given matches the token in the file (constant time). */
+bool auth_setup_token_ok(const char *given);
+
+/* Deletes the token file (once the admin exists). */
+void auth_setup_token_remove(void);
+
 /* Logs in: reserves the attempt against the throttle (per address, and per
  * username from that address), checks the password, then starts a session
  * and sets its cookie on resp. SL_ERR_AUTH for a wrong name or password,

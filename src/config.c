@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "http.h"
+
 enum setting {
 	SET_PORT,
 	SET_DATA,
@@ -23,6 +25,12 @@ enum setting {
 	SET_SYNC_WINDOWS,
 	SET_CATCHUP_INTERVAL,
 	SET_CATCHUP_OVERLAP,
+	SET_TRUSTED_PROXIES,
+	SET_KEEP_REJECTED_DAYS,
+	SET_KEEP_LOG_DAYS,
+	SET_KEEP_PAYLOAD_DAYS,
+	SET_KEEP_LOGIN_DAYS,
+	SET_PRUNE_INTERVAL,
 	SET__MAX
 };
 
@@ -46,6 +54,12 @@ static const struct setting_row settings[] = {
 	[SET_SYNC_WINDOWS] = {"STRIPELINK_SYNC_WINDOWS", "4", 1, 16},
 	[SET_CATCHUP_INTERVAL] = {"STRIPELINK_CATCHUP_INTERVAL", "600", 0, 86400},
 	[SET_CATCHUP_OVERLAP] = {"STRIPELINK_CATCHUP_OVERLAP", "600", 0, 86400},
+	[SET_TRUSTED_PROXIES] = {"STRIPELINK_TRUSTED_PROXIES", "", 0, 0},
+	[SET_KEEP_REJECTED_DAYS] = {"STRIPELINK_KEEP_REJECTED_DAYS", "30", 1, 36500},
+	[SET_KEEP_LOG_DAYS] = {"STRIPELINK_KEEP_LOG_DAYS", "90", 1, 36500},
+	[SET_KEEP_PAYLOAD_DAYS] = {"STRIPELINK_KEEP_PAYLOAD_DAYS", "30", 1, 36500},
+	[SET_KEEP_LOGIN_DAYS] = {"STRIPELINK_KEEP_LOGIN_DAYS", "7", 1, 36500},
+	[SET_PRUNE_INTERVAL] = {"STRIPELINK_PRUNE_INTERVAL", "3600", 1, 86400},
 };
 _Static_assert(sizeof settings / sizeof settings[0] == SET__MAX,
 	       "every setting needs a row");
@@ -128,13 +142,24 @@ sl_err config_load(void)
 	    (e = integer(SET_TEMPLATE_RELOAD, &cfg.template_reload)) ||
 	    (e = integer(SET_SYNC_WINDOWS, &cfg.sync_windows)) ||
 	    (e = integer(SET_CATCHUP_INTERVAL, &cfg.catchup_interval)) ||
-	    (e = integer(SET_CATCHUP_OVERLAP, &cfg.catchup_overlap)))
+	    (e = integer(SET_CATCHUP_OVERLAP, &cfg.catchup_overlap)) ||
+	    (e = integer(SET_KEEP_REJECTED_DAYS, &cfg.keep_rejected_days)) ||
+	    (e = integer(SET_KEEP_LOG_DAYS, &cfg.keep_log_days)) ||
+	    (e = integer(SET_KEEP_PAYLOAD_DAYS, &cfg.keep_payload_days)) ||
+	    (e = integer(SET_KEEP_LOGIN_DAYS, &cfg.keep_login_days)) ||
+	    (e = integer(SET_PRUNE_INTERVAL, &cfg.prune_interval)))
 		return e;
 	cfg.data_dir = absolute(raw(SET_DATA));
 	const char *root = raw(SET_ROOT);
 	cfg.root = root ? absolute(root) : checkout_of_executable();
 	cfg.stripe_api = raw(SET_STRIPE_API);
 	cfg.nginx = raw(SET_NGINX);
+	cfg.trusted_proxies = raw(SET_TRUSTED_PROXIES);
+	if (!http_addr_list_valid(cfg.trusted_proxies)) {
+		fprintf(stderr, "stripelink: STRIPELINK_TRUSTED_PROXIES=%s: give comma-separated "
+				"IP addresses or CIDR blocks\n", cfg.trusted_proxies);
+		return SL_ERR_INVALID;
+	}
 	const char *pub = raw(SET_PUBLIC_URL);
 	if (pub) {
 		cfg.public_url = pub;

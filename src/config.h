@@ -24,6 +24,12 @@ struct config {
 	int catchup_interval;    /* STRIPELINK_CATCHUP_INTERVAL: seconds between catch-ups and endpoint
 				    checks; 0: only when asked (Catch up now, a mended endpoint) */
 	int catchup_overlap;     /* STRIPELINK_CATCHUP_OVERLAP: seconds a catch-up reaches back before its cursor */
+	const char *trusted_proxies; /* STRIPELINK_TRUSTED_PROXIES: proxies whose X-Forwarded-For is believed */
+	int keep_rejected_days;  /* STRIPELINK_KEEP_REJECTED_DAYS: rejected deliveries in the log */
+	int keep_log_days;       /* STRIPELINK_KEEP_LOG_DAYS: integration log entries */
+	int keep_payload_days;   /* STRIPELINK_KEEP_PAYLOAD_DAYS: stored event payloads (replay) */
+	int keep_login_days;     /* STRIPELINK_KEEP_LOGIN_DAYS: login attempt counters */
+	int prune_interval;      /* STRIPELINK_PRUNE_INTERVAL: seconds between pruning rounds */
 	/* derived paths, owned by the config */
 	const char *db_path;     /* <data>/stripelink.db */
 	const char *key_path;    /* <data>/secret.key */

@@ -7,7 +7,7 @@
  *
  * Password hashes use PBKDF2_DEFAULT_ITERATIONS unless the environment
  * variable STRIPELINK_PBKDF2_ITERATIONS (read once, at the first hash)
- * says otherwise; tests set it low so they run fast.
+ * raises it; see crypto_pbkdf2_iterations_for for how tests hash fast.
  */
 #if !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE)
 #define _POSIX_C_SOURCE 200809L
@@ -32,7 +32,7 @@
 #include "crypto.h"
 
 #define PBKDF2_PREFIX "pbkdf2-sha256$"
-#define PBKDF2_DEFAULT_ITERATIONS 210000L
+#define PBKDF2_DEFAULT_ITERATIONS 600000L  /* OWASP 2023 guidance for PBKDF2-HMAC-SHA256 */
 #define PBKDF2_MIN_ITERATIONS 1000L       /* floor for the env override and for stored hashes */
 #define PBKDF2_MAX_ITERATIONS 10000000L   /* ceiling: a stored hash cannot make us spin for minutes */
 #define PBKDF2_SALT_LEN 16
@@ -48,23 +48,49 @@ static const char hex_digits[] = "0123456789abcdef";
 static long pbkdf2_iterations = PBKDF2_DEFAULT_ITERATIONS;
 static once_flag pbkdf2_iterations_once = ONCE_FLAG_INIT;
 
-static void pbkdf2_iterations_read(void)
+/* The work factor for new hashes. The setting may only raise the default:
+ * a lower value is ignored (with a warning) unless the explicit
+ * STRIPELINK_INSECURE_TEST_HASHING=1 is set too. That switch exists for
+ * the test suites, which create hundreds of hashes on a shared machine and
+ * run the same binary as production (so a compile-time flag would not
+ * reach the integration tests); it says so loudly on stderr. Hashes
+ * already stored keep verifying with the count they were made with. */
+long crypto_pbkdf2_iterations_for(const char *setting, bool insecure_test_hashing)
 {
-	const char *s = getenv("STRIPELINK_PBKDF2_ITERATIONS");
 	char *end;
 	long v;
 
-	if (!s || !*s)
-		return;
+	if (!setting || !*setting)
+		return PBKDF2_DEFAULT_ITERATIONS;
 	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || v <= 0)
-		return;
+	v = strtol(setting, &end, 10);
+	if (errno || *end || v <= 0) {
+		fprintf(stderr, "stripelink: STRIPELINK_PBKDF2_ITERATIONS=%s is not a number; "
+				"using %ld\n", setting, PBKDF2_DEFAULT_ITERATIONS);
+		return PBKDF2_DEFAULT_ITERATIONS;
+	}
+	if (v < PBKDF2_DEFAULT_ITERATIONS && !insecure_test_hashing) {
+		fprintf(stderr, "stripelink: STRIPELINK_PBKDF2_ITERATIONS=%ld is below the "
+				"minimum; using %ld\n", v, PBKDF2_DEFAULT_ITERATIONS);
+		return PBKDF2_DEFAULT_ITERATIONS;
+	}
 	if (v < PBKDF2_MIN_ITERATIONS)
 		v = PBKDF2_MIN_ITERATIONS;
 	if (v > PBKDF2_MAX_ITERATIONS)
 		v = PBKDF2_MAX_ITERATIONS;
-	pbkdf2_iterations = v;
+	return v;
+}
+
+static void pbkdf2_iterations_read(void)
+{
+	const char *insecure = getenv("STRIPELINK_INSECURE_TEST_HASHING");
+	bool test_hashing = insecure && strcmp(insecure, "1") == 0;
+	pbkdf2_iterations = crypto_pbkdf2_iterations_for(getenv("STRIPELINK_PBKDF2_ITERATIONS"),
+							 test_hashing);
+	if (pbkdf2_iterations < PBKDF2_DEFAULT_ITERATIONS)
+		fprintf(stderr, "stripelink: WARNING: INSECURE TEST HASHING: passwords are hashed "
+				"with %ld PBKDF2 iterations (STRIPELINK_INSECURE_TEST_HASHING=1). "
+				"Never use this in production.\n", pbkdf2_iterations);
 }
 
 static long pbkdf2_iterations_get(void)

@@ -31,6 +31,11 @@ char *crypto_password_hash(const char *password);
  * false on mismatch or malformed stored hash. Constant time in the hash. */
 bool crypto_password_verify(const char *password, const char *stored);
 
+/* The PBKDF2 iterations for new hashes given the STRIPELINK_PBKDF2_ITERATIONS
+ * value (NULL: unset): never below the default of 600,000 unless
+ * insecure_test_hashing (STRIPELINK_INSECURE_TEST_HASHING=1, tests only). */
+long crypto_pbkdf2_iterations_for(const char *setting, bool insecure_test_hashing);
+
 /* HMAC-SHA256 of msg under key into out[CRYPTO_HMAC_LEN]. */
 sl_err crypto_hmac_sha256(const void *key, size_t key_len, const void *msg,
 			  size_t msg_len, unsigned char out[CRYPTO_HMAC_LEN]);

@@ -53,14 +53,33 @@ static unsigned char *read_body(FCGX_Request *req, size_t *len, bool *too_large)
 	return body;
 }
 
+/* Writes a body piece to the FastCGI stream, in pieces that fit an int. */
+static sl_err put(void *sink, const void *data, size_t len)
+{
+	FCGX_Stream *out = sink;
+	const char *p = data;
+	while (len) {
+		int n = len > 65536 ? 65536 : (int)len;
+		if (FCGX_PutStr(p, n, out) != n)
+			return SL_ERR_IO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return SL_OK;
+}
+
 static void write_response(FCGX_Request *req, const struct http_response *resp, bool head_only)
 {
 	struct buf head = BUF_INIT;
 	http_response_head(resp, &head);
-	FCGX_PutStr(head.data, (int)head.len, req->out);
+	put(req->out, head.data, head.len);
 	buf_free(&head);
-	if (!head_only && resp->body.len)
-		FCGX_PutStr(resp->body.data, (int)resp->body.len, req->out);
+	if (head_only)
+		return;
+	sl_err e = resp->stream ? resp->stream(resp->stream_ctx, put, req->out)
+				: put(req->out, resp->body.data, resp->body.len);
+	if (e)
+		fprintf(stderr, "stripelink: response cut short: %s\n", err_name(e));
 }
 
 static void *serve_thread(void *p)

@@ -3,6 +3,7 @@
  */
 #include "http.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -176,8 +177,14 @@ sl_err http_request_parse(struct http_request *r, struct arena *a,
 	r->content_type = ct ? arena_strdup(a, ct) : "";
 	r->accept = arena_strdup(a, env_get(envp, "HTTP_ACCEPT"));
 	r->remote_addr = arena_strdup(a, env_get(envp, "REMOTE_ADDR"));
+	r->peer_addr = r->remote_addr;
+	r->host = arena_strdup(a, env_get(envp, "HTTP_HOST"));
+	r->forwarded_for = arena_strdup(a, env_get(envp, "HTTP_X_FORWARDED_FOR"));
+	r->real_ip = arena_strdup(a, env_get(envp, "HTTP_X_REAL_IP"));
+	r->forwarded_proto = arena_strdup(a, env_get(envp, "HTTP_X_FORWARDED_PROTO"));
 	r->stripe_signature = arena_strdup(a, env_get(envp, "HTTP_STRIPE_SIGNATURE"));
 	r->https = arena_strdup(a, env_get(envp, "HTTPS"));
+	r->secure = r->https && strcmp(r->https, "on") == 0;
 	r->path = "/";
 	r->body = (const unsigned char *)"";
 
@@ -257,6 +264,7 @@ static const struct {
 	{401, "Unauthorized"}, {403, "Forbidden"}, {404, "Not Found"},
 	{405, "Method Not Allowed"}, {409, "Conflict"}, {410, "Gone"},
 	{413, "Payload Too Large"}, {415, "Unsupported Media Type"},
+	{421, "Misdirected Request"},
 	{422, "Unprocessable Entity"}, {429, "Too Many Requests"},
 	{500, "Internal Server Error"}, {502, "Bad Gateway"},
 	{503, "Service Unavailable"}, {504, "Gateway Timeout"},
@@ -327,4 +335,191 @@ char *http_url_encode(struct arena *a, const char *s)
 	}
 	*d = '\0';
 	return out;
+}
+
+/* ---- client address, TLS and Host behind a proxy ---- */
+
+/* Parses "a.b.c.d" or an IPv6 address into 16 bytes (IPv4 as ::ffff:a.b.c.d
+ * so one prefix comparison serves both); false when it is neither. */
+static bool parse_ip(const char *s, size_t n, unsigned char out[16], bool *v4)
+{
+	char tmp[INET6_ADDRSTRLEN];
+	if (n == 0 || n >= sizeof tmp)
+		return false;
+	memcpy(tmp, s, n);
+	tmp[n] = '\0';
+	struct in_addr a4;
+	if (inet_pton(AF_INET, tmp, &a4) == 1) {
+		memset(out, 0, 10);
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, &a4, 4);
+		*v4 = true;
+		return true;
+	}
+	*v4 = false;
+	return inet_pton(AF_INET6, tmp, out) == 1;
+}
+
+/* Matches addr (16 bytes) against one "ip" or "ip/bits" entry s[0..n).
+ * Returns -1 when the entry is malformed. */
+static int entry_match(const char *s, size_t n, const unsigned char addr[16])
+{
+	while (n && (*s == ' ' || *s == '\t'))
+		s++, n--;
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	const char *slash = memchr(s, '/', n);
+	size_t ip_len = slash ? (size_t)(slash - s) : n;
+	unsigned char net[16];
+	bool v4;
+	if (!parse_ip(s, ip_len, net, &v4))
+		return -1;
+	int bits = 128;
+	if (slash) {
+		int b = 0;
+		size_t digits = n - ip_len - 1;
+		if (digits == 0 || digits > 3)
+			return -1;
+		for (size_t i = ip_len + 1; i < n; i++) {
+			if (s[i] < '0' || s[i] > '9')
+				return -1;
+			b = b * 10 + (s[i] - '0');
+		}
+		if (b > (v4 ? 32 : 128))
+			return -1;
+		bits = v4 ? 96 + b : b;
+	}
+	for (int i = 0; i < bits; i++) {
+		int byte = i / 8, mask = 0x80 >> (i % 8);
+		if ((net[byte] & mask) != (addr[byte] & mask))
+			return 0;
+	}
+	return 1;
+}
+
+/* Calls entry_match for each comma-separated entry; -1 when any entry is
+ * malformed (and so for an empty entry between commas). */
+static int list_match(const char *list, const char *addr_s)
+{
+	unsigned char addr[16];
+	bool v4;
+	bool have_addr = addr_s && parse_ip(addr_s, strlen(addr_s), addr, &v4);
+	int found = 0;
+	if (!list || !*list)
+		return 0;
+	for (const char *p = list;;) {
+		size_t n = strcspn(p, ",");
+		int m = entry_match(p, n, have_addr ? addr : (const unsigned char[16]){0});
+		if (m < 0)
+			return -1;
+		if (m > 0 && have_addr)
+			found = 1;
+		if (!p[n])
+			break;
+		p += n + 1;
+	}
+	return found;
+}
+
+bool http_addr_list_valid(const char *list)
+{
+	return list_match(list, NULL) >= 0;
+}
+
+bool http_addr_in_list(const char *addr, const char *list)
+{
+	return list_match(list, addr) > 0;
+}
+
+/* The client named by X-Forwarded-For: the rightmost address that is not
+ * itself a trusted proxy (those further left could be made up by the
+ * client). NULL when the header names no valid address. */
+static const char *forwarded_client(struct arena *a, const char *xff, const char *trusted)
+{
+	const char *client = NULL;
+	const char *end = xff + strlen(xff);
+	while (end > xff) {
+		const char *start = end;
+		while (start > xff && start[-1] != ',')
+			start--;
+		const char *s = start, *e = end;
+		while (s < e && (*s == ' ' || *s == '\t'))
+			s++;
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		unsigned char ip[16];
+		bool v4;
+		if (!parse_ip(s, (size_t)(e - s), ip, &v4))
+			return client;   /* garbage: stop at the last good hop */
+		client = arena_strndup(a, s, (size_t)(e - s));
+		if (!http_addr_in_list(client, trusted))
+			return client;
+		end = start > xff ? start - 1 : xff;
+	}
+	return client;
+}
+
+void http_apply_proxy(struct http_request *r, const char *trusted, bool public_https)
+{
+	r->secure = (r->https && strcmp(r->https, "on") == 0) || public_https;
+	if (!r->peer_addr || !http_addr_in_list(r->peer_addr, trusted))
+		return;
+	const char *client = r->forwarded_for ? forwarded_client(r->arena, r->forwarded_for, trusted)
+					      : NULL;
+	if (!client && r->real_ip) {
+		unsigned char ip[16];
+		bool v4;
+		if (parse_ip(r->real_ip, strlen(r->real_ip), ip, &v4))
+			client = r->real_ip;
+	}
+	if (client)
+		r->remote_addr = client;
+	if (r->forwarded_proto && strcasecmp(r->forwarded_proto, "https") == 0)
+		r->secure = true;
+}
+
+/* The host part of a Host header or URL authority s[0..n): without
+ * userinfo, port or IPv6 brackets, into buf (lower case). */
+static bool host_part(const char *s, size_t n, char *buf, size_t size)
+{
+	const char *at = memchr(s, '@', n);
+	if (at) {
+		n -= (size_t)(at + 1 - s);
+		s = at + 1;
+	}
+	size_t len;
+	if (n && s[0] == '[') {
+		const char *close = memchr(s, ']', n);
+		if (!close)
+			return false;
+		s++;
+		len = (size_t)(close - s);
+	} else {
+		const char *colon = memchr(s, ':', n);
+		len = colon ? (size_t)(colon - s) : n;
+	}
+	while (len && s[len - 1] == '.')
+		len--;   /* "example.com." is the same host */
+	if (len == 0 || len >= size)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ? s[i] + 32 : s[i]);
+	buf[len] = '\0';
+	return true;
+}
+
+bool http_host_allowed(const char *host, const char *public_url)
+{
+	char want[256], got[256];
+	if (!host || !host_part(host, strlen(host), got, sizeof got))
+		return false;
+	static const char *const local[] = {"127.0.0.1", "localhost", "::1"};
+	for (size_t i = 0; i < sizeof local / sizeof local[0]; i++)
+		if (strcmp(got, local[i]) == 0)
+			return true;
+	const char *p = public_url ? strstr(public_url, "://") : NULL;
+	if (!p)
+		return false;
+	p += 3;
+	return host_part(p, strcspn(p, "/?#"), want, sizeof want) && strcmp(got, want) == 0;
 }

@@ -50,9 +50,15 @@ struct http_request {
 	struct http_pairs cookies;
 	const char *content_type;     /* "" when absent */
 	const char *accept;
-	const char *remote_addr;
+	const char *remote_addr;       /* the client: the peer, or whom a trusted proxy names */
+	const char *peer_addr;         /* REMOTE_ADDR: the direct peer */
+	const char *host;              /* Host header; NULL when absent */
+	const char *forwarded_for;     /* X-Forwarded-For; NULL when absent */
+	const char *real_ip;           /* X-Real-IP; NULL when absent */
+	const char *forwarded_proto;   /* X-Forwarded-Proto; NULL when absent */
 	const char *stripe_signature; /* NULL when absent */
 	const char *https;            /* "on" behind TLS */
+	bool secure;                  /* reached over TLS: cookies get Secure */
 	const unsigned char *body;    /* byte-exact, NUL-terminated for convenience */
 	size_t body_len;
 	const char *params[2];        /* ":name" segments of the matched route */
@@ -60,12 +66,23 @@ struct http_request {
 	long long now;                /* request time, unix seconds */
 };
 
+/* Writes len bytes of a streamed body to the client (sink is the server's).
+ * SL_ERR_IO when the client is gone. */
+typedef sl_err (*http_write_fn)(void *sink, const void *data, size_t len);
+
+/* Produces a streamed body piece by piece through write(sink, ...). Runs
+ * after the handler returned and the head was sent, on the same thread,
+ * while the request (its arena, its thread) is still alive. */
+typedef sl_err (*http_stream_fn)(void *ctx, http_write_fn write, void *sink);
+
 struct http_response {
 	int status;
 	const char *content_type;     /* borrowed, usually a literal */
 	struct http_pair headers[HTTP_MAX_HEADERS];
 	size_t n_headers;
 	struct buf body;              /* owned; freed by http_response_free */
+	http_stream_fn stream;        /* when set: the body is streamed, body unused */
+	void *stream_ctx;             /* for stream; from the request's arena */
 	bool cacheable;               /* static-like content; default no-store */
 };
 
@@ -123,6 +140,24 @@ const char *http_reason(int status);
 /* True when s is a safe local redirect target: starts with one '/', is
  * not "//" or "/\", and has no control characters. */
 bool http_is_local_path(const char *s);
+
+/* True when addr (an IPv4 or IPv6 address) is in list: comma-separated
+ * addresses and CIDR blocks ("127.0.0.1, 10.0.0.0/8, ::1"). */
+bool http_addr_in_list(const char *addr, const char *list);
+
+/* True when every entry of such a list parses (an empty list is valid). */
+bool http_addr_list_valid(const char *list);
+
+/* Behind a reverse proxy: when the direct peer is in trusted, takes the
+ * client address from X-Forwarded-For (the rightmost hop that is not a
+ * trusted proxy) or X-Real-IP, and TLS from X-Forwarded-Proto. Sets
+ * r->secure also for HTTPS=on and when public_https (the public URL is
+ * https). Headers from untrusted peers are ignored. */
+void http_apply_proxy(struct http_request *r, const char *trusted, bool public_https);
+
+/* True when a Host header names this install: the host of public_url, or
+ * 127.0.0.1, localhost or ::1 (any port). False when host is NULL. */
+bool http_host_allowed(const char *host, const char *public_url);
 
 /* Percent-encodes s for a query component into a string from a. */
 char *http_url_encode(struct arena *a, const char *s);

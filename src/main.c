@@ -16,6 +16,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "fcgi.h"
+#include "retention.h"
 #include "store.h"
 #include "stripe.h"
 #include "supervisor.h"
@@ -45,6 +46,37 @@ static int cmd_migrate(int argc, char **argv, const char *self)
 	return e ? 1 : 0;
 }
 
+/* Until an admin exists, /setup wants a one-time token: written to
+ * <data>/setup-token and printed (with the setup URL) on stderr, which is
+ * the console or the journal. */
+static sl_err setup_token_announce(void)
+{
+	sl_err e;
+	struct store *db = store_open(config_get()->db_path, &e);
+	if (!db)
+		return e;
+	long long admins = 0;
+	e = store_user_count(db, &admins);
+	store_close(db);
+	if (e)
+		return e;
+	if (admins > 0) {
+		auth_setup_token_remove();   /* a stale one from an earlier start */
+		return SL_OK;
+	}
+	char token[2 * AUTH_SETUP_TOKEN_BYTES + 1];
+	if ((e = auth_setup_token_create(token)))
+		return e;
+	const char *url = config_get()->public_url;
+	int url_len = (int)strlen(url);
+	while (url_len > 0 && url[url_len - 1] == '/')
+		url_len--;
+	fprintf(stderr, "stripelink: no admin yet. Create it at %.*s/setup?token=%s\n"
+			"stripelink: (the token is also in %s; or run: stripelink add-admin USERNAME)\n",
+		url_len, url, token, auth_setup_token_path());
+	return SL_OK;
+}
+
 static int cmd_run(int argc, char **argv, const char *self)
 {
 	(void)argc, (void)argv;
@@ -52,6 +84,8 @@ static int cmd_run(int argc, char **argv, const char *self)
 	sl_err e = supervisor_prepare_dirs();
 	if (!e)
 		e = migrate();
+	if (!e)
+		e = setup_token_announce();
 	if (!e)
 		e = crypto_key_load(config_get()->key_path, key);
 	if (!e)
@@ -83,7 +117,11 @@ static int cmd_serve(int argc, char **argv, const char *self)
 		fprintf(stderr, "stripelink: cannot open the database: %s\n", err_name(e));
 		return 1;
 	}
+	struct retention *retention = retention_start(shared.writer, &e);
+	if (!retention)
+		fprintf(stderr, "stripelink: retention thread: %s (old rows are kept)\n", err_name(e));
 	e = fcgi_serve(c->socket_path, c->threads, &shared);
+	retention_stop(retention);
 	writer_stop(shared.writer);
 	stripe_global_cleanup();
 	return e ? 1 : 0;
@@ -126,8 +164,10 @@ static int cmd_add_admin(int argc, char **argv, const char *self)
 		fprintf(stderr, "stripelink: an admin named \"%s\" already exists\n", username);
 	else if (e)
 		fprintf(stderr, "stripelink: add-admin failed: %s\n", err_name(e));
-	else
+	else {
+		auth_setup_token_remove();   /* the web setup is no longer needed */
 		printf("admin \"%s\" created\n", username);
+	}
 	return e ? 1 : 0;
 }
 

@@ -26,19 +26,40 @@ static sl_err setup_form(struct http_request *r, struct http_response *resp,
 		view_show(d, "ERROR");
 		view_set(d, "ERROR_MESSAGE", error);
 	}
+	view_show(d, "FORM");
+	view_set(d, "TOKEN", http_param(r, "token"));
 	view_set(d, "USERNAME_VALUE", http_param(r, "username"));
 	sl_err e = page_render(r, resp, "setup", NULL, d);
 	resp->status = status;
 	return e;
 }
 
+/* The 403 page for a /setup without the right token: where to find it. */
+static sl_err setup_locked(struct http_request *r, struct http_response *resp)
+{
+	const char *path = auth_setup_token_path();
+	struct view_dict *d = view_dict_new();
+	view_set(d, "TITLE", "Setup token needed");
+	view_show(d, "LOCKED");
+	if (http_param(r, "token"))
+		view_show(d, "WRONG_TOKEN");
+	view_set(d, "TOKEN_PATH", path ? path : "setup-token in the data directory");
+	sl_err e = page_render(r, resp, "setup", NULL, d);
+	resp->status = 403;
+	return e;
+}
+
 HANDLER(page_setup_get)
 {
+	if (!auth_setup_token_ok(http_param(r, "token")))
+		return setup_locked(r, resp);
 	return setup_form(r, resp, 200, NULL);
 }
 
 HANDLER(page_setup_post)
 {
+	if (!auth_setup_token_ok(http_param(r, "token")))
+		return setup_locked(r, resp);
 	const char *username = http_param(r, "username");
 	const char *password = http_param(r, "password");
 	const char *problem = auth_check_credentials(username, password);
@@ -51,6 +72,7 @@ HANDLER(page_setup_post)
 	}
 	if (e)
 		return e;
+	auth_setup_token_remove();
 	fprintf(stderr, "stripelink: admin account \"%s\" created\n", username);
 	long long wait = 0;
 	if ((e = auth_login(r, resp, username, password, &wait)))

@@ -168,23 +168,58 @@ HANDLER(page_contact_get)
 	return page_render(r, resp, "contact", "CONTACTS", d);
 }
 
+/* The CSV export is streamed: rows go out in pieces of about
+ * CSV_CHUNK bytes as the contacts are read, so memory stays flat however
+ * many contacts there are. */
+#define CSV_CHUNK 16384
+
 struct csv_ctx {
-	struct buf *out;
+	struct store *db;
+	struct buf out;           /* the piece being filled */
+	const char **header;      /* header cells, from the request's arena */
+	size_t n_header;
+	long long *custom;        /* custom field ids, in column order */
 	size_t n_custom;
+	http_write_fn write;
+	void *sink;
 };
+
+static sl_err csv_flush(struct csv_ctx *ctx, size_t at_least)
+{
+	if (ctx->out.len < at_least || ctx->out.len == 0)
+		return SL_OK;
+	sl_err e = ctx->write(ctx->sink, ctx->out.data, ctx->out.len);
+	ctx->out.len = 0;
+	return e;
+}
 
 static sl_err csv_contact(void *p, const struct contact *c, const char *const *values)
 {
 	struct csv_ctx *ctx = p;
-	csv_cell(ctx->out, c->email, true);
-	csv_cell(ctx->out, c->first_name, false);
-	csv_cell(ctx->out, c->last_name, false);
-	csv_cell(ctx->out, c->phone, false);
-	csv_cell(ctx->out, c->tags, false);
+	csv_cell(&ctx->out, c->email, true);
+	csv_cell(&ctx->out, c->first_name, false);
+	csv_cell(&ctx->out, c->last_name, false);
+	csv_cell(&ctx->out, c->phone, false);
+	csv_cell(&ctx->out, c->tags, false);
 	for (size_t i = 0; i < ctx->n_custom; i++)
-		csv_cell(ctx->out, values[i], false);
-	csv_end_row(ctx->out);
-	return SL_OK;
+		csv_cell(&ctx->out, values[i], false);
+	csv_end_row(&ctx->out);
+	return csv_flush(ctx, CSV_CHUNK);
+}
+
+static sl_err csv_stream(void *p, http_write_fn write, void *sink)
+{
+	struct csv_ctx *ctx = p;
+	ctx->write = write;
+	ctx->sink = sink;
+	for (size_t i = 0; i < ctx->n_header; i++)
+		csv_cell(&ctx->out, ctx->header[i], i == 0);
+	csv_end_row(&ctx->out);
+	sl_err e = store_contacts_each(ctx->db, ctx->custom, ctx->n_custom, csv_contact, ctx);
+	if (!e)
+		e = csv_flush(ctx, 0);
+	buf_free(&ctx->out);
+	return e;
 }
 
 HANDLER(page_contacts_csv)
@@ -194,20 +229,22 @@ HANDLER(page_contacts_csv)
 	sl_err e = store_fields_list(r->thread->db, r->arena, &fields, &n_fields);
 	if (e)
 		return e;
-	long long *custom = arena_alloc(r->arena, (n_fields + 1) * sizeof *custom);
-	struct csv_ctx ctx = {&resp->body, 0};
 	static const char *const fixed[] = {"email", "first_name", "last_name", "phone", "tags"};
-	for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-		csv_cell(ctx.out, fixed[i], i == 0);
+	enum { N_FIXED = sizeof fixed / sizeof fixed[0] };
+	struct csv_ctx *ctx = arena_alloc(r->arena, sizeof *ctx);
+	*ctx = (struct csv_ctx){.db = r->thread->db, .out = BUF_INIT};
+	ctx->header = arena_alloc(r->arena, (N_FIXED + n_fields) * sizeof *ctx->header);
+	ctx->custom = arena_alloc(r->arena, (n_fields + 1) * sizeof *ctx->custom);
+	for (size_t i = 0; i < N_FIXED; i++)
+		ctx->header[ctx->n_header++] = fixed[i];
 	for (size_t i = 0; i < n_fields; i++) {
 		if (fields[i].builtin)
 			continue;
-		custom[ctx.n_custom++] = fields[i].id;
-		csv_cell(ctx.out, fields[i].label, false);
+		ctx->custom[ctx->n_custom++] = fields[i].id;
+		ctx->header[ctx->n_header++] = fields[i].label;
 	}
-	csv_end_row(ctx.out);
-	if ((e = store_contacts_each(r->thread->db, custom, ctx.n_custom, csv_contact, &ctx)))
-		return e;
+	resp->stream = csv_stream;
+	resp->stream_ctx = ctx;
 	resp->content_type = "text/csv; charset=utf-8";
 	http_header(resp, "Content-Disposition", "attachment; filename=\"contacts.csv\"");
 	return SL_OK;

@@ -99,6 +99,17 @@ HANDLER(page_log_get)
 		if (entries[i].contact_id) {
 			view_show(row, "CONTACT");
 			view_set_int(row, "CONTACT_ID", entries[i].contact_id);
+			/* at most LOG_PER_PAGE lookups by primary key, on a read connection */
+			struct contact who;
+			sl_err ce = store_contact_get(r->thread->db, r->arena, entries[i].contact_id, &who);
+			if (ce == SL_OK) {
+				view_show(row, "CONTACT_LINK");
+				view_set(row, "CONTACT_EMAIL", who.email);
+			}
+			else if (ce == SL_ERR_NOT_FOUND)
+				view_show(row, "CONTACT_GONE");
+			else
+				return ce;
 		}
 		if (entries[i].replayable &&
 		    (!strcmp(entries[i].result, "skipped") || !strcmp(entries[i].result, "failed")))

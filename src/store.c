@@ -200,6 +200,8 @@ static const char *const migrations[] = {
 	"  endpoint_checked_at INTEGER,"
 	"  health_requested_at INTEGER);"
 	"ALTER TABLE integration_log ADD COLUMN source TEXT NOT NULL DEFAULT 'webhook';",
+	/* 7: retention prunes the integration log by age */
+	"CREATE INDEX integration_log_by_at ON integration_log (at);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -305,6 +307,10 @@ enum stmt {
 	ST_CATCHUP_UNDELIVERED,
 	ST_CATCHUP_ENDPOINT,
 	ST_CONNECTION_SET_KEY,
+	ST_PRUNE_REJECTED,
+	ST_PRUNE_LOG,
+	ST_PRUNE_PAYLOADS,
+	ST_PRUNE_LOGINS,
 	ST__MAX
 };
 
@@ -519,6 +525,15 @@ static const char *const sql[] = {
 	[ST_CONTACT_RECURRING] = "SELECT subscription_id, status, coalesce(price_id, ''), coalesce(amount, 0),"
 				 " coalesce(currency, ''), coalesce(interval, ''), coalesce(current_period_end, '')"
 				 " FROM recurring_payments WHERE contact_id = ?1 ORDER BY id DESC LIMIT 100",
+	/* retention: at most ?2 rows older than ?1 per call (small writer batches) */
+	[ST_PRUNE_REJECTED] = "DELETE FROM integration_log WHERE id IN (SELECT id FROM integration_log"
+			      " WHERE at < ?1 AND result = 'rejected' LIMIT ?2)",
+	[ST_PRUNE_LOG] = "DELETE FROM integration_log WHERE id IN (SELECT id FROM integration_log"
+			 " WHERE at < ?1 LIMIT ?2)",
+	[ST_PRUNE_PAYLOADS] = "UPDATE integration_log SET payload = NULL WHERE id IN (SELECT id FROM"
+			      " integration_log WHERE at < ?1 AND payload IS NOT NULL LIMIT ?2)",
+	[ST_PRUNE_LOGINS] = "DELETE FROM login_attempts WHERE key IN (SELECT key FROM login_attempts"
+			    " WHERE last_at < ?1 LIMIT ?2)",
 };
 _Static_assert(sizeof sql / sizeof sql[0] == ST__MAX, "every statement needs its SQL");
 
@@ -2249,5 +2264,33 @@ sl_err store_connection_set_key(struct store *db, long long id, const char *key_
 	sl_err e = exec_step(db, st, "connection set key");
 	if (!e && sqlite3_changes(db->db) == 0)
 		e = SL_ERR_NOT_FOUND;
+	return e;
+}
+
+/* ---- retention ---- */
+
+static const enum stmt prune_stmts[] = {
+	[STORE_PRUNE_REJECTED] = ST_PRUNE_REJECTED,
+	[STORE_PRUNE_LOG] = ST_PRUNE_LOG,
+	[STORE_PRUNE_PAYLOADS] = ST_PRUNE_PAYLOADS,
+	[STORE_PRUNE_LOGINS] = ST_PRUNE_LOGINS,
+};
+_Static_assert(sizeof prune_stmts / sizeof prune_stmts[0] == STORE_PRUNE__MAX,
+	       "every prune kind needs its statement");
+
+sl_err store_prune(struct store *db, enum store_prune what, long long before, int limit,
+		   int *changed)
+{
+	*changed = 0;
+	if ((int)what < 0 || what >= STORE_PRUNE__MAX)
+		return SL_ERR_INVALID;
+	sqlite3_stmt *st = stmt(db, prune_stmts[what]);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, before);
+	sqlite3_bind_int(st, 2, limit);
+	sl_err e = exec_step(db, st, "prune");
+	if (!e)
+		*changed = sqlite3_changes(db->db);
 	return e;
 }

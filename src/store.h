@@ -463,4 +463,18 @@ sl_err store_window_advance(struct store *db, long long window_id, const char *c
  * the windows exist. */
 sl_err store_job_progress(struct store *db, long long job_id, double *fraction, bool *known);
 
+
+/* Retention: what store_prune removes. */
+enum store_prune {
+	STORE_PRUNE_REJECTED,   /* rejected deliveries in the integration log */
+	STORE_PRUNE_LOG,        /* any integration log entry */
+	STORE_PRUNE_PAYLOADS,   /* stored event payloads (the entry stays) */
+	STORE_PRUNE_LOGINS,     /* login attempt counters */
+	STORE_PRUNE__MAX
+};
+/* Removes at most limit rows of that kind older than before (unix time);
+ * *changed says how many. Call inside the writer. */
+sl_err store_prune(struct store *db, enum store_prune what, long long before, int limit,
+		   int *changed);
+
 #endif

@@ -17,7 +17,7 @@
   <tr{{#CATCHUP}} class="from-catchup"{{/CATCHUP}}>
     <td>{{AT}}</td><td><code>{{EVENT_ID}}</code></td><td>{{TYPE}}</td>
     <td><span class="status {{RESULT}}">{{RESULT}}</span>{{#CATCHUP}} <span class="source" title="Fetched from Stripe's event list by a catch-up, not delivered by a webhook">via catch-up</span>{{/CATCHUP}}</td>
-    <td>{{#CONTACT}}<a href="/contacts/{{CONTACT_ID}}">#{{CONTACT_ID}}</a>{{/CONTACT}}</td>
+    <td>{{#CONTACT}}{{#CONTACT_GONE}}deleted contact #{{CONTACT_ID}}{{/CONTACT_GONE}}{{#CONTACT_LINK}}<a href="/contacts/{{CONTACT_ID}}">{{CONTACT_EMAIL}}</a>{{/CONTACT_LINK}}{{/CONTACT}}</td>
     <td>{{REASON}}</td>
     <td>{{#REPLAY}}<form method="post" action="/apps/stripe/{{ID}}/log/{{ENTRY}}/replay" class="inline"><input type="hidden" name="csrf" value="{{CSRF}}"><button type="submit" class="link">Replay</button></form>{{/REPLAY}}</td>
   </tr>

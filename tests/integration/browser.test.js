@@ -27,13 +27,27 @@ test('a person sets up the Stripe integration in a browser', async (t) => {
   fs.mkdirSync(SHOTS, { recursive: true });
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
   const problems = [];
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
+  // the locked setup page is a 403 on purpose: the browser reports that status
+  let lockedPage = false;
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    if (lockedPage && /status of 403/.test(m.text())) return;
+    problems.push(m.text());
+  });
   page.on('pageerror', (e) => problems.push(String(e)));
   const shot = (name) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 
-  await t.test('the first visit asks for the admin account', async () => {
+  await t.test('the first visit asks for the setup token, then for the admin account', async () => {
+    lockedPage = true;
     await page.goto(app.base + '/');
     assert.match(page.url(), /\/setup$/);
+    await assert.doesNotReject(page.getByRole('heading', { name: 'Setup token needed' }).waitFor());
+    assert.ok(await page.getByText(path.join(app.dataDir, 'setup-token')).isVisible());
+    await shot('0-setup-locked');
+    lockedPage = false;
+    // the person reads the token file on the server and opens the link
+    const token = fs.readFileSync(path.join(app.dataDir, 'setup-token'), 'utf8').trim();
+    await page.goto(`${app.base}/setup?token=${token}`);
     await assert.doesNotReject(page.getByRole('heading', { name: 'Create your admin account' }).waitFor());
     await shot('1-setup');
     await page.getByLabel('Username').fill('owner');

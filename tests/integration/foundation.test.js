@@ -5,7 +5,9 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { execFileSync } = require('node:child_process');
-const { startApp, Client, adminClient, parseCsv, BIN } = require('./harness');
+const fs = require('node:fs');
+const path = require('node:path');
+const { startApp, Client, adminClient, parseCsv, BIN, csrfOf, setupToken, setupPath } = require('./harness');
 
 test('foundation', async (t) => {
   const app = await startApp();
@@ -19,33 +21,58 @@ test('foundation', async (t) => {
     assert.equal(body.database, 'ok');
   });
 
-  await t.test('first visit leads to the admin creation page', async () => {
+  await t.test('first visit leads to the admin creation page, locked by the setup token', async () => {
     const c = new Client(app.base);
     const home = await c.get('/');
     assert.equal(home.status, 303);
     assert.equal(home.location, '/setup');
     const contacts = await c.get('/contacts');
     assert.equal(contacts.location, '/setup');
-    const setup = await c.get('/setup');
+    const locked = await c.get('/setup');
+    assert.equal(locked.status, 403);
+    assert.match(locked.text, /Setup token needed/);
+    assert.ok(locked.text.includes(path.join(app.dataDir, 'setup-token')), 'the page says where the token is');
+    assert.match(locked.text, /journalctl/);
+    assert.doesNotMatch(locked.text, /name="password"/);
+    const wrong = await c.get('/setup?token=' + '0'.repeat(32));
+    assert.equal(wrong.status, 403);
+    assert.match(wrong.text, /not valid/);
+    const mode = fs.statSync(path.join(app.dataDir, 'setup-token')).mode & 0o777;
+    assert.equal(mode, 0o600);
+    assert.ok(app.log().includes(`/setup?token=${setupToken(app)}`), 'the console shows the setup URL');
+    const setup = await c.get(setupPath(app));
     assert.equal(setup.status, 200);
     assert.match(setup.text, /Create your admin account/);
     assert.match(setup.text, /<label for="username">Username<\/label>/);
     assert.match(setup.text, /<label for="password">Password<\/label>/);
   });
 
-  await t.test('setup refuses a missing CSRF token and a weak password', async () => {
+  await t.test('setup refuses a missing CSRF token, a wrong setup token and a weak password', async () => {
     const c = new Client(app.base);
-    const noToken = await c.post('/setup', { username: 'owner', password: 'correct horse battery' });
+    const token = setupToken(app);
+    const noToken = await c.post('/setup', { token, username: 'owner', password: 'correct horse battery' });
     assert.equal(noToken.status, 403);
-    const weak = await c.submit('/setup', '/setup', { username: 'owner', password: 'short' });
+    const page = await c.get(setupPath(app));
+    const csrf = csrfOf(page.text);
+    const noSetupToken = await c.post('/setup', { csrf, username: 'owner', password: 'correct horse battery' });
+    assert.equal(noSetupToken.status, 403);
+    assert.match(noSetupToken.text, /Setup token needed/);
+    const wrongSetupToken = await c.post('/setup', { csrf, token: token.replace(/.$/, (x) => (x === 'a' ? 'b' : 'a')), username: 'owner', password: 'correct horse battery' });
+    assert.equal(wrongSetupToken.status, 403);
+    const weak = await c.submit(setupPath(app), '/setup', { token, username: 'owner', password: 'short' });
     assert.equal(weak.status, 422);
     assert.match(weak.text, /at least 10 characters/);
+    assert.match(weak.text, new RegExp(`name="token" value="${token}"`), 'the form keeps the token');
     assert.equal(app.sql('SELECT count(*) FROM users;').trim(), '0');
   });
 
   let admin;
-  await t.test('creating the admin logs in and shows the Apps page', async () => {
+  await t.test('creating the admin logs in, shows the Apps page and deletes the token', async () => {
+    const token = setupToken(app);
     admin = await adminClient(app);
+    assert.equal(fs.existsSync(path.join(app.dataDir, 'setup-token')), false);
+    const replay = await new Client(app.base).get(`/setup?token=${token}`);
+    assert.equal(replay.status, 303);
     assert.ok(admin.cookies.has('sl_session'));
     const apps = await admin.get('/apps');
     assert.equal(apps.status, 200);

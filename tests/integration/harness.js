@@ -39,6 +39,7 @@ async function startApp(extraEnv = {}) {
     STRIPELINK_ROOT: TOP,
     STRIPELINK_THREADS: '4',
     STRIPELINK_PBKDF2_ITERATIONS: '1000',
+    STRIPELINK_INSECURE_TEST_HASHING: '1', // fast hashes, tests only (loud warning)
     STRIPELINK_STRIPE_API: 'http://127.0.0.1:9', // nothing listens: tests set a fake
     // catch-ups and endpoint checks only when asked: suites that count the
     // requests Stripe gets see only their own (catchup.test.js turns it on)
@@ -147,10 +148,23 @@ function csrfOf(html) {
   return m ? m[1] : null;
 }
 
-// Creates the first admin and returns a logged-in client.
+// The one-time setup token, as a person finds it: in the data directory's
+// setup-token file (also printed on the console at start).
+function setupToken(app) {
+  return fs.readFileSync(path.join(app.dataDir, 'setup-token'), 'utf8').trim();
+}
+
+// The setup URL (path and query) with the token.
+function setupPath(app) {
+  return `/setup?token=${setupToken(app)}`;
+}
+
+// Creates the first admin through the setup link and returns a logged-in
+// client.
 async function adminClient(app, username = 'owner', password = 'correct horse battery') {
   const c = new Client(app.base);
-  const res = await c.submit('/setup', '/setup', { username, password });
+  const token = setupToken(app);
+  const res = await c.submit(`/setup?token=${token}`, '/setup', { token, username, password });
   if (res.status !== 303) throw new Error(`setup failed: ${res.status} ${res.text}`);
   return c;
 }
@@ -176,4 +190,4 @@ function parseCsv(text) {
   return rows;
 }
 
-module.exports = { TOP, BIN, startApp, Client, csrfOf, adminClient, parseCsv, freePort, sleep };
+module.exports = { TOP, BIN, startApp, Client, csrfOf, adminClient, setupToken, setupPath, parseCsv, freePort, sleep };

@@ -19,11 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "app.h"
 #include "arena.h"
 #include "auth.h"
+#include "config.h"
 #include "err.h"
 #include "http.h"
 #include "store.h"
@@ -726,13 +728,58 @@ static void test_check_credentials(void **state)
 	}
 }
 
+/* The first-run setup token: a 0600 file with 128 random bits, compared
+ * exactly, gone once removed. */
+static void test_setup_token(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/sl-test-setup-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	setenv("STRIPELINK_DATA", dir, 1);
+	assert_int_equal(config_load(), SL_OK);
+	const char *path = auth_setup_token_path();
+	assert_non_null(path);
+	char want[160];
+	snprintf(want, sizeof want, "%s/setup-token", dir);
+	assert_string_equal(path, want);
+
+	char token[2 * AUTH_SETUP_TOKEN_BYTES + 1], again[2 * AUTH_SETUP_TOKEN_BYTES + 1];
+	assert_int_equal(auth_setup_token_create(token), SL_OK);
+	assert_int_equal(strlen(token), 32);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_true(auth_setup_token_ok(token));
+	char wrong[sizeof token];
+	memcpy(wrong, token, sizeof token);
+	wrong[31] = wrong[31] == 'a' ? 'b' : 'a';
+	const char *refused[] = {NULL, "", wrong, "0123", "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"};
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+		assert_false(auth_setup_token_ok(refused[i]));
+	char longer[64];
+	snprintf(longer, sizeof longer, "%sa", token);
+	assert_false(auth_setup_token_ok(longer));
+	/* a new start makes a new token: the old one stops working */
+	assert_int_equal(auth_setup_token_create(again), SL_OK);
+	assert_string_not_equal(token, again);
+	assert_false(auth_setup_token_ok(token));
+	assert_true(auth_setup_token_ok(again));
+	auth_setup_token_remove();
+	assert_int_equal(access(path, F_OK), -1);
+	assert_false(auth_setup_token_ok(again));
+	auth_setup_token_remove();   /* twice is fine */
+	assert_int_equal(rmdir(dir), 0);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
 {
 	/* fast password hashing, before the first hash */
 	setenv("STRIPELINK_PBKDF2_ITERATIONS", "1000", 1);
+	setenv("STRIPELINK_INSECURE_TEST_HASHING", "1", 1);
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_setup_token),
 		T(test_admin_create),
 		T(test_login_wrong_password),
 		T(test_login_success_cookie_and_session),

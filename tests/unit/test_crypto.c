@@ -701,6 +701,33 @@ static void test_key_file_rejected(void **state)
 	assert_int_equal(crypto_key_load(NULL, key), SL_ERR_INVALID);
 }
 
+/* The iterations setting may only raise the default, except with the
+ * explicit insecure test switch. */
+static void test_pbkdf2_iterations_setting(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *setting;
+		bool insecure;
+		long want;
+	} cases[] = {
+		{NULL, false, 600000},
+		{"", false, 600000},
+		{"1000", false, 600000},        /* lowering is refused */
+		{"599999", false, 600000},
+		{"600000", false, 600000},
+		{"800000", false, 800000},      /* raising is fine */
+		{"abc", false, 600000},
+		{"-5", true, 600000},
+		{"1000", true, 1000},           /* the test switch allows it */
+		{"10", true, 1000},             /* never below the floor */
+		{"999999999", false, 10000000}, /* capped */
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		assert_int_equal(crypto_pbkdf2_iterations_for(cases[i].setting, cases[i].insecure),
+				 cases[i].want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -713,6 +740,7 @@ int main(void)
 		cmocka_unit_test(test_password_empty),
 		cmocka_unit_test(test_password_known_answers),
 		cmocka_unit_test(test_password_malformed),
+		cmocka_unit_test(test_pbkdf2_iterations_setting),
 		cmocka_unit_test(test_seal_round_trip),
 		cmocka_unit_test(test_seal_tampered),
 		cmocka_unit_test(test_seal_wrong_key),
@@ -724,5 +752,6 @@ int main(void)
 	};
 
 	setenv("STRIPELINK_PBKDF2_ITERATIONS", TEST_ITERATIONS, 1);
+	setenv("STRIPELINK_INSECURE_TEST_HASHING", "1", 1);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

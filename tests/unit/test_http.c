@@ -729,6 +729,117 @@ static void test_response_header_limit(void **state)
 	buf_free(&out);
 }
 
+/* ---- client address, TLS and Host behind a proxy ---- */
+
+static void test_addr_in_list(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *addr, *list;
+		bool want;
+	} cases[] = {
+		{"127.0.0.1", "127.0.0.1", true},
+		{"127.0.0.1", " 10.0.0.1 , 127.0.0.1 ", true},
+		{"127.0.0.2", "127.0.0.1", false},
+		{"10.1.2.3", "10.0.0.0/8", true},
+		{"11.1.2.3", "10.0.0.0/8", false},
+		{"192.168.1.77", "192.168.1.64/26", true},
+		{"192.168.1.128", "192.168.1.64/26", false},
+		{"::1", "::1", true},
+		{"2001:db8::5", "2001:db8::/32", true},
+		{"2001:db9::5", "2001:db8::/32", false},
+		{"10.0.0.1", "::/0", true},       /* all of IPv6, IPv4 mapped included */
+		{"10.0.0.1", "", false},
+		{"not-an-ip", "0.0.0.0/0", false},
+		{NULL, "0.0.0.0/0", false},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		if (http_addr_in_list(cases[i].addr, cases[i].list) != cases[i].want)
+			fail_msg("case %zu: %s in [%s]", i, cases[i].addr ? cases[i].addr : "NULL",
+				 cases[i].list);
+	static const struct {
+		const char *list;
+		bool valid;
+	} lists[] = {
+		{"", true}, {"127.0.0.1", true}, {"10.0.0.0/8, ::1, fd00::/8", true},
+		{"10.0.0.0/33", false}, {"10.0.0.0/", false}, {"localhost", false},
+		{"127.0.0.1,,::1", false}, {"1.2.3.4/8x", false},
+	};
+	for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
+		if (http_addr_list_valid(lists[i].list) != lists[i].valid)
+			fail_msg("list %zu: [%s]", i, lists[i].list);
+}
+
+static void test_apply_proxy(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *peer, *xff, *real_ip, *proto, *https, *trusted;
+		bool public_https;
+		const char *want_addr;
+		bool want_secure;
+	} cases[] = {
+		/* no trusted proxy: the headers are the client's own words */
+		{"127.0.0.1", "203.0.113.9", NULL, "https", NULL, "", false, "127.0.0.1", false},
+		{"198.51.100.1", "203.0.113.9", NULL, NULL, NULL, "127.0.0.1", false, "198.51.100.1", false},
+		/* a trusted peer: the rightmost untrusted hop */
+		{"127.0.0.1", "203.0.113.9", NULL, NULL, NULL, "127.0.0.1", false, "203.0.113.9", false},
+		{"127.0.0.1", "6.6.6.6, 203.0.113.9", NULL, NULL, NULL, "127.0.0.1", false, "203.0.113.9", false},
+		{"127.0.0.1", "6.6.6.6, 203.0.113.9, 10.0.0.2", NULL, NULL, NULL, "127.0.0.1,10.0.0.0/8",
+		 false, "203.0.113.9", false},
+		{"127.0.0.1", "garbage, 203.0.113.9", NULL, NULL, NULL, "127.0.0.1", false, "203.0.113.9", false},
+		{"127.0.0.1", "garbage", NULL, NULL, NULL, "127.0.0.1", false, "127.0.0.1", false},
+		{"127.0.0.1", NULL, "203.0.113.7", NULL, NULL, "127.0.0.1", false, "203.0.113.7", false},
+		{"127.0.0.1", NULL, "nope", NULL, NULL, "127.0.0.1", false, "127.0.0.1", false},
+		{"::1", "2001:db8::9", NULL, "https", NULL, "::1", false, "2001:db8::9", true},
+		/* TLS */
+		{"127.0.0.1", NULL, NULL, "HTTPS", NULL, "127.0.0.1", false, "127.0.0.1", true},
+		{"127.0.0.1", NULL, NULL, "http", NULL, "127.0.0.1", false, "127.0.0.1", false},
+		{"127.0.0.1", NULL, NULL, NULL, "on", "", false, "127.0.0.1", true},
+		{"127.0.0.1", NULL, NULL, NULL, NULL, "", true, "127.0.0.1", true},
+	};
+	struct arena *a = arena_new();
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct http_request r = {.arena = a};
+		r.peer_addr = r.remote_addr = cases[i].peer;
+		r.forwarded_for = cases[i].xff;
+		r.real_ip = cases[i].real_ip;
+		r.forwarded_proto = cases[i].proto;
+		r.https = cases[i].https;
+		http_apply_proxy(&r, cases[i].trusted, cases[i].public_https);
+		if (strcmp(r.remote_addr, cases[i].want_addr) != 0 || r.secure != cases[i].want_secure)
+			fail_msg("case %zu: got %s secure=%d", i, r.remote_addr, r.secure);
+	}
+	arena_free(a);
+}
+
+static void test_host_allowed(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *host, *public_url;
+		bool want;
+	} cases[] = {
+		{"crm.example.com", "https://crm.example.com", true},
+		{"CRM.Example.com:443", "https://crm.example.com/", true},
+		{"crm.example.com.", "https://crm.example.com", true},
+		{"crm.example.com", "https://crm.example.com:8443/base", true},
+		{"evil.example", "https://crm.example.com", false},
+		{"crm.example.com.evil.example", "https://crm.example.com", false},
+		{"127.0.0.1:8080", "https://crm.example.com", true},
+		{"localhost", "https://crm.example.com", true},
+		{"[::1]:8080", "https://crm.example.com", true},
+		{"[2001:db8::1]", "http://[2001:db8::1]:8080", true},
+		{"", "https://crm.example.com", false},
+		{NULL, "https://crm.example.com", false},
+		{"127.0.0.2", "http://127.0.0.1:8080", false},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		if (http_host_allowed(cases[i].host, cases[i].public_url) != cases[i].want)
+			fail_msg("case %zu: %s for %s", i, cases[i].host ? cases[i].host : "NULL",
+				 cases[i].public_url);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -751,6 +862,9 @@ int main(void)
 		cmocka_unit_test(test_response_redirect_and_headers),
 		cmocka_unit_test(test_response_statuses),
 		cmocka_unit_test(test_response_header_limit),
+		cmocka_unit_test(test_addr_in_list),
+		cmocka_unit_test(test_apply_proxy),
+		cmocka_unit_test(test_host_allowed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

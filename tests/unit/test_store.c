@@ -814,6 +814,64 @@ static void test_catchup_state(void **state)
 	assert_int_equal(r.requested_at, 0);
 }
 
+static long long count_rows(const char *path, const char *sql)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+	long long n = -1;
+	if (sqlite3_open(path, &h) == SQLITE_OK &&
+	    sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return n;
+}
+
+/* Retention removes at most the batch size per call, only what is older. */
+static void test_prune(void **state)
+{
+	struct fixture *fx = *state;
+	assert_int_equal(store_begin(fx->db), SL_OK);
+	for (int i = 0; i < 1200; i++) {
+		struct log_entry l = {.connection_id = 1, .at = 1000 + i, .event_id = "", .type = "",
+				      .result = "rejected", .reason = "bad signature"};
+		assert_int_equal(store_log_add(fx->db, &l, NULL), SL_OK);
+	}
+	static const char payload[] = "{\"id\":\"evt\"}";
+	struct log_entry old = {.connection_id = 1, .at = 1500, .event_id = "evt_old", .type = "t",
+				.result = "skipped", .reason = "", .payload = payload,
+				.payload_len = sizeof payload - 1};
+	struct log_entry recent = old;
+	recent.event_id = "evt_recent";
+	recent.at = 5000;
+	assert_int_equal(store_log_add(fx->db, &old, NULL), SL_OK);
+	assert_int_equal(store_log_add(fx->db, &recent, NULL), SL_OK);
+	assert_int_equal(store_login_failed(fx->db, "addr:old", 100), SL_OK);
+	assert_int_equal(store_login_failed(fx->db, "addr:new", 9000), SL_OK);
+	assert_int_equal(store_commit(fx->db), SL_OK);
+
+	static const int batches[] = {500, 500, 200, 0};
+	for (size_t i = 0; i < sizeof batches / sizeof batches[0]; i++) {
+		int changed = -1;
+		assert_int_equal(store_prune(fx->db, STORE_PRUNE_REJECTED, 4000, 500, &changed), SL_OK);
+		assert_int_equal(changed, batches[i]);
+	}
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM integration_log"), 2);
+	int changed = -1;
+	assert_int_equal(store_prune(fx->db, STORE_PRUNE_PAYLOADS, 4000, 500, &changed), SL_OK);
+	assert_int_equal(changed, 1);
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM integration_log WHERE payload IS NULL"), 1);
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM integration_log "
+					     "WHERE event_id = 'evt_recent' AND payload IS NOT NULL"), 1);
+	assert_int_equal(store_prune(fx->db, STORE_PRUNE_LOG, 4000, 500, &changed), SL_OK);
+	assert_int_equal(changed, 1);
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM integration_log"), 1);
+	assert_int_equal(store_prune(fx->db, STORE_PRUNE_LOGINS, 4000, 500, &changed), SL_OK);
+	assert_int_equal(changed, 1);
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM login_attempts WHERE key = 'addr:new'"), 1);
+	assert_int_equal(store_prune(fx->db, STORE_PRUNE__MAX, 4000, 500, &changed), SL_ERR_INVALID);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -834,6 +892,7 @@ int main(void)
 		T(test_contacts_each),
 		T(test_contacts_each_empty),
 		T(test_catchup_state),
+		T(test_prune),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
