@@ -97,12 +97,17 @@ const victims = {
   'sync worker': (c) => /stripelink-sync$/.test(c.cmd[0]),
 };
 
-// kill -9 of one kind of the supervisor's children (nginx with its workers).
+// kill -9 of one kind of the supervisor's children. nginx goes with its
+// workers: the master first (so it cannot start new ones), then the workers
+// it had, which would otherwise live on holding the port and connections.
 function kill(supervisor, kind) {
   const found = children(supervisor).filter(victims[kind]);
   for (const c of found) {
-    if (kind === 'nginx') for (const w of children(c.pid)) process.kill(w.pid, 'SIGKILL');
+    const workers = kind === 'nginx' ? children(c.pid) : [];
     process.kill(c.pid, 'SIGKILL');
+    for (const w of workers) {
+      try { process.kill(w.pid, 'SIGKILL'); } catch (_) { /* already gone */ }
+    }
   }
   return found.length;
 }
