@@ -4,9 +4,12 @@
 #include "app.h"
 
 #include <json-c/json.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "config.h"
@@ -171,78 +174,138 @@ static bool gate(struct http_request *r, struct http_response *resp,
 /* Paths any Host may reach: Stripe's deliveries and the health check. */
 static bool host_free_path(const char *path)
 {
-	return strncmp(path, "/webhooks/", 10) == 0 || strcmp(path, "/healthz") == 0;
+	return strncmp(path, "/webhooks/", 10) == 0 || strcmp(path, "/healthz") == 0 ||
+	       strcmp(path, "/metrics") == 0;
 }
+
+/* The pipeline; *matched is the route that answered (NULL: none). */
+static void serve(struct app_thread *t, struct arena *a, char *const *envp,
+		  const unsigned char *body, size_t body_len, bool body_too_large,
+		  struct http_response *resp, struct http_request *req,
+		  const struct route **matched, const char *request_id)
+{
+	http_response_init(resp);
+	sl_err e = http_request_parse(req, a, envp, body, body_len);
+	req->thread = t;
+	req->request_id = request_id;
+	if (body_too_large)
+		e = SL_ERR_TOO_LARGE;
+	if (e) {
+		fprintf(stderr, "stripelink: %s %s: bad request: %s\n", req->method_name,
+			req->path, err_name(e));
+		app_error(req, resp, e == SL_ERR_TOO_LARGE ? 413 : 400, NULL);
+		return;
+	}
+	const struct config *cfg = config_get();
+	http_apply_proxy(req, cfg->trusted_proxies, strncmp(cfg->public_url, "https://", 8) == 0);
+	/* a DNS-rebinding page names its own host: only ours gets the UI */
+	if (!host_free_path(req->path) && !http_host_allowed(req->host, cfg->public_url)) {
+		fprintf(stderr, "stripelink: %s %s: refused Host \"%.100s\"\n", req->method_name,
+			req->path, req->host ? req->host : "");
+		app_error(req, resp, 421,
+			  arena_printf(a, "This server does not answer for the host \"%.200s\". "
+					  "Open it at %s (STRIPELINK_PUBLIC_URL) or on 127.0.0.1.",
+				       req->host ? req->host : "", cfg->public_url));
+		return;
+	}
+	const struct route *route = NULL;
+	const char *allow = NULL;
+	switch (route_match(req, &route, &allow)) {
+	case ROUTE_NOT_FOUND:
+		/* error pages keep the layout (navigation, Log out) */
+		if (strncmp(req->path, "/webhooks/", 10) != 0)
+			req->session = auth_session_load(req);
+		app_error(req, resp, 404, NULL);
+		return;
+	case ROUTE_WRONG_METHOD:
+		if (strncmp(req->path, "/webhooks/", 10) != 0)
+			req->session = auth_session_load(req);
+		app_error(req, resp, 405, NULL);
+		http_header(resp, "Allow", allow);
+		return;
+	case ROUTE_FOUND:
+		*matched = route;
+		break;
+	}
+	if (route->auth != AUTH_PUBLIC)
+		req->session = auth_session_load(req);
+	if (!gate(req, resp, route))
+		return;
+	if (route->csrf && !auth_csrf_ok(req)) {
+		fprintf(stderr, "stripelink: %s %s: CSRF token missing or wrong\n",
+			req->method_name, req->path);
+		app_error(req, resp, 403,
+			  "This form has expired or did not come from this site. "
+			  "Go back, reload the page and try again.");
+		return;
+	}
+	const char *bad = route_validate(route, req);
+	if (bad) {
+		app_error(req, resp, 400,
+			  arena_printf(a, "The value given for \"%s\" is not valid.", bad));
+		return;
+	}
+	e = route->handler(req, resp);
+	if (e) {
+		int status = app_status_for(e);
+		if (status >= 500)
+			fprintf(stderr, "stripelink: %s %s: %s\n", req->method_name, req->path, err_name(e));
+		app_error(req, resp, status, NULL);
+	}
+}
+
+/* A log value: as it is, or quoted when it holds a space, a quote or '='. */
+const char *app_log_value(struct arena *a, const char *v)
+{
+	if (!v || !*v)
+		return "-";
+	if (!strpbrk(v, " \"=\\\t\r\n"))
+		return v;
+	size_t n = strlen(v);
+	char *out = arena_alloc(a, 2 * n + 3), *o = out;
+	*o++ = '"';
+	for (const char *p = v; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			*o++ = '\\';
+		*o++ = (*p == '\n' || *p == '\r' || *p == '\t') ? ' ' : *p;
+	}
+	*o++ = '"';
+	*o = '\0';
+	return out;
+}
+
+void app_log_time(char out[32])
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000);
+}
+
+static _Atomic unsigned long long request_counter;
 
 void app_serve(struct app_thread *t, struct arena *a, char *const *envp,
 	       const unsigned char *body, size_t body_len, bool body_too_large,
 	       struct http_response *resp)
 {
-	struct http_request req;
-	http_response_init(resp);
-	sl_err e = http_request_parse(&req, a, envp, body, body_len);
-	req.thread = t;
-	if (body_too_large)
-		e = SL_ERR_TOO_LARGE;
-	if (e) {
-		fprintf(stderr, "stripelink: %s %s: bad request: %s\n", req.method_name,
-			req.path, err_name(e));
-		app_error(&req, resp, e == SL_ERR_TOO_LARGE ? 413 : 400, NULL);
-		return;
-	}
-	const struct config *cfg = config_get();
-	http_apply_proxy(&req, cfg->trusted_proxies, strncmp(cfg->public_url, "https://", 8) == 0);
-	/* a DNS-rebinding page names its own host: only ours gets the UI */
-	if (!host_free_path(req.path) && !http_host_allowed(req.host, cfg->public_url)) {
-		fprintf(stderr, "stripelink: %s %s: refused Host \"%.100s\"\n", req.method_name,
-			req.path, req.host ? req.host : "");
-		app_error(&req, resp, 421,
-			  arena_printf(a, "This server does not answer for the host \"%.200s\". "
-					  "Open it at %s (STRIPELINK_PUBLIC_URL) or on 127.0.0.1.",
-				       req.host ? req.host : "", cfg->public_url));
-		return;
-	}
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct http_request req = {0};
 	const struct route *route = NULL;
-	const char *allow = NULL;
-	switch (route_match(&req, &route, &allow)) {
-	case ROUTE_NOT_FOUND:
-		/* error pages keep the layout (navigation, Log out) */
-		if (strncmp(req.path, "/webhooks/", 10) != 0)
-			req.session = auth_session_load(&req);
-		app_error(&req, resp, 404, NULL);
-		return;
-	case ROUTE_WRONG_METHOD:
-		if (strncmp(req.path, "/webhooks/", 10) != 0)
-			req.session = auth_session_load(&req);
-		app_error(&req, resp, 405, NULL);
-		http_header(resp, "Allow", allow);
-		return;
-	case ROUTE_FOUND:
-		break;
-	}
-	if (route->auth != AUTH_PUBLIC)
-		req.session = auth_session_load(&req);
-	if (!gate(&req, resp, route))
-		return;
-	if (route->csrf && !auth_csrf_ok(&req)) {
-		fprintf(stderr, "stripelink: %s %s: CSRF token missing or wrong\n",
-			req.method_name, req.path);
-		app_error(&req, resp, 403,
-			  "This form has expired or did not come from this site. "
-			  "Go back, reload the page and try again.");
-		return;
-	}
-	const char *bad = route_validate(route, &req);
-	if (bad) {
-		app_error(&req, resp, 400,
-			  arena_printf(a, "The value given for \"%s\" is not valid.", bad));
-		return;
-	}
-	e = route->handler(&req, resp);
-	if (e) {
-		int status = app_status_for(e);
-		if (status >= 500)
-			fprintf(stderr, "stripelink: %s %s: %s\n", req.method_name, req.path, err_name(e));
-		app_error(&req, resp, status, NULL);
-	}
+	/* the request id: this process and a counter, also sent to the client */
+	const char *id = arena_printf(a, "%x-%llx", (unsigned)getpid(),
+				      atomic_fetch_add(&request_counter, 1) + 1);
+	serve(t, a, envp, body, body_len, body_too_large, resp, &req, &route, id);
+	http_header(resp, "X-Request-Id", id);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	char when[32];
+	app_log_time(when);
+	/* the route's pattern, never the raw path: no ids, tokens or keys */
+	fprintf(stderr, "time=%s level=%s request_id=%s method=%s route=%s status=%d ms=%.2f\n",
+		when, resp->status >= 500 ? "error" : resp->status >= 400 ? "warn" : "info",
+		id, app_log_value(a, req.method_name),
+		app_log_value(a, route ? route->pattern : "unmatched"), resp->status, ms);
 }

@@ -47,6 +47,13 @@ void app_serve(struct app_thread *t, struct arena *a, char *const *envp,
 void app_error(struct http_request *r, struct http_response *resp, int status,
 	       const char *message);
 
+/* A value for a key=value log line: as it is, "-" when empty, quoted
+ * (from a) when it holds a space, a quote or '='. */
+const char *app_log_value(struct arena *a, const char *v);
+
+/* The current time for log lines, ISO 8601 UTC with milliseconds. */
+void app_log_time(char out[32]);
+
 /* Maps an error to the HTTP status handlers answer with. */
 int app_status_for(sl_err e);
 

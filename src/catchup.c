@@ -4,6 +4,8 @@
  */
 #include "catchup.h"
 
+#include "metrics.h"
+
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -296,6 +298,7 @@ sl_err catchup_run(const struct catchup_env *env, long long connection_id,
 	struct store *db = store_open(env->db_path, &e);
 	if (!db)
 		goto out;
+	metrics_set_connection(connection_id);
 	if ((e = target_open(env, db, a, connection_id, &t))) {
 		if (e == SL_ERR_NOT_FOUND)
 			e = SL_OK;   /* disconnected meanwhile */

@@ -31,6 +31,7 @@ enum setting {
 	SET_KEEP_PAYLOAD_DAYS,
 	SET_KEEP_LOGIN_DAYS,
 	SET_PRUNE_INTERVAL,
+	SET_METRICS_TOKEN,
 	SET__MAX
 };
 
@@ -60,6 +61,7 @@ static const struct setting_row settings[] = {
 	[SET_KEEP_PAYLOAD_DAYS] = {"STRIPELINK_KEEP_PAYLOAD_DAYS", "30", 1, 36500},
 	[SET_KEEP_LOGIN_DAYS] = {"STRIPELINK_KEEP_LOGIN_DAYS", "7", 1, 36500},
 	[SET_PRUNE_INTERVAL] = {"STRIPELINK_PRUNE_INTERVAL", "3600", 1, 86400},
+	[SET_METRICS_TOKEN] = {"STRIPELINK_METRICS_TOKEN", "", 0, 0},
 };
 _Static_assert(sizeof settings / sizeof settings[0] == SET__MAX,
 	       "every setting needs a row");
@@ -176,8 +178,10 @@ sl_err config_load(void)
 	cfg.db_path = join(cfg.data_dir, "stripelink.db");
 	cfg.key_path = join(cfg.data_dir, "secret.key");
 	cfg.socket_path = join(cfg.data_dir, "run/stripelink.sock");
+	cfg.sync_metrics_path = join(cfg.data_dir, "run/sync.metrics");
+	cfg.metrics_token = raw(SET_METRICS_TOKEN);
 	if (!cfg.data_dir || !cfg.root || !cfg.public_url || !cfg.db_path ||
-	    !cfg.key_path || !cfg.socket_path)
+	    !cfg.key_path || !cfg.socket_path || !cfg.sync_metrics_path)
 		return SL_ERR_NOMEM;
 	return SL_OK;
 }

@@ -34,6 +34,8 @@ struct config {
 	const char *db_path;     /* <data>/stripelink.db */
 	const char *key_path;    /* <data>/secret.key */
 	const char *socket_path; /* <data>/run/stripelink.sock */
+	const char *sync_metrics_path; /* <data>/run/sync.metrics: the sync worker's counters */
+	const char *metrics_token; /* STRIPELINK_METRICS_TOKEN: bearer token for /metrics off loopback ("": none) */
 };
 
 /* Reads the environment into the process-wide configuration. Returns

@@ -42,6 +42,7 @@ void page_wizard_steps(struct view_dict *d, int current);
 
 /* page_health.c */
 HANDLER(page_healthz);
+HANDLER(page_metrics);
 HANDLER(page_home);
 
 /* page_auth.c */

@@ -183,6 +183,7 @@ sl_err http_request_parse(struct http_request *r, struct arena *a,
 	r->real_ip = arena_strdup(a, env_get(envp, "HTTP_X_REAL_IP"));
 	r->forwarded_proto = arena_strdup(a, env_get(envp, "HTTP_X_FORWARDED_PROTO"));
 	r->stripe_signature = arena_strdup(a, env_get(envp, "HTTP_STRIPE_SIGNATURE"));
+	r->authorization = arena_strdup(a, env_get(envp, "HTTP_AUTHORIZATION"));
 	r->https = arena_strdup(a, env_get(envp, "HTTPS"));
 	r->secure = r->https && strcmp(r->https, "on") == 0;
 	r->path = "/";

@@ -57,6 +57,7 @@ struct http_request {
 	const char *real_ip;           /* X-Real-IP; NULL when absent */
 	const char *forwarded_proto;   /* X-Forwarded-Proto; NULL when absent */
 	const char *stripe_signature; /* NULL when absent */
+	const char *authorization;    /* the Authorization header, NULL when absent (secret: never log) */
 	const char *https;            /* "on" behind TLS */
 	bool secure;                  /* reached over TLS: cookies get Secure */
 	const unsigned char *body;    /* byte-exact, NUL-terminated for convenience */
@@ -64,6 +65,7 @@ struct http_request {
 	const char *params[2];        /* ":name" segments of the matched route */
 	const struct auth_session *session; /* NULL when not logged in */
 	long long now;                /* request time, unix seconds */
+	const char *request_id;       /* set by the pipeline; in log lines and X-Request-Id */
 };
 
 /* Writes len bytes of a streamed body to the client (sink is the server's).

@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "app.h"
+#include "metrics.h"
 #include "store.h"
 #include "view.h"
 #include "webhook.h"
@@ -26,15 +28,25 @@ HANDLER(page_webhook_post)
 	sl_err e = page_id_param(r, 0, &id);
 	if (e)
 		return e;
-	struct webhook_outcome out;
-	if ((e = webhook_receive(r->thread, r->arena, id, r->stripe_signature, r->body,
-				 r->body_len, r->now, &out)))
+	struct webhook_outcome out = {0};
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	e = webhook_receive(r->thread, r->arena, id, r->stripe_signature, r->body,
+			    r->body_len, r->now, &out);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	if (e)
 		return e;
-	/* the integration log records every delivery; stderr only what needs a look */
-	if (out.status >= 400 || strcmp(out.result, "failed") == 0)
-		fprintf(stderr, "stripelink: webhook %lld %s: %d %s%s%s\n", id,
-			*out.event_id ? out.event_id : "-", out.status, out.result,
-			*out.reason ? ": " : "", out.reason);
+	metrics_delivery(out.result, ms / 1e3);
+	/* one line per delivery; the reason is for people and never secret */
+	char when[32];
+	app_log_time(when);
+	fprintf(stderr, "time=%s level=%s request_id=%s event=delivery connection=%lld event_id=%s "
+			"type=%s result=%s status=%d ms=%.2f reason=%s\n",
+		when, out.status >= 500 ? "error" : out.status >= 400 ? "warn" : "info",
+		app_log_value(r->arena, r->request_id), id, app_log_value(r->arena, out.event_id),
+		app_log_value(r->arena, out.type), out.result, out.status, ms,
+		app_log_value(r->arena, out.reason));
 	json_object *o = json_object_new_object();
 	if (out.status < 400)
 		json_object_object_add(o, "received", json_object_new_boolean(1));

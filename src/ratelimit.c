@@ -3,6 +3,8 @@
  */
 #include "ratelimit.h"
 
+#include "metrics.h"
+
 #include <time.h>
 
 void ratelimit_init(struct ratelimit *rl, int rate)
@@ -43,5 +45,6 @@ void ratelimit_acquire(struct ratelimit *rl)
 		struct timespec ts = {(time_t)(slot / 1000000000LL), (long)(slot % 1000000000LL)};
 		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0)
 			;
+		metrics_rate_limit_wait(0, slot - now);
 	}
 }

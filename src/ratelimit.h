@@ -23,7 +23,8 @@ void ratelimit_destroy(struct ratelimit *rl);
  * their own clock). */
 long long ratelimit_reserve(struct ratelimit *rl, long long now_ns);
 
-/* Waits (CLOCK_MONOTONIC) until the caller may send its request. */
+/* Waits (CLOCK_MONOTONIC) until the caller may send its request; a wait is
+ * counted against the thread's connection (metrics_set_connection). */
 void ratelimit_acquire(struct ratelimit *rl);
 
 #endif

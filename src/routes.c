@@ -7,6 +7,7 @@
 
 enum route_id {
 	ROUTE_HEALTHZ,
+	ROUTE_METRICS,
 	ROUTE_HOME,
 	ROUTE_SETUP_GET,
 	ROUTE_SETUP_POST,
@@ -117,6 +118,7 @@ static const struct form_key sync_keys[] = {
 
 const struct route route_table[] = {
 	[ROUTE_HEALTHZ] = {HTTP_GET, "/healthz", page_healthz, AUTH_PUBLIC, false, NULL},
+	[ROUTE_METRICS] = {HTTP_GET, "/metrics", page_metrics, AUTH_PUBLIC, false, NULL},
 	[ROUTE_HOME] = {HTTP_GET, "/", page_home, AUTH_ADMIN, false, NULL},
 	[ROUTE_SETUP_GET] = {HTTP_GET, "/setup", page_setup_get, AUTH_SETUP, false, NULL},
 	[ROUTE_SETUP_POST] = {HTTP_POST, "/setup", page_setup_post, AUTH_SETUP, true, credential_keys},

@@ -3,6 +3,8 @@
  */
 #include "stripe.h"
 
+#include "metrics.h"
+
 #include <curl/curl.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -257,6 +259,7 @@ sl_err stripe_request(struct stripe_client *c, const char *key,
 		CURLcode rc = curl_easy_perform(h);
 		long status = 0;
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+		metrics_stripe_status(rc == CURLE_OK ? status : 0);
 		err->attempts = attempt;
 		bool retry;
 		if (a.too_large) {

@@ -9,6 +9,8 @@
  */
 #include "sync.h"
 
+#include "metrics.h"
+
 #include <json-c/json.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -111,6 +113,7 @@ struct page {
 	bool has_more;
 	long long elapsed_ms;
 	long long now;
+	long long kept;          /* out: objects the page committed (not handed to another window) */
 };
 
 /* Orders from history are what was paid for, as the webhook's order
@@ -176,6 +179,7 @@ static sl_err page_job(struct store *db, void *arg)
 	if ((e = store_window_advance(db, w->id, cursor ? cursor : w->cursor, oldest, finished)) ||
 	    (e = store_job_page(db, r->job_id, kept, created, updated, skipped, p->elapsed_ms)))
 		return e;
+	p->kept = kept;
 	/* the memory runs ahead of the commit here; if the commit fails the
 	 * window thread halts the run, and the next run reloads the windows
 	 * as the database has them */
@@ -292,6 +296,7 @@ static void *window_main(void *p)
 	const struct stripe_options patient = {5000, 30000, 6, 10000, pace, r->limiter};
 	struct stripe_client *client = stripe_client_new(r->env->stripe_api, &patient);
 	struct arena *a = arena_new();
+	metrics_set_connection(r->connection_id);
 	struct page *page = calloc(1, sizeof *page);
 	sl_err oe;
 	struct store *db = store_open(r->env->db_path, &oe);   /* to notice pause/cancel */
@@ -360,6 +365,8 @@ static void *window_main(void *p)
 		}
 		page->elapsed_ms = elapsed_since_mark(r);
 		e = writer_run(r->env->writer, page_job, page);
+		if (!e)
+			metrics_sync_page(r->connection_id, page->kept);
 		for (size_t i = 0; i < n; i++)
 			change_set_clear(&page->sets[i]);
 		json_object_put(list);

@@ -10,11 +10,13 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "catchup.h"
 #include "config.h"
 #include "crypto.h"
 #include "store.h"
+#include "metrics.h"
 #include "ratelimit.h"
 #include "stripe.h"
 #include "sync.h"
@@ -26,6 +28,20 @@ static void on_stop(int sig)
 {
 	(void)sig;
 	stop = 1;
+}
+
+/* Every couple of seconds, this process's counters go to a file the
+ * FastCGI worker renders under /metrics. */
+static void *metrics_main(void *writer)
+{
+	while (!stop) {
+		struct writer_stats ws;
+		writer_stats(writer, &ws);
+		metrics_snapshot_write(config_get()->sync_metrics_path, &ws);
+		for (int i = 0; i < 20 && !stop; i++)
+			usleep(100 * 1000);
+	}
+	return NULL;
 }
 
 static void *catchup_main(void *env)
@@ -98,9 +114,13 @@ int main(void)
 		fprintf(stderr, "stripelink-sync: catch-up and endpoint check every %d s\n", catchup.interval);
 	else
 		fprintf(stderr, "stripelink-sync: catch-up and endpoint check only when asked\n");
+	pthread_t metrics_thread;
+	bool metrics_started = pthread_create(&metrics_thread, NULL, metrics_main, w) == 0;
 	sync_worker_loop(&env, 500);
 	if (catchup_started)
 		pthread_join(catchup_thread, NULL);
+	if (metrics_started)
+		pthread_join(metrics_thread, NULL);
 	writer_stop(w);
 	ratelimit_destroy(&live);
 	ratelimit_destroy(&test);

@@ -286,6 +286,7 @@ static void answer(struct arena *a, struct webhook_outcome *out, int status,
 	out->reason = arena_strdup(a, d->reason ? d->reason : "");
 	out->contact_id = d->contact_id;
 	out->event_id = arena_strdup(a, d->event_id ? d->event_id : "");
+	out->type = arena_strdup(a, d->type ? d->type : "");
 }
 
 /* Shared by receive and replay once the body is trusted. */
@@ -345,11 +346,11 @@ static bool load(struct app_thread *t, struct arena *a, long long id, struct con
 {
 	sl_err e = store_connection_get(t->db, a, id, c);
 	if (e || strcmp(c->status, "pending") == 0) {
-		*out = (struct webhook_outcome){404, "rejected", "no such connection", 0, ""};
+		*out = (struct webhook_outcome){404, "rejected", "no such connection", 0, "", ""};
 		return false;
 	}
 	if (strcmp(c->status, "connected") != 0) {
-		*out = (struct webhook_outcome){410, "rejected", "this connection was disconnected", 0, ""};
+		*out = (struct webhook_outcome){410, "rejected", "this connection was disconnected", 0, "", ""};
 		return false;
 	}
 	return true;
@@ -388,7 +389,7 @@ static sl_err reject(struct app_thread *t, const struct connection_row *c, long 
 	struct delivery d = {.connection_id = c->id, .now = now, .reject_reason = reason,
 			     .type = "", .event_id = ""};
 	sl_err e = reject_loggable(now) ? writer_run(t->writer, delivery_job, &d) : SL_OK;
-	*out = (struct webhook_outcome){400, "rejected", reason, 0, ""};
+	*out = (struct webhook_outcome){400, "rejected", reason, 0, "", ""};
 	return e;
 }
 

@@ -28,6 +28,7 @@ struct webhook_outcome {
 	const char *reason;    /* for people; never secret material */
 	long long contact_id;
 	const char *event_id;
+	const char *type;      /* the event's type, "" when unreadable */
 };
 
 /* Handles a delivery for connection_id. signature is the Stripe-Signature
