@@ -31,7 +31,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // Starts the app; returns { base, dataDir, port, log(), stop(), sql() }.
 async function startApp(extraEnv = {}) {
   const port = await freePort();
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stripelink-test-'));
+  // a test may name its own data directory (a small tmpfs, a restored copy)
+  const ownDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stripelink-test-'));
+  const dataDir = extraEnv.STRIPELINK_DATA || ownDir;
   const env = {
     ...process.env,
     STRIPELINK_PORT: String(port),
@@ -84,7 +86,7 @@ async function startApp(extraEnv = {}) {
         await exited;
         clearTimeout(t);
       }
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      fs.rmSync(ownDir, { recursive: true, force: true });
       // a sanitizer build reports leaks and memory errors on its stderr
       const m = SANITIZER.exec(logText);
       if (m) throw new Error(`sanitizer report from ${BIN}:\n${logText.slice(Math.max(0, m.index - 200), m.index + 4000)}`);
