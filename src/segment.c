@@ -58,6 +58,9 @@ static const struct seg_entry catalogue[] = {
 				"c.id IN " SEG_FIELD_VALUE "v.value LIKE ? ESCAPE '\\')"},
 	[SEG_FIELD_EMPTY] = {{"field_empty", "Custom field is empty", SEG_OPS_FIELD, NULL, "field key"},
 			     "c.id NOT IN " SEG_FIELD_VALUE "v.value <> '')"},
+	[SEG_TEXT] = {{"text", "Email or name contains", SEG_OPS_TEXT, "text", NULL},
+		      "EXISTS (SELECT 1 FROM (SELECT ? AS p) m WHERE c.email_key LIKE m.p ESCAPE '\\'"
+		      " OR (c.first_name || ' ' || c.last_name) LIKE m.p ESCAPE '\\')"},
 };
 _Static_assert(sizeof catalogue / sizeof catalogue[0] == SEG__MAX, "every condition kind needs a row");
 
@@ -234,6 +237,11 @@ static const char *cond_binds(struct arena *a, const struct seg_cond *c, long lo
 			return "the end date is before the start date";
 		b[(*n_binds)++] = (struct seg_bind){.i = i1};
 		b[(*n_binds)++] = (struct seg_bind){.i = i2 + 86400};
+		break;
+	case SEG_OPS_TEXT:
+		if (!*v)
+			return "enter the text to look for";
+		b[(*n_binds)++] = (struct seg_bind){.text = true, .s = like_pattern(a, v)};
 		break;
 	case SEG_OPS_FIELD_TEXT:
 	case SEG_OPS_FIELD:

@@ -33,6 +33,7 @@ enum seg_kind {
 	SEG_FIELD_EQUALS,
 	SEG_FIELD_CONTAINS,
 	SEG_FIELD_EMPTY,
+	SEG_TEXT,
 	SEG__MAX
 };
 
@@ -46,6 +47,7 @@ enum seg_operands {
 	SEG_OPS_DATES,         /* value: from YYYY-MM-DD, extra: to YYYY-MM-DD (inclusive) */
 	SEG_OPS_FIELD_TEXT,    /* value: text, extra: custom field key */
 	SEG_OPS_FIELD,         /* extra: custom field key */
+	SEG_OPS_TEXT,          /* value: text to look for */
 };
 
 struct seg_kind_info {

@@ -159,6 +159,7 @@ static const struct match_case match_cases[] = {
 	{"custom field is empty", {{SEG_FIELD_EMPTY, "", "plan"}}, 1, {3}},
 	{"conditions combine with AND",
 	 {{SEG_HAS_TAG, "stripe-integration", ""}, {SEG_ORDERS_GTE, "2", ""}, {SEG_RECURRING_ACTIVE, "", ""}}, 3, {1}},
+	{"email or name contains", {{SEG_TEXT, "NN@", ""}}, 1, {1}},
 	{"an operand is data, never SQL", {{SEG_HAS_TAG, "vip') OR 1=1 --", ""}}, 1, {0}},
 };
 
