@@ -126,6 +126,8 @@ sl_err page_filter_show(struct http_request *r, const struct page_filter *f, str
 			struct view_dict *o = view_section(rd, "KINDS");
 			view_set(o, "KIND", info->name);
 			view_set(o, "KIND_LABEL", info->label);
+			view_set(o, "VALUE_HINT", info->value_hint ? info->value_hint : "");
+			view_set(o, "EXTRA_HINT", info->extra_hint ? info->extra_hint : "");
 			if (row && strcmp(row->kind_name, info->name) == 0)
 				view_set(o, "SELECTED", "selected");
 		}

@@ -19,7 +19,7 @@
       <label for="c{{I}}_kind" class="visually-hidden">Condition {{I}}</label>
       <select id="c{{I}}_kind" name="c{{I}}_kind">
         <option value="">— no condition —</option>
-        {{#KINDS}}<option value="{{KIND}}" {{SELECTED}}>{{KIND_LABEL}}</option>{{/KINDS}}
+        {{#KINDS}}<option value="{{KIND}}" data-value-hint="{{VALUE_HINT}}" data-extra-hint="{{EXTRA_HINT}}" {{SELECTED}}>{{KIND_LABEL}}</option>{{/KINDS}}
       </select>
       <label for="c{{I}}_value" class="visually-hidden">Value</label>
       <input id="c{{I}}_value" name="c{{I}}_value" value="{{VALUE}}" placeholder="value: tag, amount, days, count, from date, text" list="tag-list" maxlength="200">
