@@ -300,10 +300,12 @@ HANDLER(page_contacts_csv)
 	long long segment_id = segment_param(r);
 	if (segment_id < 0)
 		return SL_ERR_NOT_FOUND;
-	e = segment_id ? load_segment(r, segment_id, &s, &f) : page_filter_read(r, &f);
+	/* as on the list: the builder's rows, when given, are what is shown */
+	bool saved = segment_id && !http_param(r, "c0_kind");
+	e = saved ? load_segment(r, segment_id, &s, &f) : page_filter_read(r, &f);
 	if (e)
 		return e;
-	if (f.invalid || (segment_id && f.n == 0))  /* never "everyone" by mistake */
+	if (f.invalid || (saved && f.n == 0))  /* never "everyone" by mistake */
 		return SL_ERR_INVALID;
 	long long *only = NULL;
 	if (f.n && (e = store_segment_ids(r->thread->db, r->arena, &f.def, (long long)time(NULL),

@@ -169,6 +169,14 @@ test('segments', async (t) => {
     const rows = parseCsv(res.text);
     assert.equal(rows[0][0], 'email');
     assert.deepEqual(rows.slice(1).map((r) => r[0]), ['ann@example.com']);
+    // the builder's own rows, saved or not, export what the list shows
+    const q = filterQuery([['has_tag', 'vip']], { segment: segmentId });
+    const page = await admin.get(`/contacts?${q}`);
+    const href = /href="(\/contacts\.csv\?[^"]+)"/.exec(page.text)[1].replace(/&amp;/g, '&');
+    const rowsCsv = parseCsv((await admin.get(href)).text);
+    assert.deepEqual(rowsCsv.slice(1).map((r) => r[0]), ['ann@example.com', 'dan@example.com']);
+    const bad = await admin.get(`/contacts.csv?${filterQuery([['orders_gte', 'many']])}`);
+    assert.equal(bad.status, 400);
     const all = parseCsv((await admin.get('/contacts.csv')).text);
     assert.equal(all.length, 5);
     assert.equal((await admin.get('/contacts.csv?segment=999999')).status, 404);
