@@ -4,6 +4,8 @@ cd "$(dirname "$0")/.." || exit 1
 set -e
 echo "== mapping engine (one core)"
 build/bench/bench_mapping tests/fixtures/stripe/fixtures3.json 2
+echo "== segment counts on 100,000 contacts"
+build/bench/bench_segment 100000 5
 echo "== webhooks through nginx"
 node bench/webhook_bench.js "${BENCH_SECONDS:-10}"
 if [ -f bench/sync_bench.js ]; then

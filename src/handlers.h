@@ -57,6 +57,12 @@ HANDLER(page_contacts_get);
 HANDLER(page_contact_get);
 HANDLER(page_contacts_csv);
 
+/* page_segments.c */
+HANDLER(page_segments_get);
+HANDLER(page_segments_post);
+HANDLER(page_segment_post);
+HANDLER(page_segment_delete_post);
+
 /* page_fields.c */
 HANDLER(page_fields_get);
 HANDLER(page_fields_post);

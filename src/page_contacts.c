@@ -9,6 +9,7 @@
 
 #include "app.h"
 #include "csv.h"
+#include "page_filter.h"
 #include "store.h"
 #include "view.h"
 
@@ -40,7 +41,49 @@ static void add_tags(struct arena *a, struct view_dict *d, const char *tags)
 	}
 }
 
+/* Loads saved segment id into f; SL_ERR_NOT_FOUND when there is none. */
+static sl_err load_segment(struct http_request *r, long long id, struct segment_row *s,
+			   struct page_filter *f)
+{
+	struct segment_def def;
+	sl_err e = store_segment_get(r->thread->db, r->arena, id, s);
+	if (e)
+		return e;
+	if (segment_from_json(r->arena, s->definition, &def))
+		def.n = 0;
+	return page_filter_from_def(r, &def, f);
+}
+
+/* The "segment" parameter as an id: 0 when absent, -1 when malformed. */
+static long long segment_param(struct http_request *r)
+{
+	const char *s = http_param(r, "segment");
+	if (!s || !*s)
+		return 0;
+	char *end;
+	long long id = strtoll(s, &end, 10);
+	return *end || id <= 0 ? -1 : id;
+}
+
 HANDLER(page_contacts_get)
+{
+	struct page_filter f;
+	struct segment_row s;
+	long long segment_id = segment_param(r);
+	sl_err e;
+	if (segment_id < 0)
+		return SL_ERR_NOT_FOUND;
+	/* a segment opens with its saved conditions; once the builder
+	 * submits rows, those are what is being edited */
+	if (segment_id && !http_param(r, "c0_kind") && !http_param(r, "add"))
+		e = load_segment(r, segment_id, &s, &f);
+	else
+		e = page_filter_read(r, &f);
+	return e ? e : page_contacts_filtered(r, resp, &f, segment_id, NULL);
+}
+
+sl_err page_contacts_filtered(struct http_request *r, struct http_response *resp,
+			      const struct page_filter *f, long long segment_id, const char *error)
 {
 	struct arena *a = r->arena;
 	const char *page_s = http_param(r, "page");
@@ -53,10 +96,25 @@ HANDLER(page_contacts_get)
 		.offset = (page - 1) * CONTACTS_PER_PAGE,
 		.limit = CONTACTS_PER_PAGE,
 	};
-	struct contact *contacts;
-	size_t n;
-	long long total;
-	sl_err e = store_contacts_search(r->thread->db, a, &q, &contacts, &n, &total);
+	struct contact *contacts = NULL;
+	size_t n = 0;
+	long long total = 0;
+	sl_err e = SL_OK;
+	if (f->n == 0) {
+		e = store_contacts_search(r->thread->db, a, &q, &contacts, &n, &total);
+	} else if (!f->invalid) {
+		/* the search box and the tag menu narrow the conditions further */
+		struct segment_def def = f->def;
+		if (q.text && *q.text && def.n < SEG_MAX_CONDS)
+			def.conds[def.n++] = (struct seg_cond){SEG_TEXT, q.text, ""};
+		if (q.tag && *q.tag && def.n < SEG_MAX_CONDS)
+			def.conds[def.n++] = (struct seg_cond){SEG_HAS_TAG, q.tag, ""};
+		long long now = (long long)time(NULL);
+		e = store_segment_count(r->thread->db, a, &def, now, &total);
+		if (!e)
+			e = store_segment_contacts(r->thread->db, a, &def, now, q.offset, q.limit,
+						   &contacts, &n);
+	}
 	if (e)
 		return e;
 	const char **tags;
@@ -74,8 +132,35 @@ HANDLER(page_contacts_get)
 		if (q.tag && strcmp(q.tag, tags[i]) == 0)
 			view_set(t, "SELECTED", "selected");
 	}
-	if (n == 0)
-		view_show(d, total == 0 && !q.text && !q.tag ? "NO_CONTACTS" : "NO_MATCHES");
+	if ((e = page_filter_show(r, f, d))) {
+		view_dict_free(d);
+		return e;
+	}
+	const char *filter_q = page_filter_query(r, f);
+	view_set(d, "SAVE_LABEL", "Save as segment");
+	struct segment_row s;
+	if (segment_id && store_segment_get(r->thread->db, a, segment_id, &s) == SL_OK) {
+		view_show(d, "EDITING");
+		view_set_int(d, "SEGMENT_ID", segment_id);
+		view_set(d, "SEGMENT_NAME", s.name);
+		view_set(d, "SAVE_NAME", s.name);
+		view_set(d, "SAVE_LABEL", "Update segment");
+		filter_q = arena_printf(a, "%s&segment=%lld", filter_q, segment_id);
+	}
+	if (error) {
+		view_show(d, "SAVE_ERROR");
+		view_set(d, "SAVE_ERROR_MESSAGE", error);
+		const char *name = http_param(r, "name");
+		if (name)
+			view_set(d, "SAVE_NAME", name);
+	}
+	view_set(d, "CSV_URL", segment_id && f->n == f->def.n && !http_param(r, "c0_kind")
+		 ? arena_printf(a, "/contacts.csv?segment=%lld", segment_id)
+		 : arena_printf(a, "/contacts.csv?%s", *filter_q ? filter_q + 1 : ""));
+	if (f->invalid)
+		view_show(d, "NO_MATCHES");
+	else if (n == 0)
+		view_show(d, total == 0 && !q.text && !q.tag && f->n == 0 ? "NO_CONTACTS" : "NO_MATCHES");
 	else
 		view_show(d, "HAVE_CONTACTS");
 	for (size_t i = 0; i < n; i++) {
@@ -92,9 +177,9 @@ HANDLER(page_contacts_get)
 		view_show(d, "PAGER");
 		view_set_int(d, "PAGE", page);
 		view_set_int(d, "PAGES", pages);
-		const char *base = arena_printf(a, "/contacts?q=%s&tag=%s",
+		const char *base = arena_printf(a, "/contacts?q=%s&tag=%s%s",
 						http_url_encode(a, q.text ? q.text : ""),
-						http_url_encode(a, q.tag ? q.tag : ""));
+						http_url_encode(a, q.tag ? q.tag : ""), filter_q);
 		if (page > 1) {
 			view_show(d, "PREV");
 			view_set(d, "PREV_URL", arena_printf(a, "%s&page=%lld", base, page - 1));
@@ -104,7 +189,10 @@ HANDLER(page_contacts_get)
 			view_set(d, "NEXT_URL", arena_printf(a, "%s&page=%lld", base, page + 1));
 		}
 	}
-	return page_render(r, resp, "contacts", "CONTACTS", d);
+	e = page_render(r, resp, "contacts", "CONTACTS", d);
+	if (error)
+		resp->status = 422;
+	return e;
 }
 
 HANDLER(page_contact_get)
@@ -182,7 +270,15 @@ struct csv_ctx {
 	size_t n_custom;
 	http_write_fn write;
 	void *sink;
+	const long long *only;    /* ascending ids of the filter's contacts; NULL: every one */
+	size_t n_only;
 };
+
+static int cmp_id(const void *x, const void *y)
+{
+	long long a = *(const long long *)x, b = *(const long long *)y;
+	return (a > b) - (a < b);
+}
 
 static sl_err csv_flush(struct csv_ctx *ctx, size_t at_least)
 {
@@ -196,6 +292,8 @@ static sl_err csv_flush(struct csv_ctx *ctx, size_t at_least)
 static sl_err csv_contact(void *p, const struct contact *c, const char *const *values)
 {
 	struct csv_ctx *ctx = p;
+	if (ctx->only && !bsearch(&c->id, ctx->only, ctx->n_only, sizeof *ctx->only, cmp_id))
+		return SL_OK;
 	csv_cell(&ctx->out, c->email, true);
 	csv_cell(&ctx->out, c->first_name, false);
 	csv_cell(&ctx->out, c->last_name, false);
@@ -229,10 +327,28 @@ HANDLER(page_contacts_csv)
 	sl_err e = store_fields_list(r->thread->db, r->arena, &fields, &n_fields);
 	if (e)
 		return e;
+	/* /contacts.csv?segment=<id> or the builder's rows: only those contacts */
+	struct page_filter f;
+	struct segment_row s;
+	long long segment_id = segment_param(r);
+	if (segment_id < 0)
+		return SL_ERR_NOT_FOUND;
+	/* as on the list: the builder's rows, when given, are what is shown */
+	bool saved = segment_id && !http_param(r, "c0_kind");
+	e = saved ? load_segment(r, segment_id, &s, &f) : page_filter_read(r, &f);
+	if (e)
+		return e;
+	if (f.invalid || (saved && f.n == 0))  /* never "everyone" by mistake */
+		return SL_ERR_INVALID;
+	long long *only = NULL;
+	size_t n_only = 0;
+	if (f.n && (e = store_segment_ids(r->thread->db, r->arena, &f.def, (long long)time(NULL),
+					  &only, &n_only)))
+		return e;
 	static const char *const fixed[] = {"email", "first_name", "last_name", "phone", "tags"};
 	enum { N_FIXED = sizeof fixed / sizeof fixed[0] };
 	struct csv_ctx *ctx = arena_alloc(r->arena, sizeof *ctx);
-	*ctx = (struct csv_ctx){.db = r->thread->db, .out = BUF_INIT};
+	*ctx = (struct csv_ctx){.db = r->thread->db, .out = BUF_INIT, .only = only, .n_only = n_only};
 	ctx->header = arena_alloc(r->arena, (N_FIXED + n_fields) * sizeof *ctx->header);
 	ctx->custom = arena_alloc(r->arena, (n_fields + 1) * sizeof *ctx->custom);
 	for (size_t i = 0; i < N_FIXED; i++)

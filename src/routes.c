@@ -42,6 +42,10 @@ enum route_id {
 	ROUTE_STRIPE_ENDPOINT_ENABLE,
 	ROUTE_STRIPE_ENDPOINT_RECREATE,
 	ROUTE_STRIPE_KEY,
+	ROUTE_SEGMENTS,
+	ROUTE_SEGMENTS_POST,
+	ROUTE_SEGMENT_POST,
+	ROUTE_SEGMENT_DELETE,
 	ROUTE__MAX
 };
 
@@ -57,6 +61,18 @@ static const struct form_key contact_query_keys[] = {
 	{"q", KEY_LINE, 200},
 	{"tag", KEY_LINE, 200},
 	{"page", KEY_INT, 9},
+	{"segment", KEY_INT, 18},
+	{"add", KEY_SLUG, 8},
+	{"remove", KEY_INT, 3},
+	{NULL, 0, 0},
+};
+
+/* The filter rows (c0_kind, c0_value, c0_extra, ...) are read by name by
+ * page_filter_read(), which checks each operand. */
+static const struct form_key segment_keys[] = {
+	{"name", KEY_LINE, 200},
+	{"segment", KEY_INT, 18},
+	{"csrf", KEY_SLUG, 128},
 	{NULL, 0, 0},
 };
 
@@ -126,7 +142,7 @@ const struct route route_table[] = {
 	[ROUTE_LOGIN_POST] = {HTTP_POST, "/login", page_login_post, AUTH_GUEST, true, credential_keys},
 	[ROUTE_LOGOUT] = {HTTP_POST, "/logout", page_logout_post, AUTH_ADMIN, true, NULL},
 	[ROUTE_CONTACTS] = {HTTP_GET, "/contacts", page_contacts_get, AUTH_ADMIN, false, contact_query_keys},
-	[ROUTE_CONTACTS_CSV] = {HTTP_GET, "/contacts.csv", page_contacts_csv, AUTH_ADMIN, false, NULL},
+	[ROUTE_CONTACTS_CSV] = {HTTP_GET, "/contacts.csv", page_contacts_csv, AUTH_ADMIN, false, contact_query_keys},
 	[ROUTE_CONTACT] = {HTTP_GET, "/contacts/:id", page_contact_get, AUTH_ADMIN, false, NULL},
 	[ROUTE_FIELDS] = {HTTP_GET, "/fields", page_fields_get, AUTH_ADMIN, false, NULL},
 	[ROUTE_FIELDS_POST] = {HTTP_POST, "/fields", page_fields_post, AUTH_ADMIN, true, field_keys},
@@ -152,6 +168,10 @@ const struct route route_table[] = {
 	[ROUTE_STRIPE_ENDPOINT_ENABLE] = {HTTP_POST, "/apps/stripe/:id/endpoint/enable", page_stripe_endpoint_enable_post, AUTH_ADMIN, true, NULL},
 	[ROUTE_STRIPE_ENDPOINT_RECREATE] = {HTTP_POST, "/apps/stripe/:id/endpoint/recreate", page_stripe_endpoint_recreate_post, AUTH_ADMIN, true, NULL},
 	[ROUTE_STRIPE_KEY] = {HTTP_POST, "/apps/stripe/:id/key", page_stripe_key_post, AUTH_ADMIN, true, connect_keys},
+	[ROUTE_SEGMENTS] = {HTTP_GET, "/segments", page_segments_get, AUTH_ADMIN, false, NULL},
+	[ROUTE_SEGMENTS_POST] = {HTTP_POST, "/segments", page_segments_post, AUTH_ADMIN, true, segment_keys},
+	[ROUTE_SEGMENT_POST] = {HTTP_POST, "/segments/:id", page_segment_post, AUTH_ADMIN, true, segment_keys},
+	[ROUTE_SEGMENT_DELETE] = {HTTP_POST, "/segments/:id/delete", page_segment_delete_post, AUTH_ADMIN, true, NULL},
 	[ROUTE_STRIPE_DISCONNECT_POST] = {HTTP_POST, "/apps/stripe/:id/disconnect", page_stripe_disconnect_post, AUTH_ADMIN, true, NULL},
 };
 _Static_assert(sizeof route_table / sizeof route_table[0] == ROUTE__MAX,

@@ -202,6 +202,17 @@ static const char *const migrations[] = {
 	"ALTER TABLE integration_log ADD COLUMN source TEXT NOT NULL DEFAULT 'webhook';",
 	/* 7: retention prunes the integration log by age */
 	"CREATE INDEX integration_log_by_at ON integration_log (at);",
+	/* 8: saved segments, and the indexes their conditions use */
+	"CREATE TABLE segments ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+	"  definition TEXT NOT NULL,"          /* segment_to_json() */
+	"  created_at INTEGER NOT NULL);"
+	"CREATE INDEX orders_by_created ON orders (created, contact_id);"
+	"CREATE INDEX orders_by_contact_currency ON orders (contact_id, currency, status, amount, amount_refunded);"
+	"CREATE INDEX recurring_by_contact_status ON recurring_payments (contact_id, status);"
+	"CREATE INDEX contact_values_by_field ON contact_values (field_id, value, contact_id);"
+	"CREATE INDEX contacts_by_created ON contacts (created_at);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -311,6 +322,11 @@ enum stmt {
 	ST_PRUNE_LOG,
 	ST_PRUNE_PAYLOADS,
 	ST_PRUNE_LOGINS,
+	ST_SEGMENT_INSERT,
+	ST_SEGMENT_UPDATE,
+	ST_SEGMENT_DELETE,
+	ST_SEGMENT_GET,
+	ST_SEGMENTS_LIST,
 	ST__MAX
 };
 
@@ -534,6 +550,11 @@ static const char *const sql[] = {
 			      " integration_log WHERE at < ?1 AND payload IS NOT NULL LIMIT ?2)",
 	[ST_PRUNE_LOGINS] = "DELETE FROM login_attempts WHERE key IN (SELECT key FROM login_attempts"
 			    " WHERE last_at < ?1 LIMIT ?2)",
+	[ST_SEGMENT_INSERT] = "INSERT INTO segments (name, definition, created_at) VALUES (?1, ?2, ?3)",
+	[ST_SEGMENT_UPDATE] = "UPDATE segments SET name = ?2, definition = ?3 WHERE id = ?1",
+	[ST_SEGMENT_DELETE] = "DELETE FROM segments WHERE id = ?1",
+	[ST_SEGMENT_GET] = "SELECT id, name, definition, created_at FROM segments WHERE id = ?1",
+	[ST_SEGMENTS_LIST] = "SELECT id, name, definition, created_at FROM segments ORDER BY name",
 };
 _Static_assert(sizeof sql / sizeof sql[0] == ST__MAX, "every statement needs its SQL");
 
@@ -2292,5 +2313,193 @@ sl_err store_prune(struct store *db, enum store_prune what, long long before, in
 	sl_err e = exec_step(db, st, "prune");
 	if (!e)
 		*changed = sqlite3_changes(db->db);
+	return e;
+}
+
+/* ---- segments ---- */
+
+sl_err store_segment_create(struct store *db, const char *name, const char *definition,
+			    long long now, long long *id)
+{
+	sqlite3_stmt *st = stmt(db, ST_SEGMENT_INSERT);
+	if (!st)
+		return SL_ERR_DB;
+	bind_text(st, 1, name);
+	bind_text(st, 2, definition);
+	sqlite3_bind_int64(st, 3, now);
+	sl_err e = exec_step(db, st, "segment insert");
+	if (!e)
+		*id = sqlite3_last_insert_rowid(db->db);
+	return e;
+}
+
+sl_err store_segment_update(struct store *db, long long id, const char *name,
+			    const char *definition)
+{
+	sqlite3_stmt *st = stmt(db, ST_SEGMENT_UPDATE);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, name);
+	bind_text(st, 3, definition);
+	sl_err e = exec_step(db, st, "segment update");
+	if (!e && sqlite3_changes(db->db) == 0)
+		e = SL_ERR_NOT_FOUND;
+	return e;
+}
+
+sl_err store_segment_delete(struct store *db, long long id)
+{
+	sqlite3_stmt *st = stmt(db, ST_SEGMENT_DELETE);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	sl_err e = exec_step(db, st, "segment delete");
+	if (!e && sqlite3_changes(db->db) == 0)
+		e = SL_ERR_NOT_FOUND;
+	return e;
+}
+
+static void read_segment(struct arena *a, sqlite3_stmt *st, void *out)
+{
+	struct segment_row *s = out;
+	s->id = sqlite3_column_int64(st, 0);
+	s->name = col_text(a, st, 1);
+	s->definition = col_text(a, st, 2);
+	s->created_at = sqlite3_column_int64(st, 3);
+}
+
+sl_err store_segment_get(struct store *db, struct arena *a, long long id, struct segment_row *out)
+{
+	return get_by_id(db, ST_SEGMENT_GET, id, read_segment, a, out);
+}
+
+sl_err store_segments_list(struct store *db, struct arena *a, struct segment_row **out, size_t *n)
+{
+	/* ?1 is unused by the statement; binding it is harmless */
+	return list_by_id(db, ST_SEGMENTS_LIST, 0, read_segment, sizeof **out, 0, a, (void **)out, n);
+}
+
+/* Prepares "head WHERE <compiled> tail" and binds the compiled operands
+ * after n_before leading parameters the caller binds; the statement text
+ * is only fixed fragments (segment.c's catalogue and the callers'
+ * literals). The caller finalizes *out. */
+static sl_err segment_prepare(struct store *db, struct arena *a, const struct segment_def *def,
+			      long long now, const char *head, const char *tail, int n_before,
+			      sqlite3_stmt **out)
+{
+	struct seg_sql q;
+	sl_err e = segment_compile(a, def, now, &q);
+	if (e)
+		return e;
+	const char *text = arena_printf(a, "%s WHERE %s%s", head, q.where, tail);
+	int rc = sqlite3_prepare_v2(db->db, text, -1, out, NULL);
+	if (rc != SQLITE_OK)
+		return fail(db, rc, "segment prepare");
+	for (size_t i = 0; i < q.n_binds; i++) {
+		int at = n_before + (int)i + 1;
+		if (q.binds[i].text)
+			bind_text(*out, at, q.binds[i].s);
+		else
+			sqlite3_bind_int64(*out, at, q.binds[i].i);
+	}
+	return SL_OK;
+}
+
+sl_err store_segment_count(struct store *db, struct arena *a, const struct segment_def *def,
+			   long long now, long long *count)
+{
+	sqlite3_stmt *st = NULL;
+	sl_err e = segment_prepare(db, a, def, now, "SELECT count(*) FROM contacts c", "", 0, &st);
+	if (!e) {
+		int rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			*count = sqlite3_column_int64(st, 0);
+		else
+			e = fail(db, rc, "segment count");
+	}
+	sqlite3_finalize(st);
+	return e;
+}
+
+sl_err store_segment_contacts(struct store *db, struct arena *a, const struct segment_def *def,
+			      long long now, long long offset, long long limit,
+			      struct contact **out, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	if (limit <= 0)
+		limit = 50;
+	sl_err e = segment_prepare(db, a, def, now,
+				   "SELECT c.id, c.email, c.first_name, c.last_name, c.phone, " TAGS_OF("c.id")
+				   ", c.created_at, c.updated_at FROM contacts c",
+				   " ORDER BY c.id DESC LIMIT ? OFFSET ?", 0, &st);
+	if (e)
+		goto out;
+	int np = sqlite3_bind_parameter_count(st);
+	sqlite3_bind_int64(st, np - 1, limit);
+	sqlite3_bind_int64(st, np, offset > 0 ? offset : 0);
+	struct contact *c = arena_alloc(a, (size_t)limit * sizeof *c);
+	size_t got = 0;
+	int rc;
+	while (got < (size_t)limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		read_contact(a, st, &c[got++]);
+	if (got < (size_t)limit && rc != SQLITE_DONE) {
+		e = fail(db, rc, "segment contacts");
+		goto out;
+	}
+	*out = c;
+	*n = got;
+out:
+	sqlite3_finalize(st);
+	return e;
+}
+
+sl_err store_segment_ids(struct store *db, struct arena *a, const struct segment_def *def,
+			 long long now, long long **out, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	sl_err e = segment_prepare(db, a, def, now, "SELECT c.id FROM contacts c", " ORDER BY c.id", 0, &st);
+	if (e)
+		goto out;
+	size_t cap = 0, count = 0;
+	long long *ids = NULL;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		ids = grow(a, ids, &cap, count, sizeof *ids);
+		ids[count++] = sqlite3_column_int64(st, 0);
+	}
+	if (rc != SQLITE_DONE) {
+		e = fail(db, rc, "segment ids");
+		goto out;
+	}
+	*out = ids ? ids : arena_alloc(a, sizeof *ids);
+	*n = count;
+out:
+	sqlite3_finalize(st);
+	return e;
+}
+
+sl_err store_segment_contains(struct store *db, long long segment_id, long long contact_id,
+			      long long now, bool *out)
+{
+	struct arena *a = arena_new();
+	sqlite3_stmt *st = NULL;
+	struct segment_row s;
+	struct segment_def def;
+	sl_err e = store_segment_get(db, a, segment_id, &s);
+	if (e || (e = segment_from_json(a, s.definition, &def)))
+		goto out;
+	if ((e = segment_prepare(db, a, &def, now, "SELECT count(*) FROM contacts c",
+				 " AND c.id = ?", 0, &st)))
+		goto out;
+	sqlite3_bind_int64(st, sqlite3_bind_parameter_count(st), contact_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0) > 0;
+	else
+		e = fail(db, rc, "segment contains");
+out:
+	sqlite3_finalize(st);
+	arena_free(a);
 	return e;
 }

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include "arena.h"
 #include "err.h"
+#include "segment.h"
 
 struct store;
 
@@ -476,5 +477,40 @@ enum store_prune {
  * *changed says how many. Call inside the writer. */
 sl_err store_prune(struct store *db, enum store_prune what, long long before, int limit,
 		   int *changed);
+/* ---- segments ---- */
+
+struct segment_row {
+	long long id;
+	const char *name;
+	const char *definition;   /* segment_to_json() */
+	long long created_at;
+};
+/* Saves a new segment; SL_ERR_EXISTS when the name is taken. */
+sl_err store_segment_create(struct store *db, const char *name, const char *definition,
+			    long long now, long long *id);
+/* Renames / redefines a segment; SL_ERR_NOT_FOUND, SL_ERR_EXISTS. */
+sl_err store_segment_update(struct store *db, long long id, const char *name,
+			    const char *definition);
+sl_err store_segment_delete(struct store *db, long long id);
+/* One segment, strings arena-owned; SL_ERR_NOT_FOUND when none. */
+sl_err store_segment_get(struct store *db, struct arena *a, long long id, struct segment_row *out);
+/* Every segment by name, arena-owned. */
+sl_err store_segments_list(struct store *db, struct arena *a, struct segment_row **out, size_t *n);
+
+/* How many contacts match def at time now: one statement. */
+sl_err store_segment_count(struct store *db, struct arena *a, const struct segment_def *def,
+			   long long now, long long *count);
+/* The matching contacts, newest first, limit from offset (arena-owned). */
+sl_err store_segment_contacts(struct store *db, struct arena *a, const struct segment_def *def,
+			      long long now, long long offset, long long limit,
+			      struct contact **out, size_t *n);
+/* The ids of every matching contact, ascending (arena-owned). */
+sl_err store_segment_ids(struct store *db, struct arena *a, const struct segment_def *def,
+			 long long now, long long **out, size_t *n);
+/* Whether contact_id is in saved segment segment_id at time now: what an
+ * automation asks before it acts. SL_ERR_NOT_FOUND when no such segment,
+ * SL_ERR_INVALID when its saved definition no longer compiles. */
+sl_err store_segment_contains(struct store *db, long long segment_id, long long contact_id,
+			      long long now, bool *out);
 
 #endif

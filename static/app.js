@@ -60,3 +60,25 @@ document.addEventListener('click', function (ev) {
     if (d) d.close();
   }
 });
+
+// Filter builder rows: the value boxes say what the chosen condition needs
+// and the ones it does not use are hidden; without script both stay shown.
+(function () {
+  function sync(row) {
+    var select = row.querySelector('select');
+    var opt = select && select.options[select.selectedIndex];
+    if (!opt || !opt.value) return;
+    [['value', 'data-value-hint'], ['extra', 'data-extra-hint']].forEach(function (p) {
+      var input = row.querySelector('input[name$="_' + p[0] + '"]');
+      var hint = opt.getAttribute(p[1]) || '';
+      if (!input) return;
+      input.placeholder = hint;
+      input.hidden = hint === '' && input.value === '';
+    });
+  }
+  Array.prototype.forEach.call(document.querySelectorAll('.cond-row'), function (row) {
+    sync(row);
+    var select = row.querySelector('select');
+    if (select) select.addEventListener('change', function () { sync(row); });
+  });
+})();

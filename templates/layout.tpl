@@ -14,6 +14,7 @@
   {{#LOGGED_IN}}
   <nav aria-label="Main">
     <a href="/contacts"{{#NAV_CONTACTS}} aria-current="page"{{/NAV_CONTACTS}}>Contacts</a>
+    <a href="/segments"{{#NAV_SEGMENTS}} aria-current="page"{{/NAV_SEGMENTS}}>Segments</a>
     <a href="/fields"{{#NAV_FIELDS}} aria-current="page"{{/NAV_FIELDS}}>Fields</a>
     <a href="/apps"{{#NAV_APPS}} aria-current="page"{{/NAV_APPS}}>Apps</a>
   </nav>
