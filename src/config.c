@@ -21,6 +21,10 @@ enum setting {
 	SET_SYNC_RATE_TEST,
 	SET_TEMPLATE_RELOAD,
 	SET_SYNC_WINDOWS,
+	SET_OUTBOUND_ALLOW_PRIVATE,
+	SET_OUTBOUND_ALLOW_HTTP,
+	SET_OUTBOUND_BACKOFF_MS,
+	SET_OUTBOUND_GIVE_UP_S,
 	SET__MAX
 };
 
@@ -42,6 +46,10 @@ static const struct setting_row settings[] = {
 	[SET_SYNC_RATE_TEST] = {"STRIPELINK_SYNC_RATE_TEST", "10", 0, 100000},
 	[SET_TEMPLATE_RELOAD] = {"STRIPELINK_TEMPLATE_RELOAD", "0", 0, 1},
 	[SET_SYNC_WINDOWS] = {"STRIPELINK_SYNC_WINDOWS", "4", 1, 16},
+	[SET_OUTBOUND_ALLOW_PRIVATE] = {"STRIPELINK_OUTBOUND_ALLOW_PRIVATE", "0", 0, 1},
+	[SET_OUTBOUND_ALLOW_HTTP] = {"STRIPELINK_OUTBOUND_ALLOW_HTTP", "0", 0, 1},
+	[SET_OUTBOUND_BACKOFF_MS] = {"STRIPELINK_OUTBOUND_BACKOFF_MS", "30000", 10, 3600000},
+	[SET_OUTBOUND_GIVE_UP_S] = {"STRIPELINK_OUTBOUND_GIVE_UP_S", "259200", 1, 2592000},
 };
 _Static_assert(sizeof settings / sizeof settings[0] == SET__MAX,
 	       "every setting needs a row");
@@ -122,7 +130,11 @@ sl_err config_load(void)
 	    (e = integer(SET_SYNC_RATE_LIVE, &cfg.sync_rate_live)) ||
 	    (e = integer(SET_SYNC_RATE_TEST, &cfg.sync_rate_test)) ||
 	    (e = integer(SET_TEMPLATE_RELOAD, &cfg.template_reload)) ||
-	    (e = integer(SET_SYNC_WINDOWS, &cfg.sync_windows)))
+	    (e = integer(SET_SYNC_WINDOWS, &cfg.sync_windows)) ||
+	    (e = integer(SET_OUTBOUND_ALLOW_PRIVATE, &cfg.outbound_allow_private)) ||
+	    (e = integer(SET_OUTBOUND_ALLOW_HTTP, &cfg.outbound_allow_http)) ||
+	    (e = integer(SET_OUTBOUND_BACKOFF_MS, &cfg.outbound_backoff_ms)) ||
+	    (e = integer(SET_OUTBOUND_GIVE_UP_S, &cfg.outbound_give_up_s)))
 		return e;
 	cfg.data_dir = absolute(raw(SET_DATA));
 	const char *root = raw(SET_ROOT);

@@ -21,6 +21,10 @@ struct config {
 	int sync_rate_test;      /* STRIPELINK_SYNC_RATE_TEST: sync requests/s, test keys */
 	int template_reload;     /* STRIPELINK_TEMPLATE_RELOAD: 1 = reload changed templates */
 	int sync_windows;        /* STRIPELINK_SYNC_WINDOWS: created-time windows per sync job */
+	int outbound_allow_private; /* STRIPELINK_OUTBOUND_ALLOW_PRIVATE: 1 = webhooks may reach private addresses */
+	int outbound_allow_http; /* STRIPELINK_OUTBOUND_ALLOW_HTTP: 1 = webhooks may use plain http */
+	int outbound_backoff_ms; /* STRIPELINK_OUTBOUND_BACKOFF_MS: first retry delay, doubled each time */
+	int outbound_give_up_s;  /* STRIPELINK_OUTBOUND_GIVE_UP_S: retry for this long (3 days) */
 	/* derived paths, owned by the config */
 	const char *db_path;     /* <data>/stripelink.db */
 	const char *key_path;    /* <data>/secret.key */
