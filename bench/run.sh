@@ -6,6 +6,8 @@ echo "== mapping engine (one core)"
 build/bench/bench_mapping tests/fixtures/stripe/fixtures3.json 2
 echo "== webhooks through nginx"
 node bench/webhook_bench.js "${BENCH_SECONDS:-10}"
+echo "== automations: webhook ingest with and without, outbound deliveries"
+node bench/automations_bench.js "${BENCH_SECONDS:-10}"
 if [ -f bench/sync_bench.js ]; then
 	echo "== historical sync"
 	node bench/sync_bench.js

@@ -218,10 +218,9 @@ static sl_err fire(struct store *db, struct arena *a, const struct firing *fi, l
 static sl_err run_actions(struct store *db, struct arena *a, const struct automation_row *au,
 			  const struct firing *fi, long long now, int *webhooks)
 {
-	struct automation_action *acts;
-	size_t n;
-	sl_err e = store_automation_actions(db, a, au->id, &acts, &n);
-	for (size_t i = 0; !e && i < n; i++) {
+	const struct automation_action *acts = au->actions;
+	sl_err e = SL_OK;
+	for (size_t i = 0; !e && i < au->n_actions; i++) {
 		bool added = false;
 		switch (automation_action_find(acts[i].kind)) {
 		case ACT_ADD_TAG:

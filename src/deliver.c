@@ -123,84 +123,103 @@ static long long now_ms(void)
 	return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-sl_err deliver_one(struct store *db, const unsigned char key[CRYPTO_KEY_LEN], bool *sent)
+/* Sends one delivery and fills its attempt; *state and *next_at say what
+ * becomes of it. */
+static sl_err send_one(struct outbound_client *client, const unsigned char key[CRYPTO_KEY_LEN],
+		       const struct outbox_row *o, struct outbox_attempt *t,
+		       struct outbound_result *res, const char **state, long long *next_at)
 {
 	const struct config *c = config_get();
-	struct arena *a = arena_new();
-	if (!a)
-		return SL_ERR_NOMEM;
-	*sent = false;
-	char *secret = NULL;
-	struct outbox_row o;
 	long long start = now_ms();
-	sl_err e = store_outbox_next(db, a, start, &o);
-	if (e == SL_ERR_NOT_FOUND) {
-		e = SL_OK;
-		goto out;
-	}
-	if (e)
-		goto out;
-	*sent = true;
-	struct outbox_attempt t = {.at = start};
-	struct outbound_result res;
 	bool allow_private = c->outbound_allow_private != 0;
-	const char *problem = automation_url_problem(o.url, c->outbound_allow_http != 0, allow_private);
-	secret = *o.secret_sealed ? crypto_open(key, o.secret_sealed) : NULL;
+	const char *problem = automation_url_problem(o->url, c->outbound_allow_http != 0, allow_private);
+	char *secret = *o->secret_sealed ? crypto_open(key, o->secret_sealed) : NULL;
+	sl_err e = SL_OK;
+	memset(res, 0, sizeof *res);
 	if (problem) {
-		memset(&res, 0, sizeof res);
-		res.refused = true;
-		snprintf(res.error, sizeof res.error, "refused: %s", problem);
+		res->refused = true;
+		snprintf(res->error, sizeof res->error, "refused: %s", problem);
 	} else if (!secret) {
-		memset(&res, 0, sizeof res);
-		res.refused = true;
-		snprintf(res.error, sizeof res.error, "the signing secret cannot be opened");
+		res->refused = true;
+		snprintf(res->error, sizeof res->error, "the signing secret cannot be opened");
 	} else {
 		char sig[128], sig_h[160], idem[160];
-		if ((e = deliver_sign(secret, start / 1000, o.body, sig, sizeof sig)))
+		if ((e = deliver_sign(secret, start / 1000, o->body, sig, sizeof sig)))
 			goto out;
 		snprintf(sig_h, sizeof sig_h, "Stripelink-Signature: %s", sig);
-		snprintf(idem, sizeof idem, "Idempotency-Key: %s", o.idempotency_key);
+		snprintf(idem, sizeof idem, "Idempotency-Key: %s", o->idempotency_key);
 		const char *headers[] = {sig_h, idem, NULL};
 		struct outbound_request rq = {
-			.url = o.url,
-			.body = o.body,
+			.url = o->url,
+			.body = o->body,
 			.headers = headers,
 			.timeout_ms = 10000,
 			.allow_http = c->outbound_allow_http != 0,
 			.allow = deliver_sockaddr_allowed,
 			.allow_ctx = &allow_private,
 		};
-		if ((e = stripe_outbound_post(&rq, &res)))
+		if ((e = stripe_outbound_post(client, &rq, res)))
 			goto out;
 	}
 	long long end = now_ms();
-	t.status = res.status;
-	t.ms = end - start;
-	t.excerpt = res.excerpt;
-	t.error = res.error;
-	const char *state;
-	long long next_at = end;
-	if (res.status >= 200 && res.status < 300) {
-		state = "delivered";
-	} else if (res.refused || !deliver_retryable(res.status)) {
-		state = "failed";
+	*t = (struct outbox_attempt){.outbox_id = o->id, .at = start, .status = res->status,
+				     .ms = end - start, .excerpt = res->excerpt, .error = res->error};
+	*next_at = end;
+	if (res->status >= 200 && res->status < 300) {
+		*state = "delivered";
+	} else if (res->refused || !deliver_retryable(res->status)) {
+		*state = "failed";
 	} else {
-		next_at = end + deliver_backoff_ms(o.attempts + 1, c->outbound_backoff_ms,
-						   (unsigned)rand());
-		state = next_at < o.give_up_at ? "pending" : "failed";
+		*next_at = end + deliver_backoff_ms(o->attempts + 1, c->outbound_backoff_ms,
+						    (unsigned)rand());
+		*state = *next_at < o->give_up_at ? "pending" : "failed";
 	}
-	if ((e = store_begin(db)))
-		goto out;
-	if ((e = store_outbox_attempt(db, o.id, &t, state, next_at))) {
-		store_rollback(db);
-		goto out;
-	}
-	if ((e = store_commit(db)))
-		store_rollback(db);
 out:
 	if (secret) {
 		memset(secret, 0, strlen(secret));
 		free(secret);
+	}
+	return e;
+}
+
+sl_err deliver_batch(struct store *db, struct outbound_client *client,
+		     const unsigned char key[CRYPTO_KEY_LEN], size_t *sent)
+{
+	struct arena *a = arena_new();
+	if (!a)
+		return SL_ERR_NOMEM;
+	*sent = 0;
+	struct outbox_row *due;
+	size_t n, done_n = 0;
+	long long started = now_ms();
+	sl_err e = store_outbox_due(db, a, started, DELIVER_BATCH, &due, &n);
+	struct {
+		struct outbox_attempt t;
+		struct outbound_result res;
+		const char *state;
+		long long next_at;
+	} *out = n ? arena_alloc(a, n * sizeof *out) : NULL;
+	/* send until the batch is done or half a second has passed, then
+	 * commit every outcome at once */
+	for (size_t i = 0; !e && i < n && (i == 0 || now_ms() - started < DELIVER_BATCH_MS); i++) {
+		e = send_one(client, key, &due[i], &out[i].t, &out[i].res, &out[i].state, &out[i].next_at);
+		if (!e)
+			done_n++;
+	}
+	if (done_n) {
+		sl_err c = store_begin(db);
+		for (size_t i = 0; !c && i < done_n; i++) {
+			out[i].t.excerpt = out[i].res.excerpt;
+			out[i].t.error = out[i].res.error;
+			c = store_outbox_attempt(db, due[i].id, &out[i].t, out[i].state, out[i].next_at);
+		}
+		if (!c)
+			c = store_commit(db);
+		if (c)
+			store_rollback(db);
+		if (!e)
+			e = c;
+		*sent = done_n;
 	}
 	arena_free(a);
 	return e;
@@ -210,12 +229,18 @@ void deliver_loop(struct store *db, const unsigned char key[CRYPTO_KEY_LEN],
 		  volatile sig_atomic_t *stop, int idle_ms)
 {
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
+	struct outbound_client *client = outbound_client_new();
+	if (!client) {
+		fprintf(stderr, "stripelink-deliver: libcurl could not start\n");
+		return;
+	}
 	while (!*stop) {
-		bool sent = false;
-		sl_err e = deliver_one(db, key, &sent);
+		size_t sent = 0;
+		sl_err e = deliver_batch(db, client, key, &sent);
 		if (e)
 			fprintf(stderr, "stripelink-deliver: %s\n", err_name(e));
 		if (e || !sent)
 			usleep((useconds_t)idle_ms * 1000);
 	}
+	outbound_client_free(client);
 }

@@ -4,9 +4,10 @@
  * (Stripelink-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">), with
  * a stable Idempotency-Key, retrying network errors, timeouts, 408, 429
  * and 5xx with exponential backoff and jitter until the give-up time.
- * Each attempt and its outcome are committed together after the POST, so
- * a crash re-sends at most the one delivery in flight, with the same
- * Idempotency-Key.
+ * Deliveries go out in batches (at most DELIVER_BATCH, or DELIVER_BATCH_MS
+ * of sending); the batch's attempts and outcomes are committed together
+ * after the POSTs, so a crash re-sends at most that batch, each with its
+ * same Idempotency-Key, and loses nothing.
  *
  * The SSRF guard refuses loopback, private, link-local, metadata and
  * unspecified addresses at connect time, after DNS, unless
@@ -42,9 +43,15 @@ long long deliver_backoff_ms(long long attempts, long long base_ms, unsigned rnd
 /* True when an answer with this status (0: no answer) is worth retrying. */
 bool deliver_retryable(long status);
 
-/* Sends the delivery due first, if any, and commits its outcome. Sets
- * *sent when there was one. */
-sl_err deliver_one(struct store *db, const unsigned char key[CRYPTO_KEY_LEN], bool *sent);
+#define DELIVER_BATCH 128
+#define DELIVER_BATCH_MS 1000
+
+struct outbound_client;
+
+/* Sends a batch of due deliveries with client and commits their outcomes;
+ * *sent says how many were attempted (0: nothing due). */
+sl_err deliver_batch(struct store *db, struct outbound_client *client,
+		     const unsigned char key[CRYPTO_KEY_LEN], size_t *sent);
 
 /* The worker: delivers until *stop, polling every idle_ms when idle. */
 void deliver_loop(struct store *db, const unsigned char key[CRYPTO_KEY_LEN],

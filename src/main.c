@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -161,6 +162,10 @@ static int cmd_deliver(int argc, char **argv, const char *self)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* webhooks are asynchronous: under load, the CPU goes to answering
+	 * Stripe first and the backlog drains when there is room */
+	if (setpriority(PRIO_PROCESS, 0, 10) != 0)
+		perror("stripelink-deliver: setpriority");
 	struct store *db = store_open(c->db_path, &e);
 	if (!db) {
 		fprintf(stderr, "stripelink-deliver: cannot open the database: %s\n", err_name(e));

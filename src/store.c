@@ -374,6 +374,9 @@ enum stmt {
 
 #define AUTOMATION_COLUMNS "id, name, trigger, trigger_tag, coalesce(segment_id, 0), enabled, history," \
 	" secret_sealed, runs, failures, coalesce(last_run_at, 0), created_at"
+#define AUTOMATION_COLUMNS_OF(t) t ".id, " t ".name, " t ".trigger, " t ".trigger_tag," \
+	" coalesce(" t ".segment_id, 0), " t ".enabled, " t ".history, " t ".secret_sealed, " t ".runs," \
+	" " t ".failures, coalesce(" t ".last_run_at, 0), " t ".created_at"
 #define OUTBOX_COLUMNS "o.id, o.automation_id, o.url, o.body, o.idempotency_key, o.test, o.state," \
 	" o.attempts, o.next_at, o.give_up_at, o.created_at, coalesce(a.secret_sealed, '')," \
 	" coalesce((SELECT status FROM outbox_attempts x WHERE x.outbox_id = o.id ORDER BY x.id DESC LIMIT 1), -1)," \
@@ -556,8 +559,10 @@ static const char *const sql[] = {
 	[ST_AUTOMATION_SECRET] = "UPDATE automations SET secret_sealed = ?2 WHERE id = ?1",
 	[ST_AUTOMATION_GET] = "SELECT " AUTOMATION_COLUMNS " FROM automations WHERE id = ?1",
 	[ST_AUTOMATIONS_LIST] = "SELECT " AUTOMATION_COLUMNS " FROM automations ORDER BY id",
-	[ST_AUTOMATIONS_FOR] = "SELECT " AUTOMATION_COLUMNS " FROM automations WHERE trigger = ?1"
-			       " AND enabled = 1 AND (?2 IS NULL OR trigger_tag = ?2) ORDER BY id",
+	[ST_AUTOMATIONS_FOR] = "SELECT " AUTOMATION_COLUMNS_OF("a") ", x.position, x.kind, x.name, x.value"
+			       " FROM automations a JOIN automation_actions x ON x.automation_id = a.id"
+			       " WHERE a.trigger = ?1 AND a.enabled = 1 AND (?2 IS NULL OR a.trigger_tag = ?2)"
+			       " ORDER BY a.id, x.position",
 	[ST_ACTIONS_DELETE] = "DELETE FROM automation_actions WHERE automation_id = ?1",
 	[ST_ACTION_INSERT] = "INSERT INTO automation_actions (automation_id, position, kind, name, value)"
 			     " VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -571,7 +576,7 @@ static const char *const sql[] = {
 	[ST_OUTBOX_INSERT] = "INSERT INTO outbox (automation_id, url, body, idempotency_key, test, state,"
 			     " next_at, give_up_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?6)",
 	[ST_OUTBOX_NEXT] = "SELECT " OUTBOX_COLUMNS " FROM outbox o JOIN automations a ON a.id = o.automation_id"
-			   " WHERE o.state = 'pending' AND o.next_at <= ?1 ORDER BY o.next_at, o.id LIMIT 1",
+			   " WHERE o.state = 'pending' AND o.next_at <= ?1 ORDER BY o.next_at, o.id LIMIT ?2",
 	[ST_OUTBOX_ATTEMPT] = "INSERT INTO outbox_attempts (outbox_id, at, status, ms, excerpt, error)"
 			      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_OUTBOX_SETTLE] = "UPDATE outbox SET state = ?2, attempts = attempts + 1, next_at = ?3,"
@@ -2285,12 +2290,26 @@ sl_err store_automations_for(struct store *db, struct arena *a, const char *trig
 		return SL_ERR_DB;
 	bind_text(st, 1, trigger);
 	bind_text(st, 2, tag);
-	size_t cap = 0, count = 0;
+	size_t cap = 0, count = 0, act_cap = 0;
 	struct automation_row *items = NULL;
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		items = grow(a, items, &cap, count, sizeof *items);
-		read_automation(a, st, &items[count++]);
+		long long id = sqlite3_column_int64(st, 0);
+		if (!count || items[count - 1].id != id) {
+			items = grow(a, items, &cap, count, sizeof *items);
+			read_automation(a, st, &items[count]);
+			items[count].actions = NULL;
+			items[count].n_actions = 0;
+			act_cap = 0;
+			count++;
+		}
+		struct automation_row *r = &items[count - 1];
+		r->actions = grow(a, r->actions, &act_cap, r->n_actions, sizeof *r->actions);
+		struct automation_action *x = &r->actions[r->n_actions++];
+		x->position = sqlite3_column_int(st, 12);
+		x->kind = col_text(a, st, 13);
+		x->name = col_text(a, st, 14);
+		x->value = col_text(a, st, 15);
 	}
 	if (rc != SQLITE_DONE)
 		return done(st, fail(db, rc, "automations for"));
@@ -2377,9 +2396,26 @@ static void read_outbox(struct arena *a, sqlite3_stmt *st, void *out)
 	r->last_note = col_text(a, st, 14);
 }
 
-sl_err store_outbox_next(struct store *db, struct arena *a, long long now_ms, struct outbox_row *out)
+sl_err store_outbox_due(struct store *db, struct arena *a, long long now_ms, size_t max,
+			struct outbox_row **out, size_t *n)
 {
-	return get_by_id(db, ST_OUTBOX_NEXT, now_ms, read_outbox, a, out);
+	sqlite3_stmt *st = stmt(db, ST_OUTBOX_NEXT);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, now_ms);
+	sqlite3_bind_int64(st, 2, (long long)max);
+	size_t cap = 0, count = 0;
+	struct outbox_row *items = NULL;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		items = grow(a, items, &cap, count, sizeof *items);
+		read_outbox(a, st, &items[count++]);
+	}
+	if (rc != SQLITE_DONE)
+		return done(st, fail(db, rc, "outbox due"));
+	*out = items;
+	*n = count;
+	return done(st, SL_OK);
 }
 
 sl_err store_outbox_attempt(struct store *db, long long outbox_id, const struct outbox_attempt *t,

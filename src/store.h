@@ -418,6 +418,8 @@ struct automation_row {
 	bool enabled, history;
 	const char *secret_sealed;   /* NULL when none */
 	long long runs, failures, last_run_at, created_at;
+	struct automation_action *actions;   /* store_automations_for only; else NULL */
+	size_t n_actions;
 };
 
 struct automation_action {
@@ -446,7 +448,7 @@ sl_err store_automation_get(struct store *db, struct arena *a, long long id,
 sl_err store_automations_list(struct store *db, struct arena *a, struct automation_row **out,
 			      size_t *n);
 /* Enabled automations with this trigger (and this trigger tag unless tag
- * is NULL), in id order. */
+ * is NULL), in id order, each with its actions (one query). */
 sl_err store_automations_for(struct store *db, struct arena *a, const char *trigger,
 			     const char *tag, struct automation_row **out, size_t *n);
 sl_err store_automation_actions(struct store *db, struct arena *a, long long id,
@@ -480,8 +482,9 @@ struct outbox_attempt {
 
 /* Queues a delivery (state pending, due at created_at). */
 sl_err store_outbox_add(struct store *db, const struct outbox_row *o, long long *id);
-/* The pending delivery due first at now_ms; SL_ERR_NOT_FOUND when none. */
-sl_err store_outbox_next(struct store *db, struct arena *a, long long now_ms, struct outbox_row *out);
+/* Up to max pending deliveries due at now_ms, the earliest first. */
+sl_err store_outbox_due(struct store *db, struct arena *a, long long now_ms, size_t max,
+			struct outbox_row **out, size_t *n);
 /* Logs an attempt and moves the delivery to state (pending again with
  * next_at, delivered or failed, which counts a failure). */
 sl_err store_outbox_attempt(struct store *db, long long outbox_id, const struct outbox_attempt *t,

@@ -382,12 +382,34 @@ static curl_socket_t open_guarded(void *p, curlsocktype purpose, struct curl_soc
 	return socket(addr->family, addr->socktype, addr->protocol);
 }
 
-sl_err stripe_outbound_post(const struct outbound_request *rq, struct outbound_result *res)
+struct outbound_client {
+	CURL *curl;   /* reused: keeps connections (each checked when opened) alive */
+};
+
+struct outbound_client *outbound_client_new(void)
+{
+	struct outbound_client *c = calloc(1, sizeof *c);
+	if (c && !(c->curl = curl_easy_init())) {
+		free(c);
+		c = NULL;
+	}
+	return c;
+}
+
+void outbound_client_free(struct outbound_client *c)
+{
+	if (!c)
+		return;
+	curl_easy_cleanup(c->curl);
+	free(c);
+}
+
+sl_err stripe_outbound_post(struct outbound_client *c, const struct outbound_request *rq,
+			    struct outbound_result *res)
 {
 	memset(res, 0, sizeof *res);
-	CURL *h = curl_easy_init();
-	if (!h)
-		return SL_ERR_NOMEM;
+	CURL *h = c->curl;
+	curl_easy_reset(h);
 	struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
 	headers = curl_slist_append(headers, "User-Agent: stripelink/1.0");
 	headers = curl_slist_append(headers, "Expect:");
@@ -428,6 +450,5 @@ sl_err stripe_outbound_post(const struct outbound_request *rq, struct outbound_r
 	res->excerpt[n] = '\0';
 	buf_free(&a.body);
 	curl_slist_free_all(headers);
-	curl_easy_cleanup(h);
 	return SL_OK;
 }

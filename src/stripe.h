@@ -121,9 +121,15 @@ struct outbound_result {
 	char error[256];                    /* why no answer came; "" otherwise */
 };
 
+/* A reusable handle for outbound POSTs (one thread at a time); NULL when
+ * libcurl cannot start. Free with outbound_client_free (accepts NULL). */
+struct outbound_client;
+struct outbound_client *outbound_client_new(void);
+void outbound_client_free(struct outbound_client *c);
+
 /* POSTs rq->body once (no retries: the caller schedules them). Returns
- * SL_OK with res filled, whatever the answer; SL_ERR_NOMEM when libcurl
- * could not start. */
-sl_err stripe_outbound_post(const struct outbound_request *rq, struct outbound_result *res);
+ * SL_OK with res filled, whatever the answer. */
+sl_err stripe_outbound_post(struct outbound_client *c, const struct outbound_request *rq,
+			    struct outbound_result *res);
 
 #endif
