@@ -379,6 +379,41 @@ test('automations fire from webhooks and ticked history; deliveries signed, retr
     }
     assert.ok(recv.deliveries.filter((d) => d.key && !d.signed).length === 0, 'every request was signed');
   });
+
+  await t.test('order refunded, recurring payment created, past due and canceled fire their automations once', async () => {
+    for (const [trigger, tag] of [['order_refunded', 'auto-refunded'], ['recurring_created', 'auto-sub'],
+      ['recurring_past_due', 'auto-pastdue'], ['recurring_canceled', 'auto-canceled']]) {
+      const a = await rig.createAutomation({ name: `on ${trigger}`, trigger, actions: [['add_tag', tag]] });
+      assert.equal(a.status, 201);
+    }
+    const ev = (id, type, created, fixture, set) => ({
+      id, object: 'event', api_version: '2024-06-20', created, livemode: false, pending_webhooks: 1,
+      request: { id: null, idempotency_key: null }, type, data: { object: Object.assign(clone(FIXTURES[fixture]), set) },
+    });
+    const email = 'recurring@example.com';
+    const runsOf = (trigger) => rig.one(`SELECT runs FROM automations WHERE trigger = '${trigger}'`);
+    await rig.deliver(ev('evt_autoR1', 'customer.created', 1700100000, 'customer',
+      { id: 'cus_autoR', email, name: 'Rec Urring', phone: null, created: 1700100000 }));
+    const sub = (status) => ({ id: 'sub_autoR', customer: 'cus_autoR', status, created: 1700100100 });
+    await rig.deliver(ev('evt_autoR2', 'customer.subscription.created', 1700100100, 'subscription', sub('active')));
+    assert.ok(rig.contactTags(email).includes('auto-sub'));
+    assert.ok(!rig.contactTags(email).includes('auto-pastdue'));
+    await rig.deliver(ev('evt_autoR3', 'customer.subscription.updated', 1700100200, 'subscription', sub('past_due')));
+    await rig.deliver(ev('evt_autoR4', 'customer.subscription.updated', 1700100300, 'subscription', sub('past_due')));
+    assert.ok(rig.contactTags(email).includes('auto-pastdue'));
+    assert.equal(runsOf('recurring_past_due'), 1, 'past due fires on the change, not on every update');
+    assert.equal(runsOf('recurring_created'), 1);
+    await rig.deliver(ev('evt_autoR5', 'customer.subscription.deleted', 1700100400, 'subscription', sub('canceled')));
+    assert.ok(rig.contactTags(email).includes('auto-canceled'));
+    const charge = (refunded) => ({ id: 'ch_autoR', amount: 3000, amount_captured: 3000, amount_refunded: refunded ? 3000 : 0,
+      refunded, currency: 'usd', status: 'succeeded', paid: true, customer: 'cus_autoR',
+      billing_details: { email, name: 'Rec Urring', phone: null } });
+    await rig.deliver(ev('evt_autoR6', 'charge.succeeded', 1700100500, 'charge', charge(false)));
+    assert.ok(!rig.contactTags(email).includes('auto-refunded'));
+    await rig.deliver(ev('evt_autoR7', 'charge.refunded', 1700100600, 'charge', charge(true)));
+    assert.ok(rig.contactTags(email).includes('auto-refunded'));
+    assert.equal(runsOf('order_refunded'), 1);
+  });
 });
 
 test('SSRF guard: private targets refused when the setting is off (by URL text and at connect time)', { timeout: 120000 }, async (t) => {
