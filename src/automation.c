@@ -59,20 +59,20 @@ long long automation_give_up_at(long long now_ms)
  * The segment condition: the ONE place segments plug in. Segments are
  * built on another branch; at merge this calls store_segment_contains().
  * Until then an automation has no segment (segment_id 0: every contact)
- * and the Automations page refuses to save one, so a nonzero id here is
- * an error, never a silent "yes".
+ * and the Automations page refuses to save one. A nonzero id (only
+ * possible by editing the database) is never treated as a match: the
+ * automation is skipped and the skip logged, and the Stripe change itself
+ * still applies.
  */
 static sl_err segment_allows(struct store *db, long long segment_id, long long contact_id,
 			     bool *allowed)
 {
 	(void)db, (void)contact_id;
-	if (segment_id == 0) {
-		*allowed = true;
-		return SL_OK;
-	}
-	fprintf(stderr, "stripelink: automation: segment %lld set but segments are not built in\n",
-		segment_id);
-	return SL_ERR_INVALID;
+	*allowed = segment_id == 0;
+	if (!*allowed)
+		fprintf(stderr, "stripelink: automation: segment %lld set but segments are not built in;"
+			" skipped\n", segment_id);
+	return SL_OK;
 }
 
 /* What fired an automation, carried into its actions. */
