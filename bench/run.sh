@@ -8,6 +8,8 @@ echo "== segment counts on 100,000 contacts"
 build/bench/bench_segment 100000 5
 echo "== webhooks through nginx"
 node bench/webhook_bench.js "${BENCH_SECONDS:-10}"
+echo "== automations: webhook ingest with and without, outbound deliveries"
+node bench/automations_bench.js "${BENCH_SECONDS:-10}"
 if [ -f bench/sync_bench.js ]; then
 	echo "== historical sync"
 	node bench/sync_bench.js

@@ -32,6 +32,10 @@ enum setting {
 	SET_KEEP_LOGIN_DAYS,
 	SET_PRUNE_INTERVAL,
 	SET_METRICS_TOKEN,
+	SET_OUTBOUND_ALLOW_PRIVATE,
+	SET_OUTBOUND_ALLOW_HTTP,
+	SET_OUTBOUND_BACKOFF_MS,
+	SET_OUTBOUND_GIVE_UP_S,
 	SET__MAX
 };
 
@@ -62,6 +66,10 @@ static const struct setting_row settings[] = {
 	[SET_KEEP_LOGIN_DAYS] = {"STRIPELINK_KEEP_LOGIN_DAYS", "7", 1, 36500},
 	[SET_PRUNE_INTERVAL] = {"STRIPELINK_PRUNE_INTERVAL", "3600", 1, 86400},
 	[SET_METRICS_TOKEN] = {"STRIPELINK_METRICS_TOKEN", "", 0, 0},
+	[SET_OUTBOUND_ALLOW_PRIVATE] = {"STRIPELINK_OUTBOUND_ALLOW_PRIVATE", "0", 0, 1},
+	[SET_OUTBOUND_ALLOW_HTTP] = {"STRIPELINK_OUTBOUND_ALLOW_HTTP", "0", 0, 1},
+	[SET_OUTBOUND_BACKOFF_MS] = {"STRIPELINK_OUTBOUND_BACKOFF_MS", "30000", 10, 3600000},
+	[SET_OUTBOUND_GIVE_UP_S] = {"STRIPELINK_OUTBOUND_GIVE_UP_S", "259200", 1, 2592000},
 };
 _Static_assert(sizeof settings / sizeof settings[0] == SET__MAX,
 	       "every setting needs a row");
@@ -149,7 +157,11 @@ sl_err config_load(void)
 	    (e = integer(SET_KEEP_LOG_DAYS, &cfg.keep_log_days)) ||
 	    (e = integer(SET_KEEP_PAYLOAD_DAYS, &cfg.keep_payload_days)) ||
 	    (e = integer(SET_KEEP_LOGIN_DAYS, &cfg.keep_login_days)) ||
-	    (e = integer(SET_PRUNE_INTERVAL, &cfg.prune_interval)))
+	    (e = integer(SET_PRUNE_INTERVAL, &cfg.prune_interval)) ||
+	    (e = integer(SET_OUTBOUND_ALLOW_PRIVATE, &cfg.outbound_allow_private)) ||
+	    (e = integer(SET_OUTBOUND_ALLOW_HTTP, &cfg.outbound_allow_http)) ||
+	    (e = integer(SET_OUTBOUND_BACKOFF_MS, &cfg.outbound_backoff_ms)) ||
+	    (e = integer(SET_OUTBOUND_GIVE_UP_S, &cfg.outbound_give_up_s)))
 		return e;
 	cfg.data_dir = absolute(raw(SET_DATA));
 	const char *root = raw(SET_ROOT);

@@ -30,6 +30,10 @@ struct config {
 	int keep_payload_days;   /* STRIPELINK_KEEP_PAYLOAD_DAYS: stored event payloads (replay) */
 	int keep_login_days;     /* STRIPELINK_KEEP_LOGIN_DAYS: login attempt counters */
 	int prune_interval;      /* STRIPELINK_PRUNE_INTERVAL: seconds between pruning rounds */
+	int outbound_allow_private; /* STRIPELINK_OUTBOUND_ALLOW_PRIVATE: 1 = webhooks may reach private addresses */
+	int outbound_allow_http; /* STRIPELINK_OUTBOUND_ALLOW_HTTP: 1 = webhooks may use plain http */
+	int outbound_backoff_ms; /* STRIPELINK_OUTBOUND_BACKOFF_MS: first retry delay, doubled each time */
+	int outbound_give_up_s;  /* STRIPELINK_OUTBOUND_GIVE_UP_S: retry for this long (3 days) */
 	/* derived paths, owned by the config */
 	const char *db_path;     /* <data>/stripelink.db */
 	const char *key_path;    /* <data>/secret.key */

@@ -103,4 +103,15 @@ HANDLER(page_webhook_post);
 HANDLER(page_log_get);
 HANDLER(page_log_replay_post);
 
+/* page_automations.c */
+HANDLER(page_automations_get);
+HANDLER(page_automations_post);
+HANDLER(page_automation_get);
+HANDLER(page_automation_post);
+HANDLER(page_automation_enable_post);
+HANDLER(page_automation_delete_post);
+HANDLER(page_automation_rotate_post);
+HANDLER(page_automation_test_post);
+HANDLER(page_automation_resend_post);
+
 #endif

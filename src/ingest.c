@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "automation.h"
 #include "store.h"
 
 /* Finds the contact: by email (created when allowed), else through the
@@ -79,14 +80,25 @@ sl_err ingest_apply(struct store *db, struct ingest_item *it, long long now)
 	if (it->skip_reason)
 		return SL_OK;   /* no contact to hang anything on: nothing is written */
 
+	struct automation_facts facts = {
+		.connection_id = it->connection_id,
+		.contact_id = it->contact_id,
+		.history = it->history,
+		.cs = cs,
+		.contact_created = it->contact_created,
+	};
 	if (it->contact_id && it->contact) {
 		for (size_t i = 0; i < cs->field_count; i++)
 			if ((e = store_contact_set(db, it->contact_id, cs->fields[i].key,
 						   cs->fields[i].value, now)))
 				return e;
-		for (size_t i = 0; i < cs->tag_count; i++)
-			if ((e = store_contact_tag(db, it->contact_id, cs->tags[i])))
+		for (size_t i = 0; i < cs->tag_count; i++) {
+			bool added = false;
+			if ((e = store_contact_tag_added(db, it->contact_id, cs->tags[i], &added)))
 				return e;
+			if (added && i < 64)
+				facts.tags_added |= UINT64_C(1) << i;
+		}
 	}
 	if (it->contact_id && cs->customer_id &&
 	    (e = store_customer_link(db, cs->customer_id, it->contact_id)))
@@ -104,6 +116,13 @@ sl_err ingest_apply(struct store *db, struct ingest_item *it, long long now)
 			.created = cs->order.created,
 			.updated_at = now,
 		};
+		char before[32];
+		e = store_order_status(db, o.stripe_id, before, sizeof before);
+		if (e && e != SL_ERR_NOT_FOUND)
+			return e;
+		facts.order_created = e == SL_ERR_NOT_FOUND;
+		facts.order_refunded = o.status && strcmp(o.status, "refunded") == 0 &&
+				       (facts.order_created || strcmp(before, "refunded") != 0);
 		if ((e = store_order_upsert(db, &o)))
 			return e;
 	}
@@ -131,6 +150,14 @@ sl_err ingest_apply(struct store *db, struct ingest_item *it, long long now)
 			.current_period_end = rc->current_period_end,
 			.updated_at = now,
 		};
+		char before[32] = "";
+		e = store_recurring_status(db, r.subscription_id, before, sizeof before);
+		if (e && e != SL_ERR_NOT_FOUND)
+			return e;
+		facts.recurring_created = e == SL_ERR_NOT_FOUND;
+		bool changed = r.status && strcmp(r.status, before) != 0;
+		facts.recurring_past_due = changed && strcmp(r.status, "past_due") == 0;
+		facts.recurring_canceled = changed && strcmp(r.status, "canceled") == 0;
 		if ((e = store_recurring_upsert(db, &r)))
 			return e;
 	}
@@ -139,5 +166,5 @@ sl_err ingest_apply(struct store *db, struct ingest_item *it, long long now)
 	if (recurring && rc_is_other_object(cs) &&
 	    (e = store_object_version_put(db, cs->recurring.subscription_id, it->version)))
 		return e;
-	return SL_OK;
+	return automation_ingested(db, &facts, now);
 }

@@ -31,6 +31,7 @@ struct ingest_item {
 	bool contact;                  /* create/update the contact */
 	enum order_action order;
 	bool recurring;                /* create/update a recurring payment */
+	bool history;                  /* from a historical sync: automations fire only if ticked */
 	/* out */
 	long long contact_id;          /* 0 when none */
 	bool contact_created;

@@ -1,12 +1,15 @@
 /*
  * main.c - the stripelink command: `run` (supervisor, the default),
- * `serve` (the FastCGI worker), `add-admin` and `migrate`.
+ * `serve` (the FastCGI worker), `deliver` (the webhook delivery worker),
+ * `add-admin` and `migrate`.
  */
 #include <fcgiapp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +18,7 @@
 #include "backup.h"
 #include "config.h"
 #include "crypto.h"
+#include "deliver.h"
 #include "fcgi.h"
 #include "retention.h"
 #include "store.h"
@@ -208,6 +212,51 @@ static int cmd_restore(int argc, char **argv, const char *self)
 	return 0;
 }
 
+static volatile sig_atomic_t deliver_stop;
+
+static void on_deliver_stop(int sig)
+{
+	(void)sig;
+	deliver_stop = 1;
+}
+
+/* The outbox's delivery worker (deliver.h), a child of `run`. */
+static int cmd_deliver(int argc, char **argv, const char *self)
+{
+	(void)argc, (void)argv, (void)self;
+	const struct config *c = config_get();
+	unsigned char key[CRYPTO_KEY_LEN];
+	sl_err e = crypto_key_load(c->key_path, key);
+	if (e) {
+		fprintf(stderr, "stripelink-deliver: cannot load %s: %s\n", c->key_path, err_name(e));
+		return 1;
+	}
+	if (stripe_global_init()) {
+		fprintf(stderr, "stripelink-deliver: libcurl setup failed\n");
+		return 1;
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_deliver_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	/* webhooks are asynchronous: under load, the CPU goes to answering
+	 * Stripe first and the backlog drains when there is room */
+	if (setpriority(PRIO_PROCESS, 0, 10) != 0)
+		perror("stripelink-deliver: setpriority");
+	struct store *db = store_open(c->db_path, &e);
+	if (!db) {
+		fprintf(stderr, "stripelink-deliver: cannot open the database: %s\n", err_name(e));
+		return 1;
+	}
+	deliver_loop(db, key, &deliver_stop, 100);
+	store_close(db);
+	stripe_global_cleanup();
+	memset(key, 0, sizeof key);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv, const char *self);
@@ -216,6 +265,7 @@ static const struct {
 	{"run", cmd_run, "start nginx, the FastCGI worker and the sync worker (default)"},
 	{"serve", cmd_serve, "the FastCGI worker alone (started by run)"},
 	{"add-admin", cmd_add_admin, "add an admin: add-admin USERNAME, password on stdin"},
+	{"deliver", cmd_deliver, "the webhook delivery worker alone (started by run)"},
 	{"migrate", cmd_migrate, "create or migrate the database and exit"},
 	{"backup", cmd_backup, "backup FILE: the database and its key in one file, while running"},
 	{"restore", cmd_restore, "restore FILE [--force]: put a backup back (service stopped)"},

@@ -46,6 +46,15 @@ enum route_id {
 	ROUTE_SEGMENTS_POST,
 	ROUTE_SEGMENT_POST,
 	ROUTE_SEGMENT_DELETE,
+	ROUTE_AUTOMATIONS,
+	ROUTE_AUTOMATIONS_POST,
+	ROUTE_AUTOMATION,
+	ROUTE_AUTOMATION_POST,
+	ROUTE_AUTOMATION_ENABLE,
+	ROUTE_AUTOMATION_DELETE,
+	ROUTE_AUTOMATION_ROTATE,
+	ROUTE_AUTOMATION_TEST,
+	ROUTE_AUTOMATION_RESEND,
 	ROUTE__MAX
 };
 
@@ -132,6 +141,19 @@ static const struct form_key sync_keys[] = {
 	{NULL, 0, 0},
 };
 
+/* An automation's form: up to five numbered action rows (action_0,
+ * name_0, value_0, ...), read by name in the handler. */
+static const struct form_key automation_keys[] = {
+	{"name", KEY_LINE, 120},
+	{"trigger", KEY_SLUG, 32},
+	{"trigger_tag", KEY_LINE, 200},
+	{"segment", KEY_INT, 9},
+	{"history", KEY_SLUG, 8},
+	{"action", KEY_SLUG, 16},
+	{"csrf", KEY_SLUG, 128},
+	{NULL, 0, 0},
+};
+
 const struct route route_table[] = {
 	[ROUTE_HEALTHZ] = {HTTP_GET, "/healthz", page_healthz, AUTH_PUBLIC, false, NULL},
 	[ROUTE_METRICS] = {HTTP_GET, "/metrics", page_metrics, AUTH_PUBLIC, false, NULL},
@@ -173,6 +195,15 @@ const struct route route_table[] = {
 	[ROUTE_SEGMENT_POST] = {HTTP_POST, "/segments/:id", page_segment_post, AUTH_ADMIN, true, segment_keys},
 	[ROUTE_SEGMENT_DELETE] = {HTTP_POST, "/segments/:id/delete", page_segment_delete_post, AUTH_ADMIN, true, NULL},
 	[ROUTE_STRIPE_DISCONNECT_POST] = {HTTP_POST, "/apps/stripe/:id/disconnect", page_stripe_disconnect_post, AUTH_ADMIN, true, NULL},
+	[ROUTE_AUTOMATIONS] = {HTTP_GET, "/automations", page_automations_get, AUTH_ADMIN, false, NULL},
+	[ROUTE_AUTOMATIONS_POST] = {HTTP_POST, "/automations", page_automations_post, AUTH_ADMIN, true, automation_keys},
+	[ROUTE_AUTOMATION] = {HTTP_GET, "/automations/:id", page_automation_get, AUTH_ADMIN, false, NULL},
+	[ROUTE_AUTOMATION_POST] = {HTTP_POST, "/automations/:id", page_automation_post, AUTH_ADMIN, true, automation_keys},
+	[ROUTE_AUTOMATION_ENABLE] = {HTTP_POST, "/automations/:id/enable", page_automation_enable_post, AUTH_ADMIN, true, automation_keys},
+	[ROUTE_AUTOMATION_DELETE] = {HTTP_POST, "/automations/:id/delete", page_automation_delete_post, AUTH_ADMIN, true, NULL},
+	[ROUTE_AUTOMATION_ROTATE] = {HTTP_POST, "/automations/:id/rotate-secret", page_automation_rotate_post, AUTH_ADMIN, true, NULL},
+	[ROUTE_AUTOMATION_TEST] = {HTTP_POST, "/automations/:id/test", page_automation_test_post, AUTH_ADMIN, true, NULL},
+	[ROUTE_AUTOMATION_RESEND] = {HTTP_POST, "/automations/:id/deliveries/:delivery/resend", page_automation_resend_post, AUTH_ADMIN, true, NULL},
 };
 _Static_assert(sizeof route_table / sizeof route_table[0] == ROUTE__MAX,
 	       "every route id needs a row");

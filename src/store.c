@@ -213,6 +213,61 @@ static const char *const migrations[] = {
 	"CREATE INDEX recurring_by_contact_status ON recurring_payments (contact_id, status);"
 	"CREATE INDEX contact_values_by_field ON contact_values (field_id, value, contact_id);"
 	"CREATE INDEX contacts_by_created ON contacts (created_at);",
+	/* 9: automations (trigger, optional segment, ordered actions), their
+	 * runs, and the outbox of signed webhooks with every delivery attempt */
+	"CREATE TABLE automations ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL,"
+	"  trigger TEXT NOT NULL,"            /* automation.c's trigger catalogue slug */
+	"  trigger_tag TEXT NOT NULL DEFAULT '',"  /* tag_added: the tag */
+	"  segment_id INTEGER,"               /* NULL: every contact (segments wired at merge) */
+	"  enabled INTEGER NOT NULL DEFAULT 1,"
+	"  history INTEGER NOT NULL DEFAULT 0,"   /* also fire for historical sync */
+	"  secret_sealed TEXT,"               /* webhook signing secret, AES-GCM */
+	"  runs INTEGER NOT NULL DEFAULT 0,"
+	"  failures INTEGER NOT NULL DEFAULT 0,"
+	"  last_run_at INTEGER,"
+	"  created_at INTEGER NOT NULL);"
+	"CREATE INDEX automations_by_trigger ON automations (trigger, enabled);"
+	"CREATE TABLE automation_actions ("
+	"  automation_id INTEGER NOT NULL REFERENCES automations(id) ON DELETE CASCADE,"
+	"  position INTEGER NOT NULL,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('add_tag','remove_tag','set_field','webhook')),"
+	"  name TEXT NOT NULL DEFAULT '',"    /* the tag, the field key or the URL */
+	"  value TEXT NOT NULL DEFAULT '',"   /* set_field: the value */
+	"  PRIMARY KEY (automation_id, position)) WITHOUT ROWID;"
+	"CREATE TABLE automation_runs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  automation_id INTEGER NOT NULL REFERENCES automations(id) ON DELETE CASCADE,"
+	"  at INTEGER NOT NULL,"
+	"  contact_id INTEGER,"
+	"  source TEXT NOT NULL,"             /* webhook, history */
+	"  detail TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX automation_runs_by_automation ON automation_runs (automation_id, id);"
+	"CREATE TABLE outbox ("
+	"  id INTEGER PRIMARY KEY,"
+	"  automation_id INTEGER NOT NULL REFERENCES automations(id) ON DELETE CASCADE,"
+	"  url TEXT NOT NULL,"
+	"  body TEXT NOT NULL,"
+	"  idempotency_key TEXT NOT NULL UNIQUE,"
+	"  test INTEGER NOT NULL DEFAULT 0,"
+	"  state TEXT NOT NULL CHECK (state IN ('pending','delivered','failed')),"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_at INTEGER NOT NULL,"         /* unix ms */
+	"  give_up_at INTEGER NOT NULL,"      /* unix ms */
+	"  created_at INTEGER NOT NULL,"
+	"  finished_at INTEGER);"
+	"CREATE INDEX outbox_due ON outbox (state, next_at);"
+	"CREATE INDEX outbox_by_automation ON outbox (automation_id, id);"
+	"CREATE TABLE outbox_attempts ("
+	"  id INTEGER PRIMARY KEY,"
+	"  outbox_id INTEGER NOT NULL REFERENCES outbox(id) ON DELETE CASCADE,"
+	"  at INTEGER NOT NULL,"
+	"  status INTEGER NOT NULL,"          /* HTTP status; 0 when no answer */
+	"  ms INTEGER NOT NULL,"
+	"  excerpt TEXT NOT NULL DEFAULT '',"
+	"  error TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX outbox_attempts_by_outbox ON outbox_attempts (outbox_id, id);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -327,6 +382,31 @@ enum stmt {
 	ST_SEGMENT_DELETE,
 	ST_SEGMENT_GET,
 	ST_SEGMENTS_LIST,
+	ST_CONTACT_UNTAG,
+	ST_ORDER_STATUS,
+	ST_RECURRING_STATUS,
+	ST_AUTOMATION_INSERT,
+	ST_AUTOMATION_UPDATE,
+	ST_AUTOMATION_DELETE,
+	ST_AUTOMATION_ENABLE,
+	ST_AUTOMATION_SECRET,
+	ST_AUTOMATION_GET,
+	ST_AUTOMATIONS_LIST,
+	ST_AUTOMATIONS_FOR,
+	ST_ACTIONS_DELETE,
+	ST_ACTION_INSERT,
+	ST_ACTIONS_LIST,
+	ST_RUN_INSERT,
+	ST_RUN_COUNT,
+	ST_RUNS_LIST,
+	ST_OUTBOX_INSERT,
+	ST_OUTBOX_NEXT,
+	ST_OUTBOX_ATTEMPT,
+	ST_OUTBOX_SETTLE,
+	ST_AUTOMATION_FAILED,
+	ST_OUTBOX_LIST,
+	ST_OUTBOX_RESEND,
+	ST_ATTEMPTS_LIST,
 	ST__MAX
 };
 
@@ -351,6 +431,18 @@ enum stmt {
 #define JOB_COLUMNS \
 	"id, connection_id, resource, state, error, objects, pages, contacts_created," \
 	" contacts_updated, skipped, queued_at, coalesce(started_at, 0), coalesce(finished_at, 0), elapsed_ms"
+
+#define AUTOMATION_COLUMNS "id, name, trigger, trigger_tag, coalesce(segment_id, 0), enabled, history," \
+	" secret_sealed, runs, failures, coalesce(last_run_at, 0), created_at"
+#define AUTOMATION_COLUMNS_OF(t) t ".id, " t ".name, " t ".trigger, " t ".trigger_tag," \
+	" coalesce(" t ".segment_id, 0), " t ".enabled, " t ".history, " t ".secret_sealed, " t ".runs," \
+	" " t ".failures, coalesce(" t ".last_run_at, 0), " t ".created_at"
+#define OUTBOX_COLUMNS "o.id, o.automation_id, o.url, o.body, o.idempotency_key, o.test, o.state," \
+	" o.attempts, o.next_at, o.give_up_at, o.created_at, coalesce(a.secret_sealed, '')," \
+	" coalesce((SELECT status FROM outbox_attempts x WHERE x.outbox_id = o.id ORDER BY x.id DESC LIMIT 1), -1)," \
+	" coalesce((SELECT ms FROM outbox_attempts x WHERE x.outbox_id = o.id ORDER BY x.id DESC LIMIT 1), 0)," \
+	" coalesce((SELECT CASE WHEN error != '' THEN error ELSE excerpt END FROM outbox_attempts x" \
+	" WHERE x.outbox_id = o.id ORDER BY x.id DESC LIMIT 1), '')"
 
 static const char *const sql[] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -555,6 +647,50 @@ static const char *const sql[] = {
 	[ST_SEGMENT_DELETE] = "DELETE FROM segments WHERE id = ?1",
 	[ST_SEGMENT_GET] = "SELECT id, name, definition, created_at FROM segments WHERE id = ?1",
 	[ST_SEGMENTS_LIST] = "SELECT id, name, definition, created_at FROM segments ORDER BY name",
+	[ST_CONTACT_UNTAG] = "DELETE FROM contact_tags WHERE contact_id = ?1 AND tag_id ="
+			     " (SELECT id FROM tags WHERE name = ?2)",
+	[ST_ORDER_STATUS] = "SELECT status FROM orders WHERE stripe_id = ?1",
+	[ST_RECURRING_STATUS] = "SELECT status FROM recurring_payments WHERE subscription_id = ?1",
+	[ST_AUTOMATION_INSERT] = "INSERT INTO automations (name, trigger, trigger_tag, enabled, history,"
+				 " secret_sealed, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_AUTOMATION_UPDATE] = "UPDATE automations SET name = ?2, trigger = ?3, trigger_tag = ?4,"
+				 " enabled = ?5, history = ?6 WHERE id = ?1",
+	[ST_AUTOMATION_DELETE] = "DELETE FROM automations WHERE id = ?1",
+	[ST_AUTOMATION_ENABLE] = "UPDATE automations SET enabled = ?2 WHERE id = ?1",
+	[ST_AUTOMATION_SECRET] = "UPDATE automations SET secret_sealed = ?2 WHERE id = ?1",
+	[ST_AUTOMATION_GET] = "SELECT " AUTOMATION_COLUMNS " FROM automations WHERE id = ?1",
+	[ST_AUTOMATIONS_LIST] = "SELECT " AUTOMATION_COLUMNS " FROM automations ORDER BY id",
+	[ST_AUTOMATIONS_FOR] = "SELECT " AUTOMATION_COLUMNS_OF("a") ", x.position, x.kind, x.name, x.value"
+			       " FROM automations a JOIN automation_actions x ON x.automation_id = a.id"
+			       " WHERE a.trigger = ?1 AND a.enabled = 1 AND (?2 IS NULL OR a.trigger_tag = ?2)"
+			       " ORDER BY a.id, x.position",
+	[ST_ACTIONS_DELETE] = "DELETE FROM automation_actions WHERE automation_id = ?1",
+	[ST_ACTION_INSERT] = "INSERT INTO automation_actions (automation_id, position, kind, name, value)"
+			     " VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_ACTIONS_LIST] = "SELECT automation_id, position, kind, name, value FROM automation_actions"
+			    " WHERE automation_id = ?1 ORDER BY position",
+	[ST_RUN_INSERT] = "INSERT INTO automation_runs (automation_id, at, contact_id, source, detail)"
+			  " VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_RUN_COUNT] = "UPDATE automations SET runs = runs + 1, last_run_at = ?2 WHERE id = ?1",
+	[ST_RUNS_LIST] = "SELECT id, automation_id, at, coalesce(contact_id, 0), source, detail"
+			 " FROM automation_runs WHERE automation_id = ?1 ORDER BY id DESC LIMIT 50",
+	[ST_OUTBOX_INSERT] = "INSERT INTO outbox (automation_id, url, body, idempotency_key, test, state,"
+			     " next_at, give_up_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?6)",
+	[ST_OUTBOX_NEXT] = "SELECT " OUTBOX_COLUMNS " FROM outbox o JOIN automations a ON a.id = o.automation_id"
+			   " WHERE o.state = 'pending' AND o.next_at <= ?1 ORDER BY o.next_at, o.id LIMIT ?2",
+	[ST_OUTBOX_ATTEMPT] = "INSERT INTO outbox_attempts (outbox_id, at, status, ms, excerpt, error)"
+			      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_OUTBOX_SETTLE] = "UPDATE outbox SET state = ?2, attempts = attempts + 1, next_at = ?3,"
+			     " finished_at = CASE WHEN ?2 = 'pending' THEN NULL ELSE ?4 END WHERE id = ?1",
+	[ST_AUTOMATION_FAILED] = "UPDATE automations SET failures = failures + 1 WHERE id ="
+				 " (SELECT automation_id FROM outbox WHERE id = ?1 AND test = 0)",
+	[ST_OUTBOX_LIST] = "SELECT " OUTBOX_COLUMNS " FROM outbox o JOIN automations a ON a.id = o.automation_id"
+			   " WHERE o.automation_id = ?1 ORDER BY o.id DESC LIMIT 50",
+	[ST_OUTBOX_RESEND] = "UPDATE outbox SET state = 'pending', next_at = ?3, give_up_at = ?4,"
+			     " finished_at = NULL WHERE id = ?1 AND automation_id = ?2",
+	[ST_ATTEMPTS_LIST] = "SELECT x.id, x.outbox_id, x.at, x.status, x.ms, x.excerpt, x.error"
+			     " FROM outbox_attempts x JOIN outbox o ON o.id = x.outbox_id"
+			     " WHERE o.automation_id = ?1 ORDER BY x.id DESC LIMIT 200",
 };
 _Static_assert(sizeof sql / sizeof sql[0] == ST__MAX, "every statement needs its SQL");
 
@@ -2288,6 +2424,175 @@ sl_err store_connection_set_key(struct store *db, long long id, const char *key_
 	return e;
 }
 
+/* ---- automations and the outbox ---- */
+
+sl_err store_contact_tag_added(struct store *db, long long id, const char *tag, bool *added)
+{
+	sl_err e = store_contact_tag(db, id, tag);
+	if (!e && added)
+		*added = sqlite3_changes(db->db) > 0;
+	return e;
+}
+
+sl_err store_contact_untag(struct store *db, long long id, const char *tag, bool *removed)
+{
+	sqlite3_stmt *st = stmt(db, ST_CONTACT_UNTAG);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, tag);
+	sl_err e = exec_step(db, st, "contact untag");
+	if (!e && removed)
+		*removed = sqlite3_changes(db->db) > 0;
+	return e;
+}
+
+/* Copies the one text column a statement keyed by ?1 finds into out. */
+static sl_err status_of(struct store *db, enum stmt which, const char *key, char *out, size_t cap)
+{
+	sqlite3_stmt *st = stmt(db, which);
+	if (!st)
+		return SL_ERR_DB;
+	bind_text(st, 1, key);
+	sl_err e = step_row(db, st, sql[which]);
+	if (e)
+		return e;
+	const unsigned char *t = sqlite3_column_text(st, 0);
+	snprintf(out, cap, "%s", t ? (const char *)t : "");
+	return done(st, SL_OK);
+}
+
+sl_err store_order_status(struct store *db, const char *stripe_id, char *out, size_t cap)
+{
+	return status_of(db, ST_ORDER_STATUS, stripe_id, out, cap);
+}
+
+sl_err store_recurring_status(struct store *db, const char *subscription_id, char *out, size_t cap)
+{
+	return status_of(db, ST_RECURRING_STATUS, subscription_id, out, cap);
+}
+
+static void read_automation(struct arena *a, sqlite3_stmt *st, void *out)
+{
+	struct automation_row *r = out;
+	r->id = sqlite3_column_int64(st, 0);
+	r->name = col_text(a, st, 1);
+	r->trigger = col_text(a, st, 2);
+	r->trigger_tag = col_text(a, st, 3);
+	r->segment_id = sqlite3_column_int64(st, 4);
+	r->enabled = sqlite3_column_int(st, 5) != 0;
+	r->history = sqlite3_column_int(st, 6) != 0;
+	r->secret_sealed = col_text_or_null(a, st, 7);
+	r->runs = sqlite3_column_int64(st, 8);
+	r->failures = sqlite3_column_int64(st, 9);
+	r->last_run_at = sqlite3_column_int64(st, 10);
+	r->created_at = sqlite3_column_int64(st, 11);
+}
+
+static void read_action(struct arena *a, sqlite3_stmt *st, void *out)
+{
+	struct automation_action *r = out;
+	r->position = sqlite3_column_int(st, 1);
+	r->kind = col_text(a, st, 2);
+	r->name = col_text(a, st, 3);
+	r->value = col_text(a, st, 4);
+}
+
+static sl_err actions_put(struct store *db, long long id, const struct automation_action *acts,
+			  size_t n)
+{
+	sqlite3_stmt *del = stmt(db, ST_ACTIONS_DELETE);
+	if (!del)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(del, 1, id);
+	sl_err e = exec_step(db, del, "actions delete");
+	for (size_t i = 0; !e && i < n; i++) {
+		sqlite3_stmt *st = stmt(db, ST_ACTION_INSERT);
+		if (!st)
+			return SL_ERR_DB;
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, (long long)i);
+		bind_text(st, 3, acts[i].kind);
+		bind_text(st, 4, acts[i].name ? acts[i].name : "");
+		bind_text(st, 5, acts[i].value ? acts[i].value : "");
+		e = exec_step(db, st, "action insert");
+	}
+	return e;
+}
+
+sl_err store_automation_save(struct store *db, const struct automation_row *r,
+			     const struct automation_action *acts, size_t n, long long now,
+			     long long *id)
+{
+	sqlite3_stmt *st = stmt(db, r->id ? ST_AUTOMATION_UPDATE : ST_AUTOMATION_INSERT);
+	if (!st)
+		return SL_ERR_DB;
+	if (r->id) {
+		sqlite3_bind_int64(st, 1, r->id);
+		bind_text(st, 2, r->name);
+		bind_text(st, 3, r->trigger);
+		bind_text(st, 4, r->trigger_tag ? r->trigger_tag : "");
+		sqlite3_bind_int(st, 5, r->enabled);
+		sqlite3_bind_int(st, 6, r->history);
+	} else {
+		bind_text(st, 1, r->name);
+		bind_text(st, 2, r->trigger);
+		bind_text(st, 3, r->trigger_tag ? r->trigger_tag : "");
+		sqlite3_bind_int(st, 4, r->enabled);
+		sqlite3_bind_int(st, 5, r->history);
+		bind_text(st, 6, r->secret_sealed);
+		sqlite3_bind_int64(st, 7, now);
+	}
+	sl_err e = exec_step(db, st, "automation save");
+	if (e)
+		return e;
+	if (r->id && sqlite3_changes(db->db) == 0)
+		return SL_ERR_NOT_FOUND;
+	long long the_id = r->id ? r->id : sqlite3_last_insert_rowid(db->db);
+	if (id)
+		*id = the_id;
+	return actions_put(db, the_id, acts, n);
+}
+
+/* Runs a statement keyed by an id (?1) and an optional integer (?2);
+ * SL_ERR_NOT_FOUND when it changed nothing. */
+static sl_err change_by_id(struct store *db, enum stmt which, long long id, bool has2, long long v2)
+{
+	sqlite3_stmt *st = stmt(db, which);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	if (has2)
+		sqlite3_bind_int64(st, 2, v2);
+	sl_err e = exec_step(db, st, sql[which]);
+	if (!e && sqlite3_changes(db->db) == 0)
+		e = SL_ERR_NOT_FOUND;
+	return e;
+}
+
+sl_err store_automation_delete(struct store *db, long long id)
+{
+	return change_by_id(db, ST_AUTOMATION_DELETE, id, false, 0);
+}
+
+sl_err store_automation_enable(struct store *db, long long id, bool enabled)
+{
+	return change_by_id(db, ST_AUTOMATION_ENABLE, id, true, enabled);
+}
+
+sl_err store_automation_secret(struct store *db, long long id, const char *secret_sealed)
+{
+	sqlite3_stmt *st = stmt(db, ST_AUTOMATION_SECRET);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, secret_sealed);
+	sl_err e = exec_step(db, st, "automation secret");
+	if (!e && sqlite3_changes(db->db) == 0)
+		e = SL_ERR_NOT_FOUND;
+	return e;
+}
+
 /* ---- retention ---- */
 
 static const enum stmt prune_stmts[] = {
@@ -2502,4 +2807,225 @@ out:
 	sqlite3_finalize(st);
 	arena_free(a);
 	return e;
+}
+
+sl_err store_automation_get(struct store *db, struct arena *a, long long id,
+			    struct automation_row *out)
+{
+	return get_by_id(db, ST_AUTOMATION_GET, id, read_automation, a, out);
+}
+
+sl_err store_automations_list(struct store *db, struct arena *a, struct automation_row **out,
+			      size_t *n)
+{
+	return list_by_id(db, ST_AUTOMATIONS_LIST, 0, read_automation, sizeof **out, 0, a,
+			  (void **)out, n);
+}
+
+sl_err store_automations_for(struct store *db, struct arena *a, const char *trigger,
+			     const char *tag, struct automation_row **out, size_t *n)
+{
+	sqlite3_stmt *st = stmt(db, ST_AUTOMATIONS_FOR);
+	if (!st)
+		return SL_ERR_DB;
+	bind_text(st, 1, trigger);
+	bind_text(st, 2, tag);
+	size_t cap = 0, count = 0, act_cap = 0;
+	struct automation_row *items = NULL;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		long long id = sqlite3_column_int64(st, 0);
+		if (!count || items[count - 1].id != id) {
+			items = grow(a, items, &cap, count, sizeof *items);
+			read_automation(a, st, &items[count]);
+			items[count].actions = NULL;
+			items[count].n_actions = 0;
+			act_cap = 0;
+			count++;
+		}
+		struct automation_row *r = &items[count - 1];
+		r->actions = grow(a, r->actions, &act_cap, r->n_actions, sizeof *r->actions);
+		struct automation_action *x = &r->actions[r->n_actions++];
+		x->position = sqlite3_column_int(st, 12);
+		x->kind = col_text(a, st, 13);
+		x->name = col_text(a, st, 14);
+		x->value = col_text(a, st, 15);
+	}
+	if (rc != SQLITE_DONE)
+		return done(st, fail(db, rc, "automations for"));
+	*out = items;
+	*n = count;
+	return done(st, SL_OK);
+}
+
+sl_err store_automation_actions(struct store *db, struct arena *a, long long id,
+				struct automation_action **out, size_t *n)
+{
+	return list_by_id(db, ST_ACTIONS_LIST, id, read_action, sizeof **out, 0, a, (void **)out, n);
+}
+
+sl_err store_automation_run(struct store *db, long long automation_id, long long at,
+			    long long contact_id, const char *source, const char *detail)
+{
+	sqlite3_stmt *st = stmt(db, ST_RUN_INSERT);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, automation_id);
+	sqlite3_bind_int64(st, 2, at);
+	if (contact_id > 0)
+		sqlite3_bind_int64(st, 3, contact_id);
+	else
+		sqlite3_bind_null(st, 3);
+	bind_text(st, 4, source);
+	bind_text(st, 5, detail ? detail : "");
+	sl_err e = exec_step(db, st, "run insert");
+	return e ? e : change_by_id(db, ST_RUN_COUNT, automation_id, true, at);
+}
+
+static void read_run(struct arena *a, sqlite3_stmt *st, void *out)
+{
+	struct automation_run *r = out;
+	r->id = sqlite3_column_int64(st, 0);
+	r->at = sqlite3_column_int64(st, 2);
+	r->contact_id = sqlite3_column_int64(st, 3);
+	r->source = col_text(a, st, 4);
+	r->detail = col_text(a, st, 5);
+}
+
+sl_err store_automation_runs(struct store *db, struct arena *a, long long id,
+			     struct automation_run **out, size_t *n)
+{
+	return list_by_id(db, ST_RUNS_LIST, id, read_run, sizeof **out, 0, a, (void **)out, n);
+}
+
+sl_err store_outbox_add(struct store *db, const struct outbox_row *o, long long *id)
+{
+	sqlite3_stmt *st = stmt(db, ST_OUTBOX_INSERT);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, o->automation_id);
+	bind_text(st, 2, o->url);
+	bind_text(st, 3, o->body);
+	bind_text(st, 4, o->idempotency_key);
+	sqlite3_bind_int(st, 5, o->test);
+	sqlite3_bind_int64(st, 6, o->created_at);
+	sqlite3_bind_int64(st, 7, o->give_up_at);
+	sl_err e = exec_step(db, st, "outbox insert");
+	if (!e && id)
+		*id = sqlite3_last_insert_rowid(db->db);
+	return e;
+}
+
+static void read_outbox(struct arena *a, sqlite3_stmt *st, void *out)
+{
+	struct outbox_row *r = out;
+	r->id = sqlite3_column_int64(st, 0);
+	r->automation_id = sqlite3_column_int64(st, 1);
+	r->url = col_text(a, st, 2);
+	r->body = col_text(a, st, 3);
+	r->idempotency_key = col_text(a, st, 4);
+	r->test = sqlite3_column_int(st, 5) != 0;
+	r->state = col_text(a, st, 6);
+	r->attempts = sqlite3_column_int64(st, 7);
+	r->next_at = sqlite3_column_int64(st, 8);
+	r->give_up_at = sqlite3_column_int64(st, 9);
+	r->created_at = sqlite3_column_int64(st, 10);
+	r->secret_sealed = col_text(a, st, 11);
+	r->last_status = sqlite3_column_int64(st, 12);
+	r->last_ms = sqlite3_column_int64(st, 13);
+	r->last_note = col_text(a, st, 14);
+}
+
+sl_err store_outbox_due(struct store *db, struct arena *a, long long now_ms, size_t max,
+			struct outbox_row **out, size_t *n)
+{
+	sqlite3_stmt *st = stmt(db, ST_OUTBOX_NEXT);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, now_ms);
+	sqlite3_bind_int64(st, 2, (long long)max);
+	size_t cap = 0, count = 0;
+	struct outbox_row *items = NULL;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		items = grow(a, items, &cap, count, sizeof *items);
+		read_outbox(a, st, &items[count++]);
+	}
+	if (rc != SQLITE_DONE)
+		return done(st, fail(db, rc, "outbox due"));
+	*out = items;
+	*n = count;
+	return done(st, SL_OK);
+}
+
+sl_err store_outbox_attempt(struct store *db, long long outbox_id, const struct outbox_attempt *t,
+			    const char *state, long long next_at)
+{
+	sqlite3_stmt *st = stmt(db, ST_OUTBOX_ATTEMPT);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, outbox_id);
+	sqlite3_bind_int64(st, 2, t->at);
+	sqlite3_bind_int64(st, 3, t->status);
+	sqlite3_bind_int64(st, 4, t->ms);
+	bind_text(st, 5, t->excerpt ? t->excerpt : "");
+	bind_text(st, 6, t->error ? t->error : "");
+	sl_err e = exec_step(db, st, "outbox attempt");
+	if (e)
+		return e;
+	if (!(st = stmt(db, ST_OUTBOX_SETTLE)))
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, outbox_id);
+	bind_text(st, 2, state);
+	sqlite3_bind_int64(st, 3, next_at);
+	sqlite3_bind_int64(st, 4, t->at);
+	if ((e = exec_step(db, st, "outbox settle")))
+		return e;
+	if (strcmp(state, "failed") == 0 && (st = stmt(db, ST_AUTOMATION_FAILED))) {
+		sqlite3_bind_int64(st, 1, outbox_id);
+		e = exec_step(db, st, "automation failed");
+	}
+	return e;
+}
+
+sl_err store_outbox_list(struct store *db, struct arena *a, long long automation_id,
+			 struct outbox_row **out, size_t *n)
+{
+	return list_by_id(db, ST_OUTBOX_LIST, automation_id, read_outbox, sizeof **out, 0, a,
+			  (void **)out, n);
+}
+
+sl_err store_outbox_resend(struct store *db, long long outbox_id, long long automation_id,
+			   long long now_ms, long long give_up_at)
+{
+	sqlite3_stmt *st = stmt(db, ST_OUTBOX_RESEND);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, outbox_id);
+	sqlite3_bind_int64(st, 2, automation_id);
+	sqlite3_bind_int64(st, 3, now_ms);
+	sqlite3_bind_int64(st, 4, give_up_at);
+	sl_err e = exec_step(db, st, "outbox resend");
+	if (!e && sqlite3_changes(db->db) == 0)
+		e = SL_ERR_NOT_FOUND;
+	return e;
+}
+
+static void read_attempt(struct arena *a, sqlite3_stmt *st, void *out)
+{
+	struct outbox_attempt *r = out;
+	r->id = sqlite3_column_int64(st, 0);
+	r->outbox_id = sqlite3_column_int64(st, 1);
+	r->at = sqlite3_column_int64(st, 2);
+	r->status = sqlite3_column_int64(st, 3);
+	r->ms = sqlite3_column_int64(st, 4);
+	r->excerpt = col_text(a, st, 5);
+	r->error = col_text(a, st, 6);
+}
+
+sl_err store_outbox_attempts(struct store *db, struct arena *a, long long automation_id,
+			     struct outbox_attempt **out, size_t *n)
+{
+	return list_by_id(db, ST_ATTEMPTS_LIST, automation_id, read_attempt, sizeof **out, 0, a,
+			  (void **)out, n);
 }

@@ -512,5 +512,104 @@ sl_err store_segment_ids(struct store *db, struct arena *a, const struct segment
  * SL_ERR_INVALID when its saved definition no longer compiles. */
 sl_err store_segment_contains(struct store *db, long long segment_id, long long contact_id,
 			      long long now, bool *out);
+/* ---- automations and the outbox of signed webhooks ---- */
+
+/* store_contact_tag, telling whether the tag was new on the contact. */
+sl_err store_contact_tag_added(struct store *db, long long id, const char *tag, bool *added);
+/* Removes a tag from a contact; *removed (may be NULL) says whether it had it. */
+sl_err store_contact_untag(struct store *db, long long id, const char *tag, bool *removed);
+/* The stored status of an order / a recurring payment, copied into out;
+ * SL_ERR_NOT_FOUND when there is none yet. */
+sl_err store_order_status(struct store *db, const char *stripe_id, char *out, size_t cap);
+sl_err store_recurring_status(struct store *db, const char *subscription_id, char *out, size_t cap);
+
+struct automation_row {
+	long long id;                /* 0 when new */
+	const char *name;
+	const char *trigger;         /* automation.h's trigger slug */
+	const char *trigger_tag;     /* "" unless trigger is tag_added */
+	long long segment_id;        /* 0: every contact */
+	bool enabled, history;
+	const char *secret_sealed;   /* NULL when none */
+	long long runs, failures, last_run_at, created_at;
+	struct automation_action *actions;   /* store_automations_for only; else NULL */
+	size_t n_actions;
+};
+
+struct automation_action {
+	int position;
+	const char *kind;            /* add_tag, remove_tag, set_field, webhook */
+	const char *name;            /* the tag, the field key or the URL */
+	const char *value;           /* set_field's value; "" otherwise */
+};
+
+struct automation_run {
+	long long id, at, contact_id;
+	const char *source;          /* webhook, history */
+	const char *detail;
+};
+
+/* Inserts (r->id == 0, with r->secret_sealed) or updates an automation and
+ * replaces its actions with acts[0..n). SL_ERR_NOT_FOUND for a missing id. */
+sl_err store_automation_save(struct store *db, const struct automation_row *r,
+			     const struct automation_action *acts, size_t n, long long now,
+			     long long *id);
+sl_err store_automation_delete(struct store *db, long long id);
+sl_err store_automation_enable(struct store *db, long long id, bool enabled);
+sl_err store_automation_secret(struct store *db, long long id, const char *secret_sealed);
+sl_err store_automation_get(struct store *db, struct arena *a, long long id,
+			    struct automation_row *out);
+sl_err store_automations_list(struct store *db, struct arena *a, struct automation_row **out,
+			      size_t *n);
+/* Enabled automations with this trigger (and this trigger tag unless tag
+ * is NULL), in id order, each with its actions (one query). */
+sl_err store_automations_for(struct store *db, struct arena *a, const char *trigger,
+			     const char *tag, struct automation_row **out, size_t *n);
+sl_err store_automation_actions(struct store *db, struct arena *a, long long id,
+				struct automation_action **out, size_t *n);
+/* Records one run and counts it on the automation. */
+sl_err store_automation_run(struct store *db, long long automation_id, long long at,
+			    long long contact_id, const char *source, const char *detail);
+/* The 50 newest runs. */
+sl_err store_automation_runs(struct store *db, struct arena *a, long long id,
+			     struct automation_run **out, size_t *n);
+
+struct outbox_row {
+	long long id, automation_id;
+	const char *url, *body, *idempotency_key;
+	bool test;
+	const char *state;           /* pending, delivered, failed */
+	long long attempts;
+	long long next_at, give_up_at, created_at;   /* unix ms */
+	/* read only */
+	const char *secret_sealed;   /* the automation's */
+	long long last_status;       /* -1 before the first attempt */
+	long long last_ms;
+	const char *last_note;       /* the last attempt's error or response excerpt */
+};
+
+struct outbox_attempt {
+	long long id, outbox_id, at;  /* at: unix ms */
+	long long status, ms;
+	const char *excerpt, *error;
+};
+
+/* Queues a delivery (state pending, due at created_at). */
+sl_err store_outbox_add(struct store *db, const struct outbox_row *o, long long *id);
+/* Up to max pending deliveries due at now_ms, the earliest first. */
+sl_err store_outbox_due(struct store *db, struct arena *a, long long now_ms, size_t max,
+			struct outbox_row **out, size_t *n);
+/* Logs an attempt and moves the delivery to state (pending again with
+ * next_at, delivered or failed, which counts a failure). */
+sl_err store_outbox_attempt(struct store *db, long long outbox_id, const struct outbox_attempt *t,
+			    const char *state, long long next_at);
+/* The 50 newest deliveries of an automation, and its 200 newest attempts. */
+sl_err store_outbox_list(struct store *db, struct arena *a, long long automation_id,
+			 struct outbox_row **out, size_t *n);
+sl_err store_outbox_attempts(struct store *db, struct arena *a, long long automation_id,
+			     struct outbox_attempt **out, size_t *n);
+/* Queues a delivery again (same body and Idempotency-Key). */
+sl_err store_outbox_resend(struct store *db, long long outbox_id, long long automation_id,
+			   long long now_ms, long long give_up_at);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include "metrics.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <time.h>
 
 #include "crypto.h"
+#include "metrics.h"
 
 struct stripe_client {
 	CURL *curl;                  /* reused: keeps connections alive */
@@ -353,4 +355,104 @@ void stripe_key_mask(const char *key, char *out, size_t n)
 	second = second ? strchr(second + 1, '_') : NULL;
 	int prefix = second ? (int)(second - key + 1) : 3;
 	snprintf(out, n, "%.*s…%s", prefix, key, key + len - 4);
+}
+
+/* ---- a generic outbound POST ----
+ * Automations' webhooks (deliver.c) go out through here so that libcurl
+ * stays in this one file: stripe.c's client is extended with a generic
+ * request rather than a second curl module. */
+
+struct guard_ctx {
+	const struct outbound_request *rq;
+	bool refused;
+	char refused_addr[64];
+};
+
+/* Called by libcurl for every address it is about to connect to, after
+ * DNS: the SSRF guard sees the address actually connected. */
+static curl_socket_t open_guarded(void *p, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+	struct guard_ctx *g = p;
+	(void)purpose;
+	if (g->rq->allow && !g->rq->allow(&addr->addr, g->rq->allow_ctx)) {
+		g->refused = true;
+		const void *raw = addr->family == AF_INET6
+			? (const void *)&((const struct sockaddr_in6 *)&addr->addr)->sin6_addr
+			: (const void *)&((const struct sockaddr_in *)&addr->addr)->sin_addr;
+		if (!inet_ntop(addr->family, raw, g->refused_addr, sizeof g->refused_addr))
+			snprintf(g->refused_addr, sizeof g->refused_addr, "?");
+		return CURL_SOCKET_BAD;
+	}
+	return socket(addr->family, addr->socktype, addr->protocol);
+}
+
+struct outbound_client {
+	CURL *curl;   /* reused: keeps connections (each checked when opened) alive */
+};
+
+struct outbound_client *outbound_client_new(void)
+{
+	struct outbound_client *c = calloc(1, sizeof *c);
+	if (c && !(c->curl = curl_easy_init())) {
+		free(c);
+		c = NULL;
+	}
+	return c;
+}
+
+void outbound_client_free(struct outbound_client *c)
+{
+	if (!c)
+		return;
+	curl_easy_cleanup(c->curl);
+	free(c);
+}
+
+sl_err stripe_outbound_post(struct outbound_client *c, const struct outbound_request *rq,
+			    struct outbound_result *res)
+{
+	memset(res, 0, sizeof *res);
+	CURL *h = c->curl;
+	curl_easy_reset(h);
+	struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
+	headers = curl_slist_append(headers, "User-Agent: stripelink/1.0");
+	headers = curl_slist_append(headers, "Expect:");
+	for (size_t i = 0; rq->headers && rq->headers[i]; i++)
+		headers = curl_slist_append(headers, rq->headers[i]);
+	struct answer a = {BUF_INIT, false, false, false, -1};
+	struct guard_ctx g = {rq, false, ""};
+	curl_easy_setopt(h, CURLOPT_URL, rq->url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &a);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, rq->timeout_ms > 0 ? rq->timeout_ms : 10000L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, rq->allow_http ? "http,https" : "https");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_PROXY, "");   /* never through an environment proxy */
+	curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_guarded);
+	curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &g);
+	curl_easy_setopt(h, CURLOPT_POST, 1L);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(rq->body));
+	CURLcode rc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &res->status);
+	if (g.refused) {
+		res->refused = true;
+		res->status = 0;
+		snprintf(res->error, sizeof res->error,
+			 "refused: %s is a loopback, private, link-local or metadata address", g.refused_addr);
+	} else if (rc != CURLE_OK) {
+		res->status = 0;
+		snprintf(res->error, sizeof res->error, "%s", curl_easy_strerror(rc));
+		res->timed_out = rc == CURLE_OPERATION_TIMEDOUT;
+	}
+	size_t n = a.body.len < sizeof res->excerpt - 1 ? a.body.len : sizeof res->excerpt - 1;
+	if (n)
+		memcpy(res->excerpt, a.body.data, n);
+	res->excerpt[n] = '\0';
+	buf_free(&a.body);
+	curl_slist_free_all(headers);
+	return SL_OK;
 }

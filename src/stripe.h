@@ -96,4 +96,40 @@ enum stripe_key_kind stripe_key_check(const char *key, bool *live);
 /* Writes the key's display form ("sk_live_…4242") into out (size n). */
 void stripe_key_mask(const char *key, char *out, size_t n);
 
+
+/* ---- a generic outbound POST (automations' webhooks) ---- */
+
+struct sockaddr;
+
+struct outbound_request {
+	const char *url;
+	const char *body;                   /* JSON */
+	const char *const *headers;         /* "Name: value", NULL-terminated; may be NULL */
+	long timeout_ms;                    /* whole request; 0: 10 s */
+	bool allow_http;                    /* else https only */
+	/* the SSRF guard: asked for every address libcurl is about to connect
+	 * to (after DNS); false refuses it. NULL allows all. */
+	bool (*allow)(const struct sockaddr *sa, void *ctx);
+	void *allow_ctx;
+};
+
+struct outbound_result {
+	long status;                        /* HTTP status; 0 when no answer */
+	bool refused;                       /* the guard refused every address */
+	bool timed_out;
+	char excerpt[512];                  /* start of the response body */
+	char error[256];                    /* why no answer came; "" otherwise */
+};
+
+/* A reusable handle for outbound POSTs (one thread at a time); NULL when
+ * libcurl cannot start. Free with outbound_client_free (accepts NULL). */
+struct outbound_client;
+struct outbound_client *outbound_client_new(void);
+void outbound_client_free(struct outbound_client *c);
+
+/* POSTs rq->body once (no retries: the caller schedules them). Returns
+ * SL_OK with res filled, whatever the answer. */
+sl_err stripe_outbound_post(struct outbound_client *c, const struct outbound_request *rq,
+			    struct outbound_result *res);
+
 #endif

@@ -19,7 +19,7 @@
 #include "buf.h"
 #include "config.h"
 
-enum child_kind { CHILD_APP, CHILD_SYNC, CHILD_NGINX, CHILD__MAX };
+enum child_kind { CHILD_APP, CHILD_SYNC, CHILD_NGINX, CHILD_DELIVER, CHILD__MAX };
 
 struct child {
 	const char *name;
@@ -32,6 +32,7 @@ static struct child children[CHILD__MAX] = {
 	[CHILD_APP] = {"fastcgi worker", 0, 0, 0},
 	[CHILD_SYNC] = {"sync worker", 0, 0, 0},
 	[CHILD_NGINX] = {"nginx", 0, 0, 0},
+	[CHILD_DELIVER] = {"delivery worker", 0, 0, 0},
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -190,6 +191,11 @@ static void start(enum child_kind k, const char *self, const char *conf)
 		children[k].pid = spawn(argv);
 		break;
 	}
+	case CHILD_DELIVER: {
+		char *argv[] = {(char *)self, "deliver", NULL};
+		children[k].pid = spawn(argv);
+		break;
+	}
 	case CHILD__MAX:
 		return;
 	}
@@ -222,6 +228,7 @@ sl_err supervisor_run(const char *self)
 	wait_for_socket();
 	start(CHILD_SYNC, self, conf);
 	start(CHILD_NGINX, self, conf);
+	start(CHILD_DELIVER, self, conf);
 	fprintf(stderr, "stripelink: listening on http://127.0.0.1:%d (data in %s)\n",
 		c->port, c->data_dir);
 

@@ -154,6 +154,7 @@ static sl_err page_job(struct store *db, void *arg)
 			.contact = r->create_contact,
 			.order = r->create_order && settled(&p->sets[i].order) ? ORDER_CREATE : ORDER_NONE,
 			.recurring = r->create_recurring && p->sets[i].recurring.present,
+			.history = true,
 		};
 		if ((e = ingest_apply(db, &it, p->now)))
 			return e;

@@ -16,6 +16,7 @@
     <a href="/contacts"{{#NAV_CONTACTS}} aria-current="page"{{/NAV_CONTACTS}}>Contacts</a>
     <a href="/segments"{{#NAV_SEGMENTS}} aria-current="page"{{/NAV_SEGMENTS}}>Segments</a>
     <a href="/fields"{{#NAV_FIELDS}} aria-current="page"{{/NAV_FIELDS}}>Fields</a>
+    <a href="/automations"{{#NAV_AUTOMATIONS}} aria-current="page"{{/NAV_AUTOMATIONS}}>Automations</a>
     <a href="/apps"{{#NAV_APPS}} aria-current="page"{{/NAV_APPS}}>Apps</a>
   </nav>
   <form class="logout" method="post" action="/logout">
