@@ -56,23 +56,26 @@ long long automation_give_up_at(long long now_ms)
 }
 
 /*
- * The segment condition: the ONE place segments plug in. Segments are
- * built on another branch; at merge this calls store_segment_contains().
- * Until then an automation has no segment (segment_id 0: every contact)
- * and the Automations page refuses to save one. A nonzero id (only
- * possible by editing the database) is never treated as a match: the
- * automation is skipped and the skip logged, and the Stripe change itself
- * still applies.
+ * The segment condition: the contact must be in the automation's segment
+ * (0: every contact) at this moment, inside the same transaction, so the
+ * change that fired it counts. A segment deleted since, or whose saved
+ * definition no longer compiles, matches nobody: the automation is skipped
+ * and the skip logged, and the Stripe change itself still applies.
  */
 static sl_err segment_allows(struct store *db, long long segment_id, long long contact_id,
-			     bool *allowed)
+			     long long now, bool *allowed)
 {
-	(void)db, (void)contact_id;
 	*allowed = segment_id == 0;
-	if (!*allowed)
-		fprintf(stderr, "stripelink: automation: segment %lld set but segments are not built in;"
-			" skipped\n", segment_id);
-	return SL_OK;
+	if (*allowed)
+		return SL_OK;
+	sl_err e = store_segment_contains(db, segment_id, contact_id, now, allowed);
+	if (e == SL_ERR_NOT_FOUND || e == SL_ERR_INVALID) {
+		fprintf(stderr, "stripelink: automation: segment %lld is %s; skipped\n", segment_id,
+			e == SL_ERR_NOT_FOUND ? "gone" : "no longer valid");
+		*allowed = false;
+		return SL_OK;
+	}
+	return e;
 }
 
 /* What fired an automation, carried into its actions. */
@@ -261,7 +264,8 @@ static sl_err fire(struct store *db, struct arena *a, const struct firing *fi, l
 		if (fi->history && !list[i].history)
 			continue;
 		bool allowed;
-		if ((e = segment_allows(db, list[i].segment_id, fi->contact_id, &allowed)) || !allowed)
+		if ((e = segment_allows(db, list[i].segment_id, fi->contact_id, now, &allowed)) ||
+		    !allowed)
 			continue;
 		int webhooks = 0;
 		if ((e = run_actions(db, a, &list[i], fi, now, &webhooks)))

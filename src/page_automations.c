@@ -53,6 +53,22 @@ static void action_rows(struct view_dict *d, const struct automation_action *act
 	}
 }
 
+/* The saved segments as options; selected is the automation's (0: none). */
+static void segment_options(struct http_request *r, struct view_dict *d, long long selected)
+{
+	struct segment_row *list;
+	size_t n;
+	if (store_segments_list(r->thread->db, r->arena, &list, &n))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct view_dict *o = view_section(d, "SEGMENTS");
+		view_set_int(o, "SEGMENT_ID", list[i].id);
+		view_set(o, "SEGMENT_NAME", list[i].name);
+		if (list[i].id == selected)
+			view_show(o, "SELECTED");
+	}
+}
+
 static const char *trigger_label(const char *slug)
 {
 	int t = automation_trigger_find(slug);
@@ -83,6 +99,8 @@ static sl_err list_page(struct http_request *r, struct http_response *resp, int 
 	if (!n)
 		view_show(d, "NONE");
 	trigger_options(d, http_param(r, "trigger"));
+	const char *seg = http_param(r, "segment");
+	segment_options(r, d, seg ? atoll(seg) : 0);
 	action_rows(d, NULL, 0);
 	view_set(d, "NAME_VALUE", error ? http_param(r, "name") : "");
 	if (error) {
@@ -119,8 +137,13 @@ static const char *read_form(struct http_request *r, struct automation_row *au,
 	if (!automation_triggers[t].needs_tag)
 		au->trigger_tag = "";
 	const char *segment = http_param(r, "segment");
-	if (segment && *segment && strcmp(segment, "0") != 0)
-		return "Segments are not available yet: an automation runs for every contact.";
+	au->segment_id = segment && *segment ? atoll(segment) : 0;
+	if (au->segment_id) {
+		struct segment_row s;
+		if (au->segment_id < 0 ||
+		    store_segment_get(r->thread->db, r->arena, au->segment_id, &s) != SL_OK)
+			return "Choose a segment from the list (that one does not exist).";
+	}
 	*n = 0;
 	for (int i = 0; i < MAX_ACTIONS; i++) {
 		const char *kind = http_param(r, arena_printf(r->arena, "action_%d", i));
@@ -221,6 +244,7 @@ static sl_err detail_page(struct http_request *r, struct http_response *resp, lo
 	if (au.history)
 		view_show(d, "HISTORY");
 	trigger_options(d, au.trigger);
+	segment_options(r, d, au.segment_id);
 	action_rows(d, acts, n_acts);
 	if (secret) {
 		view_show(d, "SECRET");

@@ -220,7 +220,7 @@ static const char *const migrations[] = {
 	"  name TEXT NOT NULL,"
 	"  trigger TEXT NOT NULL,"            /* automation.c's trigger catalogue slug */
 	"  trigger_tag TEXT NOT NULL DEFAULT '',"  /* tag_added: the tag */
-	"  segment_id INTEGER,"               /* NULL: every contact (segments wired at merge) */
+	"  segment_id INTEGER,"               /* NULL: every contact; else segments(id) */
 	"  enabled INTEGER NOT NULL DEFAULT 1,"
 	"  history INTEGER NOT NULL DEFAULT 0,"   /* also fire for historical sync */
 	"  secret_sealed TEXT,"               /* webhook signing secret, AES-GCM */
@@ -652,9 +652,10 @@ static const char *const sql[] = {
 	[ST_ORDER_STATUS] = "SELECT status FROM orders WHERE stripe_id = ?1",
 	[ST_RECURRING_STATUS] = "SELECT status FROM recurring_payments WHERE subscription_id = ?1",
 	[ST_AUTOMATION_INSERT] = "INSERT INTO automations (name, trigger, trigger_tag, enabled, history,"
-				 " secret_sealed, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+				 " secret_sealed, created_at, segment_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+				 " nullif(?8, 0))",
 	[ST_AUTOMATION_UPDATE] = "UPDATE automations SET name = ?2, trigger = ?3, trigger_tag = ?4,"
-				 " enabled = ?5, history = ?6 WHERE id = ?1",
+				 " enabled = ?5, history = ?6, segment_id = nullif(?7, 0) WHERE id = ?1",
 	[ST_AUTOMATION_DELETE] = "DELETE FROM automations WHERE id = ?1",
 	[ST_AUTOMATION_ENABLE] = "UPDATE automations SET enabled = ?2 WHERE id = ?1",
 	[ST_AUTOMATION_SECRET] = "UPDATE automations SET secret_sealed = ?2 WHERE id = ?1",
@@ -2534,6 +2535,7 @@ sl_err store_automation_save(struct store *db, const struct automation_row *r,
 		bind_text(st, 4, r->trigger_tag ? r->trigger_tag : "");
 		sqlite3_bind_int(st, 5, r->enabled);
 		sqlite3_bind_int(st, 6, r->history);
+		sqlite3_bind_int64(st, 7, r->segment_id);
 	} else {
 		bind_text(st, 1, r->name);
 		bind_text(st, 2, r->trigger);
@@ -2542,6 +2544,7 @@ sl_err store_automation_save(struct store *db, const struct automation_row *r,
 		sqlite3_bind_int(st, 5, r->history);
 		bind_text(st, 6, r->secret_sealed);
 		sqlite3_bind_int64(st, 7, now);
+		sqlite3_bind_int64(st, 8, r->segment_id);
 	}
 	sl_err e = exec_step(db, st, "automation save");
 	if (e)

@@ -25,8 +25,8 @@
 <div><label for="trigger_tag">Tag (for "Tag added")</label>
 <input id="trigger_tag" name="trigger_tag" maxlength="200" placeholder="stripe-integration-charge-succeeded" value="{{TRIGGER_TAG}}"></div>
 <div><label for="segment">Segment</label>
-<select id="segment" name="segment"><option value="0">Every contact</option></select>
-<span class="hint">Segments are not available yet.</span></div>
+<select id="segment" name="segment"><option value="0">Every contact</option>{{#SEGMENTS}}<option value="{{SEGMENT_ID}}"{{#SELECTED}} selected{{/SELECTED}}>{{SEGMENT_NAME}}</option>{{/SEGMENTS}}</select>
+<span class="hint">The contact must be in it when the trigger fires (Segments page).</span></div>
 <div><label><input type="checkbox" name="history" value="1"{{#HISTORY}} checked{{/HISTORY}}> Also for history (historical sync)</label></div>
 <fieldset><legend>Actions, in order</legend>
 {{#ACTIONS}}<div class="row">

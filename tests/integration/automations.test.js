@@ -126,8 +126,8 @@ class Rig {
   }
 
   // Creates an automation through the page; returns {id, secret, status, text}.
-  async createAutomation({ name, trigger, tag = '', history = false, actions }) {
-    const form = { name, trigger, trigger_tag: tag };
+  async createAutomation({ name, trigger, tag = '', history = false, segment = '0', actions }) {
+    const form = { name, trigger, trigger_tag: tag, segment };
     if (history) form.history = '1';
     actions.forEach(([kind, n, value = ''], i) => {
       form[`action_${i}`] = kind;
@@ -189,7 +189,8 @@ test('automations fire from webhooks and ticked history; deliveries signed, retr
     assert.match(noField.text, /no field with the key/);
     const seg = await rig.admin.submit('/automations', '/automations',
       { name: 'x', trigger: 'order_created', segment: '3', action_0: 'add_tag', name_0: 'a' });
-    assert.equal(seg.status, 422, 'a segment condition is refused until segments exist');
+    assert.equal(seg.status, 422, 'a segment that does not exist is refused');
+    assert.match(seg.text, /Choose a segment from the list/);
     assert.equal(rig.one('SELECT count(*) FROM automations'), 0);
 
     tagAuto = await rig.createAutomation({
@@ -378,6 +379,31 @@ test('automations fire from webhooks and ticked history; deliveries signed, retr
       bodies.set(d.key, d.body);
     }
     assert.ok(recv.deliveries.filter((d) => d.key && !d.signed).length === 0, 'every request was signed');
+  });
+
+  await t.test('an automation with a segment acts only for contacts in it at that moment', async () => {
+    const saved = await rig.admin.submit('/contacts', '/segments',
+      { name: 'Segment insiders', c0_kind: 'text', c0_value: 'seg-in' });
+    assert.equal(saved.status, 303, saved.text.slice(0, 300));
+    const segId = rig.one("SELECT id FROM segments WHERE name = 'Segment insiders'");
+    const form = await rig.admin.get('/automations');
+    assert.match(form.text, new RegExp(`<option value="${segId}">Segment insiders</option>`), 'the segments are offered');
+    const a = await rig.createAutomation({ name: 'insiders only', trigger: 'order_created', segment: String(segId),
+      actions: [['add_tag', 'insider']] });
+    assert.equal(a.status, 201, a.text.slice(0, 300));
+    assert.equal(rig.one(`SELECT segment_id FROM automations WHERE id = ${a.id}`), segId);
+    await rig.deliver(chargeEvent(40, 'seg-in@example.com'));
+    await rig.deliver(chargeEvent(41, 'seg-out@example.com'));
+    assert.ok(rig.contactTags('seg-in@example.com').includes('insider'), 'in the segment: acted on');
+    assert.ok(!rig.contactTags('seg-out@example.com').includes('insider'), 'not in the segment: left alone');
+    // a segment deleted later matches nobody; the Stripe change still applies
+    const del = await rig.admin.submit('/segments', `/segments/${segId}/delete`, {});
+    assert.equal(del.status, 303);
+    await rig.deliver(chargeEvent(42, 'seg-in2@example.com'));
+    assert.ok(!rig.contactTags('seg-in2@example.com').includes('insider'));
+    assert.ok(rig.contactTags('seg-in2@example.com').includes('stripe-integration-charge-succeeded'), 'the Stripe change applied');
+    const off = await rig.admin.submit(`/automations/${a.id}`, `/automations/${a.id}/enable`, { action: 'disable' });
+    assert.equal(off.status, 303, 'disabled, out of the way of the next tests');
   });
 
   await t.test('order refunded, recurring payment created, past due and canceled fire their automations once', async () => {
