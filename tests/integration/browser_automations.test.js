@@ -11,7 +11,7 @@ const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
 const { chromium } = require('playwright-core');
-const { startApp, TOP, sleep } = require('./harness');
+const { startApp, setupPath, TOP, sleep } = require('./harness');
 
 const SHOTS = path.join(TOP, 'build', 'screenshots');
 
@@ -52,7 +52,7 @@ test('a person creates an automation with a webhook, sends a test and sees the d
   const shot = (name) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 
   await t.test('sign up, open Automations from the navigation', async () => {
-    await page.goto(app.base + '/');
+    await page.goto(app.base + setupPath(app));   // the setup address stripelink printed
     await page.getByLabel('Username').fill('owner');
     await page.getByLabel('Password').fill('correct horse battery');
     await page.getByRole('button', { name: 'Create account' }).click();
