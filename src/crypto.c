@@ -460,38 +460,6 @@ sl_err crypto_key_load(const char *path, unsigned char key[CRYPTO_KEY_LEN])
 	return err;
 }
 
-void crypto_wipe(void *p, size_t len)
-{
-	OPENSSL_cleanse(p, len);
-}
-
-sl_err crypto_key_store(const char *path, const unsigned char key[CRYPTO_KEY_LEN])
-{
-	char suffix[2 * 8 + 1];
-	size_t size = strlen(path) + sizeof ".tmp." + sizeof suffix;
-	char *tmp = malloc(size);
-	sl_err err = tmp ? crypto_token_hex(suffix, 8) : SL_ERR_NOMEM;
-	int fd = -1;
-	if (err)
-		goto out;
-	snprintf(tmp, size, "%s.tmp.%s", path, suffix);
-	err = SL_ERR_IO;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		goto out;
-	if (!write_all(fd, key, CRYPTO_KEY_LEN) || fsync(fd) != 0 || rename(tmp, path) != 0) {
-		unlink(tmp);
-		goto out;
-	}
-	dir_sync(path);
-	err = SL_OK;
-out:
-	if (fd >= 0)
-		close(fd);
-	free(tmp);
-	return err;
-}
-
 /* Returns "v1:<nonce-hex>:<ciphertext+tag hex>" (AES-256-GCM, random
  * 12-byte nonce, 16-byte tag), malloc'd for the caller; NULL on failure
  * or for a plaintext over 1 MiB. */

@@ -51,13 +51,6 @@ void crypto_hex(const unsigned char *in, size_t len, char *out);
  * existing file is not exactly CRYPTO_KEY_LEN bytes. */
 sl_err crypto_key_load(const char *path, unsigned char key[CRYPTO_KEY_LEN]);
 
-/* Overwrites len bytes at p with zeros in a way the compiler keeps. */
-void crypto_wipe(void *p, size_t len);
-
-/* Writes key to path (mode 0600) in place of any file there, atomically
- * (a temporary file renamed over it) and durably. SL_ERR_IO on failure. */
-sl_err crypto_key_store(const char *path, const unsigned char key[CRYPTO_KEY_LEN]);
-
 /* Seals a NUL-terminated secret with AES-256-GCM under key. Returns a
  * malloc'd printable string "v1:<nonce-hex>:<ciphertext+tag hex>" the
  * caller frees, or NULL on failure. */

@@ -8,14 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "app.h"
 #include "auth.h"
-#include "backup.h"
 #include "config.h"
 #include "crypto.h"
 #include "deliver.h"
@@ -175,43 +173,6 @@ static int cmd_add_admin(int argc, char **argv, const char *self)
 	return e ? 1 : 0;
 }
 
-static int cmd_backup(int argc, char **argv, const char *self)
-{
-	(void)self;
-	if (argc != 3) {
-		fprintf(stderr, "usage: stripelink backup FILE  (a new file; the service may be running)\n");
-		return 2;
-	}
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	sl_err e = backup_create(argv[2]);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if (e)
-		return 1;
-	struct stat st;
-	printf("backup written to %s (%lld bytes in %.2f s; it holds the key: keep it private)\n",
-	       argv[2], stat(argv[2], &st) == 0 ? (long long)st.st_size : -1LL,
-	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-	return 0;
-}
-
-static int cmd_restore(int argc, char **argv, const char *self)
-{
-	(void)self;
-	bool force = argc == 4 && strcmp(argv[3], "--force") == 0;
-	if (argc != 3 && !force) {
-		fprintf(stderr, "usage: stripelink restore FILE [--force]  (the service stopped)\n");
-		return 2;
-	}
-	sl_err e = supervisor_prepare_dirs();
-	if (!e)
-		e = backup_restore(argv[2], force);
-	if (e)
-		return 1;
-	printf("restored %s into %s\n", argv[2], config_get()->data_dir);
-	return 0;
-}
-
 static volatile sig_atomic_t deliver_stop;
 
 static void on_deliver_stop(int sig)
@@ -267,8 +228,6 @@ static const struct {
 	{"add-admin", cmd_add_admin, "add an admin: add-admin USERNAME, password on stdin"},
 	{"deliver", cmd_deliver, "the webhook delivery worker alone (started by run)"},
 	{"migrate", cmd_migrate, "create or migrate the database and exit"},
-	{"backup", cmd_backup, "backup FILE: the database and its key in one file, while running"},
-	{"restore", cmd_restore, "restore FILE [--force]: put a backup back (service stopped)"},
 };
 
 int main(int argc, char **argv)

@@ -33,18 +33,6 @@ void store_close(struct store *db);
  * its own transaction. */
 sl_err store_migrate(struct store *db);
 
-/* Copies the live database at src_path into dest_path (created; must not
- * exist) with SQLite's online backup API, pages_per_step pages at a time
- * with a short pause between steps. One read transaction spans the copy,
- * so it is consistent as of its start, and in WAL mode the writer (the
- * service taking webhooks) is never held back by it. SL_ERR_EXISTS when
- * dest_path exists; SL_ERR_IO or SL_ERR_DB on failure (dest_path removed). */
-sl_err store_backup(const char *src_path, const char *dest_path, int pages_per_step);
-
-/* Opens the database file at path read-only and runs SQLite's integrity
- * check: SL_OK when it answers "ok", SL_ERR_INVALID otherwise. */
-sl_err store_verify(const char *path);
-
 /* The schema version this build migrates to. */
 int store_schema_version(void);
 
