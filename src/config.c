@@ -21,6 +21,7 @@ enum setting {
 	SET_SYNC_RATE_TEST,
 	SET_TEMPLATE_RELOAD,
 	SET_SYNC_WINDOWS,
+	SET_USER,
 	SET__MAX
 };
 
@@ -42,6 +43,7 @@ static const struct setting_row settings[] = {
 	[SET_SYNC_RATE_TEST] = {"STRIPELINK_SYNC_RATE_TEST", "10", 0, 100000},
 	[SET_TEMPLATE_RELOAD] = {"STRIPELINK_TEMPLATE_RELOAD", "0", 0, 1},
 	[SET_SYNC_WINDOWS] = {"STRIPELINK_SYNC_WINDOWS", "4", 1, 16},
+	[SET_USER] = {"STRIPELINK_USER", "stripelink", 0, 0},  /* workers drop to it when started as root */
 };
 _Static_assert(sizeof settings / sizeof settings[0] == SET__MAX,
 	       "every setting needs a row");
@@ -129,6 +131,7 @@ sl_err config_load(void)
 	cfg.root = root ? absolute(root) : checkout_of_executable();
 	cfg.stripe_api = raw(SET_STRIPE_API);
 	cfg.nginx = raw(SET_NGINX);
+	cfg.user = raw(SET_USER);
 	const char *pub = raw(SET_PUBLIC_URL);
 	if (pub) {
 		cfg.public_url = pub;

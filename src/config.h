@@ -21,6 +21,7 @@ struct config {
 	int sync_rate_test;      /* STRIPELINK_SYNC_RATE_TEST: sync requests/s, test keys */
 	int template_reload;     /* STRIPELINK_TEMPLATE_RELOAD: 1 = reload changed templates */
 	int sync_windows;        /* STRIPELINK_SYNC_WINDOWS: created-time windows per sync job */
+	const char *user;        /* STRIPELINK_USER: the service user the workers run as when started as root */
 	/* derived paths, owned by the config */
 	const char *db_path;     /* <data>/stripelink.db */
 	const char *key_path;    /* <data>/secret.key */

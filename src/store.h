@@ -397,4 +397,12 @@ sl_err store_window_advance(struct store *db, long long window_id, const char *c
  * the windows exist. */
 sl_err store_job_progress(struct store *db, long long job_id, double *fraction, bool *known);
 
+
+/* Copies the database at src_path (while others read and write it) into a
+ * new database file at dest_path: one consistent snapshot, copied
+ * pages_per_step pages at a time (<= 0: all at once). The copy has no
+ * -wal (rollback journal mode). The caller owns dest_path and removes it
+ * on failure. */
+sl_err store_backup(const char *src_path, const char *dest_path, int pages_per_step);
+
 #endif
