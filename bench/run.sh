@@ -10,3 +10,5 @@ if [ -f bench/sync_bench.js ]; then
 	echo "== historical sync"
 	node bench/sync_bench.js
 fi
+echo "== backup and restore, 100,000 contacts"
+node bench/backup_bench.js
