@@ -146,7 +146,7 @@ install: all
 
 # Removes the program files; keeps the data, the settings and the user.
 uninstall:
-	-systemctl disable --now stripelink 2>/dev/null
+	@if [ -z "$(DESTDIR)" ]; then systemctl disable --now stripelink 2>/dev/null || true; fi
 	rm -f $(DESTDIR)$(PREFIX)/bin/stripelink $(DESTDIR)$(UNITDIR)/stripelink.service
 	rm -rf $(DESTDIR)$(LIBDIR) $(DESTDIR)$(SHAREDIR)
 	@echo "kept: $(DESTDIR)$(STATEDIR) (data), $(DESTDIR)$(SYSCONFDIR)/stripelink (settings), user stripelink"
