@@ -168,7 +168,7 @@ static int cmd_restore(int argc, char **argv, const char *self)
 		fprintf(stderr, "usage: stripelink restore [--force] FILE\n");
 		return 2;
 	}
-	sl_err e = supervisor_prepare_dirs(true);
+	sl_err e = supervisor_prepare_dirs(false);
 	if (!e)
 		e = backup_restore(argv[argc - 1], force);
 	if (!e)

@@ -4,7 +4,6 @@
 #include "supervisor.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -12,9 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -103,10 +100,12 @@ void supervisor_without_nginx(void)
 	system_nginx = true;
 }
 
-/* Creates path with mode; an existing one gets the mode only when fix. */
-static sl_err make_dir(const char *path, mode_t mode, bool fix)
+/* Creates path with mode (*created: it is new); an existing one gets the
+ * mode only when fix. */
+static sl_err make_dir(const char *path, mode_t mode, bool fix, bool *created)
 {
-	if (mkdir(path, mode) == 0)
+	*created = mkdir(path, mode) == 0;
+	if (*created)
 		fix = true;
 	else if (errno != EEXIST) {
 		fprintf(stderr, "stripelink: mkdir %s: %s\n", path, strerror(errno));
@@ -133,12 +132,12 @@ sl_err supervisor_prepare_dirs(bool fix_modes)
 					"cannot reach the socket\n");
 		web = (gid_t)-1;
 	}
-	enum { OWNER, WEB, SERVICE, SERVICE_WEB };
+	enum owner { OWNER, WEB, SERVICE, SERVICE_WEB };
 	static const struct {
 		const char *sub;
 		mode_t mode;       /* without a web group */
 		mode_t web_mode;   /* with one */
-		int owner;         /* OWNER: as created; WEB: www-data; SERVICE(_WEB): the service user (and the web group) */
+		enum owner owner;  /* OWNER: as created; WEB: www-data; SERVICE(_WEB): the service user (and the web group) */
 	} dirs[] = {
 		{"", 0700, 0710, SERVICE_WEB},
 		/* setgid: the socket the worker creates there gets the web group */
@@ -151,14 +150,15 @@ sl_err supervisor_prepare_dirs(bool fix_modes)
 		{"/nginx/uwsgi", 0700, 0700, WEB},
 		{"/nginx/scgi", 0700, 0700, WEB},
 	};
+	bool shared = web != (gid_t)-1;
 	char path[4096];
 	for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
 		snprintf(path, sizeof path, "%s%s", c->data_dir, dirs[i].sub);
-		bool shared = web != (gid_t)-1;
-		sl_err e = make_dir(path, shared ? dirs[i].web_mode : dirs[i].mode, fix_modes);
+		bool created;
+		sl_err e = make_dir(path, shared ? dirs[i].web_mode : dirs[i].mode, fix_modes, &created);
 		if (e)
 			return e;
-		if (!fix_modes)
+		if (!fix_modes && !created)
 			continue;
 		if (dirs[i].owner == WEB && shared && geteuid() == 0) {
 			struct passwd *pw = getpwnam("www-data");

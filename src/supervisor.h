@@ -18,9 +18,9 @@ sl_err supervisor_run(const char *self);
 /* Creates the data directory layout: 0700, or 0710 with the www-data group
  * where nginx's workers run as another user and need the socket (started
  * as root, or without our own nginx); run/ holds the socket. When
- * fix_modes, existing directories get these modes and, when started as
- * root, the service user (STRIPELINK_USER) as owner; otherwise only new
- * ones do. Says once when the service user does not exist. */
+ * fix_modes (`run`), existing directories get these modes and, when
+ * started as root, the service user (STRIPELINK_USER) as owner; otherwise
+ * only new ones do. Says once when the service user does not exist. */
 sl_err supervisor_prepare_dirs(bool fix_modes);
 
 /* Gives the database, its -wal and -shm and the secret key to the service
