@@ -21,7 +21,7 @@ export STRIPELINK_PORT ?= 8080
 # Debian packages: to build and run, and what the tests add.
 RUN_DEBS  = build-essential pkg-config libfcgi-dev libcurl4-openssl-dev libjson-c-dev \
             libctemplate-dev libsqlite3-dev libssl-dev nginx
-TEST_DEBS = libcmocka-dev curl sqlite3 chromium clang libfuzzer-14-dev libclang-rt-14-dev
+TEST_DEBS = libcmocka-dev curl sqlite3 chromium clang libfuzzer-14-dev libclang-rt-14-dev systemd openssl
 BENCH_DEBS = wrk
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -50,6 +50,7 @@ FUZZ_OBJ  = $(LIB_C:src/%.c=$(B)/fuzz-obj/%.o)
 FUZZ_BIN  = $(FUZZ_C:tests/fuzz/%.c=$(B)/fuzz/%)
 PROGRAMS  = cgi-bin/stripelink $(if $(wildcard src/sync_main.c),cgi-bin/stripelink-sync)
 
+.PHONY: install uninstall
 .PHONY: all programs run test unit unit-asan integration integration-asan valgrind bench fuzz fuzz-test clean deps test-deps bench-deps
 
 # The public targets install what is missing first, then build in a
@@ -120,6 +121,53 @@ $(B)/bench/%: bench/%.c $(B)/libstripelink.a
 # ---- run ----
 run: all
 	exec ./cgi-bin/stripelink run
+
+# ---- install (Debian conventions; DESTDIR for staging) ----
+#   $(PREFIX)/bin/stripelink          the command (reads the service's settings)
+#   $(PREFIX)/lib/stripelink/         the programs (stripelink, stripelink-sync)
+#   $(PREFIX)/share/stripelink/       templates/, static/, nginx/ (nginx.conf.in, site.conf.in), README.md
+#   $(UNITDIR)/stripelink.service     the systemd unit
+#   $(SYSCONFDIR)/stripelink/stripelink.env  the settings (kept when already there)
+#   $(STATEDIR)                       the data (0700; never removed by uninstall)
+# With an empty DESTDIR it also creates the system user "stripelink".
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= /etc
+STATEDIR   ?= /var/lib/stripelink
+UNITDIR    ?= /etc/systemd/system
+SHAREDIR    = $(PREFIX)/share/stripelink
+LIBDIR      = $(PREFIX)/lib/stripelink
+INSTALL_SUBST = sed -e 's|@SHAREDIR@|$(SHAREDIR)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+                    -e 's|@STATEDIR@|$(STATEDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+
+install: all
+	install -d -m 0755 $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR) $(DESTDIR)$(SHAREDIR)/nginx \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/stripelink
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(LIBDIR)/
+	$(INSTALL_SUBST) dist/stripelink.sh.in >$(DESTDIR)$(PREFIX)/bin/stripelink
+	chmod 0755 $(DESTDIR)$(PREFIX)/bin/stripelink
+	cp -R templates static $(DESTDIR)$(SHAREDIR)/
+	chmod -R u=rwX,go=rX $(DESTDIR)$(SHAREDIR)/templates $(DESTDIR)$(SHAREDIR)/static
+	install -m 0644 nginx/nginx.conf.in nginx/site.conf.in $(DESTDIR)$(SHAREDIR)/nginx/
+	install -m 0644 README.md $(DESTDIR)$(SHAREDIR)/
+	$(INSTALL_SUBST) dist/stripelink.service.in >$(DESTDIR)$(UNITDIR)/stripelink.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/stripelink.service
+	[ -e $(DESTDIR)$(SYSCONFDIR)/stripelink/stripelink.env ] || \
+		install -m 0640 dist/stripelink.env $(DESTDIR)$(SYSCONFDIR)/stripelink/stripelink.env
+	install -d -m 0700 $(DESTDIR)$(STATEDIR)
+	@if [ -z "$(DESTDIR)" ]; then \
+		getent passwd stripelink >/dev/null || \
+			useradd --system --user-group --home-dir $(STATEDIR) --no-create-home \
+				--shell /usr/sbin/nologin stripelink; \
+		chown stripelink: $(STATEDIR); \
+		systemctl daemon-reload 2>/dev/null || true; \
+	fi
+
+# Removes the program files; keeps the data, the settings and the user.
+uninstall:
+	@if [ -z "$(DESTDIR)" ]; then systemctl disable --now stripelink 2>/dev/null || true; fi
+	rm -f $(DESTDIR)$(PREFIX)/bin/stripelink $(DESTDIR)$(UNITDIR)/stripelink.service
+	rm -rf $(DESTDIR)$(LIBDIR) $(DESTDIR)$(SHAREDIR)
+	@echo "kept: $(DESTDIR)$(STATEDIR) (data), $(DESTDIR)$(SYSCONFDIR)/stripelink (settings), user stripelink"
 
 # ---- tests ----
 # tests/run.sh runs each suite, prints a summary and fails if any failed.

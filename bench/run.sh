@@ -16,3 +16,5 @@ if [ -f bench/sync_bench.js ]; then
 fi
 echo "== catch-up of missed events (test-mode rate limit)"
 node bench/catchup_bench.js
+echo "== backup and restore, 100,000 contacts"
+node bench/backup_bench.js

@@ -36,6 +36,7 @@ enum setting {
 	SET_OUTBOUND_ALLOW_HTTP,
 	SET_OUTBOUND_BACKOFF_MS,
 	SET_OUTBOUND_GIVE_UP_S,
+	SET_USER,
 	SET__MAX
 };
 
@@ -70,6 +71,7 @@ static const struct setting_row settings[] = {
 	[SET_OUTBOUND_ALLOW_HTTP] = {"STRIPELINK_OUTBOUND_ALLOW_HTTP", "0", 0, 1},
 	[SET_OUTBOUND_BACKOFF_MS] = {"STRIPELINK_OUTBOUND_BACKOFF_MS", "30000", 10, 3600000},
 	[SET_OUTBOUND_GIVE_UP_S] = {"STRIPELINK_OUTBOUND_GIVE_UP_S", "259200", 1, 2592000},
+	[SET_USER] = {"STRIPELINK_USER", "stripelink", 0, 0},  /* workers drop to it when started as root */
 };
 _Static_assert(sizeof settings / sizeof settings[0] == SET__MAX,
 	       "every setting needs a row");
@@ -174,6 +176,7 @@ sl_err config_load(void)
 				"IP addresses or CIDR blocks\n", cfg.trusted_proxies);
 		return SL_ERR_INVALID;
 	}
+	cfg.user = raw(SET_USER);
 	const char *pub = raw(SET_PUBLIC_URL);
 	if (pub) {
 		cfg.public_url = pub;

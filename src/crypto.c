@@ -438,6 +438,53 @@ out:
 	return err;
 }
 
+/* Reads the key file at path; SL_ERR_NOT_FOUND when there is none. */
+sl_err crypto_key_read(const char *path, unsigned char key[CRYPTO_KEY_LEN])
+{
+	sl_err err = path && key ? key_read(path, key) : SL_ERR_INVALID;
+	if (err && key)
+		OPENSSL_cleanse(key, CRYPTO_KEY_LEN);
+	return err;
+}
+
+/* Writes key to a new 0600 file beside path, syncs it and renames it over
+ * path (replacing an existing key). */
+sl_err crypto_key_store(const char *path, const unsigned char key[CRYPTO_KEY_LEN])
+{
+	char *tmp = NULL;
+	sl_err err = SL_ERR_INVALID;
+	int fd = -1;
+
+	if (!path || !*path || !key)
+		goto out;
+	size_t size = strlen(path) + sizeof ".restore";
+	err = SL_ERR_NOMEM;
+	tmp = malloc(size);
+	if (!tmp)
+		goto out;
+	snprintf(tmp, size, "%s.restore", path);
+	err = SL_ERR_IO;
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		goto out;
+	if (!write_all(fd, key, CRYPTO_KEY_LEN) || fsync(fd) != 0)
+		goto out;
+	if (rename(tmp, path) != 0)
+		goto out;
+	dir_sync(path);
+	err = SL_OK;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (tmp) {
+		if (err)
+			unlink(tmp);
+		free(tmp);
+	}
+	return err;
+}
+
 /* Reads the key file at path, or creates it (0600, random, written
  * whole before it appears under path) when missing. On failure key is
  * zeroed: SL_ERR_IO for unreadable, wrong size or not a regular file. */

@@ -51,6 +51,13 @@ void crypto_hex(const unsigned char *in, size_t len, char *out);
  * existing file is not exactly CRYPTO_KEY_LEN bytes. */
 sl_err crypto_key_load(const char *path, unsigned char key[CRYPTO_KEY_LEN]);
 
+/* Reads the key file at path without creating it: SL_ERR_NOT_FOUND when
+ * missing, SL_ERR_IO when unreadable or not CRYPTO_KEY_LEN bytes. */
+sl_err crypto_key_read(const char *path, unsigned char key[CRYPTO_KEY_LEN]);
+
+/* Replaces the key file at path with key (0600, synced, atomic rename). */
+sl_err crypto_key_store(const char *path, const unsigned char key[CRYPTO_KEY_LEN]);
+
 /* Seals a NUL-terminated secret with AES-256-GCM under key. Returns a
  * malloc'd printable string "v1:<nonce-hex>:<ciphertext+tag hex>" the
  * caller frees, or NULL on failure. */

@@ -1,7 +1,7 @@
 /*
  * main.c - the stripelink command: `run` (supervisor, the default),
  * `serve` (the FastCGI worker), `deliver` (the webhook delivery worker),
- * `add-admin` and `migrate`.
+ * `add-admin`, `migrate`, `backup` and `restore`.
  */
 #include <fcgiapp.h>
 #include <signal.h>
@@ -9,11 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "app.h"
 #include "auth.h"
+#include "backup.h"
 #include "config.h"
 #include "crypto.h"
 #include "deliver.h"
@@ -40,7 +42,7 @@ static sl_err migrate(void)
 static int cmd_migrate(int argc, char **argv, const char *self)
 {
 	(void)argc, (void)argv, (void)self;
-	sl_err e = supervisor_prepare_dirs();
+	sl_err e = supervisor_prepare_dirs(false);
 	if (!e)
 		e = migrate();
 	if (e)
@@ -79,17 +81,30 @@ static sl_err setup_token_announce(void)
 	return SL_OK;
 }
 
+/* run [--no-nginx]: without nginx of its own (also STRIPELINK_NGINX=off),
+ * the system's nginx serves the site from the socket. */
 static int cmd_run(int argc, char **argv, const char *self)
 {
-	(void)argc, (void)argv;
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--no-nginx") != 0) {
+			fprintf(stderr, "usage: stripelink run [--no-nginx]\n");
+			return 2;
+		}
+		supervisor_without_nginx();
+	}
+	if (strcmp(config_get()->nginx, "off") == 0)
+		supervisor_without_nginx();
 	unsigned char key[CRYPTO_KEY_LEN];
-	sl_err e = supervisor_prepare_dirs();
+	sl_err e = supervisor_prepare_dirs(true);
 	if (!e)
 		e = migrate();
 	if (!e)
 		e = setup_token_announce();
 	if (!e)
 		e = crypto_key_load(config_get()->key_path, key);
+	explicit_bzero(key, sizeof key);
+	if (!e)
+		supervisor_own_files();
 	if (!e)
 		e = supervisor_run(self);
 	if (e)
@@ -155,7 +170,7 @@ static int cmd_add_admin(int argc, char **argv, const char *self)
 		fprintf(stderr, "stripelink: %s\n", problem);
 		return 2;
 	}
-	sl_err e = supervisor_prepare_dirs();
+	sl_err e = supervisor_prepare_dirs(false);
 	if (!e)
 		e = migrate();
 	struct store *db = e ? NULL : store_open(config_get()->db_path, &e);
@@ -218,20 +233,60 @@ static int cmd_deliver(int argc, char **argv, const char *self)
 	return 0;
 }
 
+/* backup FILE: the database and the secret key, while the service runs. */
+static int cmd_backup(int argc, char **argv, const char *self)
+{
+	(void)self;
+	if (argc != 3) {
+		fprintf(stderr, "usage: stripelink backup FILE\n");
+		return 2;
+	}
+	sl_err e = backup_write(argv[2]);
+	if (!e)
+		printf("backup written to %s\n", argv[2]);
+	return e ? 1 : 0;
+}
+
+/* restore [--force] FILE: puts a backup back, the service stopped. */
+static int cmd_restore(int argc, char **argv, const char *self)
+{
+	(void)self;
+	bool force = argc == 4 && strcmp(argv[2], "--force") == 0;
+	if (argc != 3 + force) {
+		fprintf(stderr, "usage: stripelink restore [--force] FILE\n");
+		return 2;
+	}
+	sl_err e = supervisor_prepare_dirs(false);
+	if (!e)
+		e = backup_restore(argv[argc - 1], force);
+	if (!e)
+		e = migrate();
+	if (!e)
+		supervisor_own_files();
+	if (e)
+		fprintf(stderr, "stripelink: restore failed: %s\n", err_name(e));
+	else
+		printf("restored %s into %s\n", argv[argc - 1], config_get()->data_dir);
+	return e ? 1 : 0;
+}
+
 static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv, const char *self);
 	const char *help;
 } commands[] = {
-	{"run", cmd_run, "start nginx, the FastCGI worker and the sync worker (default)"},
+	{"run", cmd_run, "start nginx, the FastCGI worker and the sync worker (default); --no-nginx: no nginx"},
 	{"serve", cmd_serve, "the FastCGI worker alone (started by run)"},
 	{"add-admin", cmd_add_admin, "add an admin: add-admin USERNAME, password on stdin"},
 	{"deliver", cmd_deliver, "the webhook delivery worker alone (started by run)"},
 	{"migrate", cmd_migrate, "create or migrate the database and exit"},
+	{"backup", cmd_backup, "backup FILE: database and secret key in one 0600 file, while running"},
+	{"restore", cmd_restore, "restore [--force] FILE: put a backup back (service stopped)"},
 };
 
 int main(int argc, char **argv)
 {
+	umask(077); /* the data are the owner's; shared paths get their modes explicitly */
 	if (FCGX_Init() != 0) {
 		fprintf(stderr, "stripelink: FCGX_Init failed\n");
 		return 1;

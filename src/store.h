@@ -599,5 +599,11 @@ sl_err store_outbox_attempts(struct store *db, struct arena *a, long long automa
 /* Queues a delivery again (same body and Idempotency-Key). */
 sl_err store_outbox_resend(struct store *db, long long outbox_id, long long automation_id,
 			   long long now_ms, long long give_up_at);
+/* Copies the database at src_path (while others read and write it) into a
+ * new database file at dest_path: one consistent snapshot, copied
+ * pages_per_step pages at a time (<= 0: all at once). The copy has no
+ * -wal (rollback journal mode). The caller owns dest_path and removes it
+ * on failure. */
+sl_err store_backup(const char *src_path, const char *dest_path, int pages_per_step);
 
 #endif

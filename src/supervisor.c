@@ -37,57 +37,155 @@ static struct child children[CHILD__MAX] = {
 
 static volatile sig_atomic_t stop_signal;
 
+/* The service user the workers drop to when the supervisor runs as root
+ * (resolved once by supervisor_prepare_dirs; uid 0 = no switch). */
+static struct {
+	uid_t uid;
+	gid_t gid;
+	bool resolved;
+} service;
+
+/* The group nginx's workers run in; -1 when there is none. */
+static gid_t web_group(void)
+{
+	struct group *g = getgrnam("www-data");
+	return g ? g->gr_gid : (gid_t)-1;
+}
+
+static bool in_group(gid_t g)
+{
+	gid_t list[256];
+	int n = getgroups(sizeof list / sizeof list[0], list);
+	for (int i = 0; i < n; i++)
+		if (list[i] == g)
+			return true;
+	return getegid() == g;
+}
+
+static void resolve_service_user(void)
+{
+	if (service.resolved)
+		return;
+	service.resolved = true;
+	if (geteuid() != 0)
+		return;
+	const char *name = config_get()->user;
+	struct passwd *pw = getpwnam(name);
+	if (!pw) {
+		fprintf(stderr, "stripelink: user \"%s\" does not exist (STRIPELINK_USER); "
+				"the workers keep running as root\n", name);
+		return;
+	}
+	service.uid = pw->pw_uid;
+	service.gid = pw->pw_gid;
+}
+
+/* Gives path to the service user (and group, when not -1), if it exists. */
+static void give(const char *path, gid_t group)
+{
+	if (service.uid == 0 && group == (gid_t)-1)
+		return;
+	if (chown(path, service.uid ? service.uid : (uid_t)-1, group) != 0 && errno != ENOENT)
+		fprintf(stderr, "stripelink: chown %s: %s\n", path, strerror(errno));
+}
+
 static void on_stop(int sig)
 {
 	stop_signal = sig;
 }
 
-static sl_err make_dir(const char *path, mode_t mode, bool web_owned)
+static bool system_nginx;
+
+void supervisor_without_nginx(void)
 {
-	if (mkdir(path, mode) != 0 && errno != EEXIST) {
+	system_nginx = true;
+}
+
+/* Creates path with mode (*created: it is new); an existing one gets the
+ * mode only when fix. */
+static sl_err make_dir(const char *path, mode_t mode, bool fix, bool *created)
+{
+	*created = mkdir(path, mode) == 0;
+	if (*created)
+		fix = true;
+	else if (errno != EEXIST) {
 		fprintf(stderr, "stripelink: mkdir %s: %s\n", path, strerror(errno));
 		return SL_ERR_IO;
 	}
-	chmod(path, mode);
-	if (web_owned && geteuid() == 0) {
-		struct passwd *pw = getpwnam("www-data");
-		if (pw && chown(path, pw->pw_uid, pw->pw_gid) != 0)
-			fprintf(stderr, "stripelink: chown %s: %s\n", path, strerror(errno));
+	if (fix && chmod(path, mode) != 0) {
+		fprintf(stderr, "stripelink: chmod %s: %s\n", path, strerror(errno));
+		return SL_ERR_IO;
 	}
 	return SL_OK;
 }
 
-sl_err supervisor_prepare_dirs(void)
+sl_err supervisor_prepare_dirs(bool fix_modes)
 {
 	const struct config *c = config_get();
+	resolve_service_user();
+	/* nginx's workers need to reach the socket when they run as another
+	 * user: ours switch to www-data when started as root, the system's
+	 * always run as www-data. Everything else stays the owner's. */
+	gid_t web = (geteuid() == 0 || system_nginx) ? web_group() : (gid_t)-1;
+	if (web != (gid_t)-1 && geteuid() != 0 && !in_group(web)) {
+		if (fix_modes)
+			fprintf(stderr, "stripelink: not in the www-data group: nginx's workers "
+					"cannot reach the socket\n");
+		web = (gid_t)-1;
+	}
+	enum owner { OWNER, WEB, SERVICE, SERVICE_WEB };
 	static const struct {
 		const char *sub;
-		mode_t mode;
-		bool web_owned;
+		mode_t mode;       /* without a web group */
+		mode_t web_mode;   /* with one */
+		enum owner owner;  /* OWNER: as created; WEB: www-data; SERVICE(_WEB): the service user (and the web group) */
 	} dirs[] = {
-		{"", 0711, false},
-		{"/run", 0750, false},
-		{"/logs", 0700, false},
-		{"/nginx", 0755, false},
-		{"/nginx/client_body", 0700, true},
-		{"/nginx/fastcgi", 0700, true},
-		{"/nginx/proxy", 0700, true},
-		{"/nginx/uwsgi", 0700, true},
-		{"/nginx/scgi", 0700, true},
+		{"", 0700, 0710, SERVICE_WEB},
+		/* setgid: the socket the worker creates there gets the web group */
+		{"/run", 0700, 02750, SERVICE_WEB},
+		{"/logs", 0700, 0700, SERVICE},
+		{"/nginx", 0700, 0755, OWNER},
+		{"/nginx/client_body", 0700, 0700, WEB},
+		{"/nginx/fastcgi", 0700, 0700, WEB},
+		{"/nginx/proxy", 0700, 0700, WEB},
+		{"/nginx/uwsgi", 0700, 0700, WEB},
+		{"/nginx/scgi", 0700, 0700, WEB},
 	};
+	bool shared = web != (gid_t)-1;
 	char path[4096];
 	for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
 		snprintf(path, sizeof path, "%s%s", c->data_dir, dirs[i].sub);
-		sl_err e = make_dir(path, dirs[i].mode, dirs[i].web_owned);
+		bool created;
+		sl_err e = make_dir(path, shared ? dirs[i].web_mode : dirs[i].mode, fix_modes, &created);
 		if (e)
 			return e;
+		if (!fix_modes && !created)
+			continue;
+		if (dirs[i].owner == WEB && shared && geteuid() == 0) {
+			struct passwd *pw = getpwnam("www-data");
+			if (pw && chown(path, pw->pw_uid, pw->pw_gid) != 0)
+				fprintf(stderr, "stripelink: chown %s: %s\n", path, strerror(errno));
+		} else if (dirs[i].owner == SERVICE || dirs[i].owner == SERVICE_WEB) {
+			give(path, dirs[i].owner == SERVICE_WEB ? web : (gid_t)-1);
+			chmod(path, shared ? dirs[i].web_mode : dirs[i].mode); /* chown clears setgid */
+		}
 	}
-	/* the socket directory: group www-data may enter it */
-	struct group *g = getgrnam("www-data");
-	snprintf(path, sizeof path, "%s/run", c->data_dir);
-	if (g && geteuid() == 0 && chown(path, 0, g->gr_gid) != 0)
-		fprintf(stderr, "stripelink: chown %s: %s\n", path, strerror(errno));
 	return SL_OK;
+}
+
+void supervisor_own_files(void)
+{
+	const struct config *c = config_get();
+	resolve_service_user();
+	if (service.uid == 0)
+		return;
+	char path[4096];
+	static const char *const suffixes[] = {"", "-wal", "-shm"};
+	for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+		snprintf(path, sizeof path, "%s%s", c->db_path, suffixes[i]);
+		give(path, (gid_t)-1);
+	}
+	give(c->key_path, (gid_t)-1);
 }
 
 /* Replaces every @NAME@ of the template with its value. */
@@ -141,10 +239,17 @@ static sl_err write_nginx_conf(const char *out_path)
 	return e;
 }
 
-static pid_t spawn(char *const argv[])
+static pid_t spawn(char *const argv[], bool drop)
 {
 	pid_t pid = fork();
 	if (pid == 0) {
+		if (drop && service.uid != 0 &&
+		    (setgroups(0, NULL) != 0 || setgid(service.gid) != 0 ||
+		     setuid(service.uid) != 0 || setuid(0) == 0)) {
+			fprintf(stderr, "stripelink: cannot switch to user %s: %s\n",
+				config_get()->user, strerror(errno));
+			_exit(127);
+		}
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
@@ -175,25 +280,25 @@ static void start(enum child_kind k, const char *self, const char *conf)
 	switch (k) {
 	case CHILD_APP: {
 		char *argv[] = {(char *)self, "serve", NULL};
-		children[k].pid = spawn(argv);
+		children[k].pid = spawn(argv, true);
 		break;
 	}
 	case CHILD_SYNC: {
 		if (!sync_worker_built(self, sync_path, sizeof sync_path))
 			return;
 		char *argv[] = {sync_path, NULL};
-		children[k].pid = spawn(argv);
+		children[k].pid = spawn(argv, true);
 		break;
 	}
 	case CHILD_NGINX: {
 		char *argv[] = {(char *)c->nginx, "-p", prefix, "-c", (char *)conf,
 				"-e", "stderr", NULL};
-		children[k].pid = spawn(argv);
+		children[k].pid = spawn(argv, false);
 		break;
 	}
 	case CHILD_DELIVER: {
 		char *argv[] = {(char *)self, "deliver", NULL};
-		children[k].pid = spawn(argv);
+		children[k].pid = spawn(argv, true);   /* parses what receivers answer */
 		break;
 	}
 	case CHILD__MAX:
@@ -215,9 +320,11 @@ sl_err supervisor_run(const char *self)
 	const struct config *c = config_get();
 	char conf[4096];
 	snprintf(conf, sizeof conf, "%s/nginx/nginx.conf", c->data_dir);
-	sl_err e = write_nginx_conf(conf);
-	if (e)
-		return e;
+	if (!system_nginx) {
+		sl_err e = write_nginx_conf(conf);
+		if (e)
+			return e;
+	}
 
 	struct sigaction sa = {0};
 	sa.sa_handler = on_stop;
@@ -227,10 +334,15 @@ sl_err supervisor_run(const char *self)
 	start(CHILD_APP, self, conf);
 	wait_for_socket();
 	start(CHILD_SYNC, self, conf);
-	start(CHILD_NGINX, self, conf);
 	start(CHILD_DELIVER, self, conf);
-	fprintf(stderr, "stripelink: listening on http://127.0.0.1:%d (data in %s)\n",
-		c->port, c->data_dir);
+	if (system_nginx)
+		fprintf(stderr, "stripelink: FastCGI on %s for the system's nginx (data in %s)\n",
+			c->socket_path, c->data_dir);
+	else {
+		start(CHILD_NGINX, self, conf);
+		fprintf(stderr, "stripelink: listening on http://127.0.0.1:%d (data in %s)\n",
+			c->port, c->data_dir);
+	}
 
 	while (!stop_signal) {
 		int status;
