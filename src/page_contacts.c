@@ -8,21 +8,19 @@
 #include <time.h>
 
 #include "app.h"
+#include "catalog.h"
 #include "csv.h"
 #include "store.h"
 #include "view.h"
 
 #define CONTACTS_PER_PAGE 50
 
-/* "12.34 USD" from minor units (two decimals; zero-decimal currencies are
- * shown the same way, which is off by 100 for JPY and friends). */
+/* "1,234.56 USD", "1,000 JPY", "1.234 KWD": minor units shown with the
+ * currency's own decimals (see catalog_money_format). */
 static const char *money(struct arena *a, long long minor, const char *currency)
 {
-	char upper[8] = "";
-	for (size_t i = 0; currency && currency[i] && i < sizeof upper - 1; i++)
-		upper[i] = (char)(currency[i] >= 'a' && currency[i] <= 'z' ? currency[i] - 32 : currency[i]);
-	return arena_printf(a, "%s%lld.%02lld %s", minor < 0 ? "-" : "",
-			    (minor < 0 ? -minor : minor) / 100, (minor < 0 ? -minor : minor) % 100, upper);
+	char buf[CATALOG_MONEY_MAX];
+	return arena_strdup(a, catalog_money_format(buf, minor, currency));
 }
 
 /* Adds one TAGS section row per ';'-separated tag. */
@@ -161,7 +159,8 @@ HANDLER(page_contact_get)
 		struct view_dict *row = view_section(d, "RECURRING");
 		view_set(row, "SUBSCRIPTION_ID", recurring[i].subscription_id);
 		view_set(row, "STATUS", recurring[i].status);
-		view_set(row, "AMOUNT", money(a, recurring[i].amount, recurring[i].currency));
+		view_set(row, "AMOUNT", recurring[i].has_amount
+			 ? money(a, recurring[i].amount, recurring[i].currency) : "unknown");
 		view_set(row, "INTERVAL", recurring[i].interval);
 		view_set(row, "PERIOD_END", recurring[i].current_period_end);
 	}

@@ -451,7 +451,7 @@ static const char *const sql[] = {
 	[ST_CONTACT_ORDERS] = "SELECT stripe_id, amount, amount_refunded, currency, status, coalesce(created, '')"
 			      " FROM orders WHERE contact_id = ?1 ORDER BY id DESC LIMIT 100",
 	[ST_CONTACT_RECURRING] = "SELECT subscription_id, status, coalesce(price_id, ''), coalesce(amount, 0),"
-				 " coalesce(currency, ''), coalesce(interval, ''), coalesce(current_period_end, '')"
+				 " coalesce(currency, ''), coalesce(interval, ''), coalesce(current_period_end, ''), amount IS NOT NULL"
 				 " FROM recurring_payments WHERE contact_id = ?1 ORDER BY id DESC LIMIT 100",
 };
 _Static_assert(sizeof sql / sizeof sql[0] == ST__MAX, "every statement needs its SQL");
@@ -1024,6 +1024,7 @@ static void read_recurring(struct arena *a, sqlite3_stmt *st, void *out)
 	r->currency = col_text(a, st, 4);
 	r->interval = col_text(a, st, 5);
 	r->current_period_end = col_text(a, st, 6);
+	r->has_amount = sqlite3_column_int(st, 7) != 0;
 }
 
 static void read_window(struct arena *a, sqlite3_stmt *st, void *out)

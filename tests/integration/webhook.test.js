@@ -95,11 +95,23 @@ function csvUnescape(cell) {
   return /^'[=+\-@\t\r]/.test(cell) ? cell.slice(1) : cell;
 }
 
-// "20.00 USD", as the contact page shows money.
+// ISO 4217 minor units other than two (Stripe's zero- and three-decimal lists).
+const CURRENCY_DECIMALS = {
+  bif: 0, clp: 0, djf: 0, gnf: 0, isk: 0, jpy: 0, kmf: 0, krw: 0, mga: 0, pyg: 0, rwf: 0, ugx: 0,
+  vnd: 0, vuv: 0, xaf: 0, xof: 0, xpf: 0, bhd: 3, jod: 3, kwd: 3, omr: 3, tnd: 3,
+};
+
+// "1,234.56 USD", "1,000 JPY", "1.234 KWD", as the contact page shows money
+// (null: "unknown").
 function money(minor, currency) {
+  if (minor === null || minor === undefined) return 'unknown';
+  const cur = (currency || '').toLowerCase();
+  const d = cur in CURRENCY_DECIMALS ? CURRENCY_DECIMALS[cur] : 2;
   const sign = minor < 0 ? '-' : '';
-  const abs = Math.abs(minor);
-  return `${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')} ${(currency || '').toUpperCase()}`;
+  const digits = String(Math.abs(minor)).padStart(d + 1, '0');
+  const whole = digits.slice(0, digits.length - d).replace(/\B(?=(\d{3})+$)/g, ',');
+  const frac = d ? `.${digits.slice(digits.length - d)}` : '';
+  return `${sign}${whole}${frac}${cur ? ` ${cur.toUpperCase()}` : ''}`;
 }
 
 function sorted(list) {
@@ -267,7 +279,7 @@ const CASE_KEYS = {
   step: ['id', 'type', 'created', 'fixture', 'set', 'expect', 'settings'],
   expect: ['contacts', 'orders', 'recurring', 'absent', 'links', 'stripe_lookups'],
   contact: ['email', 'first_name', 'last_name', 'phone', 'tags'],
-  order: ['stripe_id', 'email', 'amount', 'amount_refunded', 'currency', 'status'],
+  order: ['stripe_id', 'email', 'amount', 'amount_refunded', 'currency', 'status', 'shown'],
   recurring: ['subscription_id', 'email', 'status', 'amount', 'currency', 'interval'],
 };
 
@@ -322,6 +334,11 @@ async function runCase(rig, c) {
       assert.match(res.type, /^application\/json/);
       if (want.status === 200) assert.equal(res.json.received, true, `${what}: ${res.text}`);
       if (want.result !== '*') assert.equal(res.json.result, want.result, `${what}: ${res.text}`);
+      if (want.reason) {
+        assert.ok((res.json.reason || '').includes(want.reason), `${what}: reason ${res.json.reason}`);
+        const logged = rig.rows(`SELECT reason FROM integration_log WHERE connection_id = ${rig.id} AND event_id = '${event.id}' ORDER BY id DESC LIMIT 1`);
+        assert.ok(logged.length && logged[0].reason.includes(want.reason), `${what}: logged reason ${JSON.stringify(logged)}`);
+      }
       sent.push([event.id, res.json.result]);
     }
   } finally {
@@ -390,6 +407,7 @@ async function runCase(rig, c) {
         stripe_id: want.stripe_id, amount: money(want.amount, want.currency),
         refunded: want.amount_refunded ? money(want.amount_refunded, want.currency) : '', status: want.status,
       });
+      if (want.shown) assert.equal(row.amount, want.shown, `${c.name}: ${want.stripe_id} as shown`);
     }
   }
   for (const want of expRecurring) {
