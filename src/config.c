@@ -21,6 +21,7 @@ enum setting {
 	SET_SYNC_RATE_TEST,
 	SET_TEMPLATE_RELOAD,
 	SET_SYNC_WINDOWS,
+	SET_ROLL_GRACE,
 	SET__MAX
 };
 
@@ -42,6 +43,7 @@ static const struct setting_row settings[] = {
 	[SET_SYNC_RATE_TEST] = {"STRIPELINK_SYNC_RATE_TEST", "10", 0, 100000},
 	[SET_TEMPLATE_RELOAD] = {"STRIPELINK_TEMPLATE_RELOAD", "0", 0, 1},
 	[SET_SYNC_WINDOWS] = {"STRIPELINK_SYNC_WINDOWS", "4", 1, 16},
+	[SET_ROLL_GRACE] = {"STRIPELINK_ROLL_GRACE_SECONDS", "300", 0, 86400},
 };
 _Static_assert(sizeof settings / sizeof settings[0] == SET__MAX,
 	       "every setting needs a row");
@@ -122,7 +124,8 @@ sl_err config_load(void)
 	    (e = integer(SET_SYNC_RATE_LIVE, &cfg.sync_rate_live)) ||
 	    (e = integer(SET_SYNC_RATE_TEST, &cfg.sync_rate_test)) ||
 	    (e = integer(SET_TEMPLATE_RELOAD, &cfg.template_reload)) ||
-	    (e = integer(SET_SYNC_WINDOWS, &cfg.sync_windows)))
+	    (e = integer(SET_SYNC_WINDOWS, &cfg.sync_windows)) ||
+	    (e = integer(SET_ROLL_GRACE, &cfg.roll_grace)))
 		return e;
 	cfg.data_dir = absolute(raw(SET_DATA));
 	const char *root = raw(SET_ROOT);

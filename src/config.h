@@ -21,6 +21,7 @@ struct config {
 	int sync_rate_test;      /* STRIPELINK_SYNC_RATE_TEST: sync requests/s, test keys */
 	int template_reload;     /* STRIPELINK_TEMPLATE_RELOAD: 1 = reload changed templates */
 	int sync_windows;        /* STRIPELINK_SYNC_WINDOWS: created-time windows per sync job */
+	int roll_grace;          /* STRIPELINK_ROLL_GRACE_SECONDS: old signing secret kept after a roll */
 	/* derived paths, owned by the config */
 	const char *db_path;     /* <data>/stripelink.db */
 	const char *key_path;    /* <data>/secret.key */

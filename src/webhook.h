@@ -15,7 +15,6 @@ struct app_thread;
 struct arena;
 
 #define WEBHOOK_TOLERANCE 300          /* seconds either side of now */
-#define WEBHOOK_PREVIOUS_SECRET_GRACE (24 * 3600)
 #define WEBHOOK_REJECTS_PER_MINUTE 60  /* badly signed deliveries logged a minute */
 
 struct webhook_outcome {
