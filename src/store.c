@@ -346,7 +346,8 @@ static const char *const sql[] = {
 	[ST_CONNECTION_GET] = "SELECT " CONNECTION_COLUMNS " FROM connections WHERE id = ?1",
 	[ST_CONNECTIONS_LIST] = "SELECT " CONNECTION_COLUMNS " FROM connections WHERE status != 'pending'"
 				" ORDER BY id",
-	[ST_CONNECTION_BY_ACCOUNT] = "SELECT id FROM connections WHERE account_id = ?1 ORDER BY id DESC LIMIT 1",
+	[ST_CONNECTION_BY_ACCOUNT] = "SELECT id FROM connections WHERE account_id = ?1 AND livemode = ?2"
+				     " ORDER BY id DESC LIMIT 1",
 	[ST_CONNECTION_INSERT] = "INSERT INTO connections (status, account_id, account_name, livemode, created_at,"
 				 " pending_since) VALUES ('pending', ?1, ?2, ?3, ?4, ?4)",
 	/* a pending row older than ?5 was left by a connect that died midway */
@@ -1264,6 +1265,7 @@ sl_err store_connection_begin(struct store *db, const char *account_id,
 	if (!find)
 		return SL_ERR_DB;
 	bind_text(find, 1, account_id);
+	sqlite3_bind_int(find, 2, livemode);   /* live and test keys: two connections */
 	long long existing;
 	sl_err e = query_int(db, find, &existing);
 	if (e && e != SL_ERR_NOT_FOUND)

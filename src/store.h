@@ -193,11 +193,12 @@ sl_err store_connections_list(struct store *db, struct arena *a,
 			      struct connection_row **out, size_t *n);
 #define STORE_PENDING_STALE 300   /* seconds: a pending connect older than this died */
 
-/* Starts connecting account_id: reuses its disconnected connection (keeping
- * its mappings), or a pending one left by a connect that died more than
+/* Starts connecting account_id in one mode (its live key and its test key
+ * are two connections): reuses its disconnected connection of that mode
+ * (keeping its mappings), or a pending one left by a connect that died more than
  * STORE_PENDING_STALE seconds ago, or inserts a new one, in state pending,
  * and sets *id. SL_ERR_EXISTS when the account is connected (or being
- * connected right now). */
+ * connected right now) in that mode. */
 sl_err store_connection_begin(struct store *db, const char *account_id,
 			      const char *account_name, bool livemode, long long now,
 			      long long *id);
