@@ -23,6 +23,63 @@ static const char *money(struct arena *a, long long minor, const char *currency)
 	return arena_strdup(a, catalog_money_format(buf, minor, currency));
 }
 
+/* "12.34 USD; 1,000 JPY" from per-currency amounts, "" for none; with
+ * monthly, "(n with unknown amount)" after a currency that has some. */
+static const char *money_list(struct arena *a, const struct money_row *m, size_t n)
+{
+	const char *s = "";
+	for (size_t i = 0; i < n; i++) {
+		const char *one = m[i].count > m[i].unknown ? money(a, m[i].amount, m[i].currency) : "";
+		if (m[i].unknown)
+			one = arena_printf(a, "%s%s%lld with unknown amount%s", one, *one ? " (" : "",
+					   m[i].unknown, *one ? ")" : "");
+		s = arena_printf(a, "%s%s%s", s, *s ? "; " : "", one);
+	}
+	return s;
+}
+
+/* The contact's summary as text cells: net revenue, orders, first and
+ * last order, active recurring payments, their monthly amount. */
+enum summary_cell {
+	SUMMARY_NET_REVENUE,
+	SUMMARY_ORDERS,
+	SUMMARY_FIRST_ORDER,
+	SUMMARY_LAST_ORDER,
+	SUMMARY_ACTIVE_RECURRING,
+	SUMMARY_MONTHLY_RECURRING,
+	SUMMARY__MAX
+};
+
+static const char *const summary_columns[] = {
+	[SUMMARY_NET_REVENUE] = "net_revenue",
+	[SUMMARY_ORDERS] = "orders",
+	[SUMMARY_FIRST_ORDER] = "first_order",
+	[SUMMARY_LAST_ORDER] = "last_order",
+	[SUMMARY_ACTIVE_RECURRING] = "active_recurring",
+	[SUMMARY_MONTHLY_RECURRING] = "monthly_recurring",
+};
+_Static_assert(sizeof summary_columns / sizeof summary_columns[0] == SUMMARY__MAX,
+	       "every summary cell needs a column name");
+
+static sl_err summary_cells(struct store *db, struct arena *a, long long contact_id,
+			    const char *cells[SUMMARY__MAX])
+{
+	struct contact_summary s;
+	sl_err e = store_contact_summary(db, a, contact_id, &s);
+	if (e)
+		return e;
+	long long active = 0;
+	for (size_t i = 0; i < s.n_monthly; i++)
+		active += s.monthly[i].count;
+	cells[SUMMARY_NET_REVENUE] = money_list(a, s.revenue, s.n_revenue);
+	cells[SUMMARY_ORDERS] = arena_printf(a, "%lld", s.orders);
+	cells[SUMMARY_FIRST_ORDER] = s.first_order;
+	cells[SUMMARY_LAST_ORDER] = s.last_order;
+	cells[SUMMARY_ACTIVE_RECURRING] = arena_printf(a, "%lld", active);
+	cells[SUMMARY_MONTHLY_RECURRING] = money_list(a, s.monthly, s.n_monthly);
+	return SL_OK;
+}
+
 /* Adds one TAGS section row per ';'-separated tag. */
 static void add_tags(struct arena *a, struct view_dict *d, const char *tags)
 {
@@ -144,6 +201,17 @@ HANDLER(page_contact_get)
 		view_dict_free(d);
 		return e;
 	}
+	const char *cells[SUMMARY__MAX];
+	if ((e = summary_cells(r->thread->db, a, id, cells))) {
+		view_dict_free(d);
+		return e;
+	}
+	view_set(d, "NET_REVENUE", *cells[SUMMARY_NET_REVENUE] ? cells[SUMMARY_NET_REVENUE] : "none");
+	view_set(d, "ORDER_COUNT", cells[SUMMARY_ORDERS]);
+	view_set(d, "FIRST_ORDER", *cells[SUMMARY_FIRST_ORDER] ? cells[SUMMARY_FIRST_ORDER] : "none");
+	view_set(d, "LAST_ORDER", *cells[SUMMARY_LAST_ORDER] ? cells[SUMMARY_LAST_ORDER] : "none");
+	view_set(d, "ACTIVE_RECURRING", cells[SUMMARY_ACTIVE_RECURRING]);
+	view_set(d, "MONTHLY_RECURRING", *cells[SUMMARY_MONTHLY_RECURRING] ? cells[SUMMARY_MONTHLY_RECURRING] : "none");
 	view_show(d, n_orders ? "HAVE_ORDERS" : "NO_ORDERS");
 	for (size_t i = 0; i < n_orders; i++) {
 		struct view_dict *row = view_section(d, "ORDERS");
@@ -170,6 +238,8 @@ HANDLER(page_contact_get)
 struct csv_ctx {
 	struct buf *out;
 	size_t n_custom;
+	struct store *db;
+	struct arena *row;   /* the summary of one row; reset per row */
 };
 
 static sl_err csv_contact(void *p, const struct contact *c, const char *const *values)
@@ -182,6 +252,13 @@ static sl_err csv_contact(void *p, const struct contact *c, const char *const *v
 	csv_cell(ctx->out, c->tags, false);
 	for (size_t i = 0; i < ctx->n_custom; i++)
 		csv_cell(ctx->out, values[i], false);
+	const char *cells[SUMMARY__MAX];
+	arena_reset(ctx->row);
+	sl_err e = summary_cells(ctx->db, ctx->row, c->id, cells);
+	if (e)
+		return e;
+	for (size_t i = 0; i < SUMMARY__MAX; i++)
+		csv_cell(ctx->out, cells[i], false);
 	csv_end_row(ctx->out);
 	return SL_OK;
 }
@@ -194,7 +271,9 @@ HANDLER(page_contacts_csv)
 	if (e)
 		return e;
 	long long *custom = arena_alloc(r->arena, (n_fields + 1) * sizeof *custom);
-	struct csv_ctx ctx = {&resp->body, 0};
+	struct csv_ctx ctx = {&resp->body, 0, r->thread->db, arena_new()};
+	if (!ctx.row)
+		return SL_ERR_NOMEM;
 	static const char *const fixed[] = {"email", "first_name", "last_name", "phone", "tags"};
 	for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
 		csv_cell(ctx.out, fixed[i], i == 0);
@@ -204,8 +283,12 @@ HANDLER(page_contacts_csv)
 		custom[ctx.n_custom++] = fields[i].id;
 		csv_cell(ctx.out, fields[i].label, false);
 	}
+	for (size_t i = 0; i < SUMMARY__MAX; i++)   /* after the custom fields: their places stay */
+		csv_cell(ctx.out, summary_columns[i], false);
 	csv_end_row(ctx.out);
-	if ((e = store_contacts_each(r->thread->db, custom, ctx.n_custom, csv_contact, &ctx)))
+	e = store_contacts_each(r->thread->db, custom, ctx.n_custom, csv_contact, &ctx);
+	arena_free(ctx.row);
+	if (e)
 		return e;
 	resp->content_type = "text/csv; charset=utf-8";
 	http_header(resp, "Content-Disposition", "attachment; filename=\"contacts.csv\"");

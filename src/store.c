@@ -248,6 +248,9 @@ enum stmt {
 	ST_COUNTS,
 	ST_CONTACT_ORDERS,
 	ST_CONTACT_RECURRING,
+	ST_CONTACT_REVENUE,
+	ST_CONTACT_ORDER_SPAN,
+	ST_CONTACT_MONTHLY,
 	ST_JOB_INSERT,
 	ST_JOB_ACTIVE_FOR,
 	ST_JOB_GET,
@@ -454,6 +457,22 @@ static const char *const sql[] = {
 	[ST_CONTACT_RECURRING] = "SELECT subscription_id, status, coalesce(price_id, ''), coalesce(amount, 0),"
 				 " coalesce(currency, ''), coalesce(interval, ''), coalesce(current_period_end, ''), amount IS NOT NULL"
 				 " FROM recurring_payments WHERE contact_id = ?1 ORDER BY id DESC LIMIT 100",
+	/* money actually taken is a charge's: an invoice or checkout session is paid
+	 * through a charge, so counting them too would count the money twice */
+	[ST_CONTACT_REVENUE] = "SELECT currency, sum(amount - amount_refunded), count(*), 0 FROM orders"
+			       " WHERE contact_id = ?1 AND substr(stripe_id, 1, 3) = 'ch_'"
+			       " AND status IN ('paid', 'partially_refunded', 'refunded')"
+			       " GROUP BY currency ORDER BY currency",
+	[ST_CONTACT_ORDER_SPAN] = "SELECT count(*), coalesce(min(created), ''), coalesce(max(created), '')"
+				  " FROM orders WHERE contact_id = ?1",
+	/* monthly: yearly / 12, weekly * 52 / 12, daily * 365 / 12, per interval_count */
+	[ST_CONTACT_MONTHLY] = "SELECT coalesce(currency, ''), CAST(round(coalesce(sum(amount * CASE interval"
+			       " WHEN 'month' THEN 1.0 WHEN 'year' THEN 1.0 / 12 WHEN 'week' THEN 52.0 / 12"
+			       " WHEN 'day' THEN 365.0 / 12 END / coalesce(interval_count, 1)), 0)) AS INTEGER),"
+			       " count(*), sum(amount IS NULL OR interval NOT IN ('month', 'year', 'week', 'day')"
+			       " OR interval IS NULL)"
+			       " FROM recurring_payments WHERE contact_id = ?1 AND status = 'active'"
+			       " GROUP BY currency ORDER BY currency",
 };
 _Static_assert(sizeof sql / sizeof sql[0] == ST__MAX, "every statement needs its SQL");
 
@@ -1964,4 +1983,48 @@ sl_err store_jobs_count(struct store *db, long long connection_id, const char *r
 	sqlite3_bind_int64(st, 1, connection_id);
 	bind_text(st, 2, resource);
 	return query_int(db, st, count);
+}
+
+/* ---- a contact's money summary ---- */
+
+static void read_money(struct arena *a, sqlite3_stmt *st, void *out)
+{
+	struct money_row *m = out;
+	m->currency = col_text(a, st, 0);
+	m->amount = sqlite3_column_int64(st, 1);
+	m->count = sqlite3_column_int64(st, 2);
+	m->unknown = sqlite3_column_int64(st, 3);
+}
+
+struct order_span {
+	long long orders;
+	const char *first, *last;
+};
+
+static void read_span(struct arena *a, sqlite3_stmt *st, void *out)
+{
+	struct order_span *s = out;
+	s->orders = sqlite3_column_int64(st, 0);
+	s->first = col_text(a, st, 1);
+	s->last = col_text(a, st, 2);
+}
+
+sl_err store_contact_summary(struct store *db, struct arena *a, long long contact_id,
+			     struct contact_summary *out)
+{
+	struct order_span *span;
+	size_t n_span;
+	sl_err e;
+	memset(out, 0, sizeof *out);
+	if ((e = list_by_id(db, ST_CONTACT_REVENUE, contact_id, read_money, sizeof *out->revenue, 0,
+			    a, (void **)&out->revenue, &out->n_revenue)) ||
+	    (e = list_by_id(db, ST_CONTACT_MONTHLY, contact_id, read_money, sizeof *out->monthly, 0,
+			    a, (void **)&out->monthly, &out->n_monthly)) ||
+	    (e = list_by_id(db, ST_CONTACT_ORDER_SPAN, contact_id, read_span, sizeof *span, 1, a,
+			    (void **)&span, &n_span)))
+		return e;
+	out->orders = n_span ? span->orders : 0;
+	out->first_order = n_span ? span->first : "";
+	out->last_order = n_span ? span->last : "";
+	return SL_OK;
 }

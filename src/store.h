@@ -333,6 +333,27 @@ sl_err store_contact_orders(struct store *db, struct arena *a, long long contact
 sl_err store_contact_recurring(struct store *db, struct arena *a, long long contact_id,
 			       struct recurring_row **out, size_t *n);
 
+/* One amount per currency: net revenue (count = charges), or the monthly
+ * amount of active recurring payments (count = them, unknown = those whose
+ * amount or interval is not known, left out of amount). */
+struct money_row {
+	const char *currency;
+	long long amount, count, unknown;
+};
+
+struct contact_summary {
+	struct money_row *revenue;  /* charges − refunds, per currency */
+	size_t n_revenue;
+	long long orders;           /* every order of the contact */
+	const char *first_order, *last_order; /* ISO-8601 created, "" when none */
+	struct money_row *monthly;  /* active recurring payments, per currency */
+	size_t n_monthly;
+};
+
+/* A contact's money story, from the arena. */
+sl_err store_contact_summary(struct store *db, struct arena *a, long long contact_id,
+			     struct contact_summary *out);
+
 /* ---- historical sync jobs ---- */
 
 struct sync_job_row {
