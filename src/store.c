@@ -251,6 +251,7 @@ enum stmt {
 	ST_CONTACT_REVENUE,
 	ST_CONTACT_ORDER_SPAN,
 	ST_CONTACT_MONTHLY,
+	ST_WINDOW_GTE,
 	ST_JOB_INSERT,
 	ST_JOB_ACTIVE_FOR,
 	ST_JOB_GET,
@@ -473,6 +474,7 @@ static const char *const sql[] = {
 			       " OR interval IS NULL)"
 			       " FROM recurring_payments WHERE contact_id = ?1 AND status = 'active'"
 			       " GROUP BY currency ORDER BY currency",
+	[ST_WINDOW_GTE] = "SELECT created_gte FROM sync_windows WHERE id = ?1",
 };
 _Static_assert(sizeof sql / sizeof sql[0] == ST__MAX, "every statement needs its SQL");
 
@@ -2027,4 +2029,13 @@ sl_err store_contact_summary(struct store *db, struct arena *a, long long contac
 	out->first_order = n_span ? span->first : "";
 	out->last_order = n_span ? span->last : "";
 	return SL_OK;
+}
+
+sl_err store_window_gte(struct store *db, long long window_id, long long *gte)
+{
+	sqlite3_stmt *st = stmt(db, ST_WINDOW_GTE);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, window_id);
+	return query_int(db, st, gte);
 }

@@ -412,6 +412,10 @@ sl_err store_window_split(struct store *db, long long window_id, long long job_i
 			  long long mid, long long *new_id);
 sl_err store_windows_list(struct store *db, struct arena *a, long long job_id,
 			  struct sync_window_row **out, size_t *n);
+/* A window's lower bound as the database has it (in the caller's
+ * transaction: a split not committed is not seen). SL_ERR_NOT_FOUND when
+ * there is no such window. */
+sl_err store_window_gte(struct store *db, long long window_id, long long *gte);
 /* Commits a window's cursor after a page (in the page's transaction). */
 sl_err store_window_advance(struct store *db, long long window_id, const char *cursor,
 			    long long oldest_seen, bool finished);
