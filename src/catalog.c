@@ -490,3 +490,70 @@ bool catalog_key_is_valid(const char *key)
 	}
 	return n > 0;
 }
+
+/* ---- currencies --------------------------------------------------------- */
+
+/* ISO 4217 minor units that are not two (Stripe's zero-decimal and
+ * three-decimal lists). */
+static const struct catalog_currency currencies[] = {
+	{"bif", 0}, {"clp", 0}, {"djf", 0}, {"gnf", 0}, {"isk", 0},
+	{"jpy", 0}, {"kmf", 0}, {"krw", 0}, {"mga", 0}, {"pyg", 0},
+	{"rwf", 0}, {"ugx", 0}, {"vnd", 0}, {"vuv", 0}, {"xaf", 0},
+	{"xof", 0}, {"xpf", 0},
+	{"bhd", 3}, {"jod", 3}, {"kwd", 3}, {"omr", 3}, {"tnd", 3},
+};
+
+int catalog_currency_decimals(const char *code)
+{
+	if (!code)
+		return 2;
+	for (size_t i = 0; i < N_ELEMS(currencies); i++) {
+		const char *c = currencies[i].code;
+		size_t k = 0;
+		while (c[k] && code[k] &&
+		       (code[k] == c[k] || code[k] == c[k] - ('a' - 'A')))
+			k++;
+		if (!c[k] && !code[k])
+			return currencies[i].decimals;
+	}
+	return 2;
+}
+
+char *catalog_money_format(char out[CATALOG_MONEY_MAX], long long minor,
+			   const char *code)
+{
+	int decimals = catalog_currency_decimals(code);
+	/* magnitude as unsigned so LLONG_MIN has one too */
+	unsigned long long mag = minor < 0 ? 0ULL - (unsigned long long)minor
+					   : (unsigned long long)minor;
+	char digits[24];
+	int nd = 0;
+	do {
+		digits[nd++] = (char)('0' + mag % 10);
+		mag /= 10;
+	} while (mag);
+	while (nd <= decimals)
+		digits[nd++] = '0';          /* 5 minor units of USD: "0.05" */
+	size_t o = 0;
+	if (minor < 0)
+		out[o++] = '-';
+	for (int i = nd - 1; i >= decimals; i--) {
+		out[o++] = digits[i];
+		int left = i - decimals;     /* whole digits still to write */
+		if (left > 0 && left % 3 == 0)
+			out[o++] = ',';
+	}
+	if (decimals > 0) {
+		out[o++] = '.';
+		for (int i = decimals - 1; i >= 0; i--)
+			out[o++] = digits[i];
+	}
+	if (code && *code) {
+		out[o++] = ' ';
+		for (size_t i = 0; code[i] && i < 8; i++)
+			out[o++] = (char)(code[i] >= 'a' && code[i] <= 'z'
+					  ? code[i] - ('a' - 'A') : code[i]);
+	}
+	out[o] = '\0';
+	return out;
+}

@@ -188,4 +188,27 @@ enum crm_target catalog_target_by_key(const char *key);
  * CATALOG_KEY_MAX characters of [a-z0-9_]. Says nothing about existence. */
 bool catalog_key_is_valid(const char *key);
 
+/* ---- currencies --------------------------------------------------------- */
+
+/* One ISO 4217 currency whose minor unit is not the usual two decimals;
+ * every code not in the table has two. */
+struct catalog_currency {
+	const char *code;   /* lower case, as Stripe sends it: "jpy" */
+	int decimals;       /* digits after the point: 0 (JPY) or 3 (KWD) */
+};
+
+/* Returns the number of decimals of currency code (any case), 2 when the
+ * code is unknown or NULL. */
+int catalog_currency_decimals(const char *code);
+
+/* Longest text catalog_money_format() writes, with its NUL. */
+#define CATALOG_MONEY_MAX 48
+
+/* Writes "1,234.56 USD", "1,000 JPY", "-1.500 KWD" for minor units of
+ * currency code into out (CATALOG_MONEY_MAX bytes, owned by the caller):
+ * thousands grouped with ',', the currency's own decimals, the code in
+ * upper case (left out when code is NULL or empty). Returns out. */
+char *catalog_money_format(char out[CATALOG_MONEY_MAX], long long minor,
+			   const char *code);
+
 #endif

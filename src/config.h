@@ -35,6 +35,7 @@ struct config {
 	int outbound_backoff_ms; /* STRIPELINK_OUTBOUND_BACKOFF_MS: first retry delay, doubled each time */
 	int outbound_give_up_s;  /* STRIPELINK_OUTBOUND_GIVE_UP_S: retry for this long (3 days) */
 	const char *user;        /* STRIPELINK_USER: the service user the workers run as when started as root */
+	int roll_grace;          /* STRIPELINK_ROLL_GRACE_SECONDS: old signing secret kept after a roll */
 	/* derived paths, owned by the config */
 	const char *db_path;     /* <data>/stripelink.db */
 	const char *key_path;    /* <data>/secret.key */

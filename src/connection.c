@@ -377,7 +377,7 @@ sl_err connection_roll_secret(struct app_thread *t, long long id, long long now,
 		result->problem = CONNECT_STRIPE_ERROR;
 		goto out;
 	}
-	struct roll_job j = {id, now + WEBHOOK_PREVIOUS_SECRET_GRACE, endpoint_id, sealed};
+	struct roll_job j = {id, now + config_get()->roll_grace, endpoint_id, sealed};
 	if ((e = writer_run(t->writer, roll_job, &j))) {
 		char path[256];
 		struct stripe_error ignored;

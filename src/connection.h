@@ -50,8 +50,8 @@ sl_err connection_disconnect(struct app_thread *t, long long id, long long now,
 			     bool *endpoint_left);
 
 /* Replaces the connection's webhook endpoint with a new one (a new signing
- * secret); the old secret is still accepted for
- * WEBHOOK_PREVIOUS_SECRET_GRACE seconds. *problem says what Stripe
+ * secret); the old secret is still accepted for the configured grace
+ * (STRIPELINK_ROLL_GRACE_SECONDS, default 5 minutes: deliveries in flight). *problem says what Stripe
  * refused, as for connect. */
 sl_err connection_roll_secret(struct app_thread *t, long long id, long long now,
 			      struct connect_result *result);

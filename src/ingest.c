@@ -68,6 +68,10 @@ sl_err ingest_apply(struct store *db, struct ingest_item *it, long long now)
 	it->stale = false;
 	it->skip_reason = NULL;
 
+	if (cs->reject_reason) {
+		it->skip_reason = cs->reject_reason;   /* never a guessed amount */
+		return SL_OK;
+	}
 	if (cs->object_id) {
 		long long version;
 		if ((e = store_object_version(db, cs->object_id, &version)))

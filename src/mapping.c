@@ -1273,6 +1273,53 @@ static void apply_rule(struct apply *a, const struct mapping_rule *rule)
 
 /* ---- orders and recurring payments, per resource ------------------------ */
 
+/* Rejects the whole object: sets cs->reject_reason (and skip_reason) to
+ * the sentence, once (the first reason wins). */
+__attribute__((format(printf, 2, 3)))
+static void reject(struct apply *a, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	int n;
+
+	if (a->cs->reject_reason)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof buf)
+		n = sizeof buf - 1;
+	a->cs->reject_reason = cs_strndup(a->cs, buf, (size_t)n);
+	if (!a->cs->reject_reason)
+		a->nomem = true;
+	a->cs->skip_reason = a->cs->reject_reason;
+}
+
+/* Reads the amount (integer minor units) at key of obj into *out and
+ * returns true. An amount is never guessed: a value of another type
+ * ("10.00" as text, 10.5) rejects the object; so does an absent or null
+ * one when required. Returns false otherwise (*out untouched). */
+static bool take_amount(struct apply *a, json_object *obj, const char *key,
+			bool required, int64_t *out)
+{
+	json_object *v = get(obj, key);
+	enum json_type t = json_object_get_type(v);
+
+	if (t == json_type_int) {
+		*out = json_object_get_int64(v);
+		return true;
+	}
+	if (t == json_type_null && !required)
+		return false;
+	reject(a, "%s is %s, not an amount in minor units (an integer): "
+	       "nothing recorded rather than a wrong amount", key,
+	       t == json_type_double ? "a number with a fraction"
+				     : json_type_words(v));
+	return false;
+}
+
 static void charge_extract(struct apply *a)
 {
 	struct change_order *o = &a->cs->order;
@@ -1283,8 +1330,8 @@ static void charge_extract(struct apply *a)
 
 	o->present = true;
 	o->id = keep(a, get_string(obj, "id"));
-	get_int(obj, "amount", &o->amount);
-	get_int(obj, "amount_refunded", &o->amount_refunded);
+	take_amount(a, obj, "amount", true, &o->amount);
+	take_amount(a, obj, "amount_refunded", false, &o->amount_refunded);
 	o->currency = keep(a, get_string(obj, "currency"));
 	if ((json_object_get_type(refunded) == json_type_boolean &&
 	     json_object_get_boolean(refunded)) ||
@@ -1309,8 +1356,8 @@ static void invoice_extract(struct apply *a)
 
 	o->present = true;
 	o->id = keep(a, get_string(obj, "id"));
-	if (!get_int(obj, "amount_paid", &paid) || paid <= 0)
-		get_int(obj, "total", &paid);
+	if (!take_amount(a, obj, "amount_paid", false, &paid) || paid <= 0)
+		take_amount(a, obj, "total", true, &paid);
 	o->amount = paid;
 	o->currency = keep(a, get_string(obj, "currency"));
 	o->status = status ? keep(a, status) : "unknown";
@@ -1436,9 +1483,9 @@ static void checkout_session_extract(struct apply *a)
 
 	if (same(mode, "setup"))
 		return;
-	o->present = true;
+	/* a null amount_total gives no order rather than a 0.00 one */
+	o->present = take_amount(a, obj, "amount_total", false, &o->amount);
 	o->id = keep(a, get_string(obj, "id"));
-	get_int(obj, "amount_total", &o->amount);
 	o->currency = keep(a, get_string(obj, "currency"));
 	o->status = payment ? keep(a, payment) : "unknown";
 	if (get_int(obj, "created", &created))
@@ -1549,6 +1596,11 @@ sl_err mapping_apply(const struct mapping *m, json_object *obj,
 		apply_rule(&a, &m->rules[i]);
 	if (extractors[m->resource])
 		extractors[m->resource](&a);
+	if (out->reject_reason) {
+		out->order.present = false;     /* nothing half-known is kept */
+		out->recurring.present = false;
+		rc = SL_ERR_INVALID;
+	}
 out:
 	if (a.nomem)
 		rc = SL_ERR_NOMEM;
@@ -1665,6 +1717,7 @@ json_object *change_set_to_json(const struct change_set *cs)
 		bad |= !part || json_object_object_add(j, "recurring", part);
 	}
 	bad |= add_string(j, "skip_reason", cs->skip_reason);
+	bad |= add_string(j, "reject_reason", cs->reject_reason);
 	if (bad) {
 		json_object_put(j);
 		return NULL;

@@ -211,6 +211,8 @@ struct change_set {
 	struct change_order order;
 	struct change_recurring recurring;
 	const char *skip_reason; /* set when no contact can be made */
+	const char *reject_reason; /* set when the object must not be applied at
+				    all (an amount that is not an integer) */
 	struct change_set_chunk *chunks;
 };
 
@@ -227,7 +229,7 @@ sl_err change_set_add_tag(struct change_set *cs, const char *tag);
 /* Returns cs as a new JSON object (tests, logs): keys "email",
  * "email_key", "fields" ({key: value}), "tags", "object_id",
  * "object_type", "object_created" (ISO-8601), "customer_id", "order",
- * "recurring", "skip_reason"; absent values are left out. Caller releases
+ * "recurring", "skip_reason", "reject_reason"; absent values are left out. Caller releases
  * it with json_object_put(). NULL when memory runs out. */
 json_object *change_set_to_json(const struct change_set *cs);
 
@@ -268,6 +270,9 @@ bool mapping_needs_customer(const struct mapping *m, json_object *obj);
  * alone is missing, everything else (fields, customer_id, order,
  * recurring) is filled all the same: a caller that finds the contact
  * through the linked customer id may still use it. When obj is not an
+ * An amount that is present but not an integer (or missing where the
+ * order needs one) sets out->reject_reason (and skip_reason) and returns
+ * SL_ERR_INVALID: such an object must not be applied at all.
  * object or is of another resource, nothing else is filled. SL_ERR_NOMEM
  * when memory runs out (out is then partly filled; clear it).
  */

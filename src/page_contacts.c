@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "app.h"
+#include "catalog.h"
 #include "csv.h"
 #include "page_filter.h"
 #include "store.h"
@@ -15,15 +16,69 @@
 
 #define CONTACTS_PER_PAGE 50
 
-/* "12.34 USD" from minor units (two decimals; zero-decimal currencies are
- * shown the same way, which is off by 100 for JPY and friends). */
+/* "1,234.56 USD", "1,000 JPY", "1.234 KWD": minor units shown with the
+ * currency's own decimals (see catalog_money_format). */
 static const char *money(struct arena *a, long long minor, const char *currency)
 {
-	char upper[8] = "";
-	for (size_t i = 0; currency && currency[i] && i < sizeof upper - 1; i++)
-		upper[i] = (char)(currency[i] >= 'a' && currency[i] <= 'z' ? currency[i] - 32 : currency[i]);
-	return arena_printf(a, "%s%lld.%02lld %s", minor < 0 ? "-" : "",
-			    (minor < 0 ? -minor : minor) / 100, (minor < 0 ? -minor : minor) % 100, upper);
+	char buf[CATALOG_MONEY_MAX];
+	return arena_strdup(a, catalog_money_format(buf, minor, currency));
+}
+
+/* "12.34 USD; 1,000 JPY" from per-currency amounts, "" for none; with
+ * monthly, "(n with unknown amount)" after a currency that has some. */
+static const char *money_list(struct arena *a, const struct money_row *m, size_t n)
+{
+	const char *s = "";
+	for (size_t i = 0; i < n; i++) {
+		const char *one = m[i].count > m[i].unknown ? money(a, m[i].amount, m[i].currency) : "";
+		if (m[i].unknown)
+			one = arena_printf(a, "%s%s%lld with unknown amount%s", one, *one ? " (" : "",
+					   m[i].unknown, *one ? ")" : "");
+		s = arena_printf(a, "%s%s%s", s, *s ? "; " : "", one);
+	}
+	return s;
+}
+
+/* The contact's summary as text cells: net revenue, orders, first and
+ * last order, active recurring payments, their monthly amount. */
+enum summary_cell {
+	SUMMARY_NET_REVENUE,
+	SUMMARY_ORDERS,
+	SUMMARY_FIRST_ORDER,
+	SUMMARY_LAST_ORDER,
+	SUMMARY_ACTIVE_RECURRING,
+	SUMMARY_MONTHLY_RECURRING,
+	SUMMARY__MAX
+};
+
+static const char *const summary_columns[] = {
+	[SUMMARY_NET_REVENUE] = "net_revenue",
+	[SUMMARY_ORDERS] = "orders",
+	[SUMMARY_FIRST_ORDER] = "first_order",
+	[SUMMARY_LAST_ORDER] = "last_order",
+	[SUMMARY_ACTIVE_RECURRING] = "active_recurring",
+	[SUMMARY_MONTHLY_RECURRING] = "monthly_recurring",
+};
+_Static_assert(sizeof summary_columns / sizeof summary_columns[0] == SUMMARY__MAX,
+	       "every summary cell needs a column name");
+
+static sl_err summary_cells(struct store *db, struct arena *a, long long contact_id,
+			    const char *cells[SUMMARY__MAX])
+{
+	struct contact_summary s;
+	sl_err e = store_contact_summary(db, a, contact_id, &s);
+	if (e)
+		return e;
+	long long active = 0;
+	for (size_t i = 0; i < s.n_monthly; i++)
+		active += s.monthly[i].count;
+	cells[SUMMARY_NET_REVENUE] = money_list(a, s.revenue, s.n_revenue);
+	cells[SUMMARY_ORDERS] = arena_printf(a, "%lld", s.orders);
+	cells[SUMMARY_FIRST_ORDER] = s.first_order;
+	cells[SUMMARY_LAST_ORDER] = s.last_order;
+	cells[SUMMARY_ACTIVE_RECURRING] = arena_printf(a, "%lld", active);
+	cells[SUMMARY_MONTHLY_RECURRING] = money_list(a, s.monthly, s.n_monthly);
+	return SL_OK;
 }
 
 /* Adds one TAGS section row per ';'-separated tag. */
@@ -234,6 +289,17 @@ HANDLER(page_contact_get)
 		view_dict_free(d);
 		return e;
 	}
+	const char *cells[SUMMARY__MAX];
+	if ((e = summary_cells(r->thread->db, a, id, cells))) {
+		view_dict_free(d);
+		return e;
+	}
+	view_set(d, "NET_REVENUE", *cells[SUMMARY_NET_REVENUE] ? cells[SUMMARY_NET_REVENUE] : "none");
+	view_set(d, "ORDER_COUNT", cells[SUMMARY_ORDERS]);
+	view_set(d, "FIRST_ORDER", *cells[SUMMARY_FIRST_ORDER] ? cells[SUMMARY_FIRST_ORDER] : "none");
+	view_set(d, "LAST_ORDER", *cells[SUMMARY_LAST_ORDER] ? cells[SUMMARY_LAST_ORDER] : "none");
+	view_set(d, "ACTIVE_RECURRING", cells[SUMMARY_ACTIVE_RECURRING]);
+	view_set(d, "MONTHLY_RECURRING", *cells[SUMMARY_MONTHLY_RECURRING] ? cells[SUMMARY_MONTHLY_RECURRING] : "none");
 	view_show(d, n_orders ? "HAVE_ORDERS" : "NO_ORDERS");
 	for (size_t i = 0; i < n_orders; i++) {
 		struct view_dict *row = view_section(d, "ORDERS");
@@ -249,7 +315,8 @@ HANDLER(page_contact_get)
 		struct view_dict *row = view_section(d, "RECURRING");
 		view_set(row, "SUBSCRIPTION_ID", recurring[i].subscription_id);
 		view_set(row, "STATUS", recurring[i].status);
-		view_set(row, "AMOUNT", money(a, recurring[i].amount, recurring[i].currency));
+		view_set(row, "AMOUNT", recurring[i].has_amount
+			 ? money(a, recurring[i].amount, recurring[i].currency) : "unknown");
 		view_set(row, "INTERVAL", recurring[i].interval);
 		view_set(row, "PERIOD_END", recurring[i].current_period_end);
 	}
@@ -272,6 +339,7 @@ struct csv_ctx {
 	void *sink;
 	const long long *only;    /* ascending ids of the filter's contacts; NULL: every one */
 	size_t n_only;
+	struct arena *row;        /* the money summary of one row; reset per row */
 };
 
 static int cmp_id(const void *x, const void *y)
@@ -301,6 +369,13 @@ static sl_err csv_contact(void *p, const struct contact *c, const char *const *v
 	csv_cell(&ctx->out, c->tags, false);
 	for (size_t i = 0; i < ctx->n_custom; i++)
 		csv_cell(&ctx->out, values[i], false);
+	const char *cells[SUMMARY__MAX];
+	arena_reset(ctx->row);
+	sl_err e = summary_cells(ctx->db, ctx->row, c->id, cells);
+	if (e)
+		return e;
+	for (size_t i = 0; i < SUMMARY__MAX; i++)
+		csv_cell(&ctx->out, cells[i], false);
 	csv_end_row(&ctx->out);
 	return csv_flush(ctx, CSV_CHUNK);
 }
@@ -317,6 +392,7 @@ static sl_err csv_stream(void *p, http_write_fn write, void *sink)
 	if (!e)
 		e = csv_flush(ctx, 0);
 	buf_free(&ctx->out);
+	arena_free(ctx->row);
 	return e;
 }
 
@@ -349,7 +425,7 @@ HANDLER(page_contacts_csv)
 	enum { N_FIXED = sizeof fixed / sizeof fixed[0] };
 	struct csv_ctx *ctx = arena_alloc(r->arena, sizeof *ctx);
 	*ctx = (struct csv_ctx){.db = r->thread->db, .out = BUF_INIT, .only = only, .n_only = n_only};
-	ctx->header = arena_alloc(r->arena, (N_FIXED + n_fields) * sizeof *ctx->header);
+	ctx->header = arena_alloc(r->arena, (N_FIXED + n_fields + SUMMARY__MAX) * sizeof *ctx->header);
 	ctx->custom = arena_alloc(r->arena, (n_fields + 1) * sizeof *ctx->custom);
 	for (size_t i = 0; i < N_FIXED; i++)
 		ctx->header[ctx->n_header++] = fixed[i];
@@ -359,6 +435,9 @@ HANDLER(page_contacts_csv)
 		ctx->custom[ctx->n_custom++] = fields[i].id;
 		ctx->header[ctx->n_header++] = fields[i].label;
 	}
+	for (size_t i = 0; i < SUMMARY__MAX; i++)   /* after the custom fields: their places stay */
+		ctx->header[ctx->n_header++] = summary_columns[i];
+	ctx->row = arena_new();
 	resp->stream = csv_stream;
 	resp->stream_ctx = ctx;
 	resp->content_type = "text/csv; charset=utf-8";

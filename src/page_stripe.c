@@ -304,7 +304,7 @@ HANDLER(page_stripe_app_get)
 	} else if (notice && strcmp(notice, "rolled") == 0) {
 		view_show(d, "NOTICE");
 		view_set(d, "NOTICE_TEXT", "A new webhook endpoint and signing secret are in place; the old "
-					   "secret is still accepted for 24 hours.");
+					   "secret is accepted only for deliveries already in flight (see below).");
 	}
 	if (c.previous_secret_sealed && c.previous_secret_until > r->now) {
 		view_show(d, "ROTATING");

@@ -344,6 +344,10 @@ enum stmt {
 	ST_COUNTS,
 	ST_CONTACT_ORDERS,
 	ST_CONTACT_RECURRING,
+	ST_CONTACT_REVENUE,
+	ST_CONTACT_ORDER_SPAN,
+	ST_CONTACT_MONTHLY,
+	ST_WINDOW_GTE,
 	ST_JOB_INSERT,
 	ST_JOB_ACTIVE_FOR,
 	ST_JOB_GET,
@@ -499,7 +503,8 @@ static const char *const sql[] = {
 	[ST_CONNECTION_GET] = "SELECT " CONNECTION_COLUMNS " FROM connections WHERE id = ?1",
 	[ST_CONNECTIONS_LIST] = "SELECT " CONNECTION_COLUMNS " FROM connections WHERE status != 'pending'"
 				" ORDER BY id",
-	[ST_CONNECTION_BY_ACCOUNT] = "SELECT id FROM connections WHERE account_id = ?1 ORDER BY id DESC LIMIT 1",
+	[ST_CONNECTION_BY_ACCOUNT] = "SELECT id FROM connections WHERE account_id = ?1 AND livemode = ?2"
+				     " ORDER BY id DESC LIMIT 1",
 	[ST_CONNECTION_INSERT] = "INSERT INTO connections (status, account_id, account_name, livemode, created_at,"
 				 " pending_since) VALUES ('pending', ?1, ?2, ?3, ?4, ?4)",
 	/* a pending row older than ?5 was left by a connect that died midway */
@@ -631,7 +636,7 @@ static const char *const sql[] = {
 	[ST_CONTACT_ORDERS] = "SELECT stripe_id, amount, amount_refunded, currency, status, coalesce(created, '')"
 			      " FROM orders WHERE contact_id = ?1 ORDER BY id DESC LIMIT 100",
 	[ST_CONTACT_RECURRING] = "SELECT subscription_id, status, coalesce(price_id, ''), coalesce(amount, 0),"
-				 " coalesce(currency, ''), coalesce(interval, ''), coalesce(current_period_end, '')"
+				 " coalesce(currency, ''), coalesce(interval, ''), coalesce(current_period_end, ''), amount IS NOT NULL"
 				 " FROM recurring_payments WHERE contact_id = ?1 ORDER BY id DESC LIMIT 100",
 	/* retention: at most ?2 rows older than ?1 per call (small writer batches) */
 	[ST_PRUNE_REJECTED] = "DELETE FROM integration_log WHERE id IN (SELECT id FROM integration_log"
@@ -692,6 +697,23 @@ static const char *const sql[] = {
 	[ST_ATTEMPTS_LIST] = "SELECT x.id, x.outbox_id, x.at, x.status, x.ms, x.excerpt, x.error"
 			     " FROM outbox_attempts x JOIN outbox o ON o.id = x.outbox_id"
 			     " WHERE o.automation_id = ?1 ORDER BY x.id DESC LIMIT 200",
+	/* money actually taken is a charge's: an invoice or checkout session is paid
+	 * through a charge, so counting them too would count the money twice */
+	[ST_CONTACT_REVENUE] = "SELECT currency, sum(amount - amount_refunded), count(*), 0 FROM orders"
+			       " WHERE contact_id = ?1 AND substr(stripe_id, 1, 3) = 'ch_'"
+			       " AND status IN ('paid', 'partially_refunded', 'refunded')"
+			       " GROUP BY currency ORDER BY currency",
+	[ST_CONTACT_ORDER_SPAN] = "SELECT count(*), coalesce(min(created), ''), coalesce(max(created), '')"
+				  " FROM orders WHERE contact_id = ?1",
+	/* monthly: yearly / 12, weekly * 52 / 12, daily * 365 / 12, per interval_count */
+	[ST_CONTACT_MONTHLY] = "SELECT coalesce(currency, ''), CAST(round(coalesce(sum(amount * CASE interval"
+			       " WHEN 'month' THEN 1.0 WHEN 'year' THEN 1.0 / 12 WHEN 'week' THEN 52.0 / 12"
+			       " WHEN 'day' THEN 365.0 / 12 END / coalesce(interval_count, 1)), 0)) AS INTEGER),"
+			       " count(*), sum(amount IS NULL OR interval NOT IN ('month', 'year', 'week', 'day')"
+			       " OR interval IS NULL)"
+			       " FROM recurring_payments WHERE contact_id = ?1 AND status = 'active'"
+			       " GROUP BY currency ORDER BY currency",
+	[ST_WINDOW_GTE] = "SELECT created_gte FROM sync_windows WHERE id = ?1",
 };
 _Static_assert(sizeof sql / sizeof sql[0] == ST__MAX, "every statement needs its SQL");
 
@@ -1263,6 +1285,7 @@ static void read_recurring(struct arena *a, sqlite3_stmt *st, void *out)
 	r->currency = col_text(a, st, 4);
 	r->interval = col_text(a, st, 5);
 	r->current_period_end = col_text(a, st, 6);
+	r->has_amount = sqlite3_column_int(st, 7) != 0;
 }
 
 static void read_window(struct arena *a, sqlite3_stmt *st, void *out)
@@ -1502,6 +1525,7 @@ sl_err store_connection_begin(struct store *db, const char *account_id,
 	if (!find)
 		return SL_ERR_DB;
 	bind_text(find, 1, account_id);
+	sqlite3_bind_int(find, 2, livemode);   /* live and test keys: two connections */
 	long long existing;
 	sl_err e = query_int(db, find, &existing);
 	if (e && e != SL_ERR_NOT_FOUND)
@@ -3021,4 +3045,57 @@ out:
 		err = SL_ERR_IO;
 	sqlite3_close(src);
 	return err;
+}
+
+/* ---- a contact's money summary ---- */
+
+static void read_money(struct arena *a, sqlite3_stmt *st, void *out)
+{
+	struct money_row *m = out;
+	m->currency = col_text(a, st, 0);
+	m->amount = sqlite3_column_int64(st, 1);
+	m->count = sqlite3_column_int64(st, 2);
+	m->unknown = sqlite3_column_int64(st, 3);
+}
+
+struct order_span {
+	long long orders;
+	const char *first, *last;
+};
+
+static void read_span(struct arena *a, sqlite3_stmt *st, void *out)
+{
+	struct order_span *s = out;
+	s->orders = sqlite3_column_int64(st, 0);
+	s->first = col_text(a, st, 1);
+	s->last = col_text(a, st, 2);
+}
+
+sl_err store_contact_summary(struct store *db, struct arena *a, long long contact_id,
+			     struct contact_summary *out)
+{
+	struct order_span *span;
+	size_t n_span;
+	sl_err e;
+	memset(out, 0, sizeof *out);
+	if ((e = list_by_id(db, ST_CONTACT_REVENUE, contact_id, read_money, sizeof *out->revenue, 0,
+			    a, (void **)&out->revenue, &out->n_revenue)) ||
+	    (e = list_by_id(db, ST_CONTACT_MONTHLY, contact_id, read_money, sizeof *out->monthly, 0,
+			    a, (void **)&out->monthly, &out->n_monthly)) ||
+	    (e = list_by_id(db, ST_CONTACT_ORDER_SPAN, contact_id, read_span, sizeof *span, 1, a,
+			    (void **)&span, &n_span)))
+		return e;
+	out->orders = n_span ? span->orders : 0;
+	out->first_order = n_span ? span->first : "";
+	out->last_order = n_span ? span->last : "";
+	return SL_OK;
+}
+
+sl_err store_window_gte(struct store *db, long long window_id, long long *gte)
+{
+	sqlite3_stmt *st = stmt(db, ST_WINDOW_GTE);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, window_id);
+	return query_int(db, st, gte);
 }

@@ -194,11 +194,12 @@ sl_err store_connections_list(struct store *db, struct arena *a,
 			      struct connection_row **out, size_t *n);
 #define STORE_PENDING_STALE 300   /* seconds: a pending connect older than this died */
 
-/* Starts connecting account_id: reuses its disconnected connection (keeping
- * its mappings), or a pending one left by a connect that died more than
+/* Starts connecting account_id in one mode (its live key and its test key
+ * are two connections): reuses its disconnected connection of that mode
+ * (keeping its mappings), or a pending one left by a connect that died more than
  * STORE_PENDING_STALE seconds ago, or inserts a new one, in state pending,
  * and sets *id. SL_ERR_EXISTS when the account is connected (or being
- * connected right now). */
+ * connected right now) in that mode. */
 sl_err store_connection_begin(struct store *db, const char *account_id,
 			      const char *account_name, bool livemode, long long now,
 			      long long *id);
@@ -387,6 +388,27 @@ sl_err store_contact_orders(struct store *db, struct arena *a, long long contact
 sl_err store_contact_recurring(struct store *db, struct arena *a, long long contact_id,
 			       struct recurring_row **out, size_t *n);
 
+/* One amount per currency: net revenue (count = charges), or the monthly
+ * amount of active recurring payments (count = them, unknown = those whose
+ * amount or interval is not known, left out of amount). */
+struct money_row {
+	const char *currency;
+	long long amount, count, unknown;
+};
+
+struct contact_summary {
+	struct money_row *revenue;  /* charges − refunds, per currency */
+	size_t n_revenue;
+	long long orders;           /* every order of the contact */
+	const char *first_order, *last_order; /* ISO-8601 created, "" when none */
+	struct money_row *monthly;  /* active recurring payments, per currency */
+	size_t n_monthly;
+};
+
+/* A contact's money story, from the arena. */
+sl_err store_contact_summary(struct store *db, struct arena *a, long long contact_id,
+			     struct contact_summary *out);
+
 /* ---- historical sync jobs ---- */
 
 struct sync_job_row {
@@ -445,6 +467,10 @@ sl_err store_window_split(struct store *db, long long window_id, long long job_i
 			  long long mid, long long *new_id);
 sl_err store_windows_list(struct store *db, struct arena *a, long long job_id,
 			  struct sync_window_row **out, size_t *n);
+/* A window's lower bound as the database has it (in the caller's
+ * transaction: a split not committed is not seen). SL_ERR_NOT_FOUND when
+ * there is no such window. */
+sl_err store_window_gte(struct store *db, long long window_id, long long *gte);
 /* Commits a window's cursor after a page (in the page's transaction). */
 sl_err store_window_advance(struct store *db, long long window_id, const char *cursor,
 			    long long oldest_seen, bool finished);

@@ -134,13 +134,16 @@ static sl_err page_job(struct store *db, void *arg)
 	struct run *r = p->run;
 	struct slot *w = p->slot;
 	long long created = 0, updated = 0, skipped = 0, kept = 0;
-	pthread_mutex_lock(&r->lock);
-	long long gte = w->gte;      /* may have moved up since the fetch */
-	pthread_mutex_unlock(&r->lock);
+	/* the bound may have moved up since the fetch (a split): read it from
+	 * the database in this transaction, not from memory, where a split
+	 * whose commit failed would already show */
+	long long gte;
+	sl_err e = store_window_gte(db, w->id, &gte);
+	if (e)
+		return e;
 	bool below = false;
 	const char *cursor = NULL;
 	long long oldest = w->oldest;
-	sl_err e;
 	for (size_t i = 0; i < p->n; i++) {
 		if (p->created[i] < gte) {
 			below = true;    /* a split handed this to another window */

@@ -18,7 +18,6 @@ struct stripe_client;
 struct writer;
 
 #define WEBHOOK_TOLERANCE 300          /* seconds either side of now */
-#define WEBHOOK_PREVIOUS_SECRET_GRACE (24 * 3600)
 #define WEBHOOK_REJECTS_PER_MINUTE 60  /* badly signed deliveries logged a minute */
 #define WEBHOOK_SOURCE_CATCHUP "catchup"  /* integration log source of a catch-up */
 

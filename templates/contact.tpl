@@ -12,6 +12,15 @@
   </dl>
   <h2>Tags</h2>
   <p class="tags">{{#TAGS}}<a class="tag" href="/contacts?tag={{TAG_QUERY}}">{{TAG}}</a> {{/TAGS}}{{#NO_TAGS}}<span class="hint">No tags.</span>{{/NO_TAGS}}</p>
+  <h2>Money</h2>
+  <dl class="fields summary">
+    <dt>Net revenue</dt><dd class="net-revenue">{{NET_REVENUE}}</dd>
+    <dt>Orders</dt><dd class="order-count">{{ORDER_COUNT}}</dd>
+    <dt>First order</dt><dd class="first-order">{{FIRST_ORDER}}</dd>
+    <dt>Last order</dt><dd class="last-order">{{LAST_ORDER}}</dd>
+    <dt>Active recurring payments</dt><dd class="active-recurring">{{ACTIVE_RECURRING}}</dd>
+    <dt>Monthly recurring</dt><dd class="monthly-recurring">{{MONTHLY_RECURRING}}</dd>
+  </dl>
   <h2>Orders</h2>
   {{#NO_ORDERS}}<p class="hint">No orders.</p>{{/NO_ORDERS}}
   {{#HAVE_ORDERS}}<table class="list orders"><thead><tr><th>Stripe ID</th><th>Amount</th><th>Refunded</th><th>Status</th><th>Created</th></tr></thead><tbody>

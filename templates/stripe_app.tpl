@@ -30,7 +30,7 @@
     <dt>Webhook URL</dt><dd><code>{{WEBHOOK_URL}}</code></dd>
     {{#ROTATING}}<dt>Previous secret</dt><dd>still accepted until {{PREVIOUS_UNTIL}}</dd>{{/ROTATING}}
   </dl>
-  {{#CONNECTED}}<form method="post" action="/apps/stripe/{{ID}}/roll-secret" class="inline confirm" data-confirm="Replace the webhook endpoint and its signing secret? The old secret stays valid for 24 hours.">
+  {{#CONNECTED}}<form method="post" action="/apps/stripe/{{ID}}/roll-secret" class="inline confirm" data-confirm="Replace the webhook endpoint and its signing secret? The old secret stays valid only for a few minutes (deliveries in flight).">
     <input type="hidden" name="csrf" value="{{CSRF}}"><button type="submit" class="link">Roll webhook signing secret</button></form>{{/CONNECTED}}
   {{#DISCONNECTED}}<p class="hint">Disconnected: the key was forgotten; what was synced stays. <a href="/apps/stripe/connect">Connect again</a>.</p>{{/DISCONNECTED}}
 </section>

@@ -319,6 +319,33 @@ test('connect a Stripe account', async (t) => {
     assert.match(apps.text, new RegExp(`<td><a href="/apps/stripe/${id}">Stripe</a></td>\\s*<td>Live Shop</td>\\s*<td>Live</td>`));
   });
 
+  await t.test('one account with its test key and its live key: two connections, each with its endpoint', async () => {
+    await setAccount('acct_1BothModes', 'Both Modes');
+    const testRes = await connect(key('sk_test_'));
+    assert.equal(testRes.status, 303, testRes.text);
+    const liveRes = await connect(key('sk_live_'));
+    assert.equal(liveRes.status, 303, `the live key of an account connected in test mode: ${liveRes.status} ${liveRes.text.slice(0, 200)}`);
+    const idOf = (res) => Number(/^\/apps\/stripe\/(\d+)\/resource$/.exec(res.location)[1]);
+    assert.notEqual(idOf(testRes), idOf(liveRes));
+    const rows = app.sql("SELECT id, livemode, status FROM connections WHERE account_id = 'acct_1BothModes' ORDER BY livemode;")
+      .trim().split('\n').map((l) => l.split('|'));
+    assert.deepEqual(rows, [[String(idOf(testRes)), '0', 'connected'], [String(idOf(liveRes)), '1', 'connected']]);
+    const eps = await endpoints();
+    for (const [res, live] of [[testRes, false], [liveRes, true]]) {
+      const mine = eps.filter((e) => e.url === hookUrl(idOf(res)));
+      assert.equal(mine.length, 1, `one endpoint for the ${live ? 'live' : 'test'} connection`);
+      assert.equal(mine[0].livemode, live);
+      secrets.add(mine[0].secret);
+    }
+    // each mode is still connected once only
+    for (const prefix of ['sk_test_', 'sk_live_']) {
+      const again = await connect(key(prefix));
+      assert.equal(again.status, 409, `${prefix} again`);
+      assert.match(again.text, /already connected/);
+    }
+    assert.equal(app.sql("SELECT count(*) FROM connections WHERE account_id = 'acct_1BothModes';").trim(), '2');
+  });
+
   await t.test('a restricted key with every permission connects', async () => {
     await setAccount('acct_1RestrictedOk', 'Restricted OK');
     const k = key('rk_test_');

@@ -205,9 +205,10 @@ Line2', '+1 555 0100', 1, 1),
     assert.match(res.headers.get('content-type'), /^text\/csv/);
     assert.match(res.headers.get('content-disposition'), /attachment; filename="contacts.csv"/);
     const rows = parseCsv(res.text);
-    assert.deepEqual(rows[0], ['email', 'first_name', 'last_name', 'phone', 'tags', 'Stripe Customer ID']);
+    assert.deepEqual(rows[0], ['email', 'first_name', 'last_name', 'phone', 'tags', 'Stripe Customer ID',
+      'net_revenue', 'orders', 'first_order', 'last_order', 'active_recurring', 'monthly_recurring']);
     const csv = rows.find((r) => r[0] === 'csv@example.com');
-    assert.deepEqual(csv, ['csv@example.com', 'Ann, "The" Q', 'Line1\nLine2', "'+1 555 0100", '', 'cus_123']);
+    assert.deepEqual(csv, ['csv@example.com', 'Ann, "The" Q', 'Line1\nLine2', "'+1 555 0100", '', 'cus_123', '', '0', '', '', '0', '']);
     const f = rows.find((r) => r[0] === 'formula@example.com');
     assert.equal(f[1], `'=HYPERLINK("http://x")`);
     assert.equal(f[2], "'@SUM(A1)");

@@ -95,12 +95,27 @@ function csvUnescape(cell) {
   return /^'[=+\-@\t\r]/.test(cell) ? cell.slice(1) : cell;
 }
 
-// "20.00 USD", as the contact page shows money.
+// ISO 4217 minor units other than two (Stripe's zero- and three-decimal lists).
+const CURRENCY_DECIMALS = {
+  bif: 0, clp: 0, djf: 0, gnf: 0, isk: 0, jpy: 0, kmf: 0, krw: 0, mga: 0, pyg: 0, rwf: 0, ugx: 0,
+  vnd: 0, vuv: 0, xaf: 0, xof: 0, xpf: 0, bhd: 3, jod: 3, kwd: 3, omr: 3, tnd: 3,
+};
+
+// "1,234.56 USD", "1,000 JPY", "1.234 KWD", as the contact page shows money
+// (null: "unknown").
 function money(minor, currency) {
+  if (minor === null || minor === undefined) return 'unknown';
+  const cur = (currency || '').toLowerCase();
+  const d = cur in CURRENCY_DECIMALS ? CURRENCY_DECIMALS[cur] : 2;
   const sign = minor < 0 ? '-' : '';
-  const abs = Math.abs(minor);
-  return `${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')} ${(currency || '').toUpperCase()}`;
+  const digits = String(Math.abs(minor)).padStart(d + 1, '0');
+  const whole = digits.slice(0, digits.length - d).replace(/\B(?=(\d{3})+$)/g, ',');
+  const frac = d ? `.${digits.slice(digits.length - d)}` : '';
+  return `${sign}${whole}${frac}${cur ? ` ${cur.toUpperCase()}` : ''}`;
 }
+
+// The money summary columns at the end of /contacts.csv, and their classes on the contact page.
+const SUMMARY_COLUMNS = ['net_revenue', 'orders', 'first_order', 'last_order', 'active_recurring', 'monthly_recurring'];
 
 function sorted(list) {
   return [...list].sort();
@@ -195,6 +210,7 @@ class Rig {
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type'), /^text\/csv/);
     const [header, ...rows] = parseCsv(res.text).filter((r) => r.length > 1);
+    for (const k of SUMMARY_COLUMNS) assert.ok(header.includes(k), `contacts.csv has a ${k} column`);
     assert.deepEqual(header.slice(0, 5), ['email', 'first_name', 'last_name', 'phone', 'tags']);
     const byKey = {};
     for (const r of rows) {
@@ -203,6 +219,7 @@ class Rig {
       byKey[key] = {
         email: r[0], first_name: r[1], last_name: r[2], phone: csvUnescape(r[3]),
         tags: r[4] ? r[4].split(';') : [],
+        summary: Object.fromEntries(SUMMARY_COLUMNS.map((k) => [k, csvUnescape(r[header.indexOf(k)] ?? '')])),
       };
     }
     return byKey;
@@ -265,9 +282,9 @@ class Rig {
 const CASE_KEYS = {
   case: ['description', 'stripe_objects', 'events', 'expect'],
   step: ['id', 'type', 'created', 'fixture', 'set', 'expect', 'settings'],
-  expect: ['contacts', 'orders', 'recurring', 'absent', 'links', 'stripe_lookups'],
+  expect: ['contacts', 'orders', 'recurring', 'absent', 'links', 'stripe_lookups', 'summaries'],
   contact: ['email', 'first_name', 'last_name', 'phone', 'tags'],
-  order: ['stripe_id', 'email', 'amount', 'amount_refunded', 'currency', 'status'],
+  order: ['stripe_id', 'email', 'amount', 'amount_refunded', 'currency', 'status', 'shown'],
   recurring: ['subscription_id', 'email', 'status', 'amount', 'currency', 'interval'],
 };
 
@@ -322,6 +339,11 @@ async function runCase(rig, c) {
       assert.match(res.type, /^application\/json/);
       if (want.status === 200) assert.equal(res.json.received, true, `${what}: ${res.text}`);
       if (want.result !== '*') assert.equal(res.json.result, want.result, `${what}: ${res.text}`);
+      if (want.reason) {
+        assert.ok((res.json.reason || '').includes(want.reason), `${what}: reason ${res.json.reason}`);
+        const logged = rig.rows(`SELECT reason FROM integration_log WHERE connection_id = ${rig.id} AND event_id = '${event.id}' ORDER BY id DESC LIMIT 1`);
+        assert.ok(logged.length && logged[0].reason.includes(want.reason), `${what}: logged reason ${JSON.stringify(logged)}`);
+      }
       sent.push([event.id, res.json.result]);
     }
   } finally {
@@ -390,6 +412,7 @@ async function runCase(rig, c) {
         stripe_id: want.stripe_id, amount: money(want.amount, want.currency),
         refunded: want.amount_refunded ? money(want.amount_refunded, want.currency) : '', status: want.status,
       });
+      if (want.shown) assert.equal(row.amount, want.shown, `${c.name}: ${want.stripe_id} as shown`);
     }
   }
   for (const want of expRecurring) {
@@ -420,6 +443,20 @@ async function runCase(rig, c) {
       `${c.name}: recurring payments on ${want.email}'s page`);
     if (!ordersHere.length) assert.match(p.text, /No orders\./);
     if (!recurringHere.length) assert.match(p.text, /No recurring payments\./);
+  }
+
+  // The money summary of a contact, in /contacts.csv and on its page ("" is shown as "none").
+  for (const [email, want] of Object.entries(exp.summaries || {})) {
+    checkKeys(`${c.name} summaries`, want, SUMMARY_COLUMNS);
+    const got = csv[email.toLowerCase()];
+    assert.ok(got, `${c.name}: ${email} is not in contacts.csv`);
+    const p = await page(email);
+    for (const [k, v] of Object.entries(want)) {
+      assert.equal(got.summary[k], String(v), `${c.name}: ${email} ${k} in contacts.csv`);
+      const m = new RegExp(`<dd class="${k.replace(/_/g, '-').replace('orders', 'order-count')}">([^<]*)</dd>`).exec(p.text);
+      assert.ok(m, `${c.name}: ${k} on ${email}'s page`);
+      assert.equal(m[1], String(v) === '' ? 'none' : String(v), `${c.name}: ${email} ${k} on the page`);
+    }
   }
 
   for (const [cus, email] of Object.entries(exp.links || {})) {
@@ -636,10 +673,12 @@ test('webhook endpoint, end to end over nginx', async (t) => {
       const csv = await rig.contactsCsv();
       const got = csv['receipt.only@example.com'];
       assert.ok(got, 'the replay made the contact');
-      assert.deepEqual({ ...got, tags: sorted(got.tags) }, {
+      const { summary, ...shown } = got;
+      assert.deepEqual({ ...shown, tags: sorted(got.tags) }, {
         email: 'receipt.only@example.com', first_name: 'Rece', last_name: 'Ipt', phone: '+49 30 123456',
         tags: [BASE_TAG, 'stripe-integration-charge-succeeded'],
       });
+      assert.equal(summary.orders, '1', 'the replayed order counts in the contact summary');
       const order = rig.rows(`SELECT o.amount, o.status, c.email_key FROM orders o JOIN contacts c ON c.id = o.contact_id
                               WHERE o.stripe_id = 'ch_whSkipMapping01'`);
       assert.deepEqual(order, [{ amount: 6100, status: 'paid', email_key: 'receipt.only@example.com' }]);

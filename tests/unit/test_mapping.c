@@ -604,6 +604,7 @@ static void test_apply_odd_input(void **state)
 
 	/* applying again releases what the change set held */
 	o = json_tokener_parse("{\"object\":\"charge\",\"id\":\"ch_1\","
+			       "\"amount\":100,"
 			       "\"billing_details\":{\"email\":\"a@b.c\"}}");
 	assert_int_equal(mapping_apply(m, o, NULL, &cs), SL_OK);
 	assert_int_equal(mapping_apply(m, o, NULL, &cs), SL_OK);

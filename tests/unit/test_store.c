@@ -872,6 +872,38 @@ static void test_prune(void **state)
 	assert_int_equal(store_prune(fx->db, STORE_PRUNE__MAX, 4000, 500, &changed), SL_ERR_INVALID);
 }
 
+/* ---- sync windows ---- */
+
+/* A page reads its window's lower bound from the database in its own
+ * transaction: a split whose commit failed (rolled back) is not seen, a
+ * committed one is. (The in-memory bound of the split moved either way.) */
+static void test_window_gte_after_failed_split(void **state)
+{
+	struct fixture *fx = *state;
+	long long conn, job, win, half, gte;
+
+	assert_int_equal(store_connection_begin(fx->db, "acct_split", "Split", false, 1, &conn), SL_OK);
+	assert_int_equal(store_job_queue(fx->db, conn, "charge", 1, &job), SL_OK);
+	assert_int_equal(store_window_add(fx->db, job, 100, 200, &win), SL_OK);
+
+	assert_int_equal(store_begin(fx->db), SL_OK);
+	assert_int_equal(store_window_split(fx->db, win, job, 150, &half), SL_OK);
+	assert_int_equal(store_window_gte(fx->db, win, &gte), SL_OK);
+	assert_int_equal(gte, 150);                 /* inside the split's transaction */
+	assert_int_equal(store_rollback(fx->db), SL_OK);   /* its commit failed */
+	assert_int_equal(store_window_gte(fx->db, win, &gte), SL_OK);
+	assert_int_equal(gte, 100);                 /* the page keeps [100, 200) */
+
+	assert_int_equal(store_begin(fx->db), SL_OK);
+	assert_int_equal(store_window_split(fx->db, win, job, 150, &half), SL_OK);
+	assert_int_equal(store_commit(fx->db), SL_OK);
+	assert_int_equal(store_window_gte(fx->db, win, &gte), SL_OK);
+	assert_int_equal(gte, 150);
+	assert_int_equal(store_window_gte(fx->db, half, &gte), SL_OK);
+	assert_int_equal(gte, 100);
+	assert_int_equal(store_window_gte(fx->db, half + 1000, &gte), SL_ERR_NOT_FOUND);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -893,6 +925,7 @@ int main(void)
 		T(test_contacts_each_empty),
 		T(test_catchup_state),
 		T(test_prune),
+		T(test_window_gte_after_failed_split),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
