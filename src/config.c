@@ -23,6 +23,7 @@ enum setting {
 	SET_SYNC_WINDOWS,
 	SET_CATCHUP_INTERVAL,
 	SET_CATCHUP_OVERLAP,
+	SET_WEBHOOK_WAIT,
 	SET__MAX
 };
 
@@ -46,6 +47,7 @@ static const struct setting_row settings[] = {
 	[SET_SYNC_WINDOWS] = {"STRIPELINK_SYNC_WINDOWS", "4", 1, 16},
 	[SET_CATCHUP_INTERVAL] = {"STRIPELINK_CATCHUP_INTERVAL", "600", 0, 86400},
 	[SET_CATCHUP_OVERLAP] = {"STRIPELINK_CATCHUP_OVERLAP", "600", 0, 86400},
+	[SET_WEBHOOK_WAIT] = {"STRIPELINK_WEBHOOK_WAIT", "10", 0, 86400},
 };
 _Static_assert(sizeof settings / sizeof settings[0] == SET__MAX,
 	       "every setting needs a row");
@@ -128,7 +130,8 @@ sl_err config_load(void)
 	    (e = integer(SET_TEMPLATE_RELOAD, &cfg.template_reload)) ||
 	    (e = integer(SET_SYNC_WINDOWS, &cfg.sync_windows)) ||
 	    (e = integer(SET_CATCHUP_INTERVAL, &cfg.catchup_interval)) ||
-	    (e = integer(SET_CATCHUP_OVERLAP, &cfg.catchup_overlap)))
+	    (e = integer(SET_CATCHUP_OVERLAP, &cfg.catchup_overlap)) ||
+	    (e = integer(SET_WEBHOOK_WAIT, &cfg.webhook_wait)))
 		return e;
 	cfg.data_dir = absolute(raw(SET_DATA));
 	const char *root = raw(SET_ROOT);
