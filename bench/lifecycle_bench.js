@@ -97,6 +97,11 @@ function load(url, secret, count, concurrency, seed) {
         `p99 ${r.latency_ms.p99.toFixed(2)} ms, non-2xx ${r.non_2xx}, events ${r.count}, customer lookups ${asked}, ` +
         `worker RSS ${(rssKb(worker) / 1024).toFixed(1)} MiB`);
     }
+    const drainStart = Date.now();
+    while (Number(app.sql('SELECT count(*) FROM pending_events;').trim()) > 0 && Date.now() - drainStart < 120000)
+      await new Promise((r) => setTimeout(r, 100));
+    console.log(`  events that waited for their customer were all completed ${((Date.now() - drainStart) / 1000).toFixed(1)} s after the last answer`);
+    if (process.env.BENCH_DEBUG) console.log(app.sql("SELECT type, reason, count(*) FROM integration_log WHERE result = 'skipped' GROUP BY 1, 2;"));
     const counts = app.sql("SELECT result, count(*) FROM integration_log GROUP BY result ORDER BY result;").trim().replace(/\n/g, ', ');
     console.log(`  integration log: ${counts}`);
   } finally {

@@ -1,5 +1,21 @@
 /*
  * webhook.c - a Stripe webhook delivery end to end; see webhook.h.
+ *
+ * The flow of a delivery (PATH_DELIVERY): verify the signature, parse, map
+ * (prepare), then one writer job (delivery_job) that records the event id
+ * and applies the change set in the group's transaction; answered after the
+ * commit. Stripe is never called while answering: when the mapping needs a
+ * customer the event only names (customer: cus_...) and that customer's
+ * contact link is not committed yet, prepare() sets wait_for instead of
+ * looking it up, and the job records the event as waiting (stripe_events
+ * result 'waiting', the body in pending_events, a 'waiting' log line) and
+ * answers 200. webhook_complete_waiting(), run every second by the sync
+ * worker, takes the waiting events whose customer is linked now or whose
+ * wait (STRIPELINK_WEBHOOK_WAIT) is over, and runs each again as
+ * PATH_COMPLETE, where the one lookup is allowed; the job applies it only if
+ * it is still waiting, and deletes its pending row in the same transaction.
+ * Catch-up (PATH_CATCHUP) and a person's Replay (PATH_REPLAY) may look the
+ * customer up at once: they are not answering Stripe.
  */
 #include "webhook.h"
 
