@@ -8,6 +8,9 @@
 // production's: WAL, synchronous=FULL, answered after the group's commit.
 //   node bench/lifecycle_bench.js [events-per-run]          (default 6000 at c16, 1200 at c1)
 //   node bench/lifecycle_bench.js --rss [total-events]       (RSS at 0 / 100k / 1M, bytes/event)
+//   BENCH_CALLGRIND=/tmp/w.out node bench/lifecycle_bench.js [events]   (the worker under callgrind)
+//   BENCH_PERF=/tmp/w.data node bench/lifecycle_bench.js    (perf record of the worker at c16;
+//                                                            then perf report -i /tmp/w.data)
 'use strict';
 const path = require('node:path');
 const fs = require('node:fs');
@@ -66,6 +69,32 @@ function load(url, secret, count, concurrency, seed) {
       return (r.data || r.requests || r).filter((q) => q.method === 'GET' && /^\/v1\/customers\/cus_/.test(q.path)).length;
     };
     let seed = 1000 + (Date.now() % 100000);
+    if (process.env.BENCH_CALLGRIND) {
+      // the worker under callgrind (instruction counts do not depend on the machine's load): the
+      // supervisor is paused, its worker replaced by one under valgrind on the same socket
+      const n = perRun || 3000;
+      await load(url, secret, 600, 4, seed++);   // warm: tags, statements, first customers
+      process.kill(app.child.pid, 'SIGSTOP');
+      process.kill(Number(worker), 'SIGTERM');
+      await new Promise((r) => setTimeout(r, 1000));
+      const vg = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${process.env.BENCH_CALLGRIND}`,
+        path.resolve(__dirname, '..', 'cgi-bin', 'stripelink'), 'serve'], { env: app.env, stdio: ['ignore', 'ignore', 'pipe'] });
+      let vlog = '';
+      vg.stderr.on('data', (d) => { vlog += d; });
+      for (let i = 0; !/serving on/.test(vlog); i++) {
+        if (i > 600) throw new Error(`callgrind worker did not start: ${vlog}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const r = await load(url, secret, n, 16, seed++);
+      vg.kill('SIGTERM');
+      await new Promise((r2) => vg.on('close', r2));
+      process.kill(app.child.pid, 'SIGCONT');
+      const total = /summary: (\d+)/.exec(fs.readFileSync(process.env.BENCH_CALLGRIND, 'utf8'));
+      console.log(`callgrind: ${n} lifecycle events at concurrency 16 (${r.events_per_s} events/s under valgrind, non-2xx ${r.non_2xx}): ` +
+        `${total ? (Number(total[1]) / n / 1000).toFixed(0) : '?'} k instructions per event in the worker; ` +
+        `callgrind_annotate ${process.env.BENCH_CALLGRIND}`);
+      return;
+    }
     if (rssMode) {
       const total = perRun || 1000000;
       const chunk = 50000;
@@ -91,7 +120,15 @@ function load(url, secret, count, concurrency, seed) {
       `3 switches on, Stripe customer lookups answered after ${LOOKUP_MS} ms; WAL synchronous=FULL, group commit`);
     for (const [conc, count] of [[1, perRun ? Math.ceil(perRun / 5) : 1200], [16, perRun || 6000]]) {
       const before = await countLookups();
+      // BENCH_PERF=file: perf record of the worker during the concurrency-16 run (profile first)
+      const perf = process.env.BENCH_PERF && conc === 16
+        ? spawn('perf', ['record', '-F', '1999', '-g', '-p', worker, '-o', process.env.BENCH_PERF], { stdio: 'ignore' }) : null;
+      if (perf) await new Promise((r) => setTimeout(r, 500));
       const r = await load(url, secret, count, conc, seed++);
+      if (perf) {
+        perf.kill('SIGINT');
+        await new Promise((r) => perf.on('close', r));
+      }
       const asked = (await countLookups()) - before;
       console.log(`  concurrency ${String(conc).padStart(2)}: ${r.events_per_s.toFixed(0).padStart(6)} events/s, p50 ${r.latency_ms.p50.toFixed(2)} ms, ` +
         `p99 ${r.latency_ms.p99.toFixed(2)} ms, non-2xx ${r.non_2xx}, events ${r.count}, customer lookups ${asked}, ` +
