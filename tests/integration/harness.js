@@ -150,7 +150,8 @@ function csrfOf(html) {
 // The setup token a fresh install writes (and prints) until its admin
 // exists, as the person installing it would read it from the server.
 function setupToken(app) {
-  return fs.readFileSync(path.join(app.dataDir, 'setup-token'), 'utf8').trim();
+  // the data directory the app was given (a test may pass its own STRIPELINK_DATA)
+  return fs.readFileSync(path.join(app.env.STRIPELINK_DATA || app.dataDir, 'setup-token'), 'utf8').trim();
 }
 
 // Creates the first admin through the setup address with its token and
