@@ -51,7 +51,7 @@ FUZZ_BIN  = $(FUZZ_C:tests/fuzz/%.c=$(B)/fuzz/%)
 PROGRAMS  = cgi-bin/stripelink $(if $(wildcard src/sync_main.c),cgi-bin/stripelink-sync)
 
 .PHONY: install uninstall
-.PHONY: all programs run test unit unit-asan integration integration-asan valgrind bench fuzz fuzz-test clean deps test-deps bench-deps
+.PHONY: all programs run test unit unit-asan integration integration-asan valgrind bench bench-rss fuzz fuzz-test clean deps test-deps bench-deps
 
 # The public targets install what is missing first, then build in a
 # sub-make, so pkg-config sees libraries installed a moment ago.
@@ -203,6 +203,10 @@ fuzz: test-deps
 bench: bench-deps
 	@$(MAKE) --no-print-directory $(PROGRAMS) $(BENCH_BIN)
 	@sh bench/run.sh
+
+bench-rss: bench-deps
+	@$(MAKE) --no-print-directory $(PROGRAMS)
+	@sh bench/run.sh --rss
 
 clean:
 	rm -rf $(B) cgi-bin/stripelink cgi-bin/stripelink-sync

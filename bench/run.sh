@@ -1,12 +1,20 @@
 #!/bin/sh
 # make bench: every benchmark, figures printed as measured on this machine.
+# make bench-rss: the worker's memory over 1,000,000 lifecycle events (minutes).
 cd "$(dirname "$0")/.." || exit 1
 set -e
+if [ "$1" = "--rss" ]; then
+	echo "== webhooks, lifecycle mix: memory over ${RSS_EVENTS:-1000000} events"
+	node bench/lifecycle_bench.js --rss "${RSS_EVENTS:-1000000}"
+	exit 0
+fi
 echo "== mapping engine (one core)"
 build/bench/bench_mapping tests/fixtures/stripe/fixtures3.json 2
 echo "== segment counts on 100,000 contacts"
 build/bench/bench_segment 100000 5
-echo "== webhooks through nginx"
+echo "== webhooks through nginx, lifecycle mix (the headline)"
+node bench/lifecycle_bench.js ${LIFECYCLE_EVENTS:-}
+echo "== webhooks through nginx, light mix"
 node bench/webhook_bench.js "${BENCH_SECONDS:-10}"
 echo "== automations: webhook ingest with and without, outbound deliveries"
 node bench/automations_bench.js "${BENCH_SECONDS:-10}"

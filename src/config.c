@@ -38,6 +38,7 @@ enum setting {
 	SET_OUTBOUND_GIVE_UP_S,
 	SET_USER,
 	SET_ROLL_GRACE,
+	SET_WEBHOOK_WAIT,
 	SET__MAX
 };
 
@@ -74,6 +75,7 @@ static const struct setting_row settings[] = {
 	[SET_OUTBOUND_GIVE_UP_S] = {"STRIPELINK_OUTBOUND_GIVE_UP_S", "259200", 1, 2592000},
 	[SET_USER] = {"STRIPELINK_USER", "stripelink", 0, 0},  /* workers drop to it when started as root */
 	[SET_ROLL_GRACE] = {"STRIPELINK_ROLL_GRACE_SECONDS", "300", 0, 86400},
+	[SET_WEBHOOK_WAIT] = {"STRIPELINK_WEBHOOK_WAIT", "10", 0, 86400},
 };
 _Static_assert(sizeof settings / sizeof settings[0] == SET__MAX,
 	       "every setting needs a row");
@@ -166,7 +168,8 @@ sl_err config_load(void)
 	    (e = integer(SET_OUTBOUND_ALLOW_HTTP, &cfg.outbound_allow_http)) ||
 	    (e = integer(SET_OUTBOUND_BACKOFF_MS, &cfg.outbound_backoff_ms)) ||
 	    (e = integer(SET_OUTBOUND_GIVE_UP_S, &cfg.outbound_give_up_s)) ||
-	    (e = integer(SET_ROLL_GRACE, &cfg.roll_grace)))
+	    (e = integer(SET_ROLL_GRACE, &cfg.roll_grace)) ||
+	    (e = integer(SET_WEBHOOK_WAIT, &cfg.webhook_wait)))
 		return e;
 	cfg.data_dir = absolute(raw(SET_DATA));
 	const char *root = raw(SET_ROOT);

@@ -19,7 +19,7 @@
 #define LOG_PER_PAGE 50
 
 static const char *const log_results[] = {
-	"processed", "duplicate", "skipped", "ignored", "rejected", "failed",
+	"processed", "duplicate", "skipped", "ignored", "rejected", "failed", "waiting",
 };
 
 HANDLER(page_webhook_post)

@@ -268,6 +268,39 @@ static const char *const migrations[] = {
 	"  excerpt TEXT NOT NULL DEFAULT '',"
 	"  error TEXT NOT NULL DEFAULT '');"
 	"CREATE INDEX outbox_attempts_by_outbox ON outbox_attempts (outbox_id, id);",
+
+	/* 10: events that name a customer not linked yet, recorded as waiting (no
+	 * Stripe call while answering); completed by the sync worker once the
+	 * customer is linked, or after next_try with one lookup */
+	"CREATE TABLE pending_events ("
+	"  connection_id INTEGER NOT NULL REFERENCES connections(id) ON DELETE CASCADE,"
+	"  event_id TEXT NOT NULL,"
+	"  customer_id TEXT NOT NULL,"
+	"  payload BLOB NOT NULL,"
+	"  received_at INTEGER NOT NULL,"
+	"  next_try INTEGER NOT NULL,"
+	"  UNIQUE (connection_id, event_id));"
+	"CREATE INDEX pending_events_customer ON pending_events (customer_id);"
+	/* the log learns the result 'waiting' (a CHECK is changed by a copy) */
+	"CREATE TABLE integration_log_new ("
+	"  id INTEGER PRIMARY KEY,"
+	"  connection_id INTEGER NOT NULL,"
+	"  at INTEGER NOT NULL,"
+	"  event_id TEXT,"
+	"  type TEXT NOT NULL DEFAULT '',"
+	"  result TEXT NOT NULL CHECK (result IN ('processed','duplicate','skipped','ignored',"
+	"    'rejected','failed','waiting')),"
+	"  reason TEXT NOT NULL DEFAULT '',"
+	"  contact_id INTEGER,"
+	"  payload TEXT,"
+	"  source TEXT NOT NULL DEFAULT 'webhook');"
+	"INSERT INTO integration_log_new (id, connection_id, at, event_id, type, result, reason, contact_id,"
+	"  payload, source) SELECT id, connection_id, at, event_id, type, result, reason, contact_id,"
+	"  payload, source FROM integration_log;"
+	"DROP TABLE integration_log;"
+	"ALTER TABLE integration_log_new RENAME TO integration_log;"
+	"CREATE INDEX integration_log_by_connection ON integration_log (connection_id, id);"
+	"CREATE INDEX integration_log_by_at ON integration_log (at);",   /* 7's, lost with the copy */
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -411,6 +444,10 @@ enum stmt {
 	ST_OUTBOX_LIST,
 	ST_OUTBOX_RESEND,
 	ST_ATTEMPTS_LIST,
+	ST_PENDING_PUT,
+	ST_PENDING_DELETE,
+	ST_PENDING_DUE,
+	ST_PENDING_DEFER,
 	ST__MAX
 };
 
@@ -714,6 +751,14 @@ static const char *const sql[] = {
 			       " FROM recurring_payments WHERE contact_id = ?1 AND status = 'active'"
 			       " GROUP BY currency ORDER BY currency",
 	[ST_WINDOW_GTE] = "SELECT created_gte FROM sync_windows WHERE id = ?1",
+	[ST_PENDING_PUT] = "INSERT INTO pending_events (connection_id, event_id, customer_id, payload, received_at, next_try)"
+			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (connection_id, event_id) DO NOTHING",
+	[ST_PENDING_DELETE] = "DELETE FROM pending_events WHERE connection_id = ?1 AND event_id = ?2",
+	/* due: the customer is linked now, or the wait is over (oldest first) */
+	[ST_PENDING_DUE] = "SELECT p.connection_id, p.event_id, p.payload, p.received_at FROM pending_events p"
+			  " WHERE p.next_try <= ?1 OR EXISTS (SELECT 1 FROM stripe_customers s"
+			  " WHERE s.customer_id = p.customer_id) ORDER BY p.rowid LIMIT ?2",
+	[ST_PENDING_DEFER] = "UPDATE pending_events SET next_try = ?3 WHERE connection_id = ?1 AND event_id = ?2",
 };
 _Static_assert(sizeof sql / sizeof sql[0] == ST__MAX, "every statement needs its SQL");
 
@@ -1715,6 +1760,69 @@ sl_err store_event_put(struct store *db, long long connection_id, const char *ev
 	bind_text(st, 2, event_id);
 	bind_text(st, 3, result);
 	return exec_step(db, st, "event put");
+}
+
+sl_err store_pending_put(struct store *db, long long connection_id, const char *event_id,
+			 const char *customer_id, const void *payload, size_t len,
+			 long long received_at, long long next_try)
+{
+	sqlite3_stmt *st = stmt(db, ST_PENDING_PUT);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, connection_id);
+	bind_text(st, 2, event_id);
+	bind_text(st, 3, customer_id);
+	sqlite3_bind_blob(st, 4, payload, (int)len, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 5, received_at);
+	sqlite3_bind_int64(st, 6, next_try);
+	return exec_step(db, st, "pending put");
+}
+
+sl_err store_pending_delete(struct store *db, long long connection_id, const char *event_id)
+{
+	sqlite3_stmt *st = stmt(db, ST_PENDING_DELETE);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, connection_id);
+	bind_text(st, 2, event_id);
+	return exec_step(db, st, "pending delete");
+}
+
+sl_err store_pending_defer(struct store *db, long long connection_id, const char *event_id,
+			   long long next_try)
+{
+	sqlite3_stmt *st = stmt(db, ST_PENDING_DEFER);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, connection_id);
+	bind_text(st, 2, event_id);
+	sqlite3_bind_int64(st, 3, next_try);
+	return exec_step(db, st, "pending defer");
+}
+
+sl_err store_pending_due(struct store *db, struct arena *a, long long now, int max,
+			 struct pending_event **out, size_t *n)
+{
+	sqlite3_stmt *st = stmt(db, ST_PENDING_DUE);
+	size_t cap = 0;
+	int rc;
+	*out = NULL;
+	*n = 0;
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int(st, 2, max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*out = grow(a, *out, &cap, *n, sizeof **out);
+		struct pending_event *p = &(*out)[(*n)++];
+		int len = sqlite3_column_bytes(st, 2);
+		p->connection_id = sqlite3_column_int64(st, 0);
+		p->event_id = col_text(a, st, 1);
+		p->payload = arena_strndup(a, (const char *)sqlite3_column_blob(st, 2), (size_t)len);
+		p->payload_len = (size_t)len;
+		p->received_at = sqlite3_column_int64(st, 3);
+	}
+	return done(st, rc == SQLITE_DONE ? SL_OK : fail(db, rc, "pending due"));
 }
 
 sl_err store_log_add(struct store *db, const struct log_entry *l, long long *id)

@@ -251,6 +251,29 @@ sl_err store_event_result(struct store *db, struct arena *a, long long connectio
 sl_err store_event_put(struct store *db, long long connection_id, const char *event_id,
 		       const char *result);
 
+/* An event waiting for its customer's link (see webhook.c). */
+struct pending_event {
+	long long connection_id;
+	const char *event_id;
+	const char *payload;     /* the signed body as received */
+	size_t payload_len;
+	long long received_at;
+};
+/* Records an event as waiting for customer_id; a second put of the same
+ * event changes nothing. Writer only. */
+sl_err store_pending_put(struct store *db, long long connection_id, const char *event_id,
+			 const char *customer_id, const void *payload, size_t len,
+			 long long received_at, long long next_try);
+/* Forgets a waiting event (it was completed). Writer only. */
+sl_err store_pending_delete(struct store *db, long long connection_id, const char *event_id);
+/* Sets when a waiting event is next tried without its customer's link. */
+sl_err store_pending_defer(struct store *db, long long connection_id, const char *event_id,
+			   long long next_try);
+/* At most max waiting events that are due (their customer is linked, or
+ * next_try <= now), oldest first, into an arena array. */
+sl_err store_pending_due(struct store *db, struct arena *a, long long now, int max,
+			 struct pending_event **out, size_t *n);
+
 struct log_entry {
 	long long id;
 	long long connection_id;

@@ -2,7 +2,8 @@
  * sync_main.c - stripelink-sync, the worker process for what talks to
  * Stripe off the request path: historical sync jobs (this thread) and the
  * catch-up from Stripe's event list with the endpoint check (a second
- * thread), under one rate limiter per mode. The supervisor (`stripelink
+ * thread), the completion of webhook events waiting for their customer
+ * (a third, see webhook.c), under one rate limiter per mode. The supervisor (`stripelink
  * run`) starts it beside the FastCGI worker and restarts it if it dies; a
  * running job or sweep resumes from its committed cursor.
  */
@@ -10,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "catchup.h"
@@ -20,6 +22,7 @@
 #include "ratelimit.h"
 #include "stripe.h"
 #include "sync.h"
+#include "webhook.h"
 #include "writer.h"
 
 static volatile sig_atomic_t stop;
@@ -47,6 +50,55 @@ static void *metrics_main(void *writer)
 static void *catchup_main(void *env)
 {
 	catchup_loop(env, 1000);
+	return NULL;
+}
+
+struct waiting_env {
+	const char *db_path;
+	const char *stripe_api;
+	const unsigned char *secret_key;
+	struct writer *writer;
+	struct ratelimit *limit_live, *limit_test;
+};
+
+static void pace(void *limiter)
+{
+	ratelimit_acquire(limiter);
+}
+
+/* Completes waiting webhook events every second (at once again while a
+ * batch was full). */
+static void *waiting_main(void *arg)
+{
+	const struct waiting_env *env = arg;
+	sl_err e;
+	struct store *db = store_open(env->db_path, &e);
+	struct stripe_options test = {5000, 30000, 4, 8000, pace, env->limit_test};
+	struct stripe_options live = {5000, 30000, 4, 8000, pace, env->limit_live};
+	struct stripe_client *ct = stripe_client_new(env->stripe_api, &test);
+	struct stripe_client *cl = stripe_client_new(env->stripe_api, &live);
+	struct arena *a = arena_new();
+	if (!db || !ct || !cl || !a) {
+		fprintf(stderr, "stripelink-sync: waiting events: cannot start\n");
+		goto out;
+	}
+	struct webhook_deps deps = {db, env->writer, ct, env->secret_key, cl};
+	while (!stop) {
+		size_t done = 0;
+		arena_reset(a);
+		if ((e = webhook_complete_waiting(&deps, a, (long long)time(NULL), &done)))
+			fprintf(stderr, "stripelink-sync: waiting events: %s\n", err_name(e));
+		if (done >= WEBHOOK_COMPLETE_BATCH && !e)
+			continue;
+		for (int slept = 0; slept < 1000 && !stop; slept += 100)
+			usleep(100 * 1000);
+	}
+out:
+	arena_free(a);
+	stripe_client_free(ct);
+	stripe_client_free(cl);
+	if (db)
+		store_close(db);
 	return NULL;
 }
 
@@ -108,6 +160,11 @@ int main(void)
 	bool catchup_started = pthread_create(&catchup_thread, NULL, catchup_main, &catchup) == 0;
 	if (!catchup_started)
 		fprintf(stderr, "stripelink-sync: could not start the catch-up thread\n");
+	struct waiting_env waiting = {c->db_path, c->stripe_api, key, w, &live, &test};
+	pthread_t waiting_thread;
+	bool waiting_started = pthread_create(&waiting_thread, NULL, waiting_main, &waiting) == 0;
+	if (!waiting_started)
+		fprintf(stderr, "stripelink-sync: could not start the waiting-events thread\n");
 	fprintf(stderr, "stripelink-sync: ready (rate %d/s live, %d/s test, %d windows)\n",
 		env.rate_live, env.rate_test, env.windows);
 	if (catchup.interval > 0)
@@ -121,6 +178,8 @@ int main(void)
 		pthread_join(catchup_thread, NULL);
 	if (metrics_started)
 		pthread_join(metrics_thread, NULL);
+	if (waiting_started)
+		pthread_join(waiting_thread, NULL);
 	writer_stop(w);
 	ratelimit_destroy(&live);
 	ratelimit_destroy(&test);

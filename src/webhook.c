@@ -1,5 +1,21 @@
 /*
  * webhook.c - a Stripe webhook delivery end to end; see webhook.h.
+ *
+ * The flow of a delivery (PATH_DELIVERY): verify the signature, parse, map
+ * (prepare), then one writer job (delivery_job) that records the event id
+ * and applies the change set in the group's transaction; answered after the
+ * commit. Stripe is never called while answering: when the mapping needs a
+ * customer the event only names (customer: cus_...) and that customer's
+ * contact link is not committed yet, prepare() sets wait_for instead of
+ * looking it up, and the job records the event as waiting (stripe_events
+ * result 'waiting', the body in pending_events, a 'waiting' log line) and
+ * answers 200. webhook_complete_waiting(), run every second by the sync
+ * worker, takes the waiting events whose customer is linked now or whose
+ * wait (STRIPELINK_WEBHOOK_WAIT) is over, and runs each again as
+ * PATH_COMPLETE, where the one lookup is allowed; the job applies it only if
+ * it is still waiting, and deletes its pending row in the same transaction.
+ * Catch-up (PATH_CATCHUP) and a person's Replay (PATH_REPLAY) may look the
+ * customer up at once: they are not answering Stripe.
  */
 #include "webhook.h"
 
@@ -11,6 +27,7 @@
 
 #include "app.h"
 #include "catalog.h"
+#include "config.h"
 #include "connection.h"
 #include "crypto.h"
 #include "event_version.h"
@@ -38,6 +55,10 @@ struct delivery {
 	const char *source;               /* NULL: a delivery; "catchup": from the event list */
 	const unsigned char *payload;
 	size_t payload_len;
+	bool may_ask;                     /* a customer lookup at Stripe is allowed */
+	bool completing;                  /* a waiting event, completed off the request path */
+	int wait;                         /* seconds before a waiting event is looked up */
+	const char *wait_for;             /* set: the customer not linked yet (record as waiting) */
 	struct ingest_item item;
 	bool mapped;                      /* item is filled */
 	/* out */
@@ -86,11 +107,35 @@ static sl_err delivery_job(struct store *db, void *arg)
 		goto out;
 	bool seen = e == SL_OK;
 	bool replayable = seen && (!strcmp(prior, "skipped") || !strcmp(prior, "failed"));
-	if (seen && final_result(prior) && !(d->replay && replayable)) {
+	if (d->completing && !(seen && !strcmp(prior, "waiting"))) {
+		/* completed already (or never recorded): only forget the wait */
+		d->result = "duplicate";
+		d->reason = "this event was already completed";
+		e = store_pending_delete(db, d->connection_id, d->event_id);
+		goto out;
+	}
+	if (seen && final_result(prior) && !(d->replay && replayable) && !d->completing) {
 		d->result = "duplicate";
 		d->reason = "this event was already received";
 		/* a catch-up meets every delivered event again: not worth a line */
 		e = d->source ? SL_OK : log_delivery(db, d, false);
+		goto out;
+	}
+	if (d->completing && d->fail_reason) {
+		/* the lookup can succeed later: stay waiting, try again after the wait */
+		d->result = "waiting";
+		d->reason = d->fail_reason;
+		e = store_pending_defer(db, d->connection_id, d->event_id, d->now + d->wait);
+		goto out;
+	}
+	if (d->wait_for) {
+		d->result = "waiting";
+		d->reason = arena_printf(a, "waiting for customer %s: applied when it is linked, "
+					 "or looked up at Stripe after %d s", d->wait_for, d->wait);
+		if (!(e = store_event_put(db, d->connection_id, d->event_id, "waiting")) &&
+		    !(e = store_pending_put(db, d->connection_id, d->event_id, d->wait_for, d->payload,
+					    d->payload_len, d->now, d->now + d->wait)))
+			e = log_delivery(db, d, false);
 		goto out;
 	}
 	if (d->fail_reason) {
@@ -118,6 +163,8 @@ static sl_err delivery_job(struct store *db, void *arg)
 			d->reason = d->version_note;
 	}
 	if ((e = store_event_put(db, d->connection_id, d->event_id, d->result)))
+		goto out;
+	if (d->completing && (e = store_pending_delete(db, d->connection_id, d->event_id)))
 		goto out;
 	e = log_delivery(db, d, strcmp(d->result, "skipped") == 0);
 out:
@@ -224,6 +271,11 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 		long long linked;
 		if (cus && store_customer_contact(t->db, cus, &linked) != SL_OK) {
 			const char *why = NULL;
+			if (!d->may_ask) {
+				d->wait_for = arena_strdup(a, cus);
+				mapping_free(m);
+				return;
+			}
 			asked_stripe = true;
 			sl_err e = fetch_customer(t, c, cus, &customer, &why, a);
 			if (retryable(e)) {
@@ -242,6 +294,11 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 		 * link finds the contact; failing that, ask Stripe once */
 		long long linked;
 		if (store_customer_contact(t->db, cs->customer_id, &linked) != SL_OK) {
+			if (!customer && !asked_stripe && !d->may_ask) {
+				d->wait_for = arena_strdup(a, cs->customer_id);
+				mapping_free(m);
+				return;
+			}
 			if (!customer && !asked_stripe) {
 				const char *why = NULL;
 				sl_err f = fetch_customer(t, c, cs->customer_id, &customer, &why, a);
@@ -289,14 +346,25 @@ static void answer(struct arena *a, struct webhook_outcome *out, int status,
 	out->type = arena_strdup(a, d->type ? d->type : "");
 }
 
-/* Shared by receive and replay once the body is trusted. */
+/* Where a trusted body comes from: what it may do and how it is logged. */
+enum path {
+	PATH_DELIVERY,   /* Stripe's POST: no Stripe call while answering */
+	PATH_REPLAY,     /* a person's Replay of a skipped or failed event */
+	PATH_CATCHUP,    /* the sync worker's catch-up from Stripe's event list */
+	PATH_COMPLETE,   /* the sync worker completing a waiting event */
+};
+
+/* Shared by receive, replay, catch-up and completion once the body is trusted. */
 static sl_err process(struct app_thread *t, struct arena *a, const struct connection_row *c,
-		      const unsigned char *body, size_t len, long long now, bool replay,
-		      const char *source, struct webhook_outcome *out)
+		      const unsigned char *body, size_t len, long long now, enum path path,
+		      struct webhook_outcome *out)
 {
 	struct delivery d = {
-		.connection_id = c->id, .now = now, .replay = replay, .source = source,
+		.connection_id = c->id, .now = now, .replay = path == PATH_REPLAY,
+		.source = path == PATH_CATCHUP ? WEBHOOK_SOURCE_CATCHUP : NULL,
 		.payload = body, .payload_len = len, .type = "", .event_id = "",
+		.may_ask = path != PATH_DELIVERY, .completing = path == PATH_COMPLETE,
+		.wait = config_get()->webhook_wait,
 	};
 	struct change_set cs;
 	change_set_init(&cs);
@@ -330,7 +398,7 @@ static sl_err process(struct app_thread *t, struct arena *a, const struct connec
 	}
 	sl_err e = writer_run(t->writer, delivery_job, &d);
 	if (!e) {
-		int status = d.reject_reason ? 400 : d.fail_reason ? 503 : 200;
+		int status = d.reject_reason ? 400 : d.fail_reason && !d.completing ? 503 : 200;
 		answer(a, out, status, &d);
 	}
 	change_set_clear(&cs);
@@ -419,7 +487,7 @@ sl_err webhook_receive(struct app_thread *t, struct arena *a, long long connecti
 	if (v)
 		return reject(t, &c, now, arena_printf(a, "signature check failed: %s",
 						       why ? why : "no signing secret"), out);
-	return process(t, a, &c, body, len, now, false, NULL, out);
+	return process(t, a, &c, body, len, now, PATH_DELIVERY, out);
 }
 
 sl_err webhook_replay(struct app_thread *t, struct arena *a, long long connection_id,
@@ -434,7 +502,7 @@ sl_err webhook_replay(struct app_thread *t, struct arena *a, long long connectio
 		return SL_ERR_INVALID;
 	if (!load(t, a, connection_id, &c, out))
 		return SL_ERR_INVALID;
-	return process(t, a, &c, (const unsigned char *)l.payload, l.payload_len, now, true, NULL, out);
+	return process(t, a, &c, (const unsigned char *)l.payload, l.payload_len, now, PATH_REPLAY, out);
 }
 
 sl_err webhook_ingest_trusted(const struct webhook_deps *deps, struct arena *a,
@@ -445,5 +513,44 @@ sl_err webhook_ingest_trusted(const struct webhook_deps *deps, struct arena *a,
 	struct connection_row c;
 	if (!load(&t, a, connection_id, &c, out))
 		return SL_OK;
-	return process(&t, a, &c, body, len, now, false, WEBHOOK_SOURCE_CATCHUP, out);
+	return process(&t, a, &c, body, len, now, PATH_CATCHUP, out);
+}
+
+/* Puts a waiting event of a connection that is gone off for an hour. */
+struct defer_job {
+	long long connection_id;
+	const char *event_id;
+	long long next_try;
+};
+
+static sl_err defer_job(struct store *db, void *arg)
+{
+	struct defer_job *j = arg;
+	return store_pending_defer(db, j->connection_id, j->event_id, j->next_try);
+}
+
+sl_err webhook_complete_waiting(const struct webhook_deps *deps, struct arena *a, long long now,
+				size_t *completed)
+{
+	struct pending_event *p = NULL;
+	size_t n = 0;
+	*completed = 0;
+	sl_err e = store_pending_due(deps->db, a, now, WEBHOOK_COMPLETE_BATCH, &p, &n);
+	for (size_t i = 0; !e && i < n; i++) {
+		struct connection_row c;
+		struct webhook_outcome out;
+		struct app_thread t = {deps->db, deps->writer, deps->secret_key, deps->stripe};
+		if (!load(&t, a, p[i].connection_id, &c, &out)) {
+			struct defer_job j = {p[i].connection_id, p[i].event_id, now + 3600};
+			e = writer_run(deps->writer, defer_job, &j);
+			continue;
+		}
+		if (c.livemode && deps->stripe_live)
+			t.stripe = deps->stripe_live;
+		e = process(&t, a, &c, (const unsigned char *)p[i].payload, p[i].payload_len, now,
+			    PATH_COMPLETE, &out);
+		if (!e && strcmp(out.result, "waiting") != 0)
+			(*completed)++;
+	}
+	return e;
 }

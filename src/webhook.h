@@ -20,10 +20,11 @@ struct writer;
 #define WEBHOOK_TOLERANCE 300          /* seconds either side of now */
 #define WEBHOOK_REJECTS_PER_MINUTE 60  /* badly signed deliveries logged a minute */
 #define WEBHOOK_SOURCE_CATCHUP "catchup"  /* integration log source of a catch-up */
+#define WEBHOOK_COMPLETE_BATCH 200     /* waiting events completed per call */
 
 struct webhook_outcome {
 	int status;            /* the HTTP status to answer */
-	const char *result;    /* processed, duplicate, skipped, ignored, rejected, failed */
+	const char *result;    /* processed, duplicate, skipped, ignored, rejected, failed, waiting */
 	const char *reason;    /* for people; never secret material */
 	long long contact_id;
 	const char *event_id;
@@ -51,6 +52,7 @@ struct webhook_deps {
 	struct writer *writer;            /* the process's writer */
 	struct stripe_client *stripe;     /* customer lookups (the caller paces it) */
 	const unsigned char *secret_key;  /* CRYPTO_KEY_LEN bytes */
+	struct stripe_client *stripe_live; /* NULL: stripe for live-mode connections too */
 };
 
 /* Ingests an event the caller got from Stripe itself (GET /v1/events):
@@ -62,5 +64,15 @@ struct webhook_deps {
 sl_err webhook_ingest_trusted(const struct webhook_deps *deps, struct arena *a,
 			      long long connection_id, const unsigned char *body, size_t len,
 			      long long now, struct webhook_outcome *out);
+
+/* Completes the events recorded as waiting for their customer that are
+ * due: the customer is linked now (no Stripe call), or the wait
+ * (STRIPELINK_WEBHOOK_WAIT) is over and the one lookup is made with
+ * deps->stripe. Each is applied in one writer job that also forgets the
+ * wait; a lookup that fails for now leaves it waiting for another wait.
+ * Off the request path only (the sync worker). *completed counts the events
+ * that stopped waiting. */
+sl_err webhook_complete_waiting(const struct webhook_deps *deps, struct arena *a, long long now,
+				size_t *completed);
 
 #endif

@@ -7,8 +7,8 @@ const Stripe = require('stripe');
 const { startApp, adminClient, csrfOf, sleep } = require('./harness');
 const { start } = require('../fake-stripe/server');
 
-async function connected(fake, key = 'sk_test_hardening123') {
-  const app = await startApp({ STRIPELINK_STRIPE_API: fake.url });
+async function connected(fake, key = 'sk_test_hardening123', env = {}) {
+  const app = await startApp({ STRIPELINK_STRIPE_API: fake.url, ...env });
   const admin = await adminClient(app);
   const res = await admin.submit('/apps/stripe/connect', '/apps/stripe/connect', { secret_key: key });
   assert.equal(res.status, 303, res.text);
@@ -54,7 +54,7 @@ test('a queued sync job of a disconnected connection is cancelled, not run forev
 
 test('a customer lookup Stripe refuses for good is skipped with the reason, not retried', async (t) => {
   const fake = await start({ port: 0 });
-  const { app, admin, id } = await connected(fake, 'rk_test_nocustomer123abcd');
+  const { app, admin, id } = await connected(fake, 'rk_test_nocustomer123abcd', { STRIPELINK_WEBHOOK_WAIT: '1' });
   t.after(async () => { await app.stop(); await fake.close(); });
   const eps = await (await fetch(`${fake.url}/_fake/webhook_endpoints`)).json();
   const secret = (eps.data || eps)[0].secret;
@@ -66,8 +66,22 @@ test('a customer lookup Stripe refuses for good is skipped with the reason, not 
   const res = await fetch(`${app.base}/webhooks/stripe/${id}`, { method: 'POST', headers: { 'stripe-signature': header }, body: payload });
   const body = await res.json();
   assert.equal(res.status, 200, JSON.stringify(body));
-  assert.equal(body.result, 'skipped');
+  // answered without calling Stripe; the sync worker's lookup after the wait is refused for good
+  assert.equal(body.result, 'waiting');
   assert.match(body.reason, /cus_hardeningUnknown/);
+  const log = () => app.sql("SELECT result || '|' || reason FROM integration_log WHERE event_id = 'evt_hardening_perm' ORDER BY id;")
+    .trim().split('\n');
+  for (let waited = 0; log().length < 2; waited++) {
+    assert.ok(waited < 300, `completed within 30 s: ${log()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const [waiting, done] = log();
+  assert.match(waiting, /^waiting\|/);
+  assert.match(done, /^skipped\|.*cus_hardeningUnknown/);
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.equal(app.sql('SELECT count(*) FROM pending_events;').trim(), '0', 'not retried: nothing left waiting');
+  const asked = (await (await fetch(`${fake.url}/_fake/requests?path=/v1/customers/cus_hardeningUnknown`)).json()).length;
+  assert.equal(asked, 1, 'looked up once');
   assert.ok(admin, 'connected with a restricted key');
 });
 

@@ -153,7 +153,8 @@ function csrfOf(html) {
 // The one-time setup token, as a person finds it: in the data directory's
 // setup-token file (also printed on the console at start).
 function setupToken(app) {
-  return fs.readFileSync(path.join(app.dataDir, 'setup-token'), 'utf8').trim();
+  // the data directory the app was given (a test may pass its own STRIPELINK_DATA)
+  return fs.readFileSync(path.join(app.env.STRIPELINK_DATA || app.dataDir, 'setup-token'), 'utf8').trim();
 }
 
 // The setup URL (path and query) with the token.

@@ -25,6 +25,7 @@ const FIXTURES_PATH = process.env.STRIPE_FIXTURES || path.resolve(__dirname, '..
 const FIXTURES = JSON.parse(fs.readFileSync(FIXTURES_PATH, 'utf8')).resources;
 const BASE_TAG = 'stripe-integration';
 const MIB = 1024 * 1024;
+const WAIT_S = 3; // STRIPELINK_WEBHOOK_WAIT for the tests' app
 
 // ---- building events --------------------------------------------------------
 
@@ -128,7 +129,8 @@ class Rig {
   static async create() {
     const rig = new Rig();
     rig.fake = await start({ port: 0 });
-    rig.app = await startApp({ STRIPELINK_STRIPE_API: rig.fake.url });
+    // an event naming a customer not linked yet waits WAIT_S before the sync worker looks it up
+    rig.app = await startApp({ STRIPELINK_STRIPE_API: rig.fake.url, STRIPELINK_WEBHOOK_WAIT: String(WAIT_S) });
     rig.admin = await adminClient(rig.app);
     const res = await rig.admin.submit('/apps/stripe/connect', '/apps/stripe/connect', { secret_key: 'sk_test_abc123' });
     assert.equal(res.status, 303, `connect answered ${res.status}: ${res.text.slice(0, 300)}`);
@@ -169,6 +171,16 @@ class Rig {
 
   count(query) {
     return Number(this.app.sql(query).trim());
+  }
+
+  // Waits until no event waits for its customer any more (the sync worker
+  // completes them off the request path).
+  async drained(deadlineMs = 30000) {
+    const deadline = Date.now() + deadlineMs;
+    while (this.count('SELECT count(*) FROM pending_events') > 0) {
+      if (Date.now() > deadline) throw new Error(`events still waiting after ${deadlineMs} ms:\n${this.app.log().slice(-2000)}`);
+      await sleep(100);
+    }
   }
 
   // Posts raw bytes to the endpoint; header null = no Stripe-Signature.
@@ -281,7 +293,7 @@ class Rig {
 // fail loudly rather than silently check nothing.
 const CASE_KEYS = {
   case: ['description', 'stripe_objects', 'events', 'expect'],
-  step: ['id', 'type', 'created', 'fixture', 'set', 'expect', 'settings'],
+  step: ['id', 'type', 'created', 'fixture', 'set', 'expect', 'settings', 'check_lookups', 'wait'],
   expect: ['contacts', 'orders', 'recurring', 'absent', 'links', 'stripe_lookups', 'summaries'],
   contact: ['email', 'first_name', 'last_name', 'phone', 'tags'],
   order: ['stripe_id', 'email', 'amount', 'amount_refunded', 'currency', 'status', 'shown'],
@@ -325,6 +337,17 @@ async function runCase(rig, c) {
         changedSettings = true;
         continue;
       }
+      if (step.check_lookups) {
+        for (const [cus, n] of Object.entries(step.check_lookups)) {
+          if (!(cus in lookupsBefore)) lookupsBefore[cus] = 0;
+          assert.equal(await rig.lookups(cus) - lookupsBefore[cus], n, `${c.name} step ${i}: GET /v1/customers/${cus} so far`);
+        }
+        continue;
+      }
+      if (step.wait) {
+        await rig.drained();
+        continue;
+      }
       const event = stripeEvent({
         id: step.id || `evt_wh_${c.name}_${i}`,
         type: step.type,
@@ -345,11 +368,14 @@ async function runCase(rig, c) {
         assert.ok(logged.length && logged[0].reason.includes(want.reason), `${what}: logged reason ${JSON.stringify(logged)}`);
       }
       sent.push([event.id, res.json.result]);
+      // a waiting event is completed later: its log shows waiting, then the completion
+      if (res.json.result === 'waiting') sent.push([event.id, want.then || 'processed']);
     }
   } finally {
     if (changedSettings) await rig.settings(ALL_ON);
   }
 
+  await rig.drained();
   // Every delivery is in the integration log, with the result it was answered.
   const perEvent = new Map();
   for (const [id, result] of sent) perEvent.set(id, [...(perEvent.get(id) || []), result]);
@@ -723,7 +749,7 @@ test('webhook endpoint, end to end over nginx', async (t) => {
     }
   });
 
-  await t.test('skipped (customer unknown at Stripe) → customer added at Stripe → Replay → processed', async () => {
+  await t.test('waiting → customer unknown at Stripe after the wait → skipped → customer added at Stripe → Replay → processed', async () => {
     const event = stripeEvent({
       id: 'evt_whSkipCustomer01', type: 'customer.subscription.created', created: 1700031000,
       object: fixtureObject('subscription', { id: 'sub_whSkipCustomer01', customer: 'cus_whNotYet01', status: 'active' }),
@@ -731,15 +757,19 @@ test('webhook endpoint, end to end over nginx', async (t) => {
     const before = rig.tableCounts();
     const res = await rig.deliver(event);
     assert.equal(res.status, 200, res.text);
-    assert.equal(res.json.result, 'skipped');
-    assert.match(res.json.reason, /cus_whNotYet01|customer/);
+    assert.equal(res.json.result, 'waiting', 'answered at once, waiting for its customer');
+    assert.match(res.json.reason, /cus_whNotYet01/);
+    assert.equal(await rig.lookups('cus_whNotYet01'), 0, 'no Stripe call while answering');
+    await rig.drained();
     assert.deepEqual(rig.tableCounts(), before);
-    assert.equal(await rig.lookups('cus_whNotYet01'), 1, 'the app asked Stripe for the customer');
+    assert.equal(await rig.lookups('cus_whNotYet01'), 1, 'after the wait the sync worker asked Stripe once');
+    assert.deepEqual(rig.logResults(event.id), ['waiting', 'skipped']);
 
     await rig.ctl('POST', 'objects', fixtureObject('customer', { id: 'cus_whNotYet01', email: 'not.yet@example.com', name: 'Not Yet' }));
     const log = await rig.logPage('result=skipped');
     const entry = log.entries.find((e) => e.event_id === event.id);
     assert.ok(entry && entry.replay, 'Replay button for the skipped subscription event');
+    assert.match(entry.reason, /cus_whNotYet01|customer|email/);
     const replay = await rig.admin.submit(log.url, entry.replay, {});
     assert.equal(replay.status, 303);
     assert.match(replay.location, /replayed=processed/);
@@ -756,7 +786,7 @@ test('webhook endpoint, end to end over nginx', async (t) => {
       [{ contact_id: rig.contactId('not.yet@example.com') }]);
   });
 
-  await t.test('failed (Stripe unreachable for a needed customer lookup) → 503 → Stripe retries → processed', async () => {
+  await t.test('Stripe unreachable: the delivery still answers 200 (waiting); the background lookup retries until Stripe answers', async () => {
     await rig.ctl('POST', 'objects', fixtureObject('customer', { id: 'cus_whDown01', email: 'stripe.was.down@example.com', name: 'Dow N' }));
     const event = stripeEvent({
       id: 'evt_whDown01', type: 'customer.subscription.created', created: 1700032000,
@@ -764,28 +794,54 @@ test('webhook endpoint, end to end over nginx', async (t) => {
     });
     const before = rig.tableCounts();
     await rig.ctl('POST', 'faults', { unreachable: true });
-    let res;
     try {
-      res = await rig.deliver(event);
+      const res = await rig.deliver(event);
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.json.result, 'waiting');
+      // the sync worker's lookup meets the outage: the event stays waiting
+      const deadline = Date.now() + 30000;
+      while (await rig.lookups('cus_whDown01') < 1) {
+        assert.ok(Date.now() < deadline, 'the sync worker tried the lookup');
+        await sleep(100);
+      }
+      assert.equal(rig.count(`SELECT count(*) FROM pending_events WHERE event_id = '${event.id}'`), 1, 'still waiting');
+      assert.deepEqual(rig.tableCounts(), before);
     } finally {
       await rig.ctl('DELETE', 'faults');
     }
-    assert.ok(res.status >= 500 && res.status <= 599, `a failure retrying can fix answers 5xx: ${res.status} ${res.text}`);
-    assert.equal(res.status, 503);
-    assert.equal(res.json.result, 'failed');
-    assert.deepEqual(rig.tableCounts(), before);
-    const log = await rig.logPage('result=failed');
-    const entry = log.entries.find((e) => e.event_id === event.id);
-    assert.ok(entry, 'the failure is in the log');
-    assert.ok(entry.reason.length > 0);
-    assert.ok(entry.replay, 'a failed event has a Replay button');
-
-    const retry = await rig.deliver(event);
-    assert.equal(retry.status, 200, retry.text);
-    assert.equal(retry.json.result, 'processed', 'a failed event is not a duplicate when Stripe retries it');
-    assert.deepEqual(rig.logResults(event.id), ['failed', 'processed']);
+    await rig.drained(60000);
+    assert.deepEqual(rig.logResults(event.id), ['waiting', 'processed']);
     assert.ok(rig.contactId('stripe.was.down@example.com'));
     assert.equal(rig.count(`SELECT count(*) FROM recurring_payments WHERE subscription_id = 'sub_whDown01'`), 1);
+    const again = await rig.deliver(event);
+    assert.equal(again.json.result, 'duplicate', 'a redelivery after completion changes nothing');
+  });
+
+  await t.test('kill -9 of both workers while an event waits: it is still completed, once, when its customer arrives', async () => {
+    const sub = stripeEvent({
+      id: 'evt_whKillWait01', type: 'customer.subscription.created', created: 1700033000,
+      object: fixtureObject('subscription', { id: 'sub_whKillWait01', customer: 'cus_whKillWait01', status: 'active' }),
+    });
+    const res = await rig.deliver(sub);
+    assert.equal(res.json.result, 'waiting');
+    const fcgi = workerPid(rig.app);
+    const sync = syncPid(rig.app);
+    assert.ok(fcgi && sync, 'found both workers');
+    process.kill(fcgi, 'SIGKILL');
+    process.kill(sync, 'SIGKILL');
+    await waitForWorker(rig.app, fcgi);
+    const cus = stripeEvent({
+      id: 'evt_whKillWait02', type: 'customer.created', created: 1700033010,
+      object: fixtureObject('customer', { id: 'cus_whKillWait01', email: 'kill.wait@example.com', name: 'Kill Wait' }),
+    });
+    assert.equal((await rig.deliver(cus)).json.result, 'processed');
+    await rig.drained(30000);
+    assert.ok(syncPid(rig.app) && syncPid(rig.app) !== sync, 'the supervisor restarted the sync worker');
+    assert.deepEqual(rig.logResults(sub.id), ['waiting', 'processed']);
+    assert.equal(await rig.lookups('cus_whKillWait01'), 0, 'completed from the link, not from Stripe');
+    const rec = rig.rows(`SELECT c.email_key FROM recurring_payments r JOIN contacts c ON c.id = r.contact_id
+                          WHERE r.subscription_id = 'sub_whKillWait01'`);
+    assert.deepEqual(rec, [{ email_key: 'kill.wait@example.com' }]);
   });
 
   await t.test('the integration log page: every delivery, filters by result and type, reasons, no secrets', async () => {
@@ -797,7 +853,7 @@ test('webhook endpoint, end to end over nginx', async (t) => {
     const newest = rig.rows(`SELECT event_id FROM integration_log WHERE connection_id = ${rig.id} ORDER BY id DESC LIMIT 1`)[0];
     assert.equal(all.entries[0].event_id, newest.event_id || '');
 
-    for (const result of ['processed', 'duplicate', 'skipped', 'ignored', 'rejected', 'failed']) {
+    for (const result of ['processed', 'duplicate', 'skipped', 'ignored', 'rejected', 'waiting']) {
       const n = rig.count(`SELECT count(*) FROM integration_log WHERE connection_id = ${rig.id} AND result = '${result}'`);
       assert.ok(n > 0, `the run above produced ${result} entries`);
       const p = await rig.logPage(`result=${result}`);
@@ -855,6 +911,16 @@ test('webhook endpoint, end to end over nginx', async (t) => {
 function workerPid(app) {
   try {
     const out = execFileSync('pgrep', ['-f', '-P', String(app.child.pid), 'stripelink serve'], { encoding: 'utf8' }).trim();
+    const pids = out.split('\n').filter(Boolean).map(Number);
+    return pids.length === 1 ? pids[0] : null;
+  } catch (_) {
+    return null;
+  }
+}
+
+function syncPid(app) {
+  try {
+    const out = execFileSync('pgrep', ['-f', '-P', String(app.child.pid), 'stripelink-sync'], { encoding: 'utf8' }).trim();
     const pids = out.split('\n').filter(Boolean).map(Number);
     return pids.length === 1 ? pids[0] : null;
   } catch (_) {
@@ -1014,8 +1080,9 @@ test('crash: kill -9 the FastCGI worker while events arrive; every event applied
   assert.equal(restarts, KILLS, 'the supervisor saw every kill and restarted the worker');
   for (const e of events) {
     assert.ok(acked.has(e.id), `${e.id} was acknowledged in the end`);
-    for (const r of acked.get(e.id)) assert.ok(r === 'processed' || r === 'duplicate', `${e.id} answered ${r}`);
+    for (const r of acked.get(e.id)) assert.ok(['processed', 'duplicate', 'waiting'].includes(r), `${e.id} answered ${r}`);
   }
+  await rig.drained();
 
   // Every event recorded once, applied once.
   assert.equal(rig.count('SELECT count(*) FROM stripe_events'), events.length, 'one stripe_events row per event');
@@ -1023,7 +1090,7 @@ test('crash: kill -9 the FastCGI worker while events arrive; every event applied
   const processed = rig.rows(`SELECT event_id, count(*) AS n FROM integration_log WHERE result = 'processed' GROUP BY event_id`);
   assert.equal(processed.length, events.length, 'every event has a processed entry in the log');
   assert.ok(processed.every((r) => r.n === 1), `applied more than once: ${JSON.stringify(processed.filter((r) => r.n !== 1))}`);
-  assert.deepEqual(rig.rows(`SELECT result FROM integration_log WHERE result NOT IN ('processed', 'duplicate') LIMIT 5`), [],
+  assert.deepEqual(rig.rows(`SELECT result FROM integration_log WHERE result NOT IN ('processed', 'duplicate', 'waiting') LIMIT 5`), [],
     'nothing skipped, failed or rejected');
   for (const [id, results] of acked) {
     assert.ok(results.filter((r) => r === 'processed').length <= 1, `${id} answered processed twice`);
