@@ -92,6 +92,11 @@ cgi-bin/stripelink: src/main.c $(B)/libstripelink.a
 # the FastCGI program built with AddressSanitizer + UBSan: integration
 # tests run against it too, so leaks and memory errors on the real request
 # path fail the build (LeakSanitizer reports when the worker exits)
+# the sync worker beside it: run starts the stripelink-sync next to itself,
+# and webhook events waiting for their customer are completed there
+$(B)/asan-bin/stripelink-sync: src/sync_main.c $(B)/libstripelink-asan.a
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) -O1 -g $(WARN) $(SANITIZE) $(PKG_CFLAGS) -Isrc $< $(B)/libstripelink-asan.a $(PKG_LIBS) -lstdc++ -lpthread -o $@
 $(B)/asan-bin/stripelink: src/main.c $(B)/libstripelink-asan.a
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) -O1 -g $(WARN) $(SANITIZE) $(PKG_CFLAGS) -Isrc $< $(B)/libstripelink-asan.a $(PKG_LIBS) -lstdc++ -lpthread -o $@
@@ -172,7 +177,7 @@ uninstall:
 # ---- tests ----
 # tests/run.sh runs each suite, prints a summary and fails if any failed.
 test: test-deps
-	@$(MAKE) --no-print-directory $(PROGRAMS) $(UNIT_BIN) $(ASAN_BIN) $(B)/asan-bin/stripelink $(FUZZ_BIN)
+	@$(MAKE) --no-print-directory $(PROGRAMS) $(UNIT_BIN) $(ASAN_BIN) $(B)/asan-bin/stripelink $(B)/asan-bin/stripelink-sync $(FUZZ_BIN)
 	@sh tests/run.sh
 unit: test-deps
 	@$(MAKE) --no-print-directory $(UNIT_BIN)
@@ -184,7 +189,7 @@ integration: test-deps
 	@$(MAKE) --no-print-directory $(PROGRAMS)
 	@sh tests/run.sh integration
 integration-asan: test-deps
-	@$(MAKE) --no-print-directory $(PROGRAMS) $(B)/asan-bin/stripelink
+	@$(MAKE) --no-print-directory $(PROGRAMS) $(B)/asan-bin/stripelink $(B)/asan-bin/stripelink-sync
 	@sh tests/run.sh integration-asan
 valgrind: test-deps
 	@$(MAKE) --no-print-directory $(UNIT_BIN)

@@ -64,6 +64,7 @@ struct delivery {
 	/* out */
 	const char *result;
 	const char *reason;
+	char reason_buf[200];             /* a reason made in the job (it outlives the job's arena) */
 	long long contact_id;
 };
 
@@ -130,8 +131,10 @@ static sl_err delivery_job(struct store *db, void *arg)
 	}
 	if (d->wait_for) {
 		d->result = "waiting";
-		d->reason = arena_printf(a, "waiting for customer %s: applied when it is linked, "
-					 "or looked up at Stripe after %d s", d->wait_for, d->wait);
+		/* in d, not the job's arena: the answer is written after the job */
+		snprintf(d->reason_buf, sizeof d->reason_buf, "waiting for customer %.100s: applied "
+			 "when it is linked, or looked up at Stripe after %d s", d->wait_for, d->wait);
+		d->reason = d->reason_buf;
 		if (!(e = store_event_put(db, d->connection_id, d->event_id, "waiting")) &&
 		    !(e = store_pending_put(db, d->connection_id, d->event_id, d->wait_for, d->payload,
 					    d->payload_len, d->now, d->now + d->wait)))
