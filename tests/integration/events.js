@@ -26,10 +26,11 @@ function deepMerge(target, patch) {
   return target;
 }
 
-// A copy of the fixtures' object `name` ("charge", "customer", ...) with
-// `set` merged in.
+// A copy of the fixtures' object `name` ("charge", "customer", ...; and
+// "event.data.object", the example event's own object, a plan) with `set`
+// merged in.
 function fixtureObject(name, set) {
-  const base = FIXTURES[name];
+  const base = name === 'event.data.object' ? FIXTURES.event.data.object : FIXTURES[name];
   if (!base) throw new Error(`no fixture "${name}" in ${FIXTURES_PATH}`);
   return deepMerge(clone(base), set);
 }
@@ -60,9 +61,16 @@ function wire(event) {
   return JSON.stringify(event, null, 2);
 }
 
-// The Stripe-Signature header Stripe's library makes for payload, now.
-function stripeHeader(payload, secret, timestamp = Math.floor(Date.now() / 1000)) {
-  return Stripe.webhooks.generateTestHeaderString({ payload, secret, timestamp });
+function nowSeconds() {
+  return Math.floor(Date.now() / 1000);
 }
 
-module.exports = { FIXTURES, fixtureObject, stripeEvent, chargeEvent, wire, stripeHeader };
+// The Stripe-Signature header Stripe's library makes for payload (now,
+// unless told; with another scheme than v1 when given).
+function stripeHeader(payload, secret, timestamp = nowSeconds(), scheme) {
+  const opts = { payload, secret, timestamp };
+  if (scheme) opts.scheme = scheme;
+  return Stripe.webhooks.generateTestHeaderString(opts);
+}
+
+module.exports = { FIXTURES, clone, fixtureObject, stripeEvent, chargeEvent, wire, nowSeconds, stripeHeader };

@@ -16,76 +16,16 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
-const Stripe = require('stripe');
 const { startApp, adminClient, parseCsv, sleep } = require('./harness');
+const { clone, fixtureObject, stripeEvent, wire, nowSeconds, stripeHeader } = require('./events');
 const { start } = require('../fake-stripe/server');
 
 const WEBHOOK_DIR = path.join(__dirname, '..', 'webhook');
-const FIXTURES_PATH = process.env.STRIPE_FIXTURES || path.resolve(__dirname, '../fixtures/stripe/fixtures3.json');
-const FIXTURES = JSON.parse(fs.readFileSync(FIXTURES_PATH, 'utf8')).resources;
 const BASE_TAG = 'stripe-integration';
 const MIB = 1024 * 1024;
 const WAIT_S = 3; // STRIPELINK_WEBHOOK_WAIT for the tests' app
 
-// ---- building events --------------------------------------------------------
-
-function clone(v) {
-  return JSON.parse(JSON.stringify(v));
-}
-
-// Objects merge key by key; anything else (arrays, scalars, null) replaces.
-function deepMerge(target, patch) {
-  for (const [k, v] of Object.entries(patch || {})) {
-    if (v && typeof v === 'object' && !Array.isArray(v) &&
-        target[k] && typeof target[k] === 'object' && !Array.isArray(target[k])) {
-      deepMerge(target[k], v);
-    } else {
-      target[k] = clone(v);
-    }
-  }
-  return target;
-}
-
-// A copy of a fixtures3.json object ("event.data.object" = the example
-// event's own object, a plan) with `set` merged in.
-function fixtureObject(name, set) {
-  let base;
-  if (name === 'event.data.object') base = FIXTURES.event.data.object;
-  else base = FIXTURES[name];
-  if (!base) throw new Error(`no fixture "${name}" in ${FIXTURES_PATH}`);
-  return deepMerge(clone(base), set);
-}
-
-// A Stripe event around object, shaped like the ones Stripe sends.
-function stripeEvent({ id, type, created, object }) {
-  return {
-    id,
-    object: 'event',
-    api_version: '2024-06-20',
-    created,
-    data: { object },
-    livemode: false,
-    pending_webhooks: 1,
-    request: { id: null, idempotency_key: null },
-    type,
-  };
-}
-
-// Stripe puts 2-space indented JSON on the wire.
-function wire(event) {
-  return JSON.stringify(event, null, 2);
-}
-
-function nowSeconds() {
-  return Math.floor(Date.now() / 1000);
-}
-
-// The Stripe-Signature header Stripe's official library makes.
-function stripeHeader(payload, secret, timestamp = nowSeconds(), scheme) {
-  const opts = { payload, secret, timestamp };
-  if (scheme) opts.scheme = scheme;
-  return Stripe.webhooks.generateTestHeaderString(opts);
-}
+// ---- building events (tests/integration/events.js) ---------------------------
 
 function randomSecret() {
   return `whsec_${crypto.randomBytes(24).toString('base64url')}`;
