@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- migrations: append only; each entry is one schema version ---- */
 
@@ -914,6 +915,20 @@ static sl_err run(struct store *db, enum stmt s)
 	return st ? exec_step(db, st, sql[s]) : SL_ERR_DB;
 }
 
+/* Waits for another process's write lock in short sleeps (100 µs doubling to
+ * 2 ms) for about 5 s in all. SQLite's own busy timeout sleeps up to 100 ms
+ * at a time, which a webhook answered after its group's commit would feel
+ * whenever the sync worker writes at the same moment. */
+static int busy_wait(void *unused, int tries)
+{
+	(void)unused;
+	if (tries > 2500)
+		return 0;
+	useconds_t us = tries < 5 ? 100u << tries : 2000u;
+	usleep(us);
+	return 1;
+}
+
 struct store *store_open(const char *path, sl_err *err)
 {
 	struct store *db = calloc(1, sizeof *db);
@@ -927,7 +942,7 @@ struct store *store_open(const char *path, sl_err *err)
 		*err = fail(db, rc, "open");
 		goto out;
 	}
-	sqlite3_busy_timeout(db->db, 5000);
+	sqlite3_busy_handler(db->db, busy_wait, NULL);
 	rc = sqlite3_exec(db->db,
 			  "PRAGMA journal_mode = WAL;"
 			  "PRAGMA synchronous = FULL;"
