@@ -3,6 +3,7 @@
  */
 #include "store.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -929,8 +930,18 @@ static int busy_wait(void *unused, int tries)
 	return 1;
 }
 
+/* Process-wide SQLite settings, before the first connection: no memory
+ * statistics (they take one global mutex on every allocation, which the
+ * request threads and the writer then contend for). */
+static void store_global_init(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 struct store *store_open(const char *path, sl_err *err)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, store_global_init);
 	struct store *db = calloc(1, sizeof *db);
 	if (!db) {
 		*err = SL_ERR_NOMEM;

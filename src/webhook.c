@@ -183,17 +183,127 @@ static const char *json_str(json_object *o, const char *key)
 	return NULL;
 }
 
+/*
+ * Per request thread: the mappings it built last, keyed by resource and the
+ * saved mapping's JSON text (none: the default), so a delivery reads the
+ * saved text (one indexed row, so a change applies at once) but does not
+ * build the same mapping again. Owned by the thread; freed at its exit.
+ */
+#define MAPPING_CACHE 8
+
+struct mapping_slot {
+	bool used;
+	enum resource res;
+	char *text;              /* owned; NULL: the resource's default mapping */
+	struct mapping *m;       /* owned */
+};
+
+static pthread_key_t mapping_key;
+static pthread_once_t mapping_once = PTHREAD_ONCE_INIT;
+
+static void mapping_cache_free(void *p)
+{
+	struct mapping_slot *slots = p;
+	for (int i = 0; i < MAPPING_CACHE; i++) {
+		free(slots[i].text);
+		mapping_free(slots[i].m);
+	}
+	free(slots);
+}
+
+static void mapping_key_init(void)
+{
+	pthread_key_create(&mapping_key, mapping_cache_free);
+}
+
+static bool same_text(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 /* The connection's mapping for a resource (saved, or the default when the
- * resource is not set up). Caller frees. */
-static struct mapping *mapping_for(struct app_thread *t, struct arena *a, long long connection_id,
-				   enum resource res)
+ * resource is not set up). Borrowed from the thread's cache: valid until the
+ * thread's next call; NULL when memory runs out. */
+static const struct mapping *mapping_for(struct app_thread *t, struct arena *a,
+					 long long connection_id, enum resource res)
 {
 	struct resource_row row;
-	struct mapping *m = NULL;
-	if (store_resource_get(t->db, a, connection_id, catalog_resource(res)->slug, &row) == SL_OK &&
-	    row.mapping)
-		m = mapping_from_json(row.mapping, NULL);
-	return m ? m : mapping_default(res);
+	const char *text = NULL;
+	if (store_resource_get(t->db, a, connection_id, catalog_resource(res)->slug, &row) == SL_OK)
+		text = row.mapping;
+	pthread_once(&mapping_once, mapping_key_init);
+	struct mapping_slot *slots = pthread_getspecific(mapping_key);
+	if (!slots) {
+		if (!(slots = calloc(MAPPING_CACHE, sizeof *slots)))
+			return NULL;
+		pthread_setspecific(mapping_key, slots);
+	}
+	for (int i = 0; i < MAPPING_CACHE; i++)
+		if (slots[i].used && slots[i].res == res && same_text(slots[i].text, text))
+			return slots[i].m;
+	struct mapping *m = text ? mapping_from_json(text, NULL) : NULL;
+	if (!m) {
+		text = NULL;   /* unreadable saved mapping: the default, as before */
+		for (int i = 0; i < MAPPING_CACHE; i++)
+			if (slots[i].used && slots[i].res == res && !slots[i].text)
+				return slots[i].m;
+		m = mapping_default(res);
+	}
+	char *copy = text ? strdup(text) : NULL;
+	if (!m || (text && !copy)) {
+		mapping_free(m);
+		free(copy);
+		return NULL;
+	}
+	/* a free slot, else the first one (a handful of resources per install) */
+	int i = 0;
+	while (i < MAPPING_CACHE - 1 && slots[i].used)
+		i++;
+	free(slots[i].text);
+	mapping_free(slots[i].m);
+	slots[i] = (struct mapping_slot){true, res, copy, m};
+	return m;
+}
+
+/*
+ * Per request thread: the signing secrets it opened last, keyed by their
+ * sealed text. Opening one is an AES-GCM decryption on every delivery;
+ * a rolled or new secret has a new sealed text, so a stale one is never
+ * used. Fixed-size, so a thread's exit leaves nothing to free.
+ */
+#define SECRET_CACHE 4
+
+struct secret_slot {
+	char sealed[512];
+	char plain[256];
+};
+
+static _Thread_local struct secret_slot secret_cache[SECRET_CACHE];
+static _Thread_local unsigned secret_next;
+
+/* The plain secret of sealed, copied into buf (cap bytes); false when it
+ * does not open or does not fit. */
+static bool secret_open(struct app_thread *t, const char *sealed, char *buf, size_t cap)
+{
+	if (!sealed)
+		return false;
+	for (int i = 0; i < SECRET_CACHE; i++)
+		if (secret_cache[i].sealed[0] && strcmp(secret_cache[i].sealed, sealed) == 0) {
+			snprintf(buf, cap, "%s", secret_cache[i].plain);
+			return true;
+		}
+	char *plain = connection_open_key(t, sealed);
+	bool ok = plain && strlen(plain) < cap;
+	if (ok) {
+		snprintf(buf, cap, "%s", plain);
+		struct secret_slot *s = &secret_cache[secret_next++ % SECRET_CACHE];
+		if (strlen(sealed) < sizeof s->sealed && strlen(plain) < sizeof s->plain) {
+			snprintf(s->sealed, sizeof s->sealed, "%s", sealed);
+			snprintf(s->plain, sizeof s->plain, "%s", plain);
+		}
+	}
+	connection_secret_free(plain);
+	return ok;
 }
 
 /* True for lookup failures a later delivery may not meet: the network,
@@ -258,7 +368,7 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 		    struct change_set *cs)
 {
 	enum resource res = d->ev->resource;
-	struct mapping *m = mapping_for(t, a, c->id, res);
+	const struct mapping *m = mapping_for(t, a, c->id, res);   /* borrowed */
 	json_object *customer = NULL;
 	bool asked_stripe = false;   /* at most one customer lookup per event */
 	if (!m) {
@@ -266,7 +376,6 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 		return;
 	}
 	if ((d->skip_reason = event_version_check(a, m, object, version, c->id, &d->version_note))) {
-		mapping_free(m);
 		return;
 	}
 	if (mapping_needs_customer(m, object)) {
@@ -276,14 +385,12 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 			const char *why = NULL;
 			if (!d->may_ask) {
 				d->wait_for = arena_strdup(a, cus);
-				mapping_free(m);
 				return;
 			}
 			asked_stripe = true;
 			sl_err e = fetch_customer(t, c, cus, &customer, &why, a);
 			if (retryable(e)) {
 				d->fail_reason = why;
-				mapping_free(m);
 				return;
 			}
 			if (e && e != SL_ERR_NOT_FOUND)
@@ -299,7 +406,6 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 		if (store_customer_contact(t->db, cs->customer_id, &linked) != SL_OK) {
 			if (!customer && !asked_stripe && !d->may_ask) {
 				d->wait_for = arena_strdup(a, cs->customer_id);
-				mapping_free(m);
 				return;
 			}
 			if (!customer && !asked_stripe) {
@@ -308,7 +414,6 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 				if (retryable(f)) {
 					d->fail_reason = why;
 					json_object_put(customer);
-					mapping_free(m);
 					return;
 				}
 				if (f && f != SL_ERR_NOT_FOUND)
@@ -333,7 +438,6 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 			      (d->ev->recurring == RECURRING_IF_SUBSCRIPTION_MODE && cs->recurring.present)),
 	};
 	json_object_put(customer);
-	mapping_free(m);
 }
 
 /* Fills out from d; the strings are copied into a, because d's may point
@@ -473,20 +577,19 @@ sl_err webhook_receive(struct app_thread *t, struct arena *a, long long connecti
 		return SL_OK;
 	if (!signature)
 		return reject(t, &c, now, "no Stripe-Signature header", out);
-	char *current = connection_open_key(t, c.secret_sealed);
-	char *previous = c.previous_secret_sealed && c.previous_secret_until > now
-				 ? connection_open_key(t, c.previous_secret_sealed) : NULL;
+	char current[256], previous[256];
 	const char *secrets[2];
 	size_t n = 0;
-	if (current)
+	if (secret_open(t, c.secret_sealed, current, sizeof current))
 		secrets[n++] = current;
-	if (previous)
+	if (c.previous_secret_until > now &&
+	    secret_open(t, c.previous_secret_sealed, previous, sizeof previous))
 		secrets[n++] = previous;
 	const char *why = NULL;
 	sl_err v = n ? stripe_sig_verify(signature, body, len, secrets, n, now, WEBHOOK_TOLERANCE, &why)
 		     : SL_ERR_AUTH;
-	connection_secret_free(current);
-	connection_secret_free(previous);
+	explicit_bzero(current, sizeof current);
+	explicit_bzero(previous, sizeof previous);
 	if (v)
 		return reject(t, &c, now, arena_printf(a, "signature check failed: %s",
 						       why ? why : "no signing secret"), out);
