@@ -450,6 +450,7 @@ enum stmt {
 	ST_PENDING_DELETE,
 	ST_PENDING_DUE,
 	ST_PENDING_DEFER,
+	ST_PENDING_FOR_CUSTOMER,
 	ST__MAX
 };
 
@@ -761,6 +762,8 @@ static const char *const sql[] = {
 			  " WHERE p.next_try <= ?1 OR EXISTS (SELECT 1 FROM stripe_customers s"
 			  " WHERE s.customer_id = p.customer_id) ORDER BY p.rowid LIMIT ?2",
 	[ST_PENDING_DEFER] = "UPDATE pending_events SET next_try = ?3 WHERE connection_id = ?1 AND event_id = ?2",
+	[ST_PENDING_FOR_CUSTOMER] = "SELECT connection_id, event_id, payload, received_at FROM pending_events"
+				    " WHERE customer_id = ?1 AND connection_id = ?2 ORDER BY rowid LIMIT ?3",
 };
 _Static_assert(sizeof sql / sizeof sql[0] == ST__MAX, "every statement needs its SQL");
 
@@ -1826,18 +1829,11 @@ sl_err store_pending_defer(struct store *db, long long connection_id, const char
 	return exec_step(db, st, "pending defer");
 }
 
-sl_err store_pending_due(struct store *db, struct arena *a, long long now, int max,
-			 struct pending_event **out, size_t *n)
+static sl_err read_pending(struct store *db, struct arena *a, sqlite3_stmt *st,
+			   struct pending_event **out, size_t *n)
 {
-	sqlite3_stmt *st = stmt(db, ST_PENDING_DUE);
 	size_t cap = 0;
 	int rc;
-	*out = NULL;
-	*n = 0;
-	if (!st)
-		return SL_ERR_DB;
-	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_int(st, 2, max);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		*out = grow(a, *out, &cap, *n, sizeof **out);
 		struct pending_event *p = &(*out)[(*n)++];
@@ -1848,7 +1844,35 @@ sl_err store_pending_due(struct store *db, struct arena *a, long long now, int m
 		p->payload_len = (size_t)len;
 		p->received_at = sqlite3_column_int64(st, 3);
 	}
-	return done(st, rc == SQLITE_DONE ? SL_OK : fail(db, rc, "pending due"));
+	return done(st, rc == SQLITE_DONE ? SL_OK : fail(db, rc, "pending events"));
+}
+
+sl_err store_pending_due(struct store *db, struct arena *a, long long now, int max,
+			 struct pending_event **out, size_t *n)
+{
+	sqlite3_stmt *st = stmt(db, ST_PENDING_DUE);
+	*out = NULL;
+	*n = 0;
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int(st, 2, max);
+	return read_pending(db, a, st, out, n);
+}
+
+sl_err store_pending_for_customer(struct store *db, struct arena *a, long long connection_id,
+				  const char *customer_id, int max, struct pending_event **out,
+				  size_t *n)
+{
+	sqlite3_stmt *st = stmt(db, ST_PENDING_FOR_CUSTOMER);
+	*out = NULL;
+	*n = 0;
+	if (!st)
+		return SL_ERR_DB;
+	bind_text(st, 1, customer_id);
+	sqlite3_bind_int64(st, 2, connection_id);
+	sqlite3_bind_int(st, 3, max);
+	return read_pending(db, a, st, out, n);
 }
 
 sl_err store_log_add(struct store *db, const struct log_entry *l, long long *id)

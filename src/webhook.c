@@ -55,6 +55,7 @@ struct delivery {
 	const char *source;               /* NULL: a delivery; "catchup": from the event list */
 	const unsigned char *payload;
 	size_t payload_len;
+	const struct connection_row *conn; /* borrowed: the connection the event came for */
 	bool may_ask;                     /* a customer lookup at Stripe is allowed */
 	bool completing;                  /* a waiting event, completed off the request path */
 	int wait;                         /* seconds before a waiting event is looked up */
@@ -89,6 +90,8 @@ static sl_err log_delivery(struct store *db, struct delivery *d, bool keep_paylo
 	};
 	return store_log_add(db, &l, NULL);
 }
+
+static void complete_inline(struct store *db, const struct delivery *d, const char *customer_id);
 
 /* The writer job: record the event id first, then apply. */
 static sl_err delivery_job(struct store *db, void *arg)
@@ -169,7 +172,11 @@ static sl_err delivery_job(struct store *db, void *arg)
 		goto out;
 	if (d->completing && (e = store_pending_delete(db, d->connection_id, d->event_id)))
 		goto out;
-	e = log_delivery(db, d, strcmp(d->result, "skipped") == 0);
+	if ((e = log_delivery(db, d, strcmp(d->result, "skipped") == 0)))
+		goto out;
+	/* this event linked its customer: what waits for it applies now */
+	if (d->mapped && !d->completing && d->conn && d->item.contact_id && d->item.cs->customer_id)
+		complete_inline(db, d, d->item.cs->customer_id);
 out:
 	arena_free(a);
 	return e;
@@ -459,50 +466,72 @@ enum path {
 	PATH_REPLAY,     /* a person's Replay of a skipped or failed event */
 	PATH_CATCHUP,    /* the sync worker's catch-up from Stripe's event list */
 	PATH_COMPLETE,   /* the sync worker completing a waiting event */
+	PATH_LINKED,     /* the writer completing it when its customer's event linked it */
 };
+
+/* A delivery of body for c, as it arrives by path. */
+static struct delivery delivery_init(const struct connection_row *c, const unsigned char *body,
+				     size_t len, long long now, enum path path)
+{
+	return (struct delivery){
+		.connection_id = c->id, .now = now, .replay = path == PATH_REPLAY,
+		.source = path == PATH_CATCHUP ? WEBHOOK_SOURCE_CATCHUP : NULL,
+		.payload = body, .payload_len = len, .type = "", .event_id = "", .conn = c,
+		.may_ask = path != PATH_DELIVERY && path != PATH_LINKED,
+		.completing = path == PATH_COMPLETE || path == PATH_LINKED,
+		.wait = config_get()->webhook_wait,
+	};
+}
+
+/* Parses and checks d's body and maps it (prepare) into d and cs. Returns
+ * the parsed event (NULL when it did not parse); the caller puts it after
+ * cs, whose strings may point into it, is done with. */
+static json_object *decode(struct app_thread *t, struct arena *a, const struct connection_row *c,
+			   struct delivery *d, struct change_set *cs)
+{
+	json_tokener *tok = json_tokener_new();
+	json_object *event = tok ? json_tokener_parse_ex(tok, (const char *)d->payload,
+							 (int)d->payload_len) : NULL;
+	bool complete = tok && json_tokener_get_error(tok) == json_tokener_success &&
+			json_tokener_get_parse_end(tok) == d->payload_len;
+	if (tok)
+		json_tokener_free(tok);
+	json_object *data = NULL, *object = NULL, *created = NULL;
+	const char *id = json_str(event, "id");
+	const char *type = json_str(event, "type");
+	if (id)
+		d->event_id = arena_strdup(a, id);
+	if (type)
+		d->type = arena_strdup(a, type);
+	if (!complete || !json_object_is_type(event, json_type_object))
+		d->reject_reason = "the body is not a JSON object";
+	else if (!id || !type)
+		d->reject_reason = "the event has no id or type";
+	else if (!json_object_object_get_ex(event, "created", &created) ||
+		 !json_object_is_type(created, json_type_int))
+		d->reject_reason = "the event has no created time";
+	else if (!json_object_object_get_ex(event, "data", &data) ||
+		 !json_object_object_get_ex(data, "object", &object) ||
+		 !json_object_is_type(object, json_type_object))
+		d->reject_reason = "the event has no data.object";
+	if (!d->reject_reason) {
+		d->created = json_object_get_int64(created);
+		d->ev = catalog_event_find(type);
+		if (d->ev)
+			prepare(t, a, c, object, json_str(event, "api_version"), d, cs);
+	}
+	return event;
+}
 
 /* Shared by receive, replay, catch-up and completion once the body is trusted. */
 static sl_err process(struct app_thread *t, struct arena *a, const struct connection_row *c,
 		      const unsigned char *body, size_t len, long long now, enum path path,
 		      struct webhook_outcome *out)
 {
-	struct delivery d = {
-		.connection_id = c->id, .now = now, .replay = path == PATH_REPLAY,
-		.source = path == PATH_CATCHUP ? WEBHOOK_SOURCE_CATCHUP : NULL,
-		.payload = body, .payload_len = len, .type = "", .event_id = "",
-		.may_ask = path != PATH_DELIVERY, .completing = path == PATH_COMPLETE,
-		.wait = config_get()->webhook_wait,
-	};
+	struct delivery d = delivery_init(c, body, len, now, path);
 	struct change_set cs;
 	change_set_init(&cs);
-	json_tokener *tok = json_tokener_new();
-	json_object *event = tok ? json_tokener_parse_ex(tok, (const char *)body, (int)len) : NULL;
-	bool complete = tok && json_tokener_get_error(tok) == json_tokener_success &&
-			json_tokener_get_parse_end(tok) == len;
-	json_object *data = NULL, *object = NULL, *created = NULL;
-	const char *id = json_str(event, "id");
-	const char *type = json_str(event, "type");
-	if (id)
-		d.event_id = arena_strdup(a, id);
-	if (type)
-		d.type = arena_strdup(a, type);
-	if (!complete || !json_object_is_type(event, json_type_object))
-		d.reject_reason = "the body is not a JSON object";
-	else if (!id || !type)
-		d.reject_reason = "the event has no id or type";
-	else if (!json_object_object_get_ex(event, "created", &created) ||
-		 !json_object_is_type(created, json_type_int))
-		d.reject_reason = "the event has no created time";
-	else if (!json_object_object_get_ex(event, "data", &data) ||
-		 !json_object_object_get_ex(data, "object", &object) ||
-		 !json_object_is_type(object, json_type_object))
-		d.reject_reason = "the event has no data.object";
-	if (!d.reject_reason) {
-		d.created = json_object_get_int64(created);
-		d.ev = catalog_event_find(type);
-		if (d.ev)
-			prepare(t, a, c, object, json_str(event, "api_version"), &d, &cs);
-	}
+	json_object *event = decode(t, a, c, &d, &cs);
 	sl_err e = writer_run(t->writer, delivery_job, &d);
 	if (!e) {
 		int status = d.reject_reason ? 400 : d.fail_reason && !d.completing ? 503 : 200;
@@ -510,9 +539,45 @@ static sl_err process(struct app_thread *t, struct arena *a, const struct connec
 	}
 	change_set_clear(&cs);
 	json_object_put(event);
-	if (tok)
-		json_tokener_free(tok);
 	return e;
+}
+
+/*
+ * On the writer, inside the job of an event that has just linked
+ * customer_id: the connection's events waiting for that customer are
+ * completed in the same transaction, so they apply as soon as their
+ * customer does, with no other process writing and no extra disk sync. Each
+ * runs in its own savepoint; one that fails, or would still wait, is left to
+ * the sync worker's webhook_complete_waiting. No Stripe call: the customer
+ * is linked.
+ */
+static void complete_inline(struct store *db, const struct delivery *d, const char *customer_id)
+{
+	struct arena *a = arena_new();
+	struct pending_event *p = NULL;
+	size_t n = 0;
+	sl_err e = a ? store_pending_for_customer(db, a, d->connection_id, customer_id,
+						  WEBHOOK_COMPLETE_BATCH, &p, &n) : SL_ERR_NOMEM;
+	struct app_thread t = {.db = db};   /* reads see this transaction */
+	for (size_t i = 0; !e && i < n; i++) {
+		struct delivery w = delivery_init(d->conn, (const unsigned char *)p[i].payload,
+						  p[i].payload_len, d->now, PATH_LINKED);
+		struct change_set cs;
+		change_set_init(&cs);
+		json_object *event = decode(&t, a, d->conn, &w, &cs);
+		if (!w.reject_reason && !w.wait_for && !w.fail_reason && !(e = store_savepoint(db))) {
+			sl_err je = delivery_job(db, &w);
+			e = je ? store_rollback_to(db) : SL_OK;
+			if (!e)
+				e = store_release(db);
+		}
+		change_set_clear(&cs);
+		json_object_put(event);
+	}
+	if (e)
+		fprintf(stderr, "stripelink: completing the events waiting for %s: %s (the sync worker "
+				"will)\n", customer_id, err_name(e));
+	arena_free(a);
 }
 
 /* Loads the connection; sets out for unknown (404) and disconnected (410). */
