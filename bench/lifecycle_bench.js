@@ -12,6 +12,7 @@
 //   BENCH_PERF=/tmp/w.data node bench/lifecycle_bench.js    (perf record of the worker at c16;
 //                                                            then perf report -i /tmp/w.data)
 //   BENCH_STRACE=/tmp/w.txt node bench/lifecycle_bench.js   (strace -c of the worker at c16: system calls)
+//   BENCH_AUTOMATIONS=1 ...                                  (with three automations on "Order created")
 'use strict';
 const path = require('node:path');
 const fs = require('node:fs');
@@ -48,7 +49,8 @@ function load(url, secret, count, concurrency, seed) {
 
 (async () => {
   const fake = await start({ port: 0 });
-  const app = await startApp({ STRIPELINK_STRIPE_API: fake.url, STRIPELINK_THREADS: process.env.STRIPELINK_THREADS || '16' });
+  const app = await startApp({ STRIPELINK_STRIPE_API: fake.url, STRIPELINK_THREADS: process.env.STRIPELINK_THREADS || '16',
+    ...(process.env.BENCH_AUTOMATIONS ? { STRIPELINK_OUTBOUND_ALLOW_PRIVATE: '1', STRIPELINK_OUTBOUND_ALLOW_HTTP: '1' } : {}) });
   try {
     const admin = await adminClient(app);
     const res = await admin.submit('/apps/stripe/connect', '/apps/stripe/connect', { secret_key: 'sk_test_benchmark123' });
@@ -60,6 +62,16 @@ function load(url, secret, count, concurrency, seed) {
     app.sql(`INSERT OR IGNORE INTO connection_resources (connection_id, resource, sync_type, mapping, created_at, updated_at)
              VALUES (${id}, 'customer', 'new', NULL, ${now}, ${now});
              UPDATE connections SET create_contact = 1, create_order = 1, create_recurring = 1 WHERE id = ${id};`);
+    if (process.env.BENCH_AUTOMATIONS) {
+      // three automations on "Order created" (add a tag, remove a tag, send a webhook to
+      // a URL that refuses connections: the delivery worker's retries wait), as in
+      // automations_bench.js, to profile what they cost the ingest path
+      for (const [name, action, n] of [['add', 'add_tag', 'bench-paid'], ['remove', 'remove_tag', 'bench-lead'],
+        ['hook', 'webhook', 'http://127.0.0.1:9/hook']]) {
+        const r = await admin.submit('/automations', '/automations', { name, trigger: 'order_created', action_0: action, name_0: n });
+        if (r.status !== 201) throw new Error(`automation ${name}: ${r.status}`);
+      }
+    }
     await fetch(`${fake.url}/_fake/faults`, { method: 'POST', headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ rules: [{ path: '/v1/customers/*', method: 'GET', delay_ms: LOOKUP_MS, count: -1 }] }) });
     const url = `${app.base}/webhooks/stripe/${id}`;
