@@ -263,6 +263,35 @@ test('same-second ties are settled by the state fetched from Stripe, off the req
       'the older-looking "incomplete" of the same second did not win by arriving last');
   });
 
+  await t.test('an event waiting for its customer meets a tie when the customer is linked: it waits for the fetch instead', async () => {
+    const T = nowSeconds() - 15;
+    const id = 'ch_tieWait';
+    const withCustomer = (refunded, email) => ({
+      ...charge(id, email, { refunded }), customer: 'cus_tieWait',
+      billing_details: { email, name: null, phone: null },
+    });
+    await rig.ctl('POST', 'objects', withCustomer(true, 'tie.wait@example.com'));
+    // no email of its own: it waits for cus_tieWait's contact link
+    const first = stripeEvent({ id: 'evt_tieWait1', type: 'charge.succeeded', created: T, object: withCustomer(false, null) });
+    const res1 = await rig.deliver(first);
+    assert.equal(res1.json.result, 'waiting', res1.text);
+    assert.match(res1.json.reason, /^waiting for customer cus_tieWait/);
+    // the refund of the same second carries the email: applied, and it links
+    // cus_tieWait, which completes the first in its own transaction, where
+    // it now ties with the refund
+    const second = stripeEvent({ id: 'evt_tieWait2', type: 'charge.refunded', created: T, object: withCustomer(true, 'tie.wait@example.com') });
+    assert.equal((await rig.deliver(second)).json.result, 'processed');
+    const pending = rig.rows(`SELECT customer_id, fetch_object FROM pending_events WHERE event_id = '${first.id}'`);
+    if (pending.length) assert.deepEqual(pending, [{ customer_id: '', fetch_object: id }], 'now waiting for the fetch, not the customer');
+    await rig.drained();
+    assert.deepEqual(rig.log(first.id).map((l) => l.reason.replace(/:.*/, '')),
+      ['waiting for customer cus_tieWait', 'same-second tie', 'same-second tie']);
+    assert.deepEqual(rig.log(first.id).map((l) => l.result), ['waiting', 'waiting', 'processed']);
+    assert.deepEqual(rig.order(id), { status: 'refunded', amount: 5000, amount_refunded: 5000, email_key: 'tie.wait@example.com' });
+    assert.equal((await rig.appRequests(`/v1/charges/${id}`)).length, 1);
+    assert.equal((await rig.appRequests('/v1/customers/cus_tieWait')).length, 0, 'the customer was linked, never looked up');
+  });
+
   await t.test('a tie whose fetch fails for now stays waiting and is fetched again; one Stripe does not know is skipped for Replay', async () => {
     const T = nowSeconds() - 10;
     const id = 'ch_tieRetry';
