@@ -24,6 +24,7 @@ static const struct catalog_resource resources[] = {
 		.default_name = "billing_details.name",
 		.default_phone = "billing_details.phone",
 		.has_customer = true,
+		.refetch_on_tie = true,
 	},
 	[RESOURCE_CUSTOMER] = {
 		.slug = "customer",
@@ -35,6 +36,7 @@ static const struct catalog_resource resources[] = {
 		.default_name = "name",
 		.default_phone = "phone",
 		.has_customer = false,
+		.refetch_on_tie = false,
 	},
 	[RESOURCE_SUBSCRIPTION] = {
 		.slug = "subscription",
@@ -46,6 +48,7 @@ static const struct catalog_resource resources[] = {
 		.default_name = "customer.name",
 		.default_phone = "customer.phone",
 		.has_customer = true,
+		.refetch_on_tie = true,
 	},
 	[RESOURCE_INVOICE] = {
 		.slug = "invoice",
@@ -57,6 +60,7 @@ static const struct catalog_resource resources[] = {
 		.default_name = "customer_name",
 		.default_phone = "customer_phone",
 		.has_customer = true,
+		.refetch_on_tie = true,
 	},
 	[RESOURCE_CHECKOUT_SESSION] = {
 		.slug = "checkout_session",
@@ -68,6 +72,7 @@ static const struct catalog_resource resources[] = {
 		.default_name = "customer_details.name",
 		.default_phone = "customer_details.phone",
 		.has_customer = true,
+		.refetch_on_tie = true,
 	},
 };
 _Static_assert(N_ELEMS(resources) == RESOURCE__MAX,

@@ -47,6 +47,8 @@ struct catalog_resource {
 	const char *default_name;  /* mapping_default(): name → full_name, or NULL */
 	const char *default_phone; /* mapping_default(): phone → phone, or NULL */
 	bool has_customer;         /* the object carries a "customer" id */
+	bool refetch_on_tie;       /* state-sensitive: two events of one second are
+				      settled by GET list_path/<id> (refetch.h) */
 };
 
 /* Returns the row of resource r, or NULL when r is out of range. */

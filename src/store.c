@@ -303,6 +303,11 @@ static const char *const migrations[] = {
 	"ALTER TABLE integration_log_new RENAME TO integration_log;"
 	"CREATE INDEX integration_log_by_connection ON integration_log (connection_id, id);"
 	"CREATE INDEX integration_log_by_at ON integration_log (at);",   /* 7's, lost with the copy */
+
+	/* 11: a waiting event may wait for its Stripe object's current state
+	 * instead of its customer: two events of one object in one second (a
+	 * same-second tie, refetch.h); fetch_object NULL: waiting for the customer */
+	"ALTER TABLE pending_events ADD COLUMN fetch_object TEXT;",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -451,6 +456,7 @@ enum stmt {
 	ST_PENDING_DUE,
 	ST_PENDING_DEFER,
 	ST_PENDING_FOR_CUSTOMER,
+	ST_PENDING_PUT_FETCH,
 	ST__MAX
 };
 
@@ -758,12 +764,20 @@ static const char *const sql[] = {
 			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (connection_id, event_id) DO NOTHING",
 	[ST_PENDING_DELETE] = "DELETE FROM pending_events WHERE connection_id = ?1 AND event_id = ?2",
 	/* due: the customer is linked now, or the wait is over (oldest first) */
-	[ST_PENDING_DUE] = "SELECT p.connection_id, p.event_id, p.payload, p.received_at FROM pending_events p"
+	[ST_PENDING_DUE] = "SELECT p.connection_id, p.event_id, p.payload, p.received_at, p.fetch_object"
+			  " FROM pending_events p"
 			  " WHERE p.next_try <= ?1 OR EXISTS (SELECT 1 FROM stripe_customers s"
 			  " WHERE s.customer_id = p.customer_id) ORDER BY p.rowid LIMIT ?2",
 	[ST_PENDING_DEFER] = "UPDATE pending_events SET next_try = ?3 WHERE connection_id = ?1 AND event_id = ?2",
-	[ST_PENDING_FOR_CUSTOMER] = "SELECT connection_id, event_id, payload, received_at FROM pending_events"
+	[ST_PENDING_FOR_CUSTOMER] = "SELECT connection_id, event_id, payload, received_at, fetch_object"
+				    " FROM pending_events"
 				    " WHERE customer_id = ?1 AND connection_id = ?2 ORDER BY rowid LIMIT ?3",
+	/* a tie: no customer to wait for; an event already waiting for its
+	 * customer now waits for the fetch instead (and no longer for it) */
+	[ST_PENDING_PUT_FETCH] = "INSERT INTO pending_events (connection_id, event_id, customer_id, payload,"
+				 " received_at, next_try, fetch_object) VALUES (?1, ?2, '', ?3, ?4, ?5, ?6)"
+				 " ON CONFLICT (connection_id, event_id) DO UPDATE SET"
+				 " customer_id = '', fetch_object = excluded.fetch_object, next_try = excluded.next_try",
 };
 _Static_assert(sizeof sql / sizeof sql[0] == ST__MAX, "every statement needs its SQL");
 
@@ -1843,6 +1857,7 @@ static sl_err read_pending(struct store *db, struct arena *a, sqlite3_stmt *st,
 		p->payload = arena_strndup(a, (const char *)sqlite3_column_blob(st, 2), (size_t)len);
 		p->payload_len = (size_t)len;
 		p->received_at = sqlite3_column_int64(st, 3);
+		p->fetch_object = col_text_or_null(a, st, 4);
 	}
 	return done(st, rc == SQLITE_DONE ? SL_OK : fail(db, rc, "pending events"));
 }
@@ -1873,6 +1888,22 @@ sl_err store_pending_for_customer(struct store *db, struct arena *a, long long c
 	sqlite3_bind_int64(st, 2, connection_id);
 	sqlite3_bind_int(st, 3, max);
 	return read_pending(db, a, st, out, n);
+}
+
+sl_err store_pending_put_fetch(struct store *db, long long connection_id, const char *event_id,
+			       const char *object_id, const void *payload, size_t len,
+			       long long received_at, long long next_try)
+{
+	sqlite3_stmt *st = stmt(db, ST_PENDING_PUT_FETCH);
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, connection_id);
+	bind_text(st, 2, event_id);
+	sqlite3_bind_blob(st, 3, payload, (int)len, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 4, received_at);
+	sqlite3_bind_int64(st, 5, next_try);
+	bind_text(st, 6, object_id);
+	return exec_step(db, st, "pending put fetch");
 }
 
 sl_err store_log_add(struct store *db, const struct log_entry *l, long long *id)

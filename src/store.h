@@ -258,6 +258,8 @@ struct pending_event {
 	const char *payload;     /* the signed body as received */
 	size_t payload_len;
 	long long received_at;
+	const char *fetch_object; /* a same-second tie: the Stripe object to fetch first;
+				     NULL: waiting for the customer */
 };
 /* Records an event as waiting for customer_id; a second put of the same
  * event changes nothing. Writer only. */
@@ -278,6 +280,12 @@ sl_err store_pending_due(struct store *db, struct arena *a, long long now, int m
 sl_err store_pending_for_customer(struct store *db, struct arena *a, long long connection_id,
 				  const char *customer_id, int max, struct pending_event **out,
 				  size_t *n);
+/* Records an event as waiting for its object (object_id) to be fetched
+ * from Stripe (a same-second tie); an event already waiting, for its
+ * customer, now waits for the fetch instead. Writer only. */
+sl_err store_pending_put_fetch(struct store *db, long long connection_id, const char *event_id,
+			       const char *object_id, const void *payload, size_t len,
+			       long long received_at, long long next_try);
 
 struct log_entry {
 	long long id;

@@ -16,6 +16,10 @@
  * it is still waiting, and deletes its pending row in the same transaction.
  * Catch-up (PATH_CATCHUP) and a person's Replay (PATH_REPLAY) may look the
  * customer up at once: they are not answering Stripe.
+ * A same-second tie (refetch.h) waits the same way, whatever the path: the
+ * job records it as waiting for a fetch of its object (tie_wait), and the
+ * sync worker's completion fetches the object (settle_tie) and applies that
+ * state.
  */
 #include "webhook.h"
 
@@ -33,6 +37,7 @@
 #include "event_version.h"
 #include "ingest.h"
 #include "mapping.h"
+#include "refetch.h"
 #include "store.h"
 #include "stripe.h"
 #include "stripe_sig.h"
@@ -51,7 +56,8 @@ struct delivery {
 	const char *fail_reason;          /* set: log as failed (Stripe retries) */
 	const char *lookup_problem;       /* a customer lookup Stripe refused for good */
 	const char *skip_reason;          /* set: log as skipped (another API version) */
-	const char *version_note;         /* set: the first event of another API version */
+	const char *version_note;         /* set: the reason of a processed entry (the first
+					     event of another API version; a tie settled by a fetch) */
 	const char *source;               /* NULL: a delivery; "catchup": from the event list */
 	const unsigned char *payload;
 	size_t payload_len;
@@ -60,6 +66,8 @@ struct delivery {
 	bool completing;                  /* a waiting event, completed off the request path */
 	int wait;                         /* seconds before a waiting event is looked up */
 	const char *wait_for;             /* set: the customer not linked yet (record as waiting) */
+	json_object *fetched;             /* owned: a tie's object as fetched (process puts it) */
+	long long fetched_version;        /* its version (refetch_object) */
 	struct ingest_item item;
 	bool mapped;                      /* item is filled */
 	/* out */
@@ -92,6 +100,33 @@ static sl_err log_delivery(struct store *db, struct delivery *d, bool keep_paylo
 }
 
 static void complete_inline(struct store *db, const struct delivery *d, const char *customer_id);
+
+/* A same-second tie (refetch.h) is not applied as it came: in this
+ * transaction it is recorded as waiting for the sync worker to fetch its
+ * object. *waiting says whether it was one. */
+static sl_err tie_wait(struct store *db, struct delivery *d, bool *waiting)
+{
+	const struct change_set *cs = d->item.cs;
+	long long applied;
+	sl_err e;
+	*waiting = false;
+	if (!d->mapped || d->fetched || !cs->object_id)
+		return SL_OK;
+	if ((e = store_object_version(db, cs->object_id, &applied)) ||
+	    !refetch_is_tie(d->ev->resource, applied, d->created))
+		return e;
+	*waiting = true;
+	d->result = "waiting";
+	/* in d, not the job's arena: the answer is written after the job */
+	snprintf(d->reason_buf, sizeof d->reason_buf, "same-second tie: fetching %s %.100s from Stripe",
+		 catalog_resource(d->ev->resource)->object_name, cs->object_id);
+	d->reason = d->reason_buf;
+	if (!(e = store_event_put(db, d->connection_id, d->event_id, "waiting")) &&
+	    !(e = store_pending_put_fetch(db, d->connection_id, d->event_id, cs->object_id, d->payload,
+					  d->payload_len, d->now, d->now)))
+		e = log_delivery(db, d, false);
+	return e;
+}
 
 /* The writer job: record the event id first, then apply. */
 static sl_err delivery_job(struct store *db, void *arg)
@@ -151,6 +186,9 @@ static sl_err delivery_job(struct store *db, void *arg)
 			e = log_delivery(db, d, true);
 		goto out;
 	}
+	bool tie;
+	if ((e = tie_wait(db, d, &tie)) || tie)
+		goto out;
 	if (d->skip_reason) {
 		d->result = "skipped";
 		d->reason = d->skip_reason;
@@ -447,6 +485,37 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 	json_object_put(customer);
 }
 
+/* Settles a tie being completed: fetches the object, unless a version
+ * newer than the event's is applied already (that state holds the event's
+ * change: the event then goes on as it came, and only tags). Sets
+ * d->fetched and d->fetched_version, or d->fail_reason (the fetch may work
+ * later) or d->skip_reason (Stripe refused it for good). */
+static void settle_tie(struct app_thread *t, struct arena *a, const struct connection_row *c,
+		       const char *object_id, struct delivery *d)
+{
+	long long applied;
+	if (store_object_version(t->db, object_id, &applied) == SL_OK && applied > d->created)
+		return;
+	const char *name = catalog_resource(d->ev->resource)->object_name;
+	char *key = connection_open_key(t, c->key_sealed);
+	if (!key) {
+		d->skip_reason = "same-second tie: the connection has no key to fetch the object with";
+		return;
+	}
+	struct stripe_error err;
+	sl_err e = refetch_object(t->stripe, key, d->ev->resource, object_id, d->created, &d->fetched,
+				  &d->fetched_version, &err);
+	connection_secret_free(key);
+	if (!e)
+		return;
+	const char *why = arena_printf(a, "same-second tie: fetching %s %s from Stripe failed: %s",
+				       name, object_id, err.message);
+	if (retryable(e))
+		d->fail_reason = why;
+	else
+		d->skip_reason = why;
+}
+
 /* Fills out from d; the strings are copied into a, because d's may point
  * into the change set, which dies before the answer is written. */
 static void answer(struct arena *a, struct webhook_outcome *out, int status,
@@ -483,11 +552,13 @@ static struct delivery delivery_init(const struct connection_row *c, const unsig
 	};
 }
 
-/* Parses and checks d's body and maps it (prepare) into d and cs. Returns
- * the parsed event (NULL when it did not parse); the caller puts it after
- * cs, whose strings may point into it, is done with. */
+/* Parses and checks d's body and maps it (prepare) into d and cs; when
+ * refetch names the object of a tie being completed, the object as fetched
+ * from Stripe (settle_tie) is mapped instead of the event's. Returns the
+ * parsed event (NULL when it did not parse); the caller puts it, and
+ * d->fetched, after cs, whose strings may point into them, is done with. */
 static json_object *decode(struct app_thread *t, struct arena *a, const struct connection_row *c,
-			   struct delivery *d, struct change_set *cs)
+			   struct delivery *d, struct change_set *cs, const char *refetch)
 {
 	json_tokener *tok = json_tokener_new();
 	json_object *event = tok ? json_tokener_parse_ex(tok, (const char *)d->payload,
@@ -517,27 +588,38 @@ static json_object *decode(struct app_thread *t, struct arena *a, const struct c
 	if (!d->reject_reason) {
 		d->created = json_object_get_int64(created);
 		d->ev = catalog_event_find(type);
-		if (d->ev)
-			prepare(t, a, c, object, json_str(event, "api_version"), d, cs);
+		if (d->ev && refetch)
+			settle_tie(t, a, c, refetch, d);
+		/* a fetched object is in this install's API version */
+		if (d->ev && !d->fail_reason && !d->skip_reason)
+			prepare(t, a, c, d->fetched ? d->fetched : object,
+				d->fetched ? NULL : json_str(event, "api_version"), d, cs);
+		if (d->fetched && d->mapped) {
+			d->item.version = d->fetched_version;
+			d->version_note = arena_printf(a, "same-second tie: applied %s %s as fetched from Stripe",
+						       catalog_resource(d->ev->resource)->object_name, refetch);
+		}
 	}
 	return event;
 }
 
-/* Shared by receive, replay, catch-up and completion once the body is trusted. */
+/* Shared by receive, replay, catch-up and completion once the body is
+ * trusted. refetch: completing a tie, the object to fetch (else NULL). */
 static sl_err process(struct app_thread *t, struct arena *a, const struct connection_row *c,
 		      const unsigned char *body, size_t len, long long now, enum path path,
-		      struct webhook_outcome *out)
+		      const char *refetch, struct webhook_outcome *out)
 {
 	struct delivery d = delivery_init(c, body, len, now, path);
 	struct change_set cs;
 	change_set_init(&cs);
-	json_object *event = decode(t, a, c, &d, &cs);
+	json_object *event = decode(t, a, c, &d, &cs, refetch);
 	sl_err e = writer_run(t->writer, delivery_job, &d);
 	if (!e) {
 		int status = d.reject_reason ? 400 : d.fail_reason && !d.completing ? 503 : 200;
 		answer(a, out, status, &d);
 	}
 	change_set_clear(&cs);
+	json_object_put(d.fetched);
 	json_object_put(event);
 	return e;
 }
@@ -564,7 +646,7 @@ static void complete_inline(struct store *db, const struct delivery *d, const ch
 						  p[i].payload_len, d->now, PATH_LINKED);
 		struct change_set cs;
 		change_set_init(&cs);
-		json_object *event = decode(&t, a, d->conn, &w, &cs);
+		json_object *event = decode(&t, a, d->conn, &w, &cs, NULL);
 		if (!w.reject_reason && !w.wait_for && !w.fail_reason && !(e = store_savepoint(db))) {
 			sl_err je = delivery_job(db, &w);
 			e = je ? store_rollback_to(db) : SL_OK;
@@ -658,7 +740,7 @@ sl_err webhook_receive(struct app_thread *t, struct arena *a, long long connecti
 	if (v)
 		return reject(t, &c, now, arena_printf(a, "signature check failed: %s",
 						       why ? why : "no signing secret"), out);
-	return process(t, a, &c, body, len, now, PATH_DELIVERY, out);
+	return process(t, a, &c, body, len, now, PATH_DELIVERY, NULL, out);
 }
 
 sl_err webhook_replay(struct app_thread *t, struct arena *a, long long connection_id,
@@ -673,7 +755,8 @@ sl_err webhook_replay(struct app_thread *t, struct arena *a, long long connectio
 		return SL_ERR_INVALID;
 	if (!load(t, a, connection_id, &c, out))
 		return SL_ERR_INVALID;
-	return process(t, a, &c, (const unsigned char *)l.payload, l.payload_len, now, PATH_REPLAY, out);
+	return process(t, a, &c, (const unsigned char *)l.payload, l.payload_len, now, PATH_REPLAY, NULL,
+		       out);
 }
 
 sl_err webhook_ingest_trusted(const struct webhook_deps *deps, struct arena *a,
@@ -684,7 +767,7 @@ sl_err webhook_ingest_trusted(const struct webhook_deps *deps, struct arena *a,
 	struct connection_row c;
 	if (!load(&t, a, connection_id, &c, out))
 		return SL_OK;
-	return process(&t, a, &c, body, len, now, PATH_CATCHUP, out);
+	return process(&t, a, &c, body, len, now, PATH_CATCHUP, NULL, out);
 }
 
 /* Puts a waiting event of a connection that is gone off for an hour. */
@@ -719,7 +802,7 @@ sl_err webhook_complete_waiting(const struct webhook_deps *deps, struct arena *a
 		if (c.livemode && deps->stripe_live)
 			t.stripe = deps->stripe_live;
 		e = process(&t, a, &c, (const unsigned char *)p[i].payload, p[i].payload_len, now,
-			    PATH_COMPLETE, &out);
+			    PATH_COMPLETE, p[i].fetch_object, &out);
 		if (!e && strcmp(out.result, "waiting") != 0)
 			(*completed)++;
 	}

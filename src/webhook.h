@@ -68,8 +68,10 @@ sl_err webhook_ingest_trusted(const struct webhook_deps *deps, struct arena *a,
 /* Completes the events recorded as waiting for their customer that are
  * due: the customer is linked now (no Stripe call), or the wait
  * (STRIPELINK_WEBHOOK_WAIT) is over and the one lookup is made with
- * deps->stripe. Each is applied in one writer job that also forgets the
- * wait; a lookup that fails for now leaves it waiting for another wait.
+ * deps->stripe. Same-second ties (refetch.h) are due at once: their object
+ * is fetched with deps->stripe and that state applied. Each is applied in
+ * one writer job that also forgets the wait; a lookup or fetch that fails
+ * for now leaves it waiting for another wait.
  * Off the request path only (the sync worker). *completed counts the events
  * that stopped waiting. */
 sl_err webhook_complete_waiting(const struct webhook_deps *deps, struct arena *a, long long now,

@@ -285,7 +285,7 @@ function createEndpoint({ state, form, auth }) {
   const endpoint = state.catalog.webhookEndpoint({
     api_version: form.api_version === undefined ? null : validString(form.api_version, 'api_version'),
     application: null,
-    created: Math.floor(Date.now() / 1000),
+    created: Math.floor(state.nowMs() / 1000),
     description: form.description === undefined || form.description === '' ? null : validString(form.description, 'description'),
     enabled_events: events,
     id,

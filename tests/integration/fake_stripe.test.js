@@ -541,6 +541,41 @@ describe('faults, idempotency and the request log', () => {
   });
 });
 
+describe('clock', () => {
+  test('answers carry Stripe\'s Date; /_fake/clock shifts it, leaves it out, and new objects take it', async () => {
+    const near = (a, b, what) => assert.ok(Math.abs(a - b) <= 2, `${what}: ${a} vs ${b}`);
+    const nowS = () => Math.floor(Date.now() / 1000);
+    let res = await get('/v1/account');
+    assert.equal(res.status, 200);
+    assert.match(res.headers.date, /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/);
+    near(Date.parse(res.headers.date) / 1000, nowS(), 'Date with no offset');
+
+    const set = await control('POST', 'clock', { offset_seconds: -3600 });
+    assert.equal(set.status, 200);
+    assert.equal(set.json.offset_seconds, -3600);
+    near(set.json.now, nowS() - 3600, 'the clock it reports');
+    res = await get('/v1/customers?limit=1');
+    near(Date.parse(res.headers.date) / 1000, nowS() - 3600, 'Date an hour behind');
+    res = await get('/v1/customers/cus_nope');
+    assert.equal(res.status, 404);
+    near(Date.parse(res.headers.date) / 1000, nowS() - 3600, 'errors carry it too');
+    const made = await control('POST', 'objects', { object: 'customer', email: 'clock@example.test' });
+    res = await get(`/v1/customers/${made.json.ids[0]}`);
+    near(res.json.created, nowS() - 3600, 'created by the fake\'s clock');
+
+    await control('POST', 'clock', { send_date: false });
+    res = await get('/v1/account');
+    assert.equal(res.headers.date, undefined, 'no Date header');
+    assert.deepEqual((await control('GET', 'clock')).json.send_date, false);
+    assert.equal((await control('POST', 'clock', { offset_seconds: 1.5 })).status, 400);
+    assert.equal((await control('POST', 'clock', { skew: 1 })).status, 400);
+
+    await control('POST', 'reset');
+    res = await get('/v1/account');
+    near(Date.parse(res.headers.date) / 1000, nowS(), 'reset puts the clock back');
+  });
+});
+
 describe('clients', () => {
   test('the CLI prints one line with the port', async () => {
     const child = spawn(process.execPath, [path.join(__dirname, '../fake-stripe/server.js'), '--port', '0'], {
