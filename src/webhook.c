@@ -59,6 +59,7 @@ struct delivery {
 	bool completing;                  /* a waiting event, completed off the request path */
 	int wait;                         /* seconds before a waiting event is looked up */
 	const char *wait_for;             /* set: the customer not linked yet (record as waiting) */
+	const char *wait_what;            /* what wait_for is: NULL for a customer, "charge" */
 	struct ingest_item item;
 	bool mapped;                      /* item is filled */
 	/* out */
@@ -132,8 +133,12 @@ static sl_err delivery_job(struct store *db, void *arg)
 	if (d->wait_for) {
 		d->result = "waiting";
 		/* in d, not the job's arena: the answer is written after the job */
-		snprintf(d->reason_buf, sizeof d->reason_buf, "waiting for customer %.100s: applied "
-			 "when it is linked, or looked up at Stripe after %d s", d->wait_for, d->wait);
+		if (d->wait_what)
+			snprintf(d->reason_buf, sizeof d->reason_buf, "waiting for %s %.100s: applied when "
+				 "it arrives, or after %d s without it", d->wait_what, d->wait_for, d->wait);
+		else
+			snprintf(d->reason_buf, sizeof d->reason_buf, "waiting for customer %.100s: applied "
+				 "when it is linked, or looked up at Stripe after %d s", d->wait_for, d->wait);
 		d->reason = d->reason_buf;
 		if (!(e = store_event_put(db, d->connection_id, d->event_id, "waiting")) &&
 		    !(e = store_pending_put(db, d->connection_id, d->event_id, d->wait_for, d->payload,
@@ -159,7 +164,7 @@ static sl_err delivery_job(struct store *db, void *arg)
 			goto out;
 		d->contact_id = d->item.contact_id;
 		d->result = d->item.skip_reason ? "skipped" : "processed";
-		d->reason = !d->item.skip_reason ? ""
+		d->reason = !d->item.skip_reason ? (d->item.note ? d->item.note : "")
 			    : d->lookup_problem && !d->item.stale ? d->lookup_problem
 			    : d->item.skip_reason;
 		if (!d->item.skip_reason && d->version_note)
@@ -318,6 +323,8 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 		}
 	}
 	change_set_add_tag(cs, d->ev->tag);
+	if (d->ev->recurring == RECURRING_PAST_DUE)
+		change_set_past_due(cs);
 	d->mapped = true;
 	d->item = (struct ingest_item){
 		.connection_id = c->id,
@@ -330,10 +337,49 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 		.order = c->create_order ? d->ev->order : ORDER_NONE,
 		.recurring = c->create_recurring &&
 			     (d->ev->recurring == RECURRING_UPSERT ||
-			      (d->ev->recurring == RECURRING_IF_SUBSCRIPTION_MODE && cs->recurring.present)),
+			      ((d->ev->recurring == RECURRING_IF_SUBSCRIPTION_MODE ||
+				d->ev->recurring == RECURRING_PAST_DUE) && cs->recurring.present)),
+		.effect = d->ev->effect,
 	};
 	json_object_put(customer);
 	mapping_free(m);
+}
+
+/* A refund or a dispute (no mapping: its contact is its charge's). While
+ * its charge's order is not here, a delivery or a catch-up records it as
+ * waiting for the charge (applied when the order commits, or after the
+ * wait without it): refunds often arrive before their charge, and so the
+ * contact still gets the tag and the automations. */
+static void prepare_money(struct app_thread *t, struct arena *a, const struct connection_row *c,
+			  json_object *object, struct delivery *d, struct change_set *cs)
+{
+	sl_err e = mapping_apply_money(d->ev->effect, object, cs);
+	if (e == SL_ERR_NOMEM) {
+		d->fail_reason = "out of memory";
+		return;
+	}
+	if (e) {
+		d->skip_reason = cs->skip_reason ? cs->skip_reason : "not a refund or a dispute";
+		return;
+	}
+	const char *charge = cs->dispute.present ? cs->dispute.charge_id : cs->refunds[0].charge_id;
+	long long contact;
+	if (c->create_order && !d->completing && !d->replay &&
+	    store_order_contact(t->db, charge, &contact) == SL_ERR_NOT_FOUND) {
+		d->wait_for = arena_strdup(a, charge);
+		d->wait_what = "charge";
+		return;
+	}
+	change_set_add_tag(cs, d->ev->tag);
+	d->mapped = true;
+	d->item = (struct ingest_item){
+		.connection_id = c->id,
+		.cs = cs,
+		.version = d->created,
+		.contact = d->ev->contact && c->create_contact,
+		.order = ORDER_NONE,
+		.effect = d->ev->effect,
+	};
 }
 
 /* Fills out from d; the strings are copied into a, because d's may point
@@ -396,7 +442,9 @@ static sl_err process(struct app_thread *t, struct arena *a, const struct connec
 	if (!d.reject_reason) {
 		d.created = json_object_get_int64(created);
 		d.ev = catalog_event_find(type);
-		if (d.ev)
+		if (d.ev && (d.ev->effect == EFFECT_REFUND || d.ev->effect == EFFECT_DISPUTE))
+			prepare_money(t, a, c, object, &d, &cs);
+		else if (d.ev)
 			prepare(t, a, c, object, json_str(event, "api_version"), &d, &cs);
 	}
 	sl_err e = writer_run(t->writer, delivery_job, &d);
