@@ -347,9 +347,12 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 
 /* A refund or a dispute (no mapping: its contact is its charge's). While
  * its charge's order is not here, a delivery or a catch-up records it as
- * waiting for the charge (applied when the order commits, or after the
- * wait without it): refunds often arrive before their charge, and so the
- * contact still gets the tag and the automations. */
+ * waiting for the charge: applied when the order commits (the sync worker
+ * looks every second), or after STRIPELINK_CHARGE_WAIT without it (kept on
+ * the charge id; the order picks it up if it ever comes). Refunds often
+ * arrive before their charge; waiting costs nothing visible (there is no
+ * order to show it on yet) and the contact still gets the tag and the
+ * automations. */
 static void prepare_money(struct app_thread *t, struct arena *a, const struct connection_row *c,
 			  json_object *object, struct delivery *d, struct change_set *cs)
 {
@@ -368,6 +371,7 @@ static void prepare_money(struct app_thread *t, struct arena *a, const struct co
 	    store_order_contact(t->db, charge, &contact) == SL_ERR_NOT_FOUND) {
 		d->wait_for = arena_strdup(a, charge);
 		d->wait_what = "charge";
+		d->wait = config_get()->charge_wait;
 		return;
 	}
 	change_set_add_tag(cs, d->ev->tag);

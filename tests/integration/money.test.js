@@ -165,7 +165,8 @@ class Rig {
 
 
 test('money: refunds summed by id, disputes, past due, canceled, deleted customers, catch-up', { timeout: 300000 }, async (t) => {
-  const rig = await Rig.create();
+  // a refund waits for its charge 4 s here (3 days by default)
+  const rig = await Rig.create({ STRIPELINK_CHARGE_WAIT: '4' });
   t.after(() => rig.close());
 
   await t.test('partial refunds add up; a repeated event changes nothing', async () => {
@@ -213,6 +214,23 @@ test('money: refunds summed by id, disputes, past due, canceled, deleted custome
     await rig.apply(refunded);   // the charge says 2500: the same refund, not another
     assert.equal(rig.order('ch_early').amount_refunded, 2500);
     assert.equal(await rig.netRevenue(email), '55.00 USD');
+  });
+
+  await t.test('a refund whose charge does not come in time is kept; the order picks it up later', async () => {
+    const email = 'late@example.com';
+    const succeeded = await rig.charge('ch_toolate', email, 6000);
+    const r = await rig.ctl('POST', 'charges/ch_toolate/refunds', { amount: 1000, created: T0 + 5, api_version: OURS });
+    assert.equal((await rig.deliver(r.events[0])).result, 'waiting');
+    await until('the wait is over', () =>
+      rig.one(`SELECT count(*) FROM pending_events WHERE event_id = '${r.events[0].id}'`) === 0, 20000);
+    assert.deepEqual(rig.rows(`SELECT result, reason FROM integration_log WHERE event_id = '${r.events[0].id}' ORDER BY id`)[1],
+      { result: 'processed', reason: 'its charge is not here yet: the refund is kept and counts when the charge arrives' });
+    assert.equal(rig.one("SELECT amount FROM refunds WHERE charge_id = 'ch_toolate'"), 1000);
+    await rig.apply(succeeded);
+    assert.deepEqual(rig.order('ch_toolate'), { amount: 6000, amount_refunded: 1000, amount_lost: 0, status: 'partially_refunded', currency: 'usd' });
+    assert.equal(await rig.netRevenue(email), '50.00 USD');
+    // its tag had no contact to go to then; the charge's own events tag as usual
+    assert.ok(!rig.tags(email).includes(tagOf('refund.created')));
   });
 
   await t.test('a refund that fails stops counting, whatever the order of its events', async () => {
