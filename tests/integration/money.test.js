@@ -165,8 +165,9 @@ class Rig {
 
 
 test('money: refunds summed by id, disputes, past due, canceled, deleted customers, catch-up', { timeout: 300000 }, async (t) => {
-  // a refund waits for its charge 4 s here (3 days by default)
-  const rig = await Rig.create({ STRIPELINK_CHARGE_WAIT: '4' });
+  // a refund waits for its charge 4 s here (3 days by default); the endpoint
+  // is checked when the app page opens (and at start), no timer otherwise
+  const rig = await Rig.create({ STRIPELINK_CHARGE_WAIT: '4', STRIPELINK_CATCHUP_INTERVAL: '86400' });
   t.after(() => rig.close());
 
   await t.test('partial refunds add up; a repeated event changes nothing', async () => {
@@ -408,9 +409,27 @@ test('money: refunds summed by id, disputes, past due, canceled, deleted custome
     }
   });
 
-  await t.test('the webhook endpoint is created for the new types', async () => {
-    const endpoints = await rig.ctl('GET', 'webhook_endpoints');
-    const ep = (Array.isArray(endpoints) ? endpoints : endpoints.data).find((e) => e.url.endsWith(`/webhooks/stripe/${rig.id}`));
+  await t.test('the webhook endpoint is created for the new types; an older one is subscribed to them', async () => {
+    const endpoint = async () => {
+      const endpoints = await rig.ctl('GET', 'webhook_endpoints');
+      return (Array.isArray(endpoints) ? endpoints : endpoints.data).find((e) => e.url.endsWith(`/webhooks/stripe/${rig.id}`));
+    };
+    const ep = await endpoint();
     for (const type of ['refund.created', 'charge.dispute.closed', 'customer.deleted']) assert.ok(ep.enabled_events.includes(type), type);
+    // as an older version made it: the twelve types it knew
+    const old = ['customer.created', 'customer.updated', 'charge.succeeded', 'charge.refunded', 'checkout.session.completed',
+      'invoice.paid', 'invoice.payment_succeeded', 'invoice.payment_failed', 'customer.subscription.created',
+      'customer.subscription.updated', 'customer.subscription.deleted', 'customer.subscription.trial_will_end'];
+    await rig.ctl('POST', 'objects', { ...ep, enabled_events: old, secret: rig.whsec });
+    // opening the app page checks an endpoint not checked in the last minute
+    rig.app.sql(`UPDATE catchups SET endpoint_checked_at = 0 WHERE connection_id = ${rig.id}`);
+    const page = await rig.admin.get(`/apps/stripe/${rig.id}`);
+    assert.equal(page.status, 200);
+    const now = await until('the endpoint is subscribed to the new types', async () => {
+      const e = await endpoint();
+      return e.enabled_events.includes('refund.created') && e;
+    }, 30000);
+    assert.deepEqual([...now.enabled_events].sort(), [...ep.enabled_events].sort());
+    assert.match(rig.app.log(), /webhook endpoint now subscribed to 8 more event types/);
   });
 });
