@@ -151,9 +151,9 @@ class Rig {
     return row[netCol];
   }
 
-  async createAutomation(name, trigger, tag) {
+  async createAutomation(name, trigger, tag, kind = 'add_tag') {
     const res = await this.admin.submit('/automations', '/automations',
-      { name, trigger, trigger_tag: '', segment: '0', action_0: 'add_tag', name_0: tag, value_0: '' });
+      { name, trigger, trigger_tag: '', segment: '0', action_0: kind, name_0: tag, value_0: '' });
     assert.equal(res.status, 201, res.text.slice(0, 400));
     return Number(/action="\/automations\/(\d+)\/test"/.exec(res.text)[1]);
   }
@@ -167,7 +167,8 @@ class Rig {
 test('money: refunds summed by id, disputes, past due, canceled, deleted customers, catch-up', { timeout: 300000 }, async (t) => {
   // a refund waits for its charge 4 s here (3 days by default); the endpoint
   // is checked when the app page opens (and at start), no timer otherwise
-  const rig = await Rig.create({ STRIPELINK_CHARGE_WAIT: '4', STRIPELINK_CATCHUP_INTERVAL: '86400' });
+  const rig = await Rig.create({ STRIPELINK_CHARGE_WAIT: '4', STRIPELINK_CATCHUP_INTERVAL: '86400',
+    STRIPELINK_OUTBOUND_ALLOW_PRIVATE: '1', STRIPELINK_OUTBOUND_ALLOW_HTTP: '1' });
   t.after(() => rig.close());
 
   await t.test('partial refunds add up; a repeated event changes nothing', async () => {
@@ -271,6 +272,7 @@ test('money: refunds summed by id, disputes, past due, canceled, deleted custome
 
   await t.test('disputes: the order shows them; lost counts against net revenue, won does not; "Dispute opened" once each', async () => {
     const auto = await rig.createAutomation('Disputed customers', 'dispute_opened', 'disputed');
+    const hook = await rig.createAutomation('Dispute hook', 'dispute_opened', 'http://127.0.0.1:9/hook', 'webhook');
     const email = 'dispute@example.com';
     await rig.apply(await rig.charge('ch_lost', email, 3000));
     await rig.apply(await rig.charge('ch_won', email, 2000, { created: T0 + 1 }));
@@ -279,6 +281,10 @@ test('money: refunds summed by id, disputes, past due, canceled, deleted custome
     const won = await rig.ctl('POST', 'charges/ch_won/disputes', { created: T0 + 100, reason: 'product_not_received', api_version: OURS });
     for (const e of [...lost.events, ...won.events, ...lost.events]) await rig.deliver(e);
     assert.equal(rig.runs(auto), 2, 'one run per dispute');
+    const bodies = rig.rows(`SELECT body FROM outbox WHERE automation_id = ${hook} ORDER BY id`).map((r) => JSON.parse(r.body));
+    assert.deepEqual(bodies.map((b) => [b.trigger, b.dispute.id, b.dispute.charge, b.dispute.status, b.contact.email]), [
+      ['dispute_opened', lost.dispute.id, 'ch_lost', 'needs_response', email],
+      ['dispute_opened', won.dispute.id, 'ch_won', 'needs_response', email]]);
     assert.ok(rig.tags(email).includes('disputed'));
     assert.ok(rig.tags(email).includes(tagOf('charge.dispute.created')));
     assert.equal(await rig.netRevenue(email), '50.00 USD', 'an open dispute takes nothing yet');
