@@ -3,10 +3,12 @@
  */
 #include "store.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- migrations: append only; each entry is one schema version ---- */
 
@@ -489,6 +491,7 @@ enum stmt {
 	ST_PENDING_DELETE,
 	ST_PENDING_DUE,
 	ST_PENDING_DEFER,
+	ST_PENDING_FOR_CUSTOMER,
 	ST_REFUND_PUT,
 	ST_DISPUTE_STATUS,
 	ST_DISPUTE_PUT,
@@ -816,6 +819,8 @@ static const char *const sql[] = {
 			  " OR EXISTS (SELECT 1 FROM orders o WHERE o.stripe_id = p.customer_id)"
 			  " ORDER BY p.rowid LIMIT ?2",
 	[ST_PENDING_DEFER] = "UPDATE pending_events SET next_try = ?3 WHERE connection_id = ?1 AND event_id = ?2",
+	[ST_PENDING_FOR_CUSTOMER] = "SELECT connection_id, event_id, payload, received_at FROM pending_events"
+				    " WHERE customer_id = ?1 AND connection_id = ?2 ORDER BY rowid LIMIT ?3",
 	/* a refund's (a dispute's) status is replaced by a newer version, or on a
 	 * tie by a status at least as final (status_rank) */
 	[ST_REFUND_PUT] = "INSERT INTO refunds (refund_id, charge_id, connection_id, amount, currency, status, counts,"
@@ -1016,8 +1021,32 @@ static sl_err run(struct store *db, enum stmt s)
 	return st ? exec_step(db, st, sql[s]) : SL_ERR_DB;
 }
 
+/* Waits for another process's write lock in short sleeps (100 µs doubling to
+ * 2 ms) for about 5 s in all. SQLite's own busy timeout sleeps up to 100 ms
+ * at a time, which a webhook answered after its group's commit would feel
+ * whenever the sync worker writes at the same moment. */
+static int busy_wait(void *unused, int tries)
+{
+	(void)unused;
+	if (tries > 2500)
+		return 0;
+	useconds_t us = tries < 5 ? 100u << tries : 2000u;
+	usleep(us);
+	return 1;
+}
+
+/* Process-wide SQLite settings, before the first connection: no memory
+ * statistics (they take one global mutex on every allocation, which the
+ * request threads and the writer then contend for). */
+static void store_global_init(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 struct store *store_open(const char *path, sl_err *err)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, store_global_init);
 	struct store *db = calloc(1, sizeof *db);
 	if (!db) {
 		*err = SL_ERR_NOMEM;
@@ -1029,7 +1058,7 @@ struct store *store_open(const char *path, sl_err *err)
 		*err = fail(db, rc, "open");
 		goto out;
 	}
-	sqlite3_busy_timeout(db->db, 5000);
+	sqlite3_busy_handler(db->db, busy_wait, NULL);
 	rc = sqlite3_exec(db->db,
 			  "PRAGMA journal_mode = WAL;"
 			  "PRAGMA synchronous = FULL;"
@@ -1903,18 +1932,11 @@ sl_err store_pending_defer(struct store *db, long long connection_id, const char
 	return exec_step(db, st, "pending defer");
 }
 
-sl_err store_pending_due(struct store *db, struct arena *a, long long now, int max,
-			 struct pending_event **out, size_t *n)
+static sl_err read_pending(struct store *db, struct arena *a, sqlite3_stmt *st,
+			   struct pending_event **out, size_t *n)
 {
-	sqlite3_stmt *st = stmt(db, ST_PENDING_DUE);
 	size_t cap = 0;
 	int rc;
-	*out = NULL;
-	*n = 0;
-	if (!st)
-		return SL_ERR_DB;
-	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_int(st, 2, max);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		*out = grow(a, *out, &cap, *n, sizeof **out);
 		struct pending_event *p = &(*out)[(*n)++];
@@ -1925,7 +1947,35 @@ sl_err store_pending_due(struct store *db, struct arena *a, long long now, int m
 		p->payload_len = (size_t)len;
 		p->received_at = sqlite3_column_int64(st, 3);
 	}
-	return done(st, rc == SQLITE_DONE ? SL_OK : fail(db, rc, "pending due"));
+	return done(st, rc == SQLITE_DONE ? SL_OK : fail(db, rc, "pending events"));
+}
+
+sl_err store_pending_due(struct store *db, struct arena *a, long long now, int max,
+			 struct pending_event **out, size_t *n)
+{
+	sqlite3_stmt *st = stmt(db, ST_PENDING_DUE);
+	*out = NULL;
+	*n = 0;
+	if (!st)
+		return SL_ERR_DB;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int(st, 2, max);
+	return read_pending(db, a, st, out, n);
+}
+
+sl_err store_pending_for_customer(struct store *db, struct arena *a, long long connection_id,
+				  const char *customer_id, int max, struct pending_event **out,
+				  size_t *n)
+{
+	sqlite3_stmt *st = stmt(db, ST_PENDING_FOR_CUSTOMER);
+	*out = NULL;
+	*n = 0;
+	if (!st)
+		return SL_ERR_DB;
+	bind_text(st, 1, customer_id);
+	sqlite3_bind_int64(st, 2, connection_id);
+	sqlite3_bind_int(st, 3, max);
+	return read_pending(db, a, st, out, n);
 }
 
 sl_err store_log_add(struct store *db, const struct log_entry *l, long long *id)
