@@ -471,8 +471,9 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 
 /* A refund or a dispute (no mapping: its contact is its charge's). While
  * its charge's order is not here, a delivery or a catch-up records it as
- * waiting for the charge: applied when the order commits (the sync worker
- * looks every second), or after STRIPELINK_CHARGE_WAIT without it (kept on
+ * waiting for the charge: applied in the writer job of the charge event
+ * that makes the order (complete_inline; else by the sync worker once the
+ * order is there), or after STRIPELINK_CHARGE_WAIT without it (kept on
  * the charge id; the order picks it up if it ever comes). Refunds often
  * arrive before their charge; waiting costs nothing visible (there is no
  * order to show it on yet) and the contact still gets the tag and the
