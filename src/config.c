@@ -39,6 +39,7 @@ enum setting {
 	SET_USER,
 	SET_ROLL_GRACE,
 	SET_WEBHOOK_WAIT,
+	SET_CHARGE_WAIT,
 	SET__MAX
 };
 
@@ -76,6 +77,8 @@ static const struct setting_row settings[] = {
 	[SET_USER] = {"STRIPELINK_USER", "stripelink", 0, 0},  /* workers drop to it when started as root */
 	[SET_ROLL_GRACE] = {"STRIPELINK_ROLL_GRACE_SECONDS", "300", 0, 86400},
 	[SET_WEBHOOK_WAIT] = {"STRIPELINK_WEBHOOK_WAIT", "10", 0, 86400},
+	/* a refund or dispute before its charge: Stripe retries a delivery for 3 days */
+	[SET_CHARGE_WAIT] = {"STRIPELINK_CHARGE_WAIT", "259200", 0, 2592000},
 };
 _Static_assert(sizeof settings / sizeof settings[0] == SET__MAX,
 	       "every setting needs a row");
@@ -169,7 +172,8 @@ sl_err config_load(void)
 	    (e = integer(SET_OUTBOUND_BACKOFF_MS, &cfg.outbound_backoff_ms)) ||
 	    (e = integer(SET_OUTBOUND_GIVE_UP_S, &cfg.outbound_give_up_s)) ||
 	    (e = integer(SET_ROLL_GRACE, &cfg.roll_grace)) ||
-	    (e = integer(SET_WEBHOOK_WAIT, &cfg.webhook_wait)))
+	    (e = integer(SET_WEBHOOK_WAIT, &cfg.webhook_wait)) ||
+	    (e = integer(SET_CHARGE_WAIT, &cfg.charge_wait)))
 		return e;
 	cfg.data_dir = absolute(raw(SET_DATA));
 	const char *root = raw(SET_ROOT);

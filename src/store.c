@@ -308,6 +308,46 @@ static const char *const migrations[] = {
 	 * instead of its customer: two events of one object in one second (a
 	 * same-second tie, refetch.h); fetch_object NULL: waiting for the customer */
 	"ALTER TABLE pending_events ADD COLUMN fetch_object TEXT;",
+	/* 12: refunds and disputes kept by their own ids: an order's refunded and
+	 * lost amounts are derived from them (ledger.h); what a charge itself last
+	 * said it refunded, and when; a Stripe customer deleted at Stripe; the date
+	 * a recurring payment was canceled */
+	"CREATE TABLE refunds ("
+	"  refund_id TEXT PRIMARY KEY,"
+	"  charge_id TEXT NOT NULL,"
+	"  connection_id INTEGER NOT NULL,"
+	"  amount INTEGER NOT NULL,"
+	"  currency TEXT NOT NULL DEFAULT '',"
+	"  status TEXT NOT NULL DEFAULT '',"
+	"  counts INTEGER NOT NULL,"              /* 1: part of the refunded amount */
+	"  status_rank INTEGER NOT NULL,"         /* breaks a tie of versions (ledger.c) */
+	"  created INTEGER NOT NULL DEFAULT 0,"   /* the refund's own created */
+	"  version INTEGER NOT NULL,"             /* event created (or fetch time) of its status */
+	"  updated_at INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX refunds_by_charge ON refunds (charge_id);"
+	"CREATE TABLE disputes ("
+	"  dispute_id TEXT PRIMARY KEY,"
+	"  charge_id TEXT NOT NULL,"
+	"  connection_id INTEGER NOT NULL,"
+	"  amount INTEGER NOT NULL,"
+	"  currency TEXT NOT NULL DEFAULT '',"
+	"  status TEXT NOT NULL DEFAULT '',"
+	"  reason TEXT NOT NULL DEFAULT '',"
+	"  lost INTEGER NOT NULL,"                /* 1: counts against revenue */
+	"  status_rank INTEGER NOT NULL,"
+	"  created INTEGER NOT NULL DEFAULT 0,"
+	"  version INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX disputes_by_charge ON disputes (charge_id);"
+	"ALTER TABLE orders ADD COLUMN refunded_reported INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE orders ADD COLUMN reported_at INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE orders ADD COLUMN amount_lost INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE orders SET refunded_reported = amount_refunded;"
+	"ALTER TABLE stripe_customers ADD COLUMN deleted_at INTEGER;"
+	"ALTER TABLE recurring_payments ADD COLUMN canceled_at TEXT;"
+	"DROP INDEX orders_by_contact_currency;"
+	"CREATE INDEX orders_by_contact_currency ON orders (contact_id, currency, status, amount,"
+	"  amount_refunded, amount_lost);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -457,6 +497,17 @@ enum stmt {
 	ST_PENDING_DEFER,
 	ST_PENDING_FOR_CUSTOMER,
 	ST_PENDING_PUT_FETCH,
+	ST_REFUND_PUT,
+	ST_DISPUTE_STATUS,
+	ST_DISPUTE_PUT,
+	ST_ORDER_REPORTED,
+	ST_LEDGER_TOTALS,
+	ST_ORDER_SETTLE,
+	ST_ORDER_CONTACT,
+	ST_CUSTOMER_DELETED,
+	ST_CONTACT_LINKS,
+	ST_CONTACT_DISPUTES,
+	ST_RECURRING_CANCELED_AT,
 	ST__MAX
 };
 
@@ -682,7 +733,8 @@ static const char *const sql[] = {
 	[ST_CONTACT_ORDERS] = "SELECT stripe_id, amount, amount_refunded, currency, status, coalesce(created, '')"
 			      " FROM orders WHERE contact_id = ?1 ORDER BY id DESC LIMIT 100",
 	[ST_CONTACT_RECURRING] = "SELECT subscription_id, status, coalesce(price_id, ''), coalesce(amount, 0),"
-				 " coalesce(currency, ''), coalesce(interval, ''), coalesce(current_period_end, ''), amount IS NOT NULL"
+				 " coalesce(currency, ''), coalesce(interval, ''), coalesce(current_period_end, ''), amount IS NOT NULL,"
+				 " coalesce(canceled_at, '')"
 				 " FROM recurring_payments WHERE contact_id = ?1 ORDER BY id DESC LIMIT 100",
 	/* retention: at most ?2 rows older than ?1 per call (small writer batches) */
 	[ST_PRUNE_REJECTED] = "DELETE FROM integration_log WHERE id IN (SELECT id FROM integration_log"
@@ -745,7 +797,7 @@ static const char *const sql[] = {
 			     " WHERE o.automation_id = ?1 ORDER BY x.id DESC LIMIT 200",
 	/* money actually taken is a charge's: an invoice or checkout session is paid
 	 * through a charge, so counting them too would count the money twice */
-	[ST_CONTACT_REVENUE] = "SELECT currency, sum(amount - amount_refunded), count(*), 0 FROM orders"
+	[ST_CONTACT_REVENUE] = "SELECT currency, sum(amount - amount_refunded - amount_lost), count(*), 0 FROM orders"
 			       " WHERE contact_id = ?1 AND substr(stripe_id, 1, 3) = 'ch_'"
 			       " AND status IN ('paid', 'partially_refunded', 'refunded')"
 			       " GROUP BY currency ORDER BY currency",
@@ -764,10 +816,15 @@ static const char *const sql[] = {
 			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (connection_id, event_id) DO NOTHING",
 	[ST_PENDING_DELETE] = "DELETE FROM pending_events WHERE connection_id = ?1 AND event_id = ?2",
 	/* due: the customer is linked now, or the wait is over (oldest first) */
+	/* due: what it waits for is there now (its customer is linked; for a refund
+	 * or a dispute, customer_id holds the charge: its order exists), or the
+	 * wait is over (oldest first) */
 	[ST_PENDING_DUE] = "SELECT p.connection_id, p.event_id, p.payload, p.received_at, p.fetch_object"
 			  " FROM pending_events p"
 			  " WHERE p.next_try <= ?1 OR EXISTS (SELECT 1 FROM stripe_customers s"
-			  " WHERE s.customer_id = p.customer_id) ORDER BY p.rowid LIMIT ?2",
+			  " WHERE s.customer_id = p.customer_id)"
+			  " OR EXISTS (SELECT 1 FROM orders o WHERE o.stripe_id = p.customer_id)"
+			  " ORDER BY p.rowid LIMIT ?2",
 	[ST_PENDING_DEFER] = "UPDATE pending_events SET next_try = ?3 WHERE connection_id = ?1 AND event_id = ?2",
 	[ST_PENDING_FOR_CUSTOMER] = "SELECT connection_id, event_id, payload, received_at, fetch_object"
 				    " FROM pending_events"
@@ -778,6 +835,51 @@ static const char *const sql[] = {
 				 " received_at, next_try, fetch_object) VALUES (?1, ?2, '', ?3, ?4, ?5, ?6)"
 				 " ON CONFLICT (connection_id, event_id) DO UPDATE SET"
 				 " customer_id = '', fetch_object = excluded.fetch_object, next_try = excluded.next_try",
+	/* a refund's (a dispute's) status is replaced by a newer version, or on a
+	 * tie by a status at least as final (status_rank) */
+	[ST_REFUND_PUT] = "INSERT INTO refunds (refund_id, charge_id, connection_id, amount, currency, status, counts,"
+			  " status_rank, created, version, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+			  " ON CONFLICT (refund_id) DO UPDATE SET amount = excluded.amount, currency = excluded.currency,"
+			  " status = excluded.status, counts = excluded.counts, status_rank = excluded.status_rank,"
+			  " created = CASE WHEN excluded.created > 0 THEN excluded.created ELSE refunds.created END,"
+			  " version = excluded.version, updated_at = excluded.updated_at"
+			  " WHERE excluded.version > refunds.version OR (excluded.version = refunds.version"
+			  " AND excluded.status_rank >= refunds.status_rank)",
+	[ST_DISPUTE_STATUS] = "SELECT status FROM disputes WHERE dispute_id = ?1",
+	[ST_DISPUTE_PUT] = "INSERT INTO disputes (dispute_id, charge_id, connection_id, amount, currency, status, reason,"
+			   " lost, status_rank, created, version, updated_at)"
+			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+			   " ON CONFLICT (dispute_id) DO UPDATE SET amount = excluded.amount, currency = excluded.currency,"
+			   " status = excluded.status, reason = excluded.reason, lost = excluded.lost,"
+			   " status_rank = excluded.status_rank,"
+			   " created = CASE WHEN excluded.created > 0 THEN excluded.created ELSE disputes.created END,"
+			   " version = excluded.version, updated_at = excluded.updated_at"
+			   " WHERE excluded.version > disputes.version OR (excluded.version = disputes.version"
+			   " AND excluded.status_rank >= disputes.status_rank)",
+	[ST_ORDER_REPORTED] = "UPDATE orders SET refunded_reported = ?2, reported_at = ?3 WHERE stripe_id = ?1"
+			      " AND reported_at <= ?3",
+	/* what the ledger needs of one charge (ledger.h): the order's amount and
+	 * status, the refunded amount its charge last reported, the refunds that
+	 * count, the refunds that report included (made by then, and counting or
+	 * failed only since), the lost disputes */
+	[ST_LEDGER_TOTALS] = "SELECT o.amount, o.status, o.refunded_reported,"
+			     " (SELECT coalesce(sum(r.amount), 0) FROM refunds r WHERE r.charge_id = o.stripe_id"
+			     "  AND r.counts = 1),"
+			     " (SELECT coalesce(sum(r.amount), 0) FROM refunds r WHERE r.charge_id = o.stripe_id"
+			     "  AND r.created <= o.reported_at AND (r.counts = 1 OR r.version > o.reported_at)),"
+			     " (SELECT coalesce(sum(d.amount), 0) FROM disputes d WHERE d.charge_id = o.stripe_id"
+			     "  AND d.lost = 1)"
+			     " FROM orders o WHERE o.stripe_id = ?1",
+	[ST_ORDER_SETTLE] = "UPDATE orders SET amount_refunded = ?2, amount_lost = ?3, status = ?4, updated_at = ?5"
+			    " WHERE stripe_id = ?1",
+	[ST_ORDER_CONTACT] = "SELECT coalesce(contact_id, 0) FROM orders WHERE stripe_id = ?1",
+	[ST_CUSTOMER_DELETED] = "UPDATE stripe_customers SET deleted_at = coalesce(deleted_at, ?2) WHERE customer_id = ?1",
+	[ST_CONTACT_LINKS] = "SELECT customer_id, coalesce(deleted_at, 0) FROM stripe_customers WHERE contact_id = ?1"
+			     " ORDER BY customer_id LIMIT 100",
+	[ST_CONTACT_DISPUTES] = "SELECT d.charge_id, d.dispute_id, d.status, d.reason, d.amount, d.currency"
+				" FROM disputes d JOIN orders o ON o.stripe_id = d.charge_id WHERE o.contact_id = ?1"
+				" ORDER BY d.created, d.dispute_id LIMIT 200",
+	[ST_RECURRING_CANCELED_AT] = "UPDATE recurring_payments SET canceled_at = ?2 WHERE subscription_id = ?1",
 };
 _Static_assert(sizeof sql / sizeof sql[0] == ST__MAX, "every statement needs its SQL");
 
@@ -1374,6 +1476,7 @@ static void read_recurring(struct arena *a, sqlite3_stmt *st, void *out)
 	r->interval = col_text(a, st, 5);
 	r->current_period_end = col_text(a, st, 6);
 	r->has_amount = sqlite3_column_int(st, 7) != 0;
+	r->canceled_at = col_text(a, st, 8);
 }
 
 static void read_window(struct arena *a, sqlite3_stmt *st, void *out)
@@ -3287,4 +3390,158 @@ sl_err store_window_gte(struct store *db, long long window_id, long long *gte)
 		return SL_ERR_DB;
 	sqlite3_bind_int64(st, 1, window_id);
 	return query_int(db, st, gte);
+}
+
+/* ---- refunds, disputes, deleted customers (see ledger.h) ---- */
+
+sl_err store_refund_put(struct store *db, const struct refund_row *r)
+{
+	sqlite3_stmt *st = stmt(db, ST_REFUND_PUT);
+	if (!st)
+		return SL_ERR_DB;
+	bind_text(st, 1, r->refund_id);
+	bind_text(st, 2, r->charge_id);
+	sqlite3_bind_int64(st, 3, r->connection_id);
+	sqlite3_bind_int64(st, 4, r->amount);
+	bind_text(st, 5, r->currency ? r->currency : "");
+	bind_text(st, 6, r->status ? r->status : "");
+	sqlite3_bind_int(st, 7, r->counts);
+	sqlite3_bind_int(st, 8, r->status_rank);
+	sqlite3_bind_int64(st, 9, r->created);
+	sqlite3_bind_int64(st, 10, r->version);
+	sqlite3_bind_int64(st, 11, r->updated_at);
+	return exec_step(db, st, "refund put");
+}
+
+sl_err store_dispute_status(struct store *db, const char *dispute_id, char *out, size_t cap)
+{
+	return status_of(db, ST_DISPUTE_STATUS, dispute_id, out, cap);
+}
+
+sl_err store_dispute_put(struct store *db, const struct dispute_row *d)
+{
+	sqlite3_stmt *st = stmt(db, ST_DISPUTE_PUT);
+	if (!st)
+		return SL_ERR_DB;
+	bind_text(st, 1, d->dispute_id);
+	bind_text(st, 2, d->charge_id);
+	sqlite3_bind_int64(st, 3, d->connection_id);
+	sqlite3_bind_int64(st, 4, d->amount);
+	bind_text(st, 5, d->currency ? d->currency : "");
+	bind_text(st, 6, d->status ? d->status : "");
+	bind_text(st, 7, d->reason ? d->reason : "");
+	sqlite3_bind_int(st, 8, d->lost);
+	sqlite3_bind_int(st, 9, d->status_rank);
+	sqlite3_bind_int64(st, 10, d->created);
+	sqlite3_bind_int64(st, 11, d->version);
+	sqlite3_bind_int64(st, 12, d->updated_at);
+	return exec_step(db, st, "dispute put");
+}
+
+sl_err store_order_reported(struct store *db, const char *charge_id, long long refunded,
+			    long long at)
+{
+	sqlite3_stmt *st = stmt(db, ST_ORDER_REPORTED);
+	if (!st)
+		return SL_ERR_DB;
+	bind_text(st, 1, charge_id);
+	sqlite3_bind_int64(st, 2, refunded);
+	sqlite3_bind_int64(st, 3, at);
+	return exec_step(db, st, "order reported");
+}
+
+sl_err store_ledger_totals(struct store *db, const char *charge_id, struct ledger_totals *out,
+			   char *status, size_t cap)
+{
+	sqlite3_stmt *st = stmt(db, ST_LEDGER_TOTALS);
+	if (!st)
+		return SL_ERR_DB;
+	bind_text(st, 1, charge_id);
+	sl_err e = step_row(db, st, "ledger totals");
+	if (e)
+		return e;
+	const unsigned char *t = sqlite3_column_text(st, 1);
+	snprintf(status, cap, "%s", t ? (const char *)t : "");
+	out->amount = sqlite3_column_int64(st, 0);
+	out->reported = sqlite3_column_int64(st, 2);
+	out->counted = sqlite3_column_int64(st, 3);
+	out->included = sqlite3_column_int64(st, 4);
+	out->lost = sqlite3_column_int64(st, 5);
+	return done(st, SL_OK);
+}
+
+sl_err store_order_settle(struct store *db, const char *charge_id, long long refunded,
+			  long long lost, const char *status, long long now)
+{
+	sqlite3_stmt *st = stmt(db, ST_ORDER_SETTLE);
+	if (!st)
+		return SL_ERR_DB;
+	bind_text(st, 1, charge_id);
+	sqlite3_bind_int64(st, 2, refunded);
+	sqlite3_bind_int64(st, 3, lost);
+	bind_text(st, 4, status ? status : "");
+	sqlite3_bind_int64(st, 5, now);
+	return exec_step(db, st, "order settle");
+}
+
+sl_err store_order_contact(struct store *db, const char *stripe_id, long long *contact_id)
+{
+	sqlite3_stmt *st = stmt(db, ST_ORDER_CONTACT);
+	if (!st)
+		return SL_ERR_DB;
+	bind_text(st, 1, stripe_id);
+	return query_int(db, st, contact_id);
+}
+
+sl_err store_customer_deleted(struct store *db, const char *customer_id, long long at)
+{
+	sqlite3_stmt *st = stmt(db, ST_CUSTOMER_DELETED);
+	if (!st)
+		return SL_ERR_DB;
+	bind_text(st, 1, customer_id);
+	sqlite3_bind_int64(st, 2, at);
+	return exec_step(db, st, "customer deleted");
+}
+
+static void read_link(struct arena *a, sqlite3_stmt *st, void *out)
+{
+	struct customer_link *l = out;
+	l->customer_id = col_text(a, st, 0);
+	l->deleted_at = sqlite3_column_int64(st, 1);
+}
+
+sl_err store_contact_links(struct store *db, struct arena *a, long long contact_id,
+			   struct customer_link **out, size_t *n)
+{
+	return list_by_id(db, ST_CONTACT_LINKS, contact_id, read_link, sizeof **out, 100, a,
+			  (void **)out, n);
+}
+
+static void read_dispute(struct arena *a, sqlite3_stmt *st, void *out)
+{
+	struct dispute_row *d = out;
+	memset(d, 0, sizeof *d);
+	d->charge_id = col_text(a, st, 0);
+	d->dispute_id = col_text(a, st, 1);
+	d->status = col_text(a, st, 2);
+	d->reason = col_text(a, st, 3);
+	d->amount = sqlite3_column_int64(st, 4);
+	d->currency = col_text(a, st, 5);
+}
+
+sl_err store_contact_disputes(struct store *db, struct arena *a, long long contact_id,
+			      struct dispute_row **out, size_t *n)
+{
+	return list_by_id(db, ST_CONTACT_DISPUTES, contact_id, read_dispute, sizeof **out, 200, a,
+			  (void **)out, n);
+}
+
+sl_err store_recurring_canceled_at(struct store *db, const char *subscription_id, const char *when)
+{
+	sqlite3_stmt *st = stmt(db, ST_RECURRING_CANCELED_AT);
+	if (!st)
+		return SL_ERR_DB;
+	bind_text(st, 1, subscription_id);
+	bind_text(st, 2, when);
+	return exec_step(db, st, "recurring canceled at");
 }

@@ -68,6 +68,7 @@ struct delivery {
 	const char *wait_for;             /* set: the customer not linked yet (record as waiting) */
 	json_object *fetched;             /* owned: a tie's object as fetched (process puts it) */
 	long long fetched_version;        /* its version (refetch_object) */
+	const char *wait_what;            /* what wait_for is: NULL for a customer, "charge" */
 	struct ingest_item item;
 	bool mapped;                      /* item is filled */
 	/* out */
@@ -128,6 +129,15 @@ static sl_err tie_wait(struct store *db, struct delivery *d, bool *waiting)
 	return e;
 }
 
+/* True when the applied item wrote a charge's order (refunds and disputes
+ * may wait for it). */
+static bool charge_order_made(const struct ingest_item *it)
+{
+	const struct change_set *cs = it->cs;
+	return !it->skip_reason && it->order != ORDER_NONE && cs->order.present && cs->order.id &&
+	       cs->object_type && strcmp(cs->object_type, "charge") == 0;
+}
+
 /* The writer job: record the event id first, then apply. */
 static sl_err delivery_job(struct store *db, void *arg)
 {
@@ -170,8 +180,12 @@ static sl_err delivery_job(struct store *db, void *arg)
 	if (d->wait_for) {
 		d->result = "waiting";
 		/* in d, not the job's arena: the answer is written after the job */
-		snprintf(d->reason_buf, sizeof d->reason_buf, "waiting for customer %.100s: applied "
-			 "when it is linked, or looked up at Stripe after %d s", d->wait_for, d->wait);
+		if (d->wait_what)
+			snprintf(d->reason_buf, sizeof d->reason_buf, "waiting for %s %.100s: applied when "
+				 "it arrives, or after %d s without it", d->wait_what, d->wait_for, d->wait);
+		else
+			snprintf(d->reason_buf, sizeof d->reason_buf, "waiting for customer %.100s: applied "
+				 "when it is linked, or looked up at Stripe after %d s", d->wait_for, d->wait);
 		d->reason = d->reason_buf;
 		if (!(e = store_event_put(db, d->connection_id, d->event_id, "waiting")) &&
 		    !(e = store_pending_put(db, d->connection_id, d->event_id, d->wait_for, d->payload,
@@ -200,7 +214,7 @@ static sl_err delivery_job(struct store *db, void *arg)
 			goto out;
 		d->contact_id = d->item.contact_id;
 		d->result = d->item.skip_reason ? "skipped" : "processed";
-		d->reason = !d->item.skip_reason ? ""
+		d->reason = !d->item.skip_reason ? (d->item.note ? d->item.note : "")
 			    : d->lookup_problem && !d->item.stale ? d->lookup_problem
 			    : d->item.skip_reason;
 		if (!d->item.skip_reason && d->version_note)
@@ -215,6 +229,10 @@ static sl_err delivery_job(struct store *db, void *arg)
 	/* this event linked its customer: what waits for it applies now */
 	if (d->mapped && !d->completing && d->conn && d->item.contact_id && d->item.cs->customer_id)
 		complete_inline(db, d, d->item.cs->customer_id);
+	/* this event made its charge's order: the refunds and disputes waiting
+	 * for that charge apply now */
+	if (d->mapped && !d->completing && d->conn && charge_order_made(&d->item))
+		complete_inline(db, d, d->item.cs->order.id);
 out:
 	arena_free(a);
 	return e;
@@ -468,6 +486,8 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 		}
 	}
 	change_set_add_tag(cs, d->ev->tag);
+	if (d->ev->recurring == RECURRING_PAST_DUE)
+		change_set_past_due(cs);
 	d->mapped = true;
 	d->item = (struct ingest_item){
 		.connection_id = c->id,
@@ -480,7 +500,9 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 		.order = c->create_order ? d->ev->order : ORDER_NONE,
 		.recurring = c->create_recurring &&
 			     (d->ev->recurring == RECURRING_UPSERT ||
-			      (d->ev->recurring == RECURRING_IF_SUBSCRIPTION_MODE && cs->recurring.present)),
+			      ((d->ev->recurring == RECURRING_IF_SUBSCRIPTION_MODE ||
+				d->ev->recurring == RECURRING_PAST_DUE) && cs->recurring.present)),
+		.effect = d->ev->effect,
 	};
 	json_object_put(customer);
 }
@@ -514,6 +536,48 @@ static void settle_tie(struct app_thread *t, struct arena *a, const struct conne
 		d->fail_reason = why;
 	else
 		d->skip_reason = why;
+}
+
+/* A refund or a dispute (no mapping: its contact is its charge's). While
+ * its charge's order is not here, a delivery or a catch-up records it as
+ * waiting for the charge: applied in the writer job of the charge event
+ * that makes the order (complete_inline; else by the sync worker once the
+ * order is there), or after STRIPELINK_CHARGE_WAIT without it (kept on
+ * the charge id; the order picks it up if it ever comes). Refunds often
+ * arrive before their charge; waiting costs nothing visible (there is no
+ * order to show it on yet) and the contact still gets the tag and the
+ * automations. */
+static void prepare_money(struct app_thread *t, struct arena *a, const struct connection_row *c,
+			  json_object *object, struct delivery *d, struct change_set *cs)
+{
+	sl_err e = mapping_apply_money(d->ev->effect, object, cs);
+	if (e == SL_ERR_NOMEM) {
+		d->fail_reason = "out of memory";
+		return;
+	}
+	if (e) {
+		d->skip_reason = cs->skip_reason ? cs->skip_reason : "not a refund or a dispute";
+		return;
+	}
+	const char *charge = cs->dispute.present ? cs->dispute.charge_id : cs->refunds[0].charge_id;
+	long long contact;
+	if (c->create_order && !d->completing && !d->replay &&
+	    store_order_contact(t->db, charge, &contact) == SL_ERR_NOT_FOUND) {
+		d->wait_for = arena_strdup(a, charge);
+		d->wait_what = "charge";
+		d->wait = config_get()->charge_wait;
+		return;
+	}
+	change_set_add_tag(cs, d->ev->tag);
+	d->mapped = true;
+	d->item = (struct ingest_item){
+		.connection_id = c->id,
+		.cs = cs,
+		.version = d->created,
+		.contact = d->ev->contact && c->create_contact,
+		.order = ORDER_NONE,
+		.effect = d->ev->effect,
+	};
 }
 
 /* Fills out from d; the strings are copied into a, because d's may point
@@ -588,16 +652,21 @@ static json_object *decode(struct app_thread *t, struct arena *a, const struct c
 	if (!d->reject_reason) {
 		d->created = json_object_get_int64(created);
 		d->ev = catalog_event_find(type);
-		if (d->ev && refetch)
-			settle_tie(t, a, c, refetch, d);
-		/* a fetched object is in this install's API version */
-		if (d->ev && !d->fail_reason && !d->skip_reason)
-			prepare(t, a, c, d->fetched ? d->fetched : object,
-				d->fetched ? NULL : json_str(event, "api_version"), d, cs);
-		if (d->fetched && d->mapped) {
-			d->item.version = d->fetched_version;
-			d->version_note = arena_printf(a, "same-second tie: applied %s %s as fetched from Stripe",
-						       catalog_resource(d->ev->resource)->object_name, refetch);
+		if (d->ev && (d->ev->effect == EFFECT_REFUND || d->ev->effect == EFFECT_DISPUTE)) {
+			prepare_money(t, a, c, object, d, cs);
+		} else if (d->ev) {
+			if (refetch)
+				settle_tie(t, a, c, refetch, d);
+			/* a fetched object is in this install's API version */
+			if (!d->fail_reason && !d->skip_reason)
+				prepare(t, a, c, d->fetched ? d->fetched : object,
+					d->fetched ? NULL : json_str(event, "api_version"), d, cs);
+			if (d->fetched && d->mapped) {
+				d->item.version = d->fetched_version;
+				d->version_note = arena_printf(a, "same-second tie: applied %s %s as fetched "
+							       "from Stripe", catalog_resource(d->ev->resource)->object_name,
+							       refetch);
+			}
 		}
 	}
 	return event;
@@ -626,7 +695,9 @@ static sl_err process(struct app_thread *t, struct arena *a, const struct connec
 
 /*
  * On the writer, inside the job of an event that has just linked
- * customer_id: the connection's events waiting for that customer are
+ * customer_id (or made the order of a charge: then customer_id is the
+ * charge id the refunds and disputes wait for, see prepare_money): the
+ * connection's events waiting for that customer are
  * completed in the same transaction, so they apply as soon as their
  * customer does, with no other process writing and no extra disk sync. Each
  * runs in its own savepoint; one that fails, or would still wait, is left to

@@ -92,8 +92,8 @@ for suite in $suites; do
 		if [ "$suite" = integration ]; then
 			files="integration/"
 		else
-			# the request path: pages, wizard, webhooks, rotation
-			files="integration/foundation.test.js integration/wizard.test.js integration/webhook.test.js integration/rotation.test.js integration/segments.test.js"
+			# the request path: pages, wizard, webhooks, rotation, segments, money
+			files="integration/foundation.test.js integration/wizard.test.js integration/webhook.test.js integration/rotation.test.js integration/segments.test.js integration/money.test.js"
 			export STRIPELINK_TEST_BIN="$PWD/build/asan-bin/stripelink"
 			export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
 		fi

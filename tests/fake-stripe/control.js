@@ -6,6 +6,7 @@
 const { seed } = require('./seed');
 const { StoredRecord } = require('./objects');
 const { recordEvents } = require('./events');
+const money = require('./money');
 
 // Stripe `object` value -> collection name and id prefix for /_fake/objects.
 const OBJECT_TYPES = {
@@ -14,6 +15,8 @@ const OBJECT_TYPES = {
   subscription: { collection: 'subscriptions', prefix: 'sub' },
   invoice: { collection: 'invoices', prefix: 'in' },
   'checkout.session': { collection: 'checkout_sessions', prefix: 'cs_test' },
+  refund: { collection: 'refunds', prefix: 're' },
+  dispute: { collection: 'disputes', prefix: 'dp' },
   webhook_endpoint: { collection: 'webhook_endpoints', prefix: 'we' },
 };
 
@@ -170,6 +173,7 @@ const ROUTES = [
   { method: 'POST', pattern: '/_fake/webhook_endpoints/:id/disable', handler: disableEndpoint },
   { method: 'DELETE', pattern: '/_fake/webhook_endpoints/:id', handler: deleteEndpoint },
   { method: 'POST', pattern: '/_fake/keys/revoke', handler: revokeKey },
+  ...money.ROUTES,
 ];
 
 module.exports = { ROUTES, insertObjects };

@@ -40,6 +40,8 @@ class FakeState {
       subscriptions: new Collection('subscription'),
       invoices: new Collection('invoice'),
       checkout_sessions: new Collection('checkout.session'),
+      refunds: new Collection('refund'),
+      disputes: new Collection('dispute'),
       webhook_endpoints: new Collection('webhook endpoint'),
       events: new Collection('event'),
     };
