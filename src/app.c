@@ -43,6 +43,8 @@ struct app_thread *app_thread_new(struct app_shared *shared, sl_err *err)
 		return NULL;
 	}
 	t->secret_key = shared->secret_key;
+	t->deps = (struct deps){.db = t->db, .writer = t->writer, .stripe = t->stripe,
+				.secret_key = t->secret_key};
 	*err = SL_OK;
 	return t;
 }

@@ -121,7 +121,7 @@ HANDLER(page_stripe_connect_post)
 	char trimmed[600];
 	char *start = pasted_key(r, trimmed, sizeof trimmed);
 	struct connect_result result;
-	sl_err e = connection_connect(r->thread, start, r->now, &result);
+	sl_err e = connection_connect(&r->thread->deps, start, r->now, &result);
 	memset(trimmed, 0, sizeof trimmed);
 	if (e)
 		return e;
@@ -367,7 +367,7 @@ HANDLER(page_stripe_disconnect_post)
 		return e;
 	bool endpoint_left = false;
 	if (strcmp(c.status, "connected") == 0 &&
-	    (e = connection_disconnect(r->thread, c.id, r->now, &endpoint_left)))
+	    (e = connection_disconnect(&r->thread->deps, c.id, r->now, &endpoint_left)))
 		return e;
 	http_redirect(resp, endpoint_left ? "/apps?notice=endpoint_left" : "/apps?notice=disconnected");
 	return SL_OK;
@@ -380,7 +380,7 @@ HANDLER(page_stripe_roll_post)
 	if (e)
 		return e;
 	struct connect_result result;
-	if ((e = connection_roll_secret(r->thread, c.id, r->now, &result)))
+	if ((e = connection_roll_secret(&r->thread->deps, c.id, r->now, &result)))
 		return e;
 	if (result.problem != CONNECT_OK) {
 		struct view_dict *d = view_dict_new();
@@ -439,7 +439,7 @@ HANDLER(page_stripe_endpoint_enable_post)
 	struct connection_row c;
 	struct connect_result result;
 	sl_err e = load_connected(r, &c);
-	if (e || (e = connection_endpoint_enable(r->thread, c.id, r->now, &result)))
+	if (e || (e = connection_endpoint_enable(&r->thread->deps, c.id, r->now, &result)))
 		return e;
 	if (result.problem != CONNECT_OK)
 		return repair_refused(r, resp, "The webhook endpoint was not enabled", &result);
@@ -452,7 +452,7 @@ HANDLER(page_stripe_endpoint_recreate_post)
 	struct connection_row c;
 	struct connect_result result;
 	sl_err e = load_connected(r, &c);
-	if (e || (e = connection_endpoint_recreate(r->thread, c.id, r->now, &result)))
+	if (e || (e = connection_endpoint_recreate(&r->thread->deps, c.id, r->now, &result)))
 		return e;
 	if (result.problem != CONNECT_OK)
 		return repair_refused(r, resp, "The webhook endpoint was not recreated", &result);
@@ -468,7 +468,8 @@ HANDLER(page_stripe_key_post)
 	if (e)
 		return e;
 	char trimmed[600];
-	e = connection_replace_key(r->thread, c.id, pasted_key(r, trimmed, sizeof trimmed), r->now, &result);
+	e = connection_replace_key(&r->thread->deps, c.id, pasted_key(r, trimmed, sizeof trimmed),
+				   r->now, &result);
 	memset(trimmed, 0, sizeof trimmed);
 	if (e)
 		return e;
