@@ -9,9 +9,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "app.h"
 #include "auth.h"
 #include "view.h"
+#include "web_auth.h"
 
 sl_err page_render(struct http_request *r, struct http_response *resp,
 		   const char *page, const char *nav, struct view_dict *d)
@@ -20,7 +20,7 @@ sl_err page_render(struct http_request *r, struct http_response *resp,
 		view_show(d, "LOGGED_IN");
 		view_set(d, "USERNAME", r->session->username);
 	}
-	view_set(d, "CSRF", auth_csrf_token(r, resp));
+	view_set(d, "CSRF", web_auth_csrf_token(r, resp));
 	if (nav) {
 		char section[32];
 		snprintf(section, sizeof section, "NAV_%s", nav);
