@@ -63,19 +63,6 @@ static const struct {
 _Static_assert(sizeof connect_words / sizeof connect_words[0] == CONNECT_PROBLEM__MAX,
 	       "every connect problem needs words");
 
-/* Step indicator of the wizard: which step is current. */
-void page_wizard_steps(struct view_dict *d, int current)
-{
-	static const char *const steps[] = {"Connect", "Resource", "Map fields"};
-	for (int i = 0; i < 3; i++) {
-		struct view_dict *s = view_section(d, "STEPS");
-		view_set(s, "STEP", steps[i]);
-		view_set_int(s, "STEP_NUMBER", i + 1);
-		if (i + 1 == current)
-			view_show(s, "CURRENT");
-	}
-}
-
 static sl_err connect_form(struct http_request *r, struct http_response *resp, int status,
 			   enum connect_problem problem, const char *stripe_said)
 {
@@ -130,19 +117,6 @@ HANDLER(page_stripe_connect_post)
 				    result.stripe.message);
 	http_redirect(resp, arena_printf(r->arena, "/apps/stripe/%lld/resource", result.connection_id));
 	return SL_OK;
-}
-
-/* Loads the connection named by the route; SL_ERR_NOT_FOUND for pending
- * or unknown ones. */
-sl_err page_load_connection(struct http_request *r, struct connection_row *c)
-{
-	long long id;
-	sl_err e = page_id_param(r, 0, &id);
-	if (!e)
-		e = store_connection_get(r->thread->db, r->arena, id, c);
-	if (!e && strcmp(c->status, "pending") == 0)
-		e = SL_ERR_NOT_FOUND;
-	return e;
 }
 
 #define HEALTH_STALE 60   /* seconds: an older endpoint check is refreshed when the page opens */
