@@ -16,6 +16,7 @@
 #include "arena.h"
 #include "catalog.h"
 #include "crypto.h"
+#include "deps.h"
 #include "ratelimit.h"
 #include "store.h"
 #include "stripe.h"
@@ -306,7 +307,8 @@ static sl_err ingest_one(const struct catchup_env *env, struct store *db, struct
 		return SL_OK;   /* recorded already: nothing to do, nothing to log */
 	size_t len = 0;
 	const char *body = json_object_to_json_string_length(ev, JSON_C_TO_STRING_PLAIN, &len);
-	struct webhook_deps deps = {db, env->writer, t->client, env->secret_key, NULL};
+	struct deps deps = {.db = db, .writer = env->writer, .stripe = t->client,
+			    .secret_key = env->secret_key};
 	struct webhook_outcome out;
 	sl_err e = webhook_ingest_trusted(&deps, a, t->c.id, (const unsigned char *)body, len,
 					  (long long)time(NULL), &out);

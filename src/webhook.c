@@ -29,11 +29,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app.h"
 #include "catalog.h"
 #include "config.h"
 #include "connection.h"
 #include "crypto.h"
+#include "deps.h"
 #include "event_version.h"
 #include "ingest.h"
 #include "mapping.h"
@@ -287,12 +287,12 @@ static bool same_text(const char *a, const char *b)
 /* The connection's mapping for a resource (saved, or the default when the
  * resource is not set up). Borrowed from the thread's cache: valid until the
  * thread's next call; NULL when memory runs out. */
-static const struct mapping *mapping_for(struct app_thread *t, struct arena *a,
+static const struct mapping *mapping_for(const struct deps *deps, struct arena *a,
 					 long long connection_id, enum resource res)
 {
 	struct resource_row row;
 	const char *text = NULL;
-	if (store_resource_get(t->db, a, connection_id, catalog_resource(res)->slug, &row) == SL_OK)
+	if (store_resource_get(deps->db, a, connection_id, catalog_resource(res)->slug, &row) == SL_OK)
 		text = row.mapping;
 	pthread_once(&mapping_once, mapping_key_init);
 	struct mapping_slot *slots = pthread_getspecific(mapping_key);
@@ -346,7 +346,7 @@ static _Thread_local unsigned secret_next;
 
 /* The plain secret of sealed, copied into buf (cap bytes); false when it
  * does not open or does not fit. */
-static bool secret_open(struct app_thread *t, const char *sealed, char *buf, size_t cap)
+static bool secret_open(const struct deps *deps, const char *sealed, char *buf, size_t cap)
 {
 	if (!sealed)
 		return false;
@@ -355,7 +355,7 @@ static bool secret_open(struct app_thread *t, const char *sealed, char *buf, siz
 			snprintf(buf, cap, "%s", secret_cache[i].plain);
 			return true;
 		}
-	char *plain = connection_open_key(t, sealed);
+	char *plain = connection_open_key(deps->secret_key, sealed);
 	bool ok = plain && strlen(plain) < cap;
 	if (ok) {
 		snprintf(buf, cap, "%s", plain);
@@ -379,11 +379,11 @@ static bool retryable(sl_err e)
 }
 
 /* Asks Stripe for a customer the event only names by id. */
-static sl_err fetch_customer(struct app_thread *t, const struct connection_row *c,
+static sl_err fetch_customer(const struct deps *deps, const struct connection_row *c,
 			     const char *customer_id, json_object **out, const char **why,
 			     struct arena *a)
 {
-	char *key = connection_open_key(t, c->key_sealed);
+	char *key = connection_open_key(deps->secret_key, c->key_sealed);
 	if (!key) {
 		*why = "the connection has no key to look up the customer with";
 		return SL_ERR_AUTH;
@@ -391,7 +391,7 @@ static sl_err fetch_customer(struct app_thread *t, const struct connection_row *
 	char path[160];
 	snprintf(path, sizeof path, "/v1/customers/%s", customer_id);
 	struct stripe_error err;
-	sl_err e = stripe_request(t->stripe, key, STRIPE_GET, path, NULL, out, &err);
+	sl_err e = stripe_request(deps->stripe, key, STRIPE_GET, path, NULL, out, &err);
 	connection_secret_free(key);
 	if (e)
 		*why = arena_printf(a, "looking up customer %s at Stripe failed: %s", customer_id, err.message);
@@ -426,12 +426,12 @@ static void customer_email(struct arena *a, json_object *customer, const char **
 
 /* Decodes and maps the event into d; sets d->fail_reason when a needed
  * lookup failed in a way a retry can fix. */
-static void prepare(struct app_thread *t, struct arena *a, const struct connection_row *c,
+static void prepare(const struct deps *deps, struct arena *a, const struct connection_row *c,
 		    json_object *object, const char *version, struct delivery *d,
 		    struct change_set *cs)
 {
 	enum resource res = d->ev->resource;
-	const struct mapping *m = mapping_for(t, a, c->id, res);   /* borrowed */
+	const struct mapping *m = mapping_for(deps, a, c->id, res);   /* borrowed */
 	json_object *customer = NULL;
 	bool asked_stripe = false;   /* at most one customer lookup per event */
 	if (!m) {
@@ -444,14 +444,14 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 	if (mapping_needs_customer(m, object)) {
 		const char *cus = json_str(object, "customer");
 		long long linked;
-		if (cus && store_customer_contact(t->db, cus, &linked) != SL_OK) {
+		if (cus && store_customer_contact(deps->db, cus, &linked) != SL_OK) {
 			const char *why = NULL;
 			if (!d->may_ask) {
 				d->wait_for = arena_strdup(a, cus);
 				return;
 			}
 			asked_stripe = true;
-			sl_err e = fetch_customer(t, c, cus, &customer, &why, a);
+			sl_err e = fetch_customer(deps, c, cus, &customer, &why, a);
 			if (retryable(e)) {
 				d->fail_reason = why;
 				return;
@@ -466,14 +466,14 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 		/* the object names its customer but carries no email: the stored
 		 * link finds the contact; failing that, ask Stripe once */
 		long long linked;
-		if (store_customer_contact(t->db, cs->customer_id, &linked) != SL_OK) {
+		if (store_customer_contact(deps->db, cs->customer_id, &linked) != SL_OK) {
 			if (!customer && !asked_stripe && !d->may_ask) {
 				d->wait_for = arena_strdup(a, cs->customer_id);
 				return;
 			}
 			if (!customer && !asked_stripe) {
 				const char *why = NULL;
-				sl_err f = fetch_customer(t, c, cs->customer_id, &customer, &why, a);
+				sl_err f = fetch_customer(deps, c, cs->customer_id, &customer, &why, a);
 				if (retryable(f)) {
 					d->fail_reason = why;
 					json_object_put(customer);
@@ -512,20 +512,20 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
  * change: the event then goes on as it came, and only tags). Sets
  * d->fetched and d->fetched_version, or d->fail_reason (the fetch may work
  * later) or d->skip_reason (Stripe refused it for good). */
-static void settle_tie(struct app_thread *t, struct arena *a, const struct connection_row *c,
+static void settle_tie(const struct deps *deps, struct arena *a, const struct connection_row *c,
 		       const char *object_id, struct delivery *d)
 {
 	long long applied;
-	if (store_object_version(t->db, object_id, &applied) == SL_OK && applied > d->created)
+	if (store_object_version(deps->db, object_id, &applied) == SL_OK && applied > d->created)
 		return;
 	const char *name = catalog_resource(d->ev->resource)->object_name;
-	char *key = connection_open_key(t, c->key_sealed);
+	char *key = connection_open_key(deps->secret_key, c->key_sealed);
 	if (!key) {
 		d->skip_reason = "same-second tie: the connection has no key to fetch the object with";
 		return;
 	}
 	struct stripe_error err;
-	sl_err e = refetch_object(t->stripe, key, d->ev->resource, object_id, d->created, &d->fetched,
+	sl_err e = refetch_object(deps->stripe, key, d->ev->resource, object_id, d->created, &d->fetched,
 				  &d->fetched_version, &err);
 	connection_secret_free(key);
 	if (!e)
@@ -547,7 +547,7 @@ static void settle_tie(struct app_thread *t, struct arena *a, const struct conne
  * arrive before their charge; waiting costs nothing visible (there is no
  * order to show it on yet) and the contact still gets the tag and the
  * automations. */
-static void prepare_money(struct app_thread *t, struct arena *a, const struct connection_row *c,
+static void prepare_money(const struct deps *deps, struct arena *a, const struct connection_row *c,
 			  json_object *object, struct delivery *d, struct change_set *cs)
 {
 	sl_err e = mapping_apply_money(d->ev->effect, object, cs);
@@ -562,7 +562,7 @@ static void prepare_money(struct app_thread *t, struct arena *a, const struct co
 	const char *charge = cs->dispute.present ? cs->dispute.charge_id : cs->refunds[0].charge_id;
 	long long contact;
 	if (c->create_order && !d->completing && !d->replay &&
-	    store_order_contact(t->db, charge, &contact) == SL_ERR_NOT_FOUND) {
+	    store_order_contact(deps->db, charge, &contact) == SL_ERR_NOT_FOUND) {
 		d->wait_for = arena_strdup(a, charge);
 		d->wait_what = "charge";
 		d->wait = config_get()->charge_wait;
@@ -621,7 +621,7 @@ static struct delivery delivery_init(const struct connection_row *c, const unsig
  * from Stripe (settle_tie) is mapped instead of the event's. Returns the
  * parsed event (NULL when it did not parse); the caller puts it, and
  * d->fetched, after cs, whose strings may point into them, is done with. */
-static json_object *decode(struct app_thread *t, struct arena *a, const struct connection_row *c,
+static json_object *decode(const struct deps *deps, struct arena *a, const struct connection_row *c,
 			   struct delivery *d, struct change_set *cs, const char *refetch)
 {
 	json_tokener *tok = json_tokener_new();
@@ -653,13 +653,13 @@ static json_object *decode(struct app_thread *t, struct arena *a, const struct c
 		d->created = json_object_get_int64(created);
 		d->ev = catalog_event_find(type);
 		if (d->ev && (d->ev->effect == EFFECT_REFUND || d->ev->effect == EFFECT_DISPUTE)) {
-			prepare_money(t, a, c, object, d, cs);
+			prepare_money(deps, a, c, object, d, cs);
 		} else if (d->ev) {
 			if (refetch)
-				settle_tie(t, a, c, refetch, d);
+				settle_tie(deps, a, c, refetch, d);
 			/* a fetched object is in this install's API version */
 			if (!d->fail_reason && !d->skip_reason)
-				prepare(t, a, c, d->fetched ? d->fetched : object,
+				prepare(deps, a, c, d->fetched ? d->fetched : object,
 					d->fetched ? NULL : json_str(event, "api_version"), d, cs);
 			if (d->fetched && d->mapped) {
 				d->item.version = d->fetched_version;
@@ -674,15 +674,15 @@ static json_object *decode(struct app_thread *t, struct arena *a, const struct c
 
 /* Shared by receive, replay, catch-up and completion once the body is
  * trusted. refetch: completing a tie, the object to fetch (else NULL). */
-static sl_err process(struct app_thread *t, struct arena *a, const struct connection_row *c,
+static sl_err process(const struct deps *deps, struct arena *a, const struct connection_row *c,
 		      const unsigned char *body, size_t len, long long now, enum path path,
 		      const char *refetch, struct webhook_outcome *out)
 {
 	struct delivery d = delivery_init(c, body, len, now, path);
 	struct change_set cs;
 	change_set_init(&cs);
-	json_object *event = decode(t, a, c, &d, &cs, refetch);
-	sl_err e = writer_run(t->writer, delivery_job, &d);
+	json_object *event = decode(deps, a, c, &d, &cs, refetch);
+	sl_err e = writer_run(deps->writer, delivery_job, &d);
 	if (!e) {
 		int status = d.reject_reason ? 400 : d.fail_reason && !d.completing ? 503 : 200;
 		answer(a, out, status, &d);
@@ -711,13 +711,13 @@ static void complete_inline(struct store *db, const struct delivery *d, const ch
 	size_t n = 0;
 	sl_err e = a ? store_pending_for_customer(db, a, d->connection_id, customer_id,
 						  WEBHOOK_COMPLETE_BATCH, &p, &n) : SL_ERR_NOMEM;
-	struct app_thread t = {.db = db};   /* reads see this transaction */
+	struct deps lent = {.db = db};   /* reads see this transaction */
 	for (size_t i = 0; !e && i < n; i++) {
 		struct delivery w = delivery_init(d->conn, (const unsigned char *)p[i].payload,
 						  p[i].payload_len, d->now, PATH_LINKED);
 		struct change_set cs;
 		change_set_init(&cs);
-		json_object *event = decode(&t, a, d->conn, &w, &cs, NULL);
+		json_object *event = decode(&lent, a, d->conn, &w, &cs, NULL);
 		if (!w.reject_reason && !w.wait_for && !w.fail_reason && !(e = store_savepoint(db))) {
 			sl_err je = delivery_job(db, &w);
 			e = je ? store_rollback_to(db) : SL_OK;
@@ -734,10 +734,10 @@ static void complete_inline(struct store *db, const struct delivery *d, const ch
 }
 
 /* Loads the connection; sets out for unknown (404) and disconnected (410). */
-static bool load(struct app_thread *t, struct arena *a, long long id, struct connection_row *c,
+static bool load(const struct deps *deps, struct arena *a, long long id, struct connection_row *c,
 		 struct webhook_outcome *out)
 {
-	sl_err e = store_connection_get(t->db, a, id, c);
+	sl_err e = store_connection_get(deps->db, a, id, c);
 	if (e || strcmp(c->status, "pending") == 0) {
 		*out = (struct webhook_outcome){404, "rejected", "no such connection", 0, "", ""};
 		return false;
@@ -776,32 +776,32 @@ static bool reject_loggable(long long now)
 	return ok;
 }
 
-static sl_err reject(struct app_thread *t, const struct connection_row *c, long long now,
+static sl_err reject(const struct deps *deps, const struct connection_row *c, long long now,
 		     const char *reason, struct webhook_outcome *out)
 {
 	struct delivery d = {.connection_id = c->id, .now = now, .reject_reason = reason,
 			     .type = "", .event_id = ""};
-	sl_err e = reject_loggable(now) ? writer_run(t->writer, delivery_job, &d) : SL_OK;
+	sl_err e = reject_loggable(now) ? writer_run(deps->writer, delivery_job, &d) : SL_OK;
 	*out = (struct webhook_outcome){400, "rejected", reason, 0, "", ""};
 	return e;
 }
 
-sl_err webhook_receive(struct app_thread *t, struct arena *a, long long connection_id,
+sl_err webhook_receive(const struct deps *deps, struct arena *a, long long connection_id,
 		       const char *signature, const unsigned char *body, size_t len,
 		       long long now, struct webhook_outcome *out)
 {
 	struct connection_row c;
-	if (!load(t, a, connection_id, &c, out))
+	if (!load(deps, a, connection_id, &c, out))
 		return SL_OK;
 	if (!signature)
-		return reject(t, &c, now, "no Stripe-Signature header", out);
+		return reject(deps, &c, now, "no Stripe-Signature header", out);
 	char current[256], previous[256];
 	const char *secrets[2];
 	size_t n = 0;
-	if (secret_open(t, c.secret_sealed, current, sizeof current))
+	if (secret_open(deps, c.secret_sealed, current, sizeof current))
 		secrets[n++] = current;
 	if (c.previous_secret_until > now &&
-	    secret_open(t, c.previous_secret_sealed, previous, sizeof previous))
+	    secret_open(deps, c.previous_secret_sealed, previous, sizeof previous))
 		secrets[n++] = previous;
 	const char *why = NULL;
 	sl_err v = n ? stripe_sig_verify(signature, body, len, secrets, n, now, WEBHOOK_TOLERANCE, &why)
@@ -809,36 +809,35 @@ sl_err webhook_receive(struct app_thread *t, struct arena *a, long long connecti
 	explicit_bzero(current, sizeof current);
 	explicit_bzero(previous, sizeof previous);
 	if (v)
-		return reject(t, &c, now, arena_printf(a, "signature check failed: %s",
-						       why ? why : "no signing secret"), out);
-	return process(t, a, &c, body, len, now, PATH_DELIVERY, NULL, out);
+		return reject(deps, &c, now, arena_printf(a, "signature check failed: %s",
+							  why ? why : "no signing secret"), out);
+	return process(deps, a, &c, body, len, now, PATH_DELIVERY, NULL, out);
 }
 
-sl_err webhook_replay(struct app_thread *t, struct arena *a, long long connection_id,
+sl_err webhook_replay(const struct deps *deps, struct arena *a, long long connection_id,
 		      long long log_id, long long now, struct webhook_outcome *out)
 {
 	struct connection_row c;
 	struct log_entry l;
-	sl_err e = store_log_get(t->db, a, connection_id, log_id, &l);
+	sl_err e = store_log_get(deps->db, a, connection_id, log_id, &l);
 	if (e)
 		return e;
 	if (!l.payload || (strcmp(l.result, "skipped") && strcmp(l.result, "failed")))
 		return SL_ERR_INVALID;
-	if (!load(t, a, connection_id, &c, out))
+	if (!load(deps, a, connection_id, &c, out))
 		return SL_ERR_INVALID;
-	return process(t, a, &c, (const unsigned char *)l.payload, l.payload_len, now, PATH_REPLAY, NULL,
+	return process(deps, a, &c, (const unsigned char *)l.payload, l.payload_len, now, PATH_REPLAY, NULL,
 		       out);
 }
 
-sl_err webhook_ingest_trusted(const struct webhook_deps *deps, struct arena *a,
+sl_err webhook_ingest_trusted(const struct deps *deps, struct arena *a,
 			      long long connection_id, const unsigned char *body, size_t len,
 			      long long now, struct webhook_outcome *out)
 {
-	struct app_thread t = {deps->db, deps->writer, deps->secret_key, deps->stripe};
 	struct connection_row c;
-	if (!load(&t, a, connection_id, &c, out))
+	if (!load(deps, a, connection_id, &c, out))
 		return SL_OK;
-	return process(&t, a, &c, body, len, now, PATH_CATCHUP, NULL, out);
+	return process(deps, a, &c, body, len, now, PATH_CATCHUP, NULL, out);
 }
 
 /* Puts a waiting event of a connection that is gone off for an hour. */
@@ -854,7 +853,7 @@ static sl_err defer_job(struct store *db, void *arg)
 	return store_pending_defer(db, j->connection_id, j->event_id, j->next_try);
 }
 
-sl_err webhook_complete_waiting(const struct webhook_deps *deps, struct arena *a, long long now,
+sl_err webhook_complete_waiting(const struct deps *deps, struct arena *a, long long now,
 				size_t *completed)
 {
 	struct pending_event *p = NULL;
@@ -864,15 +863,15 @@ sl_err webhook_complete_waiting(const struct webhook_deps *deps, struct arena *a
 	for (size_t i = 0; !e && i < n; i++) {
 		struct connection_row c;
 		struct webhook_outcome out;
-		struct app_thread t = {deps->db, deps->writer, deps->secret_key, deps->stripe};
-		if (!load(&t, a, p[i].connection_id, &c, &out)) {
+		struct deps lent = *deps;   /* with the client of the connection's mode */
+		if (!load(deps, a, p[i].connection_id, &c, &out)) {
 			struct defer_job j = {p[i].connection_id, p[i].event_id, now + 3600};
 			e = writer_run(deps->writer, defer_job, &j);
 			continue;
 		}
 		if (c.livemode && deps->stripe_live)
-			t.stripe = deps->stripe_live;
-		e = process(&t, a, &c, (const unsigned char *)p[i].payload, p[i].payload_len, now,
+			lent.stripe = deps->stripe_live;
+		e = process(&lent, a, &c, (const unsigned char *)p[i].payload, p[i].payload_len, now,
 			    PATH_COMPLETE, p[i].fetch_object, &out);
 		if (!e && strcmp(out.result, "waiting") != 0)
 			(*completed)++;
