@@ -164,14 +164,5 @@ bool http_host_allowed(const char *host, const char *public_url);
 /* Percent-encodes s for a query component into a string from a. */
 char *http_url_encode(struct arena *a, const char *s);
 
-/* Parses an HTTP date (RFC 7231 section 7.1.1.1: the IMF-fixdate
- * "Sun, 06 Nov 1994 08:49:37 GMT", and the obsolete RFC 850
- * "Sunday, 06-Nov-94 08:49:37 GMT" and asctime "Sun Nov  6 08:49:37 1994"
- * forms every recipient must accept) into Unix seconds. Names match
- * without regard to case; spaces around the date are allowed; the day name
- * is not checked against the date. A two-digit year more than 50 years
- * ahead of this year is taken from the century before. False, *out
- * unchanged, for anything else. */
-bool http_date_parse(const char *s, long long *out);
 
 #endif

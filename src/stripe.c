@@ -15,7 +15,7 @@
 #include <time.h>
 
 #include "crypto.h"
-#include "http.h"
+#include "httpdate.h"
 #include "metrics.h"
 
 struct stripe_client {

@@ -25,6 +25,7 @@
 #include "buf.h"
 #include "err.h"
 #include "http.h"
+#include "httpdate.h"
 
 #include "table.h"
 
