@@ -39,6 +39,7 @@ enum setting {
 	SET_USER,
 	SET_ROLL_GRACE,
 	SET_WEBHOOK_WAIT,
+	SET_DATABASE_URL,
 	SET__MAX
 };
 
@@ -76,6 +77,7 @@ static const struct setting_row settings[] = {
 	[SET_USER] = {"STRIPELINK_USER", "stripelink", 0, 0},  /* workers drop to it when started as root */
 	[SET_ROLL_GRACE] = {"STRIPELINK_ROLL_GRACE_SECONDS", "300", 0, 86400},
 	[SET_WEBHOOK_WAIT] = {"STRIPELINK_WEBHOOK_WAIT", "10", 0, 86400},
+	[SET_DATABASE_URL] = {"STRIPELINK_DATABASE_URL", "", 0, 0},   /* postgresql://…: the store on PostgreSQL */
 };
 _Static_assert(sizeof settings / sizeof settings[0] == SET__MAX,
 	       "every setting needs a row");
@@ -196,7 +198,14 @@ sl_err config_load(void)
 		fprintf(stderr, "stripelink: STRIPELINK_STRIPE_API must be an http(s) URL\n");
 		return SL_ERR_INVALID;
 	}
-	cfg.db_path = join(cfg.data_dir, "stripelink.db");
+	/* a postgresql:// URL puts the store on PostgreSQL; unset, the SQLite
+	 * file in the data directory */
+	const char *url = raw(SET_DATABASE_URL);
+	if (url && *url && strncmp(url, "postgresql://", 13) && strncmp(url, "postgres://", 11)) {
+		fprintf(stderr, "stripelink: STRIPELINK_DATABASE_URL must be a postgresql:// URL\n");
+		return SL_ERR_INVALID;
+	}
+	cfg.db_path = url && *url ? url : join(cfg.data_dir, "stripelink.db");
 	cfg.key_path = join(cfg.data_dir, "secret.key");
 	cfg.socket_path = join(cfg.data_dir, "run/stripelink.sock");
 	cfg.sync_metrics_path = join(cfg.data_dir, "run/sync.metrics");

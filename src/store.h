@@ -1,5 +1,6 @@
 /*
- * store.h - the only door to SQLite.
+ * store.h - the only door to the database: SQLite (a file, the default) or
+ * PostgreSQL (STRIPELINK_DATABASE_URL=postgresql://…), through db.h.
  *
  * One struct store is one database connection with its own cache of
  * prepared statements; it belongs to one thread at a time. Request threads
@@ -7,8 +8,9 @@
  * connection (writer.h) or, in single-threaded tools, on the caller's.
  * Strings handed out are copied into the caller's arena.
  *
- * The schema is a numbered list of migrations applied at start
- * (PRAGMA user_version). All SQL lives in this file's statement table.
+ * The schema is a numbered list of migrations applied at start (SQLite:
+ * PRAGMA user_version; PostgreSQL: the table stripelink_schema, under an
+ * advisory lock). All SQL lives in store.c's statement table.
  */
 #ifndef STRIPELINK_STORE_H
 #define STRIPELINK_STORE_H
@@ -21,9 +23,13 @@
 
 struct store;
 
-/* Opens (creating when missing) the database at path in WAL mode with
- * synchronous=FULL, foreign keys on and a busy timeout. Returns NULL and
- * sets *err on failure. Caller closes with store_close(). */
+/* True when target names an SQLite file (not a postgresql:// URL). */
+bool store_is_file(const char *target);
+
+/* Opens the database at path: an SQLite file (created when missing) in WAL
+ * mode with synchronous=FULL, foreign keys on and a busy timeout, or the
+ * PostgreSQL database a postgresql:// URL names. Returns NULL and sets
+ * *err on failure. Caller closes with store_close(). */
 struct store *store_open(const char *path, sl_err *err);
 
 /* Finalizes every cached statement and closes. Accepts NULL. */
