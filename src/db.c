@@ -18,12 +18,8 @@ enum db_engine db_engine_for(const char *target)
 
 struct db *db_open(const char *target, sl_err *err)
 {
-	if (db_engine_for(target) == DB_PG) {
-		fprintf(stderr, "stripelink: this build has no PostgreSQL engine\n");
-		*err = SL_ERR_INVALID;
-		return NULL;
-	}
-	return db_sqlite_ops.open(target, err);
+	const struct db_ops *ops = db_engine_for(target) == DB_PG ? &db_pg_ops : &db_sqlite_ops;
+	return ops->open(target, err);
 }
 
 void db_close(struct db *db)

@@ -310,6 +310,250 @@ static const char *const migrations[] = {
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
+/* The same steps in PostgreSQL's dialect, numbered alike: BIGINT for
+ * SQLite's INTEGER (64-bit either way), BIGSERIAL for its row ids, a
+ * unique index on lower(x) for COLLATE NOCASE, no WITHOUT ROWID, BYTEA for
+ * BLOB; pending_events keeps its arrival order in seq (SQLite's rowid);
+ * step 10 changes the log's CHECK in place instead of copying the table. */
+static const char *const pg_migrations[] = {
+	/* 1 */
+	"CREATE TABLE users (id BIGSERIAL PRIMARY KEY, "
+	"username TEXT NOT NULL, "
+	"password_hash TEXT NOT NULL, "
+	"created_at BIGINT NOT NULL);"
+	"CREATE UNIQUE INDEX users_username_nocase ON users (lower(username));"
+	"CREATE TABLE sessions (token_hash TEXT PRIMARY KEY, "
+	"user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE, "
+	"csrf TEXT NOT NULL, "
+	"created_at BIGINT NOT NULL, "
+	"expires_at BIGINT NOT NULL);"
+	"CREATE TABLE login_attempts (key TEXT PRIMARY KEY, "
+	"failures BIGINT NOT NULL, "
+	"last_at BIGINT NOT NULL);"
+	"CREATE TABLE fields (id BIGSERIAL PRIMARY KEY, "
+	"key TEXT NOT NULL UNIQUE, "
+	"label TEXT NOT NULL, "
+	"type TEXT NOT NULL CHECK (type IN ('email','text','phone','number','date')), "
+	"builtin BIGINT NOT NULL DEFAULT 0);"
+	"CREATE UNIQUE INDEX fields_label_nocase ON fields (lower(label));"
+	"INSERT INTO fields (id, key, label, type, builtin) VALUES (1, 'email', 'Email', 'email', 1), (2, 'first_name', 'First name', 'text', 1), (3, 'last_name', 'Last name', 'text', 1), (4, 'phone', 'Phone', 'phone', 1);"
+	"SELECT setval(pg_get_serial_sequence('fields', 'id'), 4);"
+	"CREATE TABLE contacts (id BIGSERIAL PRIMARY KEY, "
+	"email TEXT NOT NULL, "
+	"email_key TEXT NOT NULL UNIQUE, "
+	"first_name TEXT NOT NULL DEFAULT '', "
+	"last_name TEXT NOT NULL DEFAULT '', "
+	"phone TEXT NOT NULL DEFAULT '', "
+	"created_at BIGINT NOT NULL, "
+	"updated_at BIGINT NOT NULL);"
+	"CREATE TABLE contact_values (contact_id BIGINT NOT NULL REFERENCES contacts(id) ON DELETE CASCADE, "
+	"field_id BIGINT NOT NULL REFERENCES fields(id) ON DELETE CASCADE, "
+	"value TEXT NOT NULL, "
+	"PRIMARY KEY (contact_id, field_id));"
+	"CREATE TABLE tags (id BIGSERIAL PRIMARY KEY, "
+	"name TEXT NOT NULL UNIQUE);"
+	"CREATE TABLE contact_tags (contact_id BIGINT NOT NULL REFERENCES contacts(id) ON DELETE CASCADE, "
+	"tag_id BIGINT NOT NULL REFERENCES tags(id) ON DELETE CASCADE, "
+	"PRIMARY KEY (contact_id, tag_id));"
+	"CREATE INDEX contact_tags_by_tag ON contact_tags (tag_id, contact_id)",
+	/* 2 */
+	"CREATE TABLE connections (id BIGSERIAL PRIMARY KEY, "
+	"status TEXT NOT NULL CHECK (status IN ('pending','connected','disconnected')), "
+	"account_id TEXT NOT NULL, "
+	"account_name TEXT NOT NULL DEFAULT '', "
+	"livemode BIGINT NOT NULL DEFAULT 0, "
+	"key_sealed TEXT, "
+	"key_hint TEXT NOT NULL DEFAULT '', "
+	"endpoint_id TEXT, "
+	"secret_sealed TEXT, "
+	"previous_secret_sealed TEXT, "
+	"previous_secret_until BIGINT, "
+	"create_contact BIGINT NOT NULL DEFAULT 1, "
+	"create_order BIGINT NOT NULL DEFAULT 1, "
+	"create_recurring BIGINT NOT NULL DEFAULT 1, "
+	"created_at BIGINT NOT NULL, "
+	"connected_at BIGINT, "
+	"disconnected_at BIGINT);"
+	"CREATE INDEX connections_by_account ON connections (account_id);"
+	"CREATE TABLE connection_resources (id BIGSERIAL PRIMARY KEY, "
+	"connection_id BIGINT NOT NULL REFERENCES connections(id) ON DELETE CASCADE, "
+	"resource TEXT NOT NULL, "
+	"sync_type TEXT NOT NULL CHECK (sync_type IN ('historical','new')), "
+	"mapping TEXT, "
+	"created_at BIGINT NOT NULL, "
+	"updated_at BIGINT NOT NULL, "
+	"UNIQUE (connection_id, resource))",
+	/* 3 */
+	"CREATE TABLE stripe_events (connection_id BIGINT NOT NULL, "
+	"event_id TEXT NOT NULL, "
+	"result TEXT NOT NULL, "
+	"PRIMARY KEY (connection_id, event_id));"
+	"CREATE TABLE integration_log (id BIGSERIAL PRIMARY KEY, "
+	"connection_id BIGINT NOT NULL, "
+	"at BIGINT NOT NULL, "
+	"event_id TEXT, "
+	"type TEXT NOT NULL DEFAULT '', "
+	"result TEXT NOT NULL CHECK (result IN ('processed','duplicate','skipped','ignored', 'rejected','failed')), "
+	"reason TEXT NOT NULL DEFAULT '', "
+	"contact_id BIGINT, "
+	"payload TEXT);"
+	"CREATE INDEX integration_log_by_connection ON integration_log (connection_id, id);"
+	"CREATE TABLE object_versions (object_id TEXT PRIMARY KEY, "
+	"version BIGINT NOT NULL);"
+	"CREATE TABLE stripe_customers (customer_id TEXT PRIMARY KEY, "
+	"contact_id BIGINT NOT NULL REFERENCES contacts(id) ON DELETE CASCADE);"
+	"CREATE TABLE orders (id BIGSERIAL PRIMARY KEY, "
+	"stripe_id TEXT NOT NULL UNIQUE, "
+	"connection_id BIGINT NOT NULL, "
+	"contact_id BIGINT REFERENCES contacts(id) ON DELETE SET NULL, "
+	"amount BIGINT NOT NULL, "
+	"amount_refunded BIGINT NOT NULL DEFAULT 0, "
+	"currency TEXT NOT NULL DEFAULT '', "
+	"status TEXT NOT NULL DEFAULT '', "
+	"created TEXT, "
+	"updated_at BIGINT NOT NULL);"
+	"CREATE INDEX orders_by_contact ON orders (contact_id);"
+	"CREATE TABLE recurring_payments (id BIGSERIAL PRIMARY KEY, "
+	"subscription_id TEXT NOT NULL UNIQUE, "
+	"connection_id BIGINT NOT NULL, "
+	"contact_id BIGINT REFERENCES contacts(id) ON DELETE SET NULL, "
+	"status TEXT NOT NULL DEFAULT '', "
+	"price_id TEXT, "
+	"product TEXT, "
+	"amount BIGINT, "
+	"currency TEXT, "
+	"interval TEXT, "
+	"interval_count BIGINT, "
+	"current_period_end TEXT, "
+	"updated_at BIGINT NOT NULL);"
+	"CREATE INDEX recurring_by_contact ON recurring_payments (contact_id)",
+	/* 4 */
+	"CREATE TABLE sync_jobs (id BIGSERIAL PRIMARY KEY, "
+	"connection_id BIGINT NOT NULL REFERENCES connections(id) ON DELETE CASCADE, "
+	"resource TEXT NOT NULL, "
+	"state TEXT NOT NULL CHECK (state IN ('queued','running','paused','done','failed','cancelled')), "
+	"error TEXT NOT NULL DEFAULT '', "
+	"objects BIGINT NOT NULL DEFAULT 0, "
+	"pages BIGINT NOT NULL DEFAULT 0, "
+	"contacts_created BIGINT NOT NULL DEFAULT 0, "
+	"contacts_updated BIGINT NOT NULL DEFAULT 0, "
+	"skipped BIGINT NOT NULL DEFAULT 0, "
+	"queued_at BIGINT NOT NULL, "
+	"started_at BIGINT, "
+	"finished_at BIGINT, "
+	"elapsed_ms BIGINT NOT NULL DEFAULT 0);"
+	"CREATE INDEX sync_jobs_by_connection ON sync_jobs (connection_id, id);"
+	"CREATE TABLE sync_windows (id BIGSERIAL PRIMARY KEY, "
+	"job_id BIGINT NOT NULL REFERENCES sync_jobs(id) ON DELETE CASCADE, "
+	"created_gte BIGINT NOT NULL, "
+	"created_lt BIGINT NOT NULL, "
+	"cursor TEXT, "
+	"oldest_seen BIGINT, "
+	"done BIGINT NOT NULL DEFAULT 0)",
+	/* 5 */
+	"ALTER TABLE connections ADD COLUMN pending_since BIGINT",
+	/* 6 */
+	"CREATE TABLE catchups (connection_id BIGINT PRIMARY KEY REFERENCES connections(id) ON DELETE CASCADE, "
+	"cursor BIGINT NOT NULL DEFAULT 0, "
+	"requested_at BIGINT, "
+	"run_gte BIGINT, "
+	"run_lte BIGINT, "
+	"run_after TEXT, "
+	"run_newest BIGINT NOT NULL DEFAULT 0, "
+	"run_found BIGINT NOT NULL DEFAULT 0, "
+	"run_new BIGINT NOT NULL DEFAULT 0, "
+	"run_skipped BIGINT NOT NULL DEFAULT 0, "
+	"last_at BIGINT, "
+	"last_found BIGINT NOT NULL DEFAULT 0, "
+	"last_new BIGINT NOT NULL DEFAULT 0, "
+	"last_skipped BIGINT NOT NULL DEFAULT 0, "
+	"last_error TEXT NOT NULL DEFAULT '', "
+	"undelivered BIGINT NOT NULL DEFAULT 0, "
+	"undelivered_more BIGINT NOT NULL DEFAULT 0, "
+	"undelivered_oldest BIGINT, "
+	"endpoint_state TEXT NOT NULL DEFAULT 'unknown' CHECK (endpoint_state IN    ('unknown','enabled','disabled','deleted','key_refused','key_permission','unreachable')), "
+	"endpoint_detail TEXT NOT NULL DEFAULT '', "
+	"endpoint_checked_at BIGINT, "
+	"health_requested_at BIGINT);"
+	"ALTER TABLE integration_log ADD COLUMN source TEXT NOT NULL DEFAULT 'webhook'",
+	/* 7 */
+	"CREATE INDEX integration_log_by_at ON integration_log (at)",
+	/* 8 */
+	"CREATE TABLE segments (id BIGSERIAL PRIMARY KEY, "
+	"name TEXT NOT NULL, "
+	"definition TEXT NOT NULL, "
+	"created_at BIGINT NOT NULL);"
+	"CREATE UNIQUE INDEX segments_name_nocase ON segments (lower(name));"
+	"CREATE INDEX orders_by_created ON orders (created, contact_id);"
+	"CREATE INDEX orders_by_contact_currency ON orders (contact_id, currency, status, amount, amount_refunded);"
+	"CREATE INDEX recurring_by_contact_status ON recurring_payments (contact_id, status);"
+	"CREATE INDEX contact_values_by_field ON contact_values (field_id, value, contact_id);"
+	"CREATE INDEX contacts_by_created ON contacts (created_at)",
+	/* 9 */
+	"CREATE TABLE automations (id BIGSERIAL PRIMARY KEY, "
+	"name TEXT NOT NULL, "
+	"trigger TEXT NOT NULL, "
+	"trigger_tag TEXT NOT NULL DEFAULT '', "
+	"segment_id BIGINT, "
+	"enabled BIGINT NOT NULL DEFAULT 1, "
+	"history BIGINT NOT NULL DEFAULT 0, "
+	"secret_sealed TEXT, "
+	"runs BIGINT NOT NULL DEFAULT 0, "
+	"failures BIGINT NOT NULL DEFAULT 0, "
+	"last_run_at BIGINT, "
+	"created_at BIGINT NOT NULL);"
+	"CREATE INDEX automations_by_trigger ON automations (trigger, enabled);"
+	"CREATE TABLE automation_actions (automation_id BIGINT NOT NULL REFERENCES automations(id) ON DELETE CASCADE, "
+	"position BIGINT NOT NULL, "
+	"kind TEXT NOT NULL CHECK (kind IN ('add_tag','remove_tag','set_field','webhook')), "
+	"name TEXT NOT NULL DEFAULT '', "
+	"value TEXT NOT NULL DEFAULT '', "
+	"PRIMARY KEY (automation_id, position));"
+	"CREATE TABLE automation_runs (id BIGSERIAL PRIMARY KEY, "
+	"automation_id BIGINT NOT NULL REFERENCES automations(id) ON DELETE CASCADE, "
+	"at BIGINT NOT NULL, "
+	"contact_id BIGINT, "
+	"source TEXT NOT NULL, "
+	"detail TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX automation_runs_by_automation ON automation_runs (automation_id, id);"
+	"CREATE TABLE outbox (id BIGSERIAL PRIMARY KEY, "
+	"automation_id BIGINT NOT NULL REFERENCES automations(id) ON DELETE CASCADE, "
+	"url TEXT NOT NULL, "
+	"body TEXT NOT NULL, "
+	"idempotency_key TEXT NOT NULL UNIQUE, "
+	"test BIGINT NOT NULL DEFAULT 0, "
+	"state TEXT NOT NULL CHECK (state IN ('pending','delivered','failed')), "
+	"attempts BIGINT NOT NULL DEFAULT 0, "
+	"next_at BIGINT NOT NULL, "
+	"give_up_at BIGINT NOT NULL, "
+	"created_at BIGINT NOT NULL, "
+	"finished_at BIGINT);"
+	"CREATE INDEX outbox_due ON outbox (state, next_at);"
+	"CREATE INDEX outbox_by_automation ON outbox (automation_id, id);"
+	"CREATE TABLE outbox_attempts (id BIGSERIAL PRIMARY KEY, "
+	"outbox_id BIGINT NOT NULL REFERENCES outbox(id) ON DELETE CASCADE, "
+	"at BIGINT NOT NULL, "
+	"status BIGINT NOT NULL, "
+	"ms BIGINT NOT NULL, "
+	"excerpt TEXT NOT NULL DEFAULT '', "
+	"error TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX outbox_attempts_by_outbox ON outbox_attempts (outbox_id, id)",
+	/* 10 */
+	"CREATE TABLE pending_events (seq BIGSERIAL, "
+	"connection_id BIGINT NOT NULL REFERENCES connections(id) ON DELETE CASCADE, "
+	"event_id TEXT NOT NULL, "
+	"customer_id TEXT NOT NULL, "
+	"payload BYTEA NOT NULL, "
+	"received_at BIGINT NOT NULL, "
+	"next_try BIGINT NOT NULL, "
+	"UNIQUE (connection_id, event_id));"
+	"CREATE INDEX pending_events_customer ON pending_events (customer_id);"
+	"ALTER TABLE integration_log DROP CONSTRAINT integration_log_result_check;"
+	"ALTER TABLE integration_log ADD CONSTRAINT integration_log_result_check CHECK (result IN ('processed','duplicate','skipped','ignored','rejected','failed','waiting'))",
+};
+_Static_assert(sizeof pg_migrations / sizeof pg_migrations[0] == N_MIGRATIONS,
+	       "every migration needs its PostgreSQL step");
+
 /* ---- the statement table ---- */
 
 enum stmt {
@@ -461,6 +705,17 @@ enum stmt {
 	"   AND (?2 IS NULL OR EXISTS (SELECT 1 FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id" \
 	"        WHERE ct.contact_id = c.id AND t.name = ?2))"
 
+/* PostgreSQL's: string_agg for group_concat, ILIKE for SQLite's
+ * case-insensitive LIKE */
+#define PG_TAGS_OF(c) \
+	"(SELECT coalesce(string_agg(t.name, ';' ORDER BY t.name), '') FROM contact_tags ct" \
+	" JOIN tags t ON t.id = ct.tag_id WHERE ct.contact_id = " c ")"
+#define PG_CONTACT_MATCH \
+	" WHERE (?1 IS NULL OR c.email_key ILIKE ?1 ESCAPE '\\'" \
+	"        OR (c.first_name || ' ' || c.last_name) ILIKE ?1 ESCAPE '\\')" \
+	"   AND (?2 IS NULL OR EXISTS (SELECT 1 FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id" \
+	"        WHERE ct.contact_id = c.id AND t.name = ?2))"
+
 #define CONNECTION_COLUMNS \
 	"id, status, account_id, account_name, livemode, key_sealed, key_hint, endpoint_id," \
 	" secret_sealed, previous_secret_sealed, previous_secret_until, create_contact," \
@@ -493,7 +748,8 @@ static const struct {
 	[ST_PING] = {"", "SELECT 1"},
 	[ST_USER_COUNT] = {"", "SELECT count(*) FROM users"},
 	[ST_USER_INSERT] = {"tti", "INSERT INTO users (username, password_hash, created_at) VALUES (?1, ?2, ?3) RETURNING id"},
-	[ST_USER_FIND] = {"t", "SELECT id, username, password_hash FROM users WHERE username = ?1"},
+	[ST_USER_FIND] = {"t", "SELECT id, username, password_hash FROM users WHERE username = ?1",
+		/* pg */ "SELECT id, username, password_hash FROM users WHERE lower(username) = lower(?1)"},
 	[ST_SESSION_INSERT] = {"titii", "INSERT INTO sessions (token_hash, user_id, csrf, created_at, expires_at)"
 			      " VALUES (?1, ?2, ?3, ?4, ?5)"},
 	[ST_SESSION_FIND] = {"ti", "SELECT s.user_id, u.username, s.csrf, s.expires_at FROM sessions s"
@@ -502,7 +758,7 @@ static const struct {
 	[ST_SESSION_PURGE] = {"i", "DELETE FROM sessions WHERE expires_at <= ?1"},
 	[ST_LOGIN_GET] = {"t", "SELECT failures, last_at FROM login_attempts WHERE key = ?1"},
 	[ST_LOGIN_FAILED] = {"ti", "INSERT INTO login_attempts (key, failures, last_at) VALUES (?1, 1, ?2)"
-			    " ON CONFLICT (key) DO UPDATE SET failures = failures + 1, last_at = ?2"},
+			    " ON CONFLICT (key) DO UPDATE SET failures = login_attempts.failures + 1, last_at = ?2"},
 	[ST_LOGIN_CLEAR] = {"t", "DELETE FROM login_attempts WHERE key = ?1"},
 	[ST_FIELDS_LIST] = {"", "SELECT id, key, label, type, builtin FROM fields ORDER BY builtin DESC, id"},
 	[ST_FIELD_INSERT] = {"ttt", "INSERT INTO fields (key, label, type) VALUES (?1, ?2, ?3) RETURNING id"},
@@ -511,17 +767,27 @@ static const struct {
 	[ST_FIELD_ID] = {"t", "SELECT id FROM fields WHERE key = ?1 AND builtin = 0"},
 	[ST_CONTACTS_SEARCH] = {"ttii", "SELECT c.id, c.email, c.first_name, c.last_name, c.phone, " TAGS_OF("c.id")
 			       ", c.created_at, c.updated_at FROM contacts c" CONTACT_MATCH
-			       " ORDER BY c.id DESC LIMIT ?3 OFFSET ?4"},
-	[ST_CONTACTS_COUNT] = {"tt", "SELECT count(*) FROM contacts c" CONTACT_MATCH},
+			       " ORDER BY c.id DESC LIMIT ?3 OFFSET ?4",
+		/* pg */ "SELECT c.id, c.email, c.first_name, c.last_name, c.phone, " PG_TAGS_OF("c.id")
+		", c.created_at, c.updated_at FROM contacts c" PG_CONTACT_MATCH " ORDER BY c.id DESC LIMIT ?3 OFFSET ?4"},
+	[ST_CONTACTS_COUNT] = {"tt", "SELECT count(*) FROM contacts c" CONTACT_MATCH,
+		/* pg */ "SELECT count(*) FROM contacts c" PG_CONTACT_MATCH},
 	[ST_CONTACT_GET] = {"i", "SELECT c.id, c.email, c.first_name, c.last_name, c.phone, " TAGS_OF("c.id")
-			   ", c.created_at, c.updated_at FROM contacts c WHERE c.id = ?1"},
+			   ", c.created_at, c.updated_at FROM contacts c WHERE c.id = ?1",
+		/* pg */ "SELECT c.id, c.email, c.first_name, c.last_name, c.phone, " PG_TAGS_OF("c.id")
+		", c.created_at, c.updated_at FROM contacts c WHERE c.id = ?1"},
 	[ST_CONTACT_VALUES] = {"i", "SELECT f.id, f.key, f.label, v.value FROM contact_values v"
 			      " JOIN fields f ON f.id = v.field_id WHERE v.contact_id = ?1 ORDER BY f.id"},
 	[ST_TAGS_LIST] = {"", "SELECT name FROM tags t WHERE EXISTS (SELECT 1 FROM contact_tags ct"
 			 " WHERE ct.tag_id = t.id) ORDER BY name"},
-	[ST_CONTACTS_ALL] = {"", "SELECT c.id, c.email, c.first_name, c.last_name, c.phone, " TAGS_OF("c.id")
-			    ", c.created_at, c.updated_at FROM contacts c ORDER BY c.id"},
-	[ST_VALUES_ALL] = {"", "SELECT contact_id, field_id, value FROM contact_values ORDER BY contact_id"},
+	/* every contact, a page at a time by id (memory stays flat on either
+	 * engine: PostgreSQL's results arrive whole) */
+	[ST_CONTACTS_ALL] = {"ii", "SELECT c.id, c.email, c.first_name, c.last_name, c.phone, " TAGS_OF("c.id")
+			    ", c.created_at, c.updated_at FROM contacts c WHERE c.id > ?1 ORDER BY c.id LIMIT ?2",
+		/* pg */ "SELECT c.id, c.email, c.first_name, c.last_name, c.phone, " PG_TAGS_OF("c.id")
+		", c.created_at, c.updated_at FROM contacts c WHERE c.id > ?1 ORDER BY c.id LIMIT ?2"},
+	[ST_VALUES_ALL] = {"ii", "SELECT contact_id, field_id, value FROM contact_values"
+				 " WHERE contact_id > ?1 AND contact_id <= ?2 ORDER BY contact_id"},
 	[ST_CONTACT_FIND_KEY] = {"t", "SELECT id FROM contacts WHERE email_key = ?1"},
 	[ST_CONTACT_INSERT] = {"tti", "INSERT INTO contacts (email, email_key, created_at, updated_at)"
 			      " VALUES (?1, ?2, ?3, ?3) RETURNING id"},
@@ -582,7 +848,9 @@ static const struct {
 			 " ORDER BY type"},
 	[ST_VERSION_GET] = {"t", "SELECT version FROM object_versions WHERE object_id = ?1"},
 	[ST_VERSION_PUT] = {"ti", "INSERT INTO object_versions (object_id, version) VALUES (?1, ?2)"
-			   " ON CONFLICT (object_id) DO UPDATE SET version = max(version, excluded.version)"},
+			   " ON CONFLICT (object_id) DO UPDATE SET version = max(version, excluded.version)",
+		/* pg */ "INSERT INTO object_versions (object_id, version) VALUES (?1, ?2) ON CONFLICT (object_id)"
+		" DO UPDATE SET version = greatest(object_versions.version, excluded.version)"},
 	[ST_LINK_GET] = {"t", "SELECT contact_id FROM stripe_customers WHERE customer_id = ?1"},
 	[ST_LINK_PUT] = {"ti", "INSERT INTO stripe_customers (customer_id, contact_id) VALUES (?1, ?2)"
 			" ON CONFLICT (customer_id) DO UPDATE SET contact_id = excluded.contact_id"},
@@ -591,18 +859,20 @@ static const struct {
 			    " ON CONFLICT (stripe_id) DO UPDATE SET contact_id = excluded.contact_id,"
 			    " amount = excluded.amount, amount_refunded = excluded.amount_refunded,"
 			    " currency = excluded.currency, status = excluded.status,"
-			    " created = coalesce(excluded.created, created), updated_at = excluded.updated_at"},
+			    " created = coalesce(excluded.created, orders.created), updated_at = excluded.updated_at"},
 	[ST_ORDER_REFUND] = {"titi", "UPDATE orders SET amount_refunded = ?2, status = ?3, updated_at = ?4 WHERE stripe_id = ?1"},
 	[ST_RECURRING_UPSERT] = {"tiitttittiti", "INSERT INTO recurring_payments (subscription_id, connection_id, contact_id, status,"
 				" price_id, product, amount, currency, interval, interval_count, current_period_end,"
 				" updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
 				" ON CONFLICT (subscription_id) DO UPDATE SET contact_id = excluded.contact_id,"
-				" status = excluded.status, price_id = coalesce(excluded.price_id, price_id),"
-				" product = coalesce(excluded.product, product),"
-				" amount = coalesce(excluded.amount, amount), currency = coalesce(excluded.currency, currency),"
-				" interval = coalesce(excluded.interval, interval),"
-				" interval_count = coalesce(excluded.interval_count, interval_count),"
-				" current_period_end = coalesce(excluded.current_period_end, current_period_end),"
+				" status = excluded.status, price_id = coalesce(excluded.price_id, recurring_payments.price_id),"
+				" product = coalesce(excluded.product, recurring_payments.product),"
+				" amount = coalesce(excluded.amount, recurring_payments.amount),"
+				" currency = coalesce(excluded.currency, recurring_payments.currency),"
+				" interval = coalesce(excluded.interval, recurring_payments.interval),"
+				" interval_count = coalesce(excluded.interval_count, recurring_payments.interval_count),"
+				" current_period_end = coalesce(excluded.current_period_end,"
+				" recurring_payments.current_period_end),"
 				" updated_at = excluded.updated_at"},
 	[ST_COUNTS] = {"i", "SELECT (SELECT count(*) FROM contacts c WHERE EXISTS (SELECT 1 FROM contact_tags ct"
 		      "   JOIN tags t ON t.id = ct.tag_id WHERE ct.contact_id = c.id AND t.name = 'stripe-integration')),"
@@ -628,14 +898,20 @@ static const struct {
 				      " WHERE connection_id = ?1 AND state IN ('queued','running','paused','failed')"},
 	[ST_JOB_CONTROL] = {"iitit", "UPDATE sync_jobs SET state = ?3, finished_at = CASE WHEN ?3 = 'cancelled' THEN ?4"
 			   " ELSE finished_at END WHERE id = ?1 AND connection_id = ?2 AND state IN"
-			   " (SELECT value FROM json_each(?5))"},
+			   " (SELECT value FROM json_each(?5))",
+		/* pg */ "UPDATE sync_jobs SET state = ?3, finished_at = CASE WHEN ?3 = 'cancelled' THEN ?4"
+		" ELSE finished_at END WHERE id = ?1 AND connection_id = ?2 AND state IN"
+		" (SELECT json_array_elements_text(?5::json))"},
 	[ST_WINDOW_INSERT] = {"iii", "INSERT INTO sync_windows (job_id, created_gte, created_lt) VALUES (?1, ?2, ?3) RETURNING id"},
 	[ST_WINDOWS_LIST] = {"i", "SELECT id, job_id, created_gte, created_lt, coalesce(cursor, ''),"
 			    " coalesce(oldest_seen, created_lt), done FROM sync_windows WHERE job_id = ?1 ORDER BY id"},
 	[ST_WINDOW_ADVANCE] = {"itii", "UPDATE sync_windows SET cursor = ?2, oldest_seen = ?3, done = ?4 WHERE id = ?1"},
 	[ST_JOB_PROGRESS] = {"i", "SELECT coalesce(sum(CASE WHEN done THEN created_lt - created_gte"
 			    " ELSE created_lt - coalesce(oldest_seen, created_lt) END), 0),"
-			    " coalesce(sum(created_lt - created_gte), 0), count(*) FROM sync_windows WHERE job_id = ?1"},
+			    " coalesce(sum(created_lt - created_gte), 0), count(*) FROM sync_windows WHERE job_id = ?1",
+		/* pg */ "SELECT coalesce(sum(CASE WHEN done <> 0 THEN created_lt - created_gte"
+		" ELSE created_lt - coalesce(oldest_seen, created_lt) END), 0),"
+		" coalesce(sum(created_lt - created_gte), 0), count(*) FROM sync_windows WHERE job_id = ?1"},
 	[ST_WINDOW_SET_GTE] = {"ii", "UPDATE sync_windows SET created_gte = ?2 WHERE id = ?1"},
 	[ST_CONNECTION_ROLL] = {"itti", "UPDATE connections SET endpoint_id = ?2, secret_sealed = ?3,"
 			       " previous_secret_sealed = secret_sealed, previous_secret_until = ?4"
@@ -657,10 +933,16 @@ static const struct {
 			     " WHERE connection_id = ?1"},
 	[ST_CATCHUP_PAGE] = {"itiiii", "UPDATE catchups SET run_after = ?2, run_newest = max(run_newest, ?3),"
 			    " run_found = run_found + ?4, run_new = run_new + ?5, run_skipped = run_skipped + ?6"
-			    " WHERE connection_id = ?1 AND run_lte IS NOT NULL"},
+			    " WHERE connection_id = ?1 AND run_lte IS NOT NULL",
+		/* pg */ "UPDATE catchups SET run_after = ?2, run_newest = greatest(run_newest, ?3),"
+		" run_found = run_found + ?4, run_new = run_new + ?5, run_skipped = run_skipped + ?6"
+		" WHERE connection_id = ?1 AND run_lte IS NOT NULL"},
 	[ST_CATCHUP_FINISH] = {"ii", "UPDATE catchups SET cursor = max(cursor, run_newest), last_at = ?2, last_found = run_found,"
 			      " last_new = run_new, last_skipped = run_skipped, last_error = '', run_gte = NULL,"
-			      " run_lte = NULL, run_after = NULL WHERE connection_id = ?1"},
+			      " run_lte = NULL, run_after = NULL WHERE connection_id = ?1",
+		/* pg */ "UPDATE catchups SET cursor = greatest(cursor, run_newest), last_at = ?2, last_found = run_found,"
+		" last_new = run_new, last_skipped = run_skipped, last_error = '', run_gte = NULL,"
+		" run_lte = NULL, run_after = NULL WHERE connection_id = ?1"},
 	[ST_CATCHUP_FAIL] = {"iit", "UPDATE catchups SET last_at = ?2, last_error = ?3 WHERE connection_id = ?1"},
 	[ST_CATCHUP_UNDELIVERED] = {"iiii", "UPDATE catchups SET undelivered = ?2, undelivered_more = ?3,"
 				   " undelivered_oldest = nullif(?4, 0) WHERE connection_id = ?1"},
@@ -686,7 +968,8 @@ static const struct {
 	[ST_SEGMENT_UPDATE] = {"itt", "UPDATE segments SET name = ?2, definition = ?3 WHERE id = ?1"},
 	[ST_SEGMENT_DELETE] = {"i", "DELETE FROM segments WHERE id = ?1"},
 	[ST_SEGMENT_GET] = {"i", "SELECT id, name, definition, created_at FROM segments WHERE id = ?1"},
-	[ST_SEGMENTS_LIST] = {"", "SELECT id, name, definition, created_at FROM segments ORDER BY name"},
+	[ST_SEGMENTS_LIST] = {"", "SELECT id, name, definition, created_at FROM segments ORDER BY name",
+		/* pg */ "SELECT id, name, definition, created_at FROM segments ORDER BY lower(name), name"},
 	[ST_CONTACT_UNTAG] = {"it", "DELETE FROM contact_tags WHERE contact_id = ?1 AND tag_id ="
 			     " (SELECT id FROM tags WHERE name = ?2)"},
 	[ST_ORDER_STATUS] = {"t", "SELECT status FROM orders WHERE stripe_id = ?1"},
@@ -747,7 +1030,14 @@ static const struct {
 			       " count(*), sum(amount IS NULL OR interval NOT IN ('month', 'year', 'week', 'day')"
 			       " OR interval IS NULL)"
 			       " FROM recurring_payments WHERE contact_id = ?1 AND status = 'active'"
-			       " GROUP BY currency ORDER BY currency"},
+			       " GROUP BY currency ORDER BY currency",
+		/* pg */ "SELECT coalesce(currency, ''), CAST(round(coalesce(sum(amount * CASE \"interval\""
+		" WHEN 'month' THEN 1.0 WHEN 'year' THEN 1.0 / 12 WHEN 'week' THEN 52.0 / 12"
+		" WHEN 'day' THEN 365.0 / 12 END / coalesce(interval_count, 1)), 0)) AS BIGINT),"
+		" count(*), sum(CASE WHEN amount IS NULL OR \"interval\" IS NULL"
+		" OR \"interval\" NOT IN ('month', 'year', 'week', 'day') THEN 1 ELSE 0 END)"
+		" FROM recurring_payments WHERE contact_id = ?1 AND status = 'active'"
+		" GROUP BY currency ORDER BY currency"},
 	[ST_WINDOW_GTE] = {"i", "SELECT created_gte FROM sync_windows WHERE id = ?1"},
 	[ST_PENDING_PUT] = {"ittbii", "INSERT INTO pending_events (connection_id, event_id, customer_id, payload, received_at, next_try)"
 			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (connection_id, event_id) DO NOTHING"},
@@ -755,7 +1045,10 @@ static const struct {
 	/* due: the customer is linked now, or the wait is over (oldest first) */
 	[ST_PENDING_DUE] = {"ii", "SELECT p.connection_id, p.event_id, p.payload, p.received_at FROM pending_events p"
 			  " WHERE p.next_try <= ?1 OR EXISTS (SELECT 1 FROM stripe_customers s"
-			  " WHERE s.customer_id = p.customer_id) ORDER BY p.rowid LIMIT ?2"},
+			  " WHERE s.customer_id = p.customer_id) ORDER BY p.rowid LIMIT ?2",
+		/* pg */ "SELECT p.connection_id, p.event_id, p.payload, p.received_at FROM pending_events p"
+		" WHERE p.next_try <= ?1 OR EXISTS (SELECT 1 FROM stripe_customers s"
+		" WHERE s.customer_id = p.customer_id) ORDER BY p.seq LIMIT ?2"},
 	[ST_PENDING_DEFER] = {"iti", "UPDATE pending_events SET next_try = ?3 WHERE connection_id = ?1 AND event_id = ?2"},
 };
 _Static_assert(sizeof stmts / sizeof stmts[0] == ST__MAX, "every statement needs its SQL");
@@ -1017,8 +1310,9 @@ int store_schema_version(void)
 /* Applies migrations version.. each in its own transaction. */
 static sl_err migrate_from(struct store *db, int version)
 {
+	bool pg = db_engine(db->db) == DB_PG;
 	for (int v = version; v < N_MIGRATIONS; v++) {
-		const char *text = migrations[v];
+		const char *text = pg ? pg_migrations[v] : migrations[v];
 		sl_err e = db_begin(db->db);
 		if (!e && (e = db_schema_version(db->db, &version)) == SL_OK && version > v) {
 			db_rollback(db->db);   /* another process got there first */
@@ -1275,46 +1569,59 @@ sl_err store_tags_list(struct store *db, struct arena *a, const char ***out,
 	return query_texts(db, ST_TAGS_LIST, NO_ARGS, a, out, n);
 }
 
-sl_err store_contacts_each(struct store *db, const long long *custom_ids,
-			   size_t n_custom, store_contact_row_fn row, void *ctx)
+#define EACH_PAGE 500
+
+/* Hands one page of contacts (after id *after) to row() with their custom
+ * values; *got is how many there were. */
+static sl_err contacts_page(struct store *db, const long long *custom_ids, size_t n_custom,
+			    store_contact_row_fn row, void *ctx, struct arena *a, const char **values,
+			    long long *after, size_t *got)
 {
-	struct db_stmt *cs = bound(db, ST_CONTACTS_ALL, NO_ARGS);
-	struct db_stmt *vs = cs ? bound(db, ST_VALUES_ALL, NO_ARGS) : NULL;
-	if (!cs || !vs) {
-		db_reset(cs);
+	struct contact *cs;
+	sl_err e = query_rows(db, ST_CONTACTS_ALL, ARGS(V(*after), V((long long)EACH_PAGE)), COLS(contact_cols),
+			      sizeof *cs, 0, a, &cs, got);
+	if (e || *got == 0)
+		return e;
+	long long last = cs[*got - 1].id;
+	struct db_stmt *vs = bound(db, ST_VALUES_ALL, ARGS(V(*after), V(last)));
+	if (!vs)
 		return SL_ERR_DB;
-	}
-	sl_err e = SL_OK;
-	struct arena *a = arena_new();
-	const char **values = calloc(n_custom + 1, sizeof *values);
-	if (!values) {
-		e = SL_ERR_NOMEM;
-		goto out;
-	}
-	bool vrow = false, crow = false;
-	if ((e = db_step(vs, &vrow)))
-		goto out;
-	while (!(e = db_step(cs, &crow)) && crow) {
-		struct contact c;
-		arena_reset(a);
-		read_cols(a, cs, 0, COLS(contact_cols), &c);
+	bool vrow = false;
+	e = db_step(vs, &vrow);
+	for (size_t k = 0; !e && k < *got; k++) {
 		memset(values, 0, n_custom * sizeof *values);
-		/* both queries are in contact id order: merge */
-		while (!e && vrow && db_column_int(vs, 0) < c.id)
+		/* both are in contact id order: merge */
+		while (!e && vrow && db_column_int(vs, 0) < cs[k].id)
 			e = db_step(vs, &vrow);
-		while (!e && vrow && db_column_int(vs, 0) == c.id) {
+		while (!e && vrow && db_column_int(vs, 0) == cs[k].id) {
 			long long field = db_column_int(vs, 1);
 			for (size_t i = 0; i < n_custom; i++)
 				if (custom_ids[i] == field)
 					values[i] = col_text(a, vs, 2);
 			e = db_step(vs, &vrow);
 		}
-		if (e || (e = row(ctx, &c, values)))
-			goto out;
+		if (!e)
+			e = row(ctx, &cs[k], values);
 	}
-out:
-	db_reset(cs);
 	db_reset(vs);
+	*after = last;
+	return e;
+}
+
+sl_err store_contacts_each(struct store *db, const long long *custom_ids,
+			   size_t n_custom, store_contact_row_fn row, void *ctx)
+{
+	sl_err e = SL_OK;
+	struct arena *a = arena_new();
+	const char **values = calloc(n_custom + 1, sizeof *values);
+	long long after = 0;
+	size_t got = EACH_PAGE;
+	if (!a || !values)
+		e = SL_ERR_NOMEM;
+	while (!e && got == EACH_PAGE) {
+		arena_reset(a);
+		e = contacts_page(db, custom_ids, n_custom, row, ctx, a, values, &after, &got);
+	}
 	free(values);
 	arena_free(a);
 	return e;
@@ -2104,6 +2411,23 @@ sl_err store_segments_list(struct store *db, struct arena *a, struct segment_row
 	return query_rows(db, ST_SEGMENTS_LIST, NO_ARGS, COLS(segment_cols), sizeof **out, 0, a, out, n);
 }
 
+/* Returns text with every from replaced by to, in the arena. */
+static const char *replace_all(struct arena *a, const char *text, const char *from, const char *to)
+{
+	size_t nf = strlen(from), nt = strlen(to), count = 0;
+	for (const char *p = strstr(text, from); p; p = strstr(p + nf, from))
+		count++;
+	char *out = arena_alloc(a, strlen(text) + count * nt + 1), *d = out;
+	for (const char *p; (p = strstr(text, from)); text = p + nf) {
+		memcpy(d, text, (size_t)(p - text));
+		d += p - text;
+		memcpy(d, to, nt);
+		d += nt;
+	}
+	strcpy(d, text);
+	return out;
+}
+
 /* Prepares "head WHERE <compiled> tail" as a one-off statement and binds
  * the compiled operands followed by the n_after integers in after; the
  * statement text is only fixed fragments (segment.c's catalogue and the
@@ -2128,7 +2452,10 @@ static sl_err segment_prepare(struct store *db, struct arena *a, const struct se
 		types[q.n_binds + i] = 'i';
 	}
 	types[n] = '\0';
-	const char *text = arena_printf(a, "%s WHERE %s%s", head, q.where, tail);
+	const char *where = q.where;
+	if (db_engine(db->db) == DB_PG)   /* SQLite's LIKE ignores ASCII case */
+		where = replace_all(a, where, " LIKE ", " ILIKE ");
+	const char *text = arena_printf(a, "%s WHERE %s%s", head, where, tail);
 	if (!(*out = db_prepare(db->db, -1, text, types)))
 		return SL_ERR_DB;
 	return db_bind(*out, vals, (int)n);
@@ -2154,10 +2481,12 @@ sl_err store_segment_contacts(struct store *db, struct arena *a, const struct se
 	if (limit <= 0)
 		limit = 50;
 	const long long after[] = {limit, offset > 0 ? offset : 0};
-	sl_err e = segment_prepare(db, a, def, now,
-				   "SELECT c.id, c.email, c.first_name, c.last_name, c.phone, " TAGS_OF("c.id")
-				   ", c.created_at, c.updated_at FROM contacts c",
-				   " ORDER BY c.id DESC LIMIT ? OFFSET ?", after, 2, &st);
+	const char *head = db_engine(db->db) == DB_PG
+		? "SELECT c.id, c.email, c.first_name, c.last_name, c.phone, " PG_TAGS_OF("c.id")
+		  ", c.created_at, c.updated_at FROM contacts c"
+		: "SELECT c.id, c.email, c.first_name, c.last_name, c.phone, " TAGS_OF("c.id")
+		  ", c.created_at, c.updated_at FROM contacts c";
+	sl_err e = segment_prepare(db, a, def, now, head, " ORDER BY c.id DESC LIMIT ? OFFSET ?", after, 2, &st);
 	if (e)
 		goto out;
 	struct contact *c = arena_alloc(a, (size_t)limit * sizeof *c);

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "testdb.h"
 #include "app.h"
 #include "arena.h"
 #include "auth.h"
@@ -53,7 +54,11 @@ static int setup(void **state)
 		free(fx);
 		return -1;
 	}
-	snprintf(fx->path, sizeof fx->path, "%s/test.db", fx->dir);
+	if (!testdb_make(fx->dir, fx->path, sizeof fx->path)) {
+		rmdir(fx->dir);
+		free(fx);
+		return -1;
+	}
 	sl_err e;
 	fx->thread.db = store_open(fx->path, &e);
 	if (!fx->thread.db || store_migrate(fx->thread.db))
@@ -81,6 +86,7 @@ static int teardown(void **state)
 		unlink(p);
 	}
 	rmdir(fx->dir);
+	testdb_drop(fx->dir);
 	free(fx);
 	return 0;
 }
