@@ -11,6 +11,8 @@
 //   BENCH_CALLGRIND=/tmp/w.out node bench/lifecycle_bench.js [events]   (the worker under callgrind)
 //   BENCH_PERF=/tmp/w.data node bench/lifecycle_bench.js    (perf record of the worker at c16;
 //                                                            then perf report -i /tmp/w.data)
+//   BENCH_STRACE=/tmp/w.txt node bench/lifecycle_bench.js   (strace -c of the worker at c16: system calls)
+//   BENCH_AUTOMATIONS=1 ...                                  (with three automations on "Order created")
 'use strict';
 const path = require('node:path');
 const fs = require('node:fs');
@@ -47,7 +49,8 @@ function load(url, secret, count, concurrency, seed) {
 
 (async () => {
   const fake = await start({ port: 0 });
-  const app = await startApp({ STRIPELINK_STRIPE_API: fake.url, STRIPELINK_THREADS: process.env.STRIPELINK_THREADS || '16' });
+  const app = await startApp({ STRIPELINK_STRIPE_API: fake.url, STRIPELINK_THREADS: process.env.STRIPELINK_THREADS || '16',
+    ...(process.env.BENCH_AUTOMATIONS ? { STRIPELINK_OUTBOUND_ALLOW_PRIVATE: '1', STRIPELINK_OUTBOUND_ALLOW_HTTP: '1' } : {}) });
   try {
     const admin = await adminClient(app);
     const res = await admin.submit('/apps/stripe/connect', '/apps/stripe/connect', { secret_key: 'sk_test_benchmark123' });
@@ -59,6 +62,16 @@ function load(url, secret, count, concurrency, seed) {
     app.sql(`INSERT OR IGNORE INTO connection_resources (connection_id, resource, sync_type, mapping, created_at, updated_at)
              VALUES (${id}, 'customer', 'new', NULL, ${now}, ${now});
              UPDATE connections SET create_contact = 1, create_order = 1, create_recurring = 1 WHERE id = ${id};`);
+    if (process.env.BENCH_AUTOMATIONS) {
+      // three automations on "Order created" (add a tag, remove a tag, send a webhook to
+      // a URL that refuses connections: the delivery worker's retries wait), as in
+      // automations_bench.js, to profile what they cost the ingest path
+      for (const [name, action, n] of [['add', 'add_tag', 'bench-paid'], ['remove', 'remove_tag', 'bench-lead'],
+        ['hook', 'webhook', 'http://127.0.0.1:9/hook']]) {
+        const r = await admin.submit('/automations', '/automations', { name, trigger: 'order_created', action_0: action, name_0: n });
+        if (r.status !== 201) throw new Error(`automation ${name}: ${r.status}`);
+      }
+    }
     await fetch(`${fake.url}/_fake/faults`, { method: 'POST', headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ rules: [{ path: '/v1/customers/*', method: 'GET', delay_ms: LOOKUP_MS, count: -1 }] }) });
     const url = `${app.base}/webhooks/stripe/${id}`;
@@ -118,11 +131,21 @@ function load(url, secret, count, concurrency, seed) {
     }
     console.log(`lifecycle mix (6 event types per customer, ~3.8 KB), Customer resource mapped (only new records), ` +
       `3 switches on, Stripe customer lookups answered after ${LOOKUP_MS} ms; WAL synchronous=FULL, group commit`);
+    // the web worker's writer: jobs and groups (one disk sync each) from /metrics
+    const writerStats = async () => {
+      const text = await (await fetch(`${app.base}/metrics`)).text();
+      const get = (name) => Number((new RegExp(`^${name}\\{process="web"\\} (\\d+)`, 'm').exec(text) || [])[1] || 0);
+      return { jobs: get('stripelink_writer_jobs_total'), groups: get('stripelink_writer_groups_total') };
+    };
     for (const [conc, count] of [[1, perRun ? Math.ceil(perRun / 5) : 1200], [16, perRun || 6000]]) {
       const before = await countLookups();
+      const w0 = await writerStats();
       // BENCH_PERF=file: perf record of the worker during the concurrency-16 run (profile first)
+      // BENCH_STRACE=file: strace -c of the worker's threads during the same run (system calls per event)
       const perf = process.env.BENCH_PERF && conc === 16
-        ? spawn('perf', ['record', '-F', '1999', '-g', '-p', worker, '-o', process.env.BENCH_PERF], { stdio: 'ignore' }) : null;
+        ? spawn('perf', ['record', '-F', '1999', '-g', '-p', worker, '-o', process.env.BENCH_PERF], { stdio: 'ignore' })
+        : process.env.BENCH_STRACE && conc === 16
+          ? spawn('strace', ['-c', '-f', '-p', worker, '-o', process.env.BENCH_STRACE], { stdio: 'ignore' }) : null;
       if (perf) await new Promise((r) => setTimeout(r, 500));
       const r = await load(url, secret, count, conc, seed++);
       if (perf) {
@@ -130,9 +153,11 @@ function load(url, secret, count, concurrency, seed) {
         await new Promise((r) => perf.on('close', r));
       }
       const asked = (await countLookups()) - before;
+      const w1 = await writerStats();
+      const perGroup = w1.groups > w0.groups ? ((w1.jobs - w0.jobs) / (w1.groups - w0.groups)).toFixed(1) : '?';
       console.log(`  concurrency ${String(conc).padStart(2)}: ${r.events_per_s.toFixed(0).padStart(6)} events/s, p50 ${r.latency_ms.p50.toFixed(2)} ms, ` +
         `p99 ${r.latency_ms.p99.toFixed(2)} ms, non-2xx ${r.non_2xx}, events ${r.count}, customer lookups ${asked}, ` +
-        `worker RSS ${(rssKb(worker) / 1024).toFixed(1)} MiB`);
+        `worker RSS ${(rssKb(worker) / 1024).toFixed(1)} MiB, ${perGroup} events per commit`);
     }
     const drainStart = Date.now();
     while (Number(app.sql('SELECT count(*) FROM pending_events;').trim()) > 0 && Date.now() - drainStart < 120000)

@@ -5,10 +5,12 @@
  */
 #include "db_impl.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct sq_db {
 	struct db base;
@@ -47,8 +49,32 @@ static void sq_close(struct db *db)
 	free(db);
 }
 
+/* Waits for another process's write lock in short sleeps (100 µs doubling to
+ * 2 ms) for about 5 s in all. SQLite's own busy timeout sleeps up to 100 ms
+ * at a time, which a webhook answered after its group's commit would feel
+ * whenever the sync worker writes at the same moment. */
+static int busy_wait(void *unused, int tries)
+{
+	(void)unused;
+	if (tries > 2500)
+		return 0;
+	useconds_t us = tries < 5 ? 100u << tries : 2000u;
+	usleep(us);
+	return 1;
+}
+
+/* Process-wide SQLite settings, before the first connection: no memory
+ * statistics (they take one global mutex on every allocation, which the
+ * request threads and the writer then contend for). */
+static void global_init(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static struct db *sq_open(const char *path, sl_err *err)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, global_init);
 	struct sq_db *db = calloc(1, sizeof *db);
 	if (!db) {
 		*err = SL_ERR_NOMEM;
@@ -61,7 +87,7 @@ static struct db *sq_open(const char *path, sl_err *err)
 		*err = fail(db->h, rc, "open");
 		goto out;
 	}
-	sqlite3_busy_timeout(db->h, 5000);
+	sqlite3_busy_handler(db->h, busy_wait, NULL);
 	rc = sqlite3_exec(db->h,
 			  "PRAGMA journal_mode = WAL;"
 			  "PRAGMA synchronous = FULL;"

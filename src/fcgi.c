@@ -23,7 +23,35 @@ struct pool {
 	int listen_fd;
 	struct app_shared *shared;
 	volatile int stopping;
+	/* each thread's request, so a stop can end kept connections: nginx
+	 * keeps FastCGI connections open (fastcgi_keep_conn), and a thread
+	 * waiting for the next request on one would not see the listening
+	 * socket close. Slots are owned by their threads; guarded by lock. */
+	pthread_mutex_t lock;
+	FCGX_Request **reqs;
+	int nreqs;
 };
+
+/* Registers a thread's request (slot i) for stop_kept(). */
+static void pool_register(struct pool *pool, int i, FCGX_Request *req)
+{
+	pthread_mutex_lock(&pool->lock);
+	pool->reqs[i] = req;
+	pthread_mutex_unlock(&pool->lock);
+}
+
+/* Ends the reading side of every kept connection: a thread waiting on one
+ * sees end of input, closes it and finds the listening socket shut. A
+ * thread in the middle of a request has read its whole body already and
+ * still writes its answer. */
+static void stop_kept(struct pool *pool)
+{
+	pthread_mutex_lock(&pool->lock);
+	for (int i = 0; i < pool->nreqs; i++)
+		if (pool->reqs[i] && pool->reqs[i]->ipcFd >= 0)
+			shutdown(pool->reqs[i]->ipcFd, SHUT_RD);
+	pthread_mutex_unlock(&pool->lock);
+}
 
 /* Reads up to limit bytes of body; sets *too_large when more was
  * announced. Returns a malloc'd buffer (caller frees) and its length. */
@@ -82,9 +110,15 @@ static void write_response(FCGX_Request *req, const struct http_response *resp, 
 		fprintf(stderr, "stripelink: response cut short: %s\n", err_name(e));
 }
 
+struct thread_arg {
+	struct pool *pool;
+	int slot;
+};
+
 static void *serve_thread(void *p)
 {
-	struct pool *pool = p;
+	struct thread_arg *ta = p;
+	struct pool *pool = ta->pool;
 	sl_err e;
 	struct app_thread *t = app_thread_new(pool->shared, &e);
 	if (!t) {
@@ -93,6 +127,7 @@ static void *serve_thread(void *p)
 	}
 	FCGX_Request req;
 	FCGX_InitRequest(&req, pool->listen_fd, 0);
+	pool_register(pool, ta->slot, &req);
 	struct arena *arena = arena_new();
 	while (!pool->stopping) {
 		if (FCGX_Accept_r(&req) < 0)
@@ -111,7 +146,8 @@ static void *serve_thread(void *p)
 		arena_reset(arena);
 		FCGX_Finish_r(&req);
 	}
-	FCGX_Free(&req, 0);
+	pool_register(pool, ta->slot, NULL);
+	FCGX_Free(&req, 1);
 	arena_free(arena);
 	app_thread_free(t);
 	return NULL;
@@ -129,7 +165,7 @@ static void share_socket(const char *path)
 sl_err fcgi_serve(const char *path, int threads, struct app_shared *shared)
 {
 	unlink(path);
-	struct pool pool = {.shared = shared};
+	struct pool pool = {.shared = shared, .lock = PTHREAD_MUTEX_INITIALIZER};
 	pool.listen_fd = FCGX_OpenSocket(path, 1024);
 	if (pool.listen_fd < 0) {
 		fprintf(stderr, "stripelink: cannot listen on %s: %s\n", path, strerror(errno));
@@ -147,12 +183,21 @@ sl_err fcgi_serve(const char *path, int threads, struct app_shared *shared)
 	signal(SIGPIPE, SIG_IGN);
 
 	pthread_t *tids = calloc((size_t)threads, sizeof *tids);
-	if (!tids)
+	struct thread_arg *args = calloc((size_t)threads, sizeof *args);
+	pool.reqs = calloc((size_t)threads, sizeof *pool.reqs);
+	if (!tids || !args || !pool.reqs) {
+		free(tids);
+		free(args);
+		free(pool.reqs);
 		return SL_ERR_NOMEM;
+	}
+	pool.nreqs = threads;
 	int started = 0;
-	for (int i = 0; i < threads; i++)
-		if (pthread_create(&tids[started], NULL, serve_thread, &pool) == 0)
+	for (int i = 0; i < threads; i++) {
+		args[started] = (struct thread_arg){&pool, started};
+		if (pthread_create(&tids[started], NULL, serve_thread, &args[started]) == 0)
 			started++;
+	}
 	fprintf(stderr, "stripelink: serving on %s with %d threads\n", path, started);
 
 	int sig = 0;
@@ -161,9 +206,12 @@ sl_err fcgi_serve(const char *path, int threads, struct app_shared *shared)
 	pool.stopping = 1;
 	FCGX_ShutdownPending();
 	shutdown(pool.listen_fd, SHUT_RDWR);
+	stop_kept(&pool);
 	for (int i = 0; i < started; i++)
 		pthread_join(tids[i], NULL);
 	free(tids);
+	free(args);
+	free(pool.reqs);
 	close(pool.listen_fd);
 	unlink(path);
 	return SL_OK;

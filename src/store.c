@@ -692,6 +692,7 @@ enum stmt {
 	ST_PENDING_DELETE,
 	ST_PENDING_DUE,
 	ST_PENDING_DEFER,
+	ST_PENDING_FOR_CUSTOMER,
 	ST__MAX
 };
 
@@ -1050,6 +1051,10 @@ static const struct {
 		" WHERE p.next_try <= ?1 OR EXISTS (SELECT 1 FROM stripe_customers s"
 		" WHERE s.customer_id = p.customer_id) ORDER BY p.seq LIMIT ?2"},
 	[ST_PENDING_DEFER] = {"iti", "UPDATE pending_events SET next_try = ?3 WHERE connection_id = ?1 AND event_id = ?2"},
+	[ST_PENDING_FOR_CUSTOMER] = {"tii", "SELECT connection_id, event_id, payload, received_at FROM pending_events"
+					    " WHERE customer_id = ?1 AND connection_id = ?2 ORDER BY rowid LIMIT ?3",
+		/* pg */ "SELECT connection_id, event_id, payload, received_at FROM pending_events"
+			 " WHERE customer_id = ?1 AND connection_id = ?2 ORDER BY seq LIMIT ?3"},
 };
 _Static_assert(sizeof stmts / sizeof stmts[0] == ST__MAX, "every statement needs its SQL");
 
@@ -1839,13 +1844,12 @@ static const char *col_bytes(struct arena *a, struct db_stmt *st, int i, size_t 
 	return arena_strndup(a, p ? p : "", p ? *len : 0);
 }
 
-sl_err store_pending_due(struct store *db, struct arena *a, long long now, int max,
-			 struct pending_event **out, size_t *n)
+/* Reads the waiting events a bound statement finds into an arena array. */
+static sl_err read_pending(struct arena *a, struct db_stmt *st, struct pending_event **out, size_t *n)
 {
 	size_t cap = 0;
 	*out = NULL;
 	*n = 0;
-	struct db_stmt *st = bound(db, ST_PENDING_DUE, ARGS(V(now), V(max)));
 	if (!st)
 		return SL_ERR_DB;
 	bool row;
@@ -1860,6 +1864,20 @@ sl_err store_pending_due(struct store *db, struct arena *a, long long now, int m
 	}
 	db_reset(st);
 	return e;
+}
+
+sl_err store_pending_due(struct store *db, struct arena *a, long long now, int max,
+			 struct pending_event **out, size_t *n)
+{
+	return read_pending(a, bound(db, ST_PENDING_DUE, ARGS(V(now), V(max))), out, n);
+}
+
+sl_err store_pending_for_customer(struct store *db, struct arena *a, long long connection_id,
+				  const char *customer_id, int max, struct pending_event **out,
+				  size_t *n)
+{
+	return read_pending(a, bound(db, ST_PENDING_FOR_CUSTOMER, ARGS(V(customer_id), V(connection_id), V(max))),
+			    out, n);
 }
 
 sl_err store_log_add(struct store *db, const struct log_entry *l, long long *id)

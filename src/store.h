@@ -279,6 +279,11 @@ sl_err store_pending_defer(struct store *db, long long connection_id, const char
  * next_try <= now), oldest first, into an arena array. */
 sl_err store_pending_due(struct store *db, struct arena *a, long long now, int max,
 			 struct pending_event **out, size_t *n);
+/* At most max events of a connection waiting for customer_id, oldest first,
+ * into an arena array. */
+sl_err store_pending_for_customer(struct store *db, struct arena *a, long long connection_id,
+				  const char *customer_id, int max, struct pending_event **out,
+				  size_t *n);
 
 struct log_entry {
 	long long id;

@@ -203,11 +203,19 @@ static sl_err write_nginx_conf(const char *out_path)
 	char port[16];
 	snprintf(port, sizeof port, "%d", c->port);
 	bool root = geteuid() == 0 && getpwnam("www-data");
+	/* kept FastCGI connections per nginx worker (two workers): a quarter
+	 * of the request threads each, see nginx.conf.in */
+	char keepalive[64];
+	if (c->threads >= 4)
+		snprintf(keepalive, sizeof keepalive, "keepalive %d;", c->threads / 4);
+	else
+		snprintf(keepalive, sizeof keepalive, "# %d request threads: no kept connections", c->threads);
 	const char *vars[][2] = {
 		{"@PORT@", port},
 		{"@DATA@", c->data_dir},
 		{"@ROOT@", c->root},
 		{"@SOCKET@", c->socket_path},
+		{"@KEEPALIVE@", keepalive},
 		{"@USER@", root ? "user www-data www-data;" : "# running unprivileged: no user switch"},
 	};
 	struct buf out = BUF_INIT;

@@ -55,6 +55,7 @@ struct delivery {
 	const char *source;               /* NULL: a delivery; "catchup": from the event list */
 	const unsigned char *payload;
 	size_t payload_len;
+	const struct connection_row *conn; /* borrowed: the connection the event came for */
 	bool may_ask;                     /* a customer lookup at Stripe is allowed */
 	bool completing;                  /* a waiting event, completed off the request path */
 	int wait;                         /* seconds before a waiting event is looked up */
@@ -89,6 +90,8 @@ static sl_err log_delivery(struct store *db, struct delivery *d, bool keep_paylo
 	};
 	return store_log_add(db, &l, NULL);
 }
+
+static void complete_inline(struct store *db, const struct delivery *d, const char *customer_id);
 
 /* The writer job: record the event id first, then apply. */
 static sl_err delivery_job(struct store *db, void *arg)
@@ -169,7 +172,11 @@ static sl_err delivery_job(struct store *db, void *arg)
 		goto out;
 	if (d->completing && (e = store_pending_delete(db, d->connection_id, d->event_id)))
 		goto out;
-	e = log_delivery(db, d, strcmp(d->result, "skipped") == 0);
+	if ((e = log_delivery(db, d, strcmp(d->result, "skipped") == 0)))
+		goto out;
+	/* this event linked its customer: what waits for it applies now */
+	if (d->mapped && !d->completing && d->conn && d->item.contact_id && d->item.cs->customer_id)
+		complete_inline(db, d, d->item.cs->customer_id);
 out:
 	arena_free(a);
 	return e;
@@ -183,17 +190,127 @@ static const char *json_str(json_object *o, const char *key)
 	return NULL;
 }
 
+/*
+ * Per request thread: the mappings it built last, keyed by resource and the
+ * saved mapping's JSON text (none: the default), so a delivery reads the
+ * saved text (one indexed row, so a change applies at once) but does not
+ * build the same mapping again. Owned by the thread; freed at its exit.
+ */
+#define MAPPING_CACHE 8
+
+struct mapping_slot {
+	bool used;
+	enum resource res;
+	char *text;              /* owned; NULL: the resource's default mapping */
+	struct mapping *m;       /* owned */
+};
+
+static pthread_key_t mapping_key;
+static pthread_once_t mapping_once = PTHREAD_ONCE_INIT;
+
+static void mapping_cache_free(void *p)
+{
+	struct mapping_slot *slots = p;
+	for (int i = 0; i < MAPPING_CACHE; i++) {
+		free(slots[i].text);
+		mapping_free(slots[i].m);
+	}
+	free(slots);
+}
+
+static void mapping_key_init(void)
+{
+	pthread_key_create(&mapping_key, mapping_cache_free);
+}
+
+static bool same_text(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 /* The connection's mapping for a resource (saved, or the default when the
- * resource is not set up). Caller frees. */
-static struct mapping *mapping_for(struct app_thread *t, struct arena *a, long long connection_id,
-				   enum resource res)
+ * resource is not set up). Borrowed from the thread's cache: valid until the
+ * thread's next call; NULL when memory runs out. */
+static const struct mapping *mapping_for(struct app_thread *t, struct arena *a,
+					 long long connection_id, enum resource res)
 {
 	struct resource_row row;
-	struct mapping *m = NULL;
-	if (store_resource_get(t->db, a, connection_id, catalog_resource(res)->slug, &row) == SL_OK &&
-	    row.mapping)
-		m = mapping_from_json(row.mapping, NULL);
-	return m ? m : mapping_default(res);
+	const char *text = NULL;
+	if (store_resource_get(t->db, a, connection_id, catalog_resource(res)->slug, &row) == SL_OK)
+		text = row.mapping;
+	pthread_once(&mapping_once, mapping_key_init);
+	struct mapping_slot *slots = pthread_getspecific(mapping_key);
+	if (!slots) {
+		if (!(slots = calloc(MAPPING_CACHE, sizeof *slots)))
+			return NULL;
+		pthread_setspecific(mapping_key, slots);
+	}
+	for (int i = 0; i < MAPPING_CACHE; i++)
+		if (slots[i].used && slots[i].res == res && same_text(slots[i].text, text))
+			return slots[i].m;
+	struct mapping *m = text ? mapping_from_json(text, NULL) : NULL;
+	if (!m) {
+		text = NULL;   /* unreadable saved mapping: the default, as before */
+		for (int i = 0; i < MAPPING_CACHE; i++)
+			if (slots[i].used && slots[i].res == res && !slots[i].text)
+				return slots[i].m;
+		m = mapping_default(res);
+	}
+	char *copy = text ? strdup(text) : NULL;
+	if (!m || (text && !copy)) {
+		mapping_free(m);
+		free(copy);
+		return NULL;
+	}
+	/* a free slot, else the first one (a handful of resources per install) */
+	int i = 0;
+	while (i < MAPPING_CACHE - 1 && slots[i].used)
+		i++;
+	free(slots[i].text);
+	mapping_free(slots[i].m);
+	slots[i] = (struct mapping_slot){true, res, copy, m};
+	return m;
+}
+
+/*
+ * Per request thread: the signing secrets it opened last, keyed by their
+ * sealed text. Opening one is an AES-GCM decryption on every delivery;
+ * a rolled or new secret has a new sealed text, so a stale one is never
+ * used. Fixed-size, so a thread's exit leaves nothing to free.
+ */
+#define SECRET_CACHE 4
+
+struct secret_slot {
+	char sealed[512];
+	char plain[256];
+};
+
+static _Thread_local struct secret_slot secret_cache[SECRET_CACHE];
+static _Thread_local unsigned secret_next;
+
+/* The plain secret of sealed, copied into buf (cap bytes); false when it
+ * does not open or does not fit. */
+static bool secret_open(struct app_thread *t, const char *sealed, char *buf, size_t cap)
+{
+	if (!sealed)
+		return false;
+	for (int i = 0; i < SECRET_CACHE; i++)
+		if (secret_cache[i].sealed[0] && strcmp(secret_cache[i].sealed, sealed) == 0) {
+			snprintf(buf, cap, "%s", secret_cache[i].plain);
+			return true;
+		}
+	char *plain = connection_open_key(t, sealed);
+	bool ok = plain && strlen(plain) < cap;
+	if (ok) {
+		snprintf(buf, cap, "%s", plain);
+		struct secret_slot *s = &secret_cache[secret_next++ % SECRET_CACHE];
+		if (strlen(sealed) < sizeof s->sealed && strlen(plain) < sizeof s->plain) {
+			snprintf(s->sealed, sizeof s->sealed, "%s", sealed);
+			snprintf(s->plain, sizeof s->plain, "%s", plain);
+		}
+	}
+	connection_secret_free(plain);
+	return ok;
 }
 
 /* True for lookup failures a later delivery may not meet: the network,
@@ -258,7 +375,7 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 		    struct change_set *cs)
 {
 	enum resource res = d->ev->resource;
-	struct mapping *m = mapping_for(t, a, c->id, res);
+	const struct mapping *m = mapping_for(t, a, c->id, res);   /* borrowed */
 	json_object *customer = NULL;
 	bool asked_stripe = false;   /* at most one customer lookup per event */
 	if (!m) {
@@ -266,7 +383,6 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 		return;
 	}
 	if ((d->skip_reason = event_version_check(a, m, object, version, c->id, &d->version_note))) {
-		mapping_free(m);
 		return;
 	}
 	if (mapping_needs_customer(m, object)) {
@@ -276,14 +392,12 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 			const char *why = NULL;
 			if (!d->may_ask) {
 				d->wait_for = arena_strdup(a, cus);
-				mapping_free(m);
 				return;
 			}
 			asked_stripe = true;
 			sl_err e = fetch_customer(t, c, cus, &customer, &why, a);
 			if (retryable(e)) {
 				d->fail_reason = why;
-				mapping_free(m);
 				return;
 			}
 			if (e && e != SL_ERR_NOT_FOUND)
@@ -299,7 +413,6 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 		if (store_customer_contact(t->db, cs->customer_id, &linked) != SL_OK) {
 			if (!customer && !asked_stripe && !d->may_ask) {
 				d->wait_for = arena_strdup(a, cs->customer_id);
-				mapping_free(m);
 				return;
 			}
 			if (!customer && !asked_stripe) {
@@ -308,7 +421,6 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 				if (retryable(f)) {
 					d->fail_reason = why;
 					json_object_put(customer);
-					mapping_free(m);
 					return;
 				}
 				if (f && f != SL_ERR_NOT_FOUND)
@@ -333,7 +445,6 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 			      (d->ev->recurring == RECURRING_IF_SUBSCRIPTION_MODE && cs->recurring.present)),
 	};
 	json_object_put(customer);
-	mapping_free(m);
 }
 
 /* Fills out from d; the strings are copied into a, because d's may point
@@ -355,50 +466,72 @@ enum path {
 	PATH_REPLAY,     /* a person's Replay of a skipped or failed event */
 	PATH_CATCHUP,    /* the sync worker's catch-up from Stripe's event list */
 	PATH_COMPLETE,   /* the sync worker completing a waiting event */
+	PATH_LINKED,     /* the writer completing it when its customer's event linked it */
 };
+
+/* A delivery of body for c, as it arrives by path. */
+static struct delivery delivery_init(const struct connection_row *c, const unsigned char *body,
+				     size_t len, long long now, enum path path)
+{
+	return (struct delivery){
+		.connection_id = c->id, .now = now, .replay = path == PATH_REPLAY,
+		.source = path == PATH_CATCHUP ? WEBHOOK_SOURCE_CATCHUP : NULL,
+		.payload = body, .payload_len = len, .type = "", .event_id = "", .conn = c,
+		.may_ask = path != PATH_DELIVERY && path != PATH_LINKED,
+		.completing = path == PATH_COMPLETE || path == PATH_LINKED,
+		.wait = config_get()->webhook_wait,
+	};
+}
+
+/* Parses and checks d's body and maps it (prepare) into d and cs. Returns
+ * the parsed event (NULL when it did not parse); the caller puts it after
+ * cs, whose strings may point into it, is done with. */
+static json_object *decode(struct app_thread *t, struct arena *a, const struct connection_row *c,
+			   struct delivery *d, struct change_set *cs)
+{
+	json_tokener *tok = json_tokener_new();
+	json_object *event = tok ? json_tokener_parse_ex(tok, (const char *)d->payload,
+							 (int)d->payload_len) : NULL;
+	bool complete = tok && json_tokener_get_error(tok) == json_tokener_success &&
+			json_tokener_get_parse_end(tok) == d->payload_len;
+	if (tok)
+		json_tokener_free(tok);
+	json_object *data = NULL, *object = NULL, *created = NULL;
+	const char *id = json_str(event, "id");
+	const char *type = json_str(event, "type");
+	if (id)
+		d->event_id = arena_strdup(a, id);
+	if (type)
+		d->type = arena_strdup(a, type);
+	if (!complete || !json_object_is_type(event, json_type_object))
+		d->reject_reason = "the body is not a JSON object";
+	else if (!id || !type)
+		d->reject_reason = "the event has no id or type";
+	else if (!json_object_object_get_ex(event, "created", &created) ||
+		 !json_object_is_type(created, json_type_int))
+		d->reject_reason = "the event has no created time";
+	else if (!json_object_object_get_ex(event, "data", &data) ||
+		 !json_object_object_get_ex(data, "object", &object) ||
+		 !json_object_is_type(object, json_type_object))
+		d->reject_reason = "the event has no data.object";
+	if (!d->reject_reason) {
+		d->created = json_object_get_int64(created);
+		d->ev = catalog_event_find(type);
+		if (d->ev)
+			prepare(t, a, c, object, json_str(event, "api_version"), d, cs);
+	}
+	return event;
+}
 
 /* Shared by receive, replay, catch-up and completion once the body is trusted. */
 static sl_err process(struct app_thread *t, struct arena *a, const struct connection_row *c,
 		      const unsigned char *body, size_t len, long long now, enum path path,
 		      struct webhook_outcome *out)
 {
-	struct delivery d = {
-		.connection_id = c->id, .now = now, .replay = path == PATH_REPLAY,
-		.source = path == PATH_CATCHUP ? WEBHOOK_SOURCE_CATCHUP : NULL,
-		.payload = body, .payload_len = len, .type = "", .event_id = "",
-		.may_ask = path != PATH_DELIVERY, .completing = path == PATH_COMPLETE,
-		.wait = config_get()->webhook_wait,
-	};
+	struct delivery d = delivery_init(c, body, len, now, path);
 	struct change_set cs;
 	change_set_init(&cs);
-	json_tokener *tok = json_tokener_new();
-	json_object *event = tok ? json_tokener_parse_ex(tok, (const char *)body, (int)len) : NULL;
-	bool complete = tok && json_tokener_get_error(tok) == json_tokener_success &&
-			json_tokener_get_parse_end(tok) == len;
-	json_object *data = NULL, *object = NULL, *created = NULL;
-	const char *id = json_str(event, "id");
-	const char *type = json_str(event, "type");
-	if (id)
-		d.event_id = arena_strdup(a, id);
-	if (type)
-		d.type = arena_strdup(a, type);
-	if (!complete || !json_object_is_type(event, json_type_object))
-		d.reject_reason = "the body is not a JSON object";
-	else if (!id || !type)
-		d.reject_reason = "the event has no id or type";
-	else if (!json_object_object_get_ex(event, "created", &created) ||
-		 !json_object_is_type(created, json_type_int))
-		d.reject_reason = "the event has no created time";
-	else if (!json_object_object_get_ex(event, "data", &data) ||
-		 !json_object_object_get_ex(data, "object", &object) ||
-		 !json_object_is_type(object, json_type_object))
-		d.reject_reason = "the event has no data.object";
-	if (!d.reject_reason) {
-		d.created = json_object_get_int64(created);
-		d.ev = catalog_event_find(type);
-		if (d.ev)
-			prepare(t, a, c, object, json_str(event, "api_version"), &d, &cs);
-	}
+	json_object *event = decode(t, a, c, &d, &cs);
 	sl_err e = writer_run(t->writer, delivery_job, &d);
 	if (!e) {
 		int status = d.reject_reason ? 400 : d.fail_reason && !d.completing ? 503 : 200;
@@ -406,9 +539,45 @@ static sl_err process(struct app_thread *t, struct arena *a, const struct connec
 	}
 	change_set_clear(&cs);
 	json_object_put(event);
-	if (tok)
-		json_tokener_free(tok);
 	return e;
+}
+
+/*
+ * On the writer, inside the job of an event that has just linked
+ * customer_id: the connection's events waiting for that customer are
+ * completed in the same transaction, so they apply as soon as their
+ * customer does, with no other process writing and no extra disk sync. Each
+ * runs in its own savepoint; one that fails, or would still wait, is left to
+ * the sync worker's webhook_complete_waiting. No Stripe call: the customer
+ * is linked.
+ */
+static void complete_inline(struct store *db, const struct delivery *d, const char *customer_id)
+{
+	struct arena *a = arena_new();
+	struct pending_event *p = NULL;
+	size_t n = 0;
+	sl_err e = a ? store_pending_for_customer(db, a, d->connection_id, customer_id,
+						  WEBHOOK_COMPLETE_BATCH, &p, &n) : SL_ERR_NOMEM;
+	struct app_thread t = {.db = db};   /* reads see this transaction */
+	for (size_t i = 0; !e && i < n; i++) {
+		struct delivery w = delivery_init(d->conn, (const unsigned char *)p[i].payload,
+						  p[i].payload_len, d->now, PATH_LINKED);
+		struct change_set cs;
+		change_set_init(&cs);
+		json_object *event = decode(&t, a, d->conn, &w, &cs);
+		if (!w.reject_reason && !w.wait_for && !w.fail_reason && !(e = store_savepoint(db))) {
+			sl_err je = delivery_job(db, &w);
+			e = je ? store_rollback_to(db) : SL_OK;
+			if (!e)
+				e = store_release(db);
+		}
+		change_set_clear(&cs);
+		json_object_put(event);
+	}
+	if (e)
+		fprintf(stderr, "stripelink: completing the events waiting for %s: %s (the sync worker "
+				"will)\n", customer_id, err_name(e));
+	arena_free(a);
 }
 
 /* Loads the connection; sets out for unknown (404) and disconnected (410). */
@@ -473,20 +642,19 @@ sl_err webhook_receive(struct app_thread *t, struct arena *a, long long connecti
 		return SL_OK;
 	if (!signature)
 		return reject(t, &c, now, "no Stripe-Signature header", out);
-	char *current = connection_open_key(t, c.secret_sealed);
-	char *previous = c.previous_secret_sealed && c.previous_secret_until > now
-				 ? connection_open_key(t, c.previous_secret_sealed) : NULL;
+	char current[256], previous[256];
 	const char *secrets[2];
 	size_t n = 0;
-	if (current)
+	if (secret_open(t, c.secret_sealed, current, sizeof current))
 		secrets[n++] = current;
-	if (previous)
+	if (c.previous_secret_until > now &&
+	    secret_open(t, c.previous_secret_sealed, previous, sizeof previous))
 		secrets[n++] = previous;
 	const char *why = NULL;
 	sl_err v = n ? stripe_sig_verify(signature, body, len, secrets, n, now, WEBHOOK_TOLERANCE, &why)
 		     : SL_ERR_AUTH;
-	connection_secret_free(current);
-	connection_secret_free(previous);
+	explicit_bzero(current, sizeof current);
+	explicit_bzero(previous, sizeof previous);
 	if (v)
 		return reject(t, &c, now, arena_printf(a, "signature check failed: %s",
 						       why ? why : "no signing secret"), out);

@@ -756,6 +756,33 @@ test('webhook endpoint, end to end over nginx', async (t) => {
     assert.equal(again.json.result, 'duplicate', 'a redelivery after completion changes nothing');
   });
 
+  await t.test("a waiting event is completed in its customer's own transaction (the sync worker paused meanwhile)", async () => {
+    const sync = syncPid(rig.app);
+    assert.ok(sync, 'found the sync worker');
+    process.kill(sync, 'SIGSTOP');
+    try {
+      const paid = stripeEvent({
+        id: 'evt_whInline01', type: 'invoice.paid', created: 1700034000,
+        object: fixtureObject('invoice', { id: 'in_whInline01', customer: 'cus_whInline01', customer_email: null }),
+      });
+      assert.equal((await rig.deliver(paid)).json.result, 'waiting');
+      const cus = stripeEvent({
+        id: 'evt_whInline02', type: 'customer.created', created: 1700034010,
+        object: fixtureObject('customer', { id: 'cus_whInline01', email: 'inline.wait@example.com', name: 'Inline Wait' }),
+      });
+      assert.equal((await rig.deliver(cus)).json.result, 'processed');
+      // answered after the commit that also completed the waiting event: nothing left for the paused worker
+      assert.deepEqual(rig.logResults(paid.id), ['waiting', 'processed']);
+      assert.equal(rig.count(`SELECT count(*) FROM pending_events WHERE event_id = '${paid.id}'`), 0);
+      assert.equal(rig.count(`SELECT count(*) FROM stripe_events WHERE event_id = '${paid.id}' AND result = 'processed'`), 1);
+      assert.equal(await rig.lookups('cus_whInline01'), 0, 'no Stripe call');
+      const again = await rig.deliver(paid);
+      assert.equal(again.json.result, 'duplicate', "Stripe's retry of the completed event changes nothing");
+    } finally {
+      process.kill(sync, 'SIGCONT');
+    }
+  });
+
   await t.test('kill -9 of both workers while an event waits: it is still completed, once, when its customer arrives', async () => {
     const sub = stripeEvent({
       id: 'evt_whKillWait01', type: 'customer.subscription.created', created: 1700033000,
