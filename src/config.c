@@ -40,6 +40,10 @@ enum setting {
 	SET_ROLL_GRACE,
 	SET_WEBHOOK_WAIT,
 	SET_DATABASE_URL,
+	SET_NODE_ID,
+	SET_KEY_FILE,
+	SET_FASTCGI_LISTEN,
+	SET_LEASE,
 	SET__MAX
 };
 
@@ -78,6 +82,10 @@ static const struct setting_row settings[] = {
 	[SET_ROLL_GRACE] = {"STRIPELINK_ROLL_GRACE_SECONDS", "300", 0, 86400},
 	[SET_WEBHOOK_WAIT] = {"STRIPELINK_WEBHOOK_WAIT", "10", 0, 86400},
 	[SET_DATABASE_URL] = {"STRIPELINK_DATABASE_URL", "", 0, 0},   /* postgresql://…: the store on PostgreSQL */
+	[SET_NODE_ID] = {"STRIPELINK_NODE_ID", NULL, 0, 0},   /* default: host name and data directory */
+	[SET_KEY_FILE] = {"STRIPELINK_KEY_FILE", NULL, 0, 0},   /* default: <data>/secret.key; nodes share one */
+	[SET_FASTCGI_LISTEN] = {"STRIPELINK_FASTCGI_LISTEN", NULL, 0, 0},   /* host:port instead of the socket */
+	[SET_LEASE] = {"STRIPELINK_LEASE_SECONDS", "30", 2, 3600},   /* sync windows, catch-ups, deliveries */
 };
 _Static_assert(sizeof settings / sizeof settings[0] == SET__MAX,
 	       "every setting needs a row");
@@ -155,6 +163,7 @@ sl_err config_load(void)
 	sl_err e;
 	if ((e = integer(SET_PORT, &cfg.port)) ||
 	    (e = integer(SET_THREADS, &cfg.threads)) ||
+	    (e = integer(SET_LEASE, &cfg.lease_seconds)) ||
 	    (e = integer(SET_SYNC_RATE_LIVE, &cfg.sync_rate_live)) ||
 	    (e = integer(SET_SYNC_RATE_TEST, &cfg.sync_rate_test)) ||
 	    (e = integer(SET_TEMPLATE_RELOAD, &cfg.template_reload)) ||
@@ -206,8 +215,23 @@ sl_err config_load(void)
 		return SL_ERR_INVALID;
 	}
 	cfg.db_path = url && *url ? url : join(cfg.data_dir, "stripelink.db");
-	cfg.key_path = join(cfg.data_dir, "secret.key");
-	cfg.socket_path = join(cfg.data_dir, "run/stripelink.sock");
+	const char *key_file = raw(SET_KEY_FILE);
+	cfg.key_path = key_file ? key_file : join(cfg.data_dir, "secret.key");
+	const char *listen = raw(SET_FASTCGI_LISTEN);
+	cfg.fastcgi_tcp = listen != NULL;
+	cfg.socket_path = listen ? listen : join(cfg.data_dir, "run/stripelink.sock");
+	/* who holds a lease: unique per node, the same across its restarts */
+	const char *node = raw(SET_NODE_ID);
+	if (!node) {
+		char host[256] = "";
+		gethostname(host, sizeof host - 1);
+		size_t n = strlen(host) + strlen(cfg.data_dir) + 2;
+		char *p = malloc(n);
+		if (p)
+			snprintf(p, n, "%s:%s", host, cfg.data_dir);
+		node = p;
+	}
+	cfg.node_id = node;
 	cfg.sync_metrics_path = join(cfg.data_dir, "run/sync.metrics");
 	cfg.metrics_token = raw(SET_METRICS_TOKEN);
 	if (!cfg.data_dir || !cfg.root || !cfg.public_url || !cfg.db_path ||

@@ -307,6 +307,23 @@ static const char *const migrations[] = {
 	"ALTER TABLE integration_log_new RENAME TO integration_log;"
 	"CREATE INDEX integration_log_by_connection ON integration_log (connection_id, id);"
 	"CREATE INDEX integration_log_by_at ON integration_log (at);",   /* 7's, lost with the copy */
+
+	/* 11: several nodes on one database: leases on sync windows and
+	 * catch-ups (a node that dies hands its work over when its lease runs
+	 * out), claims on outbox deliveries, the rate budget every node
+	 * shares, setup tokens any node accepts */
+	"ALTER TABLE sync_windows ADD COLUMN lease_owner TEXT;"
+	"ALTER TABLE sync_windows ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE catchups ADD COLUMN lease_owner TEXT;"
+	"ALTER TABLE catchups ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE outbox ADD COLUMN lease_owner TEXT;"
+	"ALTER TABLE outbox ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;"   /* unix ms */
+	"CREATE TABLE rate_budgets ("
+	"  key TEXT PRIMARY KEY,"
+	"  next_at INTEGER NOT NULL);"          /* unix µs of the next free request slot */
+	"CREATE TABLE setup_tokens ("
+	"  token_hash TEXT PRIMARY KEY,"
+	"  created_at INTEGER NOT NULL);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -550,6 +567,15 @@ static const char *const pg_migrations[] = {
 	"CREATE INDEX pending_events_customer ON pending_events (customer_id);"
 	"ALTER TABLE integration_log DROP CONSTRAINT integration_log_result_check;"
 	"ALTER TABLE integration_log ADD CONSTRAINT integration_log_result_check CHECK (result IN ('processed','duplicate','skipped','ignored','rejected','failed','waiting'))",
+	/* 11 */
+	"ALTER TABLE sync_windows ADD COLUMN lease_owner TEXT;"
+	"ALTER TABLE sync_windows ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;"
+	"ALTER TABLE catchups ADD COLUMN lease_owner TEXT;"
+	"ALTER TABLE catchups ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;"
+	"ALTER TABLE outbox ADD COLUMN lease_owner TEXT;"
+	"ALTER TABLE outbox ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;"
+	"CREATE TABLE rate_budgets (key TEXT PRIMARY KEY, next_at BIGINT NOT NULL);"
+	"CREATE TABLE setup_tokens (token_hash TEXT PRIMARY KEY, created_at BIGINT NOT NULL)",
 };
 _Static_assert(sizeof pg_migrations / sizeof pg_migrations[0] == N_MIGRATIONS,
 	       "every migration needs its PostgreSQL step");
@@ -693,6 +719,22 @@ enum stmt {
 	ST_PENDING_DUE,
 	ST_PENDING_DEFER,
 	ST_PENDING_FOR_CUSTOMER,
+	ST_WINDOW_FIRST,
+	ST_WINDOWS_RELEASE,
+	ST_WINDOW_CLAIM,
+	ST_WINDOW_WIDEST,
+	ST_WINDOW_LEASE,
+	ST_WINDOWS_HELD,
+	ST_RATE_RESERVE,
+	ST_CATCHUP_CLAIM,
+	ST_CATCHUP_RELEASE,
+	ST_OUTBOX_CLAIM,
+	ST_OUTBOX_CLAIMED,
+	ST_SETUP_TOKEN_PUT,
+	ST_SETUP_TOKEN_FIND,
+	ST_SETUP_TOKENS_CLEAR,
+	ST_WINDOW_MINE,
+	ST_OUTBOX_UNCLAIM,
 	ST__MAX
 };
 
@@ -906,7 +948,10 @@ static const struct {
 	[ST_WINDOW_INSERT] = {"iii", "INSERT INTO sync_windows (job_id, created_gte, created_lt) VALUES (?1, ?2, ?3) RETURNING id"},
 	[ST_WINDOWS_LIST] = {"i", "SELECT id, job_id, created_gte, created_lt, coalesce(cursor, ''),"
 			    " coalesce(oldest_seen, created_lt), done FROM sync_windows WHERE job_id = ?1 ORDER BY id"},
-	[ST_WINDOW_ADVANCE] = {"itii", "UPDATE sync_windows SET cursor = ?2, oldest_seen = ?3, done = ?4 WHERE id = ?1"},
+	[ST_WINDOW_ADVANCE] = {"itiii", "UPDATE sync_windows SET cursor = ?2, oldest_seen = ?3, done = ?4,"
+					" lease_until = max(lease_until, ?5) WHERE id = ?1",
+		/* pg */ "UPDATE sync_windows SET cursor = ?2, oldest_seen = ?3, done = ?4,"
+			 " lease_until = greatest(lease_until, ?5) WHERE id = ?1"},
 	[ST_JOB_PROGRESS] = {"i", "SELECT coalesce(sum(CASE WHEN done THEN created_lt - created_gte"
 			    " ELSE created_lt - coalesce(oldest_seen, created_lt) END), 0),"
 			    " coalesce(sum(created_lt - created_gte), 0), count(*) FROM sync_windows WHERE job_id = ?1",
@@ -1006,7 +1051,7 @@ static const struct {
 	[ST_OUTBOX_ATTEMPT] = {"iiiitt", "INSERT INTO outbox_attempts (outbox_id, at, status, ms, excerpt, error)"
 			      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
 	[ST_OUTBOX_SETTLE] = {"itii", "UPDATE outbox SET state = ?2, attempts = attempts + 1, next_at = ?3,"
-			     " finished_at = CASE WHEN ?2 = 'pending' THEN NULL ELSE ?4 END WHERE id = ?1"},
+			     " finished_at = CASE WHEN ?2 = 'pending' THEN NULL ELSE ?4 END, lease_until = 0 WHERE id = ?1"},
 	[ST_AUTOMATION_FAILED] = {"i", "UPDATE automations SET failures = failures + 1 WHERE id ="
 				 " (SELECT automation_id FROM outbox WHERE id = ?1 AND test = 0)"},
 	[ST_OUTBOX_LIST] = {"i", "SELECT " OUTBOX_COLUMNS " FROM outbox o JOIN automations a ON a.id = o.automation_id"
@@ -1055,6 +1100,58 @@ static const struct {
 					    " WHERE customer_id = ?1 AND connection_id = ?2 ORDER BY rowid LIMIT ?3",
 		/* pg */ "SELECT connection_id, event_id, payload, received_at FROM pending_events"
 			 " WHERE customer_id = ?1 AND connection_id = ?2 ORDER BY seq LIMIT ?3"},
+	/* several nodes: a sync run claims windows (an unleased one, else the
+	 * older half of the widest) and holds each by a lease it renews per page */
+	[ST_WINDOW_FIRST] = {"iii", "INSERT INTO sync_windows (job_id, created_gte, created_lt) SELECT ?1, ?2, ?3"
+				    " WHERE NOT EXISTS (SELECT 1 FROM sync_windows WHERE job_id = ?1)"},
+	[ST_WINDOWS_RELEASE] = {"it", "UPDATE sync_windows SET lease_until = 0 WHERE job_id = ?1 AND lease_owner = ?2"},
+	[ST_WINDOW_CLAIM] = {"itii", "UPDATE sync_windows SET lease_owner = ?2, lease_until = ?4 WHERE id ="
+				     " (SELECT id FROM sync_windows WHERE job_id = ?1 AND done = 0 AND lease_until < ?3"
+				     " ORDER BY id LIMIT 1)"
+				     " RETURNING id, job_id, created_gte, created_lt, coalesce(cursor, ''),"
+				     " coalesce(oldest_seen, created_lt), done",
+		/* pg */ "UPDATE sync_windows SET lease_owner = ?2, lease_until = ?4 WHERE id ="
+			 " (SELECT id FROM sync_windows WHERE job_id = ?1 AND done = 0 AND lease_until < ?3"
+			 " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+			 " RETURNING id, job_id, created_gte, created_lt, coalesce(cursor, ''),"
+			 " coalesce(oldest_seen, created_lt), done"},
+	[ST_WINDOW_WIDEST] = {"ii", "SELECT id, created_gte, coalesce(oldest_seen, created_lt) FROM sync_windows"
+				    " WHERE job_id = ?1 AND done = 0"
+				    " AND coalesce(oldest_seen, created_lt) - created_gte >= ?2"
+				    " ORDER BY coalesce(oldest_seen, created_lt) - created_gte DESC, id LIMIT 1"},
+	[ST_WINDOW_LEASE] = {"iti", "UPDATE sync_windows SET lease_owner = ?2, lease_until = ?3 WHERE id = ?1"},
+	[ST_WINDOWS_HELD] = {"iit", "SELECT count(*) FROM sync_windows WHERE job_id = ?1 AND done = 0"
+				    " AND lease_until >= ?2 AND lease_owner != ?3"},
+	/* the next free request slot of a shared budget (µs), spaced by ?3 */
+	[ST_RATE_RESERVE] = {"tii", "INSERT INTO rate_budgets (key, next_at) VALUES (?1, ?2 + ?3)"
+				    " ON CONFLICT (key) DO UPDATE SET next_at = max(rate_budgets.next_at, ?2) + ?3"
+				    " RETURNING next_at - ?3",
+		/* pg */ "INSERT INTO rate_budgets (key, next_at) VALUES (?1, ?2 + ?3)"
+			 " ON CONFLICT (key) DO UPDATE SET next_at = greatest(rate_budgets.next_at, ?2) + ?3"
+			 " RETURNING next_at - ?3"},
+	[ST_CATCHUP_CLAIM] = {"itii", "UPDATE catchups SET lease_owner = ?2, lease_until = ?4 WHERE connection_id = ?1"
+				      " AND (lease_until < ?3 OR lease_owner = ?2)"},
+	[ST_CATCHUP_RELEASE] = {"it", "UPDATE catchups SET lease_until = 0 WHERE connection_id = ?1 AND lease_owner = ?2"},
+	/* deliveries due and not claimed by another live node (this node's
+	 * own claims are its dead worker's), claimed until ?4 (ms) */
+	[ST_OUTBOX_CLAIM] = {"iiti", "UPDATE outbox SET lease_owner = ?3, lease_until = ?4 WHERE id IN"
+				     " (SELECT id FROM outbox WHERE state = 'pending' AND next_at <= ?1"
+				     " AND (lease_until < ?1 OR lease_owner = ?3)"
+				     " ORDER BY next_at, id LIMIT ?2)",
+		/* pg */ "UPDATE outbox SET lease_owner = ?3, lease_until = ?4 WHERE id IN"
+			 " (SELECT id FROM outbox WHERE state = 'pending' AND next_at <= ?1"
+				     " AND (lease_until < ?1 OR lease_owner = ?3)"
+			 " ORDER BY next_at, id LIMIT ?2 FOR UPDATE SKIP LOCKED)"},
+	[ST_OUTBOX_CLAIMED] = {"tii", "SELECT " OUTBOX_COLUMNS " FROM outbox o JOIN automations a ON a.id = o.automation_id"
+				      " WHERE o.state = 'pending' AND o.lease_owner = ?1 AND o.lease_until = ?2"
+				      " ORDER BY o.next_at, o.id LIMIT ?3"},
+	[ST_SETUP_TOKEN_PUT] = {"ti", "INSERT INTO setup_tokens (token_hash, created_at) VALUES (?1, ?2)"
+				      " ON CONFLICT (token_hash) DO NOTHING"},
+	[ST_SETUP_TOKEN_FIND] = {"t", "SELECT count(*) FROM setup_tokens WHERE token_hash = ?1"
+				      " AND NOT EXISTS (SELECT 1 FROM users)"},
+	[ST_SETUP_TOKENS_CLEAR] = {"", "DELETE FROM setup_tokens"},
+	[ST_OUTBOX_UNCLAIM] = {"t", "UPDATE outbox SET lease_until = 0 WHERE lease_owner = ?1 AND lease_until > 0"},
+	[ST_WINDOW_MINE] = {"it", "SELECT count(*) FROM sync_windows WHERE id = ?1 AND lease_owner = ?2"},
 };
 _Static_assert(sizeof stmts / sizeof stmts[0] == ST__MAX, "every statement needs its SQL");
 
@@ -2115,10 +2212,109 @@ sl_err store_windows_list(struct store *db, struct arena *a, long long job_id,
 }
 
 sl_err store_window_advance(struct store *db, long long window_id, const char *cursor,
-			    long long oldest_seen, bool finished)
+			    long long oldest_seen, bool finished, long long lease_until)
 {
 	return exec(db, ST_WINDOW_ADVANCE, ARGS(V(window_id), v_opt_text(cursor), V(oldest_seen),
-						V(finished)));
+						V(finished), V(lease_until)));
+}
+
+/* ---- several nodes: leases, claims, the shared rate budget ---- */
+
+static sl_err catchup_ensure(struct store *db, long long connection_id);
+
+sl_err store_window_first(struct store *db, long long job_id, long long gte, long long lt)
+{
+	return exec(db, ST_WINDOW_FIRST, ARGS(V(job_id), V(gte), V(lt)));
+}
+
+sl_err store_windows_release(struct store *db, long long job_id, const char *owner)
+{
+	return exec(db, ST_WINDOWS_RELEASE, ARGS(V(job_id), V(owner)));
+}
+
+sl_err store_window_claim(struct store *db, struct arena *a, long long job_id, const char *owner,
+			  long long now, long long until, struct sync_window_row *out)
+{
+	return query_row(db, ST_WINDOW_CLAIM, ARGS(V(job_id), V(owner), V(now), V(until)), COLS(window_cols),
+			 a, out);
+}
+
+struct widest_row {
+	long long id, gte, upper;
+};
+
+static const struct col widest_cols[] = {
+	C_INT(struct widest_row, id), C_INT(struct widest_row, gte), C_INT(struct widest_row, upper),
+};
+
+sl_err store_window_split_widest(struct store *db, struct arena *a, long long job_id, long long min_width,
+				 const char *owner, long long until, struct sync_window_row *out)
+{
+	struct widest_row w;
+	sl_err e = query_row(db, ST_WINDOW_WIDEST, ARGS(V(job_id), V(min_width)), COLS(widest_cols), NULL, &w);
+	if (e)
+		return e;
+	long long mid = w.gte + (w.upper - w.gte) / 2, id;
+	if ((e = exec(db, ST_WINDOW_SET_GTE, ARGS(V(w.id), V(mid)))) ||
+	    (e = store_window_add(db, job_id, w.gte, mid, &id)) ||
+	    (e = exec(db, ST_WINDOW_LEASE, ARGS(V(id), V(owner), V(until)))))
+		return e;
+	*out = (struct sync_window_row){.id = id, .job_id = job_id, .created_gte = w.gte, .created_lt = mid,
+					.cursor = arena_strdup(a, ""), .oldest_seen = mid};
+	return SL_OK;
+}
+
+sl_err store_window_mine(struct store *db, long long window_id, const char *owner, bool *mine)
+{
+	long long n = 0;
+	sl_err e = query_int(db, ST_WINDOW_MINE, ARGS(V(window_id), V(owner)), &n);
+	*mine = !e && n > 0;
+	return e;
+}
+
+sl_err store_windows_held(struct store *db, long long job_id, long long now, const char *owner,
+			  long long *count)
+{
+	return query_int(db, ST_WINDOWS_HELD, ARGS(V(job_id), V(now), V(owner)), count);
+}
+
+sl_err store_rate_reserve(struct store *db, const char *key, long long now_us, long long interval_us,
+			  long long *slot)
+{
+	return query_int(db, ST_RATE_RESERVE, ARGS(V(key), V(now_us), V(interval_us)), slot);
+}
+
+sl_err store_catchup_claim(struct store *db, long long connection_id, const char *owner, long long now,
+			   long long until, bool *claimed)
+{
+	sl_err e = catchup_ensure(db, connection_id);
+	if (!e)
+		e = exec(db, ST_CATCHUP_CLAIM, ARGS(V(connection_id), V(owner), V(now), V(until)));
+	*claimed = !e && db_changes(db->db) > 0;
+	return e;
+}
+
+sl_err store_catchup_release(struct store *db, long long connection_id, const char *owner)
+{
+	return exec(db, ST_CATCHUP_RELEASE, ARGS(V(connection_id), V(owner)));
+}
+
+sl_err store_setup_token_put(struct store *db, const char *token_hash, long long now)
+{
+	return exec(db, ST_SETUP_TOKEN_PUT, ARGS(V(token_hash), V(now)));
+}
+
+sl_err store_setup_token_valid(struct store *db, const char *token_hash, bool *valid)
+{
+	long long n = 0;
+	sl_err e = query_int(db, ST_SETUP_TOKEN_FIND, ARGS(V(token_hash)), &n);
+	*valid = !e && n > 0;
+	return e;
+}
+
+sl_err store_setup_tokens_clear(struct store *db)
+{
+	return exec(db, ST_SETUP_TOKENS_CLEAR, NO_ARGS);
 }
 
 struct progress_row {
@@ -2658,13 +2854,23 @@ static const struct col outbox_cols[] = {
 };
 
 sl_err store_outbox_due(struct store *db, struct arena *a, long long now_ms, size_t max,
-			struct outbox_row **out, size_t *n)
+			const char *owner, long long lease_ms, struct outbox_row **out, size_t *n)
 {
-	sl_err e = query_rows(db, ST_OUTBOX_NEXT, ARGS(V(now_ms), V((long long)max)), COLS(outbox_cols),
-			      sizeof **out, 0, a, out, n);
+	/* claimed first (autocommit: one statement), so another node's
+	 * delivery worker passes these over until the lease ends */
+	long long until = now_ms + lease_ms;
+	sl_err e = exec(db, ST_OUTBOX_CLAIM, ARGS(V(now_ms), V((long long)max), V(owner), V(until)));
+	if (!e)
+		e = query_rows(db, ST_OUTBOX_CLAIMED, ARGS(V(owner), V(until), V((long long)max)), COLS(outbox_cols),
+			       sizeof **out, 0, a, out, n);
 	if (!e && *n == 0)
 		*out = NULL;
 	return e;
+}
+
+sl_err store_outbox_unclaim(struct store *db, const char *owner)
+{
+	return exec(db, ST_OUTBOX_UNCLAIM, ARGS(V(owner)));
 }
 
 sl_err store_outbox_attempt(struct store *db, long long outbox_id, const struct outbox_attempt *t,

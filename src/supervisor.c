@@ -320,6 +320,8 @@ static void start(enum child_kind k, const char *self, const char *conf)
 static void wait_for_socket(void)
 {
 	struct stat st;
+	if (config_get()->fastcgi_tcp)
+		return;   /* host:port: nothing on disk to wait for */
 	for (int i = 0; i < 100 && stat(config_get()->socket_path, &st) != 0; i++)
 		usleep(50 * 1000);
 }

@@ -20,11 +20,12 @@ start)
 	mkdir -p "$dir"
 	chmod 755 "$dir"
 	[ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
-	# quiet and fast: no fsync is needed for a cluster thrown away after the run
+	# no fsync for a cluster thrown away after the run, unless
+	# STRIPELINK_PG_FSYNC=on (the benchmarks: durability as in production)
 	as "$PGBIN/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C >"$dir/initdb.log" 2>&1
 	# pg_ctl -w inherits open descriptors: close everything past stderr
 	as "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-		-o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB" \
+		-o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=${STRIPELINK_PG_FSYNC:-off} -c full_page_writes=${STRIPELINK_PG_FSYNC:-off} -c max_connections=300 -c shared_buffers=64MB" \
 		start >/dev/null 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
 	as "$PGBIN/createdb" -h 127.0.0.1 -p "$port" -U postgres stripelink
 	echo "postgresql://postgres@127.0.0.1:$port/stripelink"

@@ -14,7 +14,8 @@
 #                throwaway PostgreSQL 15 cluster (tests/pg.sh)
 #   integration-pg  the integration suites again with STRIPELINK_DATABASE_URL:
 #                every app on its own database of that cluster (but for the
-#                suites about SQLite's file: backup, disk full, install)
+#                suites about SQLite's file: backup, disk full, install),
+#                and the two-node test (two nodes on one database, one nginx)
 #   valgrind     the unit tests under valgrind (not part of the default)
 cd "$(dirname "$0")/.." || exit 1
 suites=${*:-"unit unit-asan fuzz integration integration-asan unit-pg integration-pg"}
@@ -121,7 +122,8 @@ for suite in $suites; do
 	integration | integration-asan | integration-pg)
 		log="$out/$suite.log"
 		if [ "$suite" = integration ]; then
-			files="integration/"
+			# the two-node test needs PostgreSQL: it runs in integration-pg
+			files=$(cd tests && ls integration/*.test.js | grep -v -e '/twonode\.')
 		elif [ "$suite" = integration-pg ]; then
 			pg_start || { bad_suites="$bad_suites $suite"; failed=$((failed + 1)); continue; }
 			# all but the suites about SQLite's file and the packaging

@@ -186,6 +186,61 @@ async function startApp(extraEnv = {}) {
   };
 }
 
+// One nginx in front of several nodes' FastCGI sockets (the two-node test
+// and benchmark). A request is passed to
+// the other node only when it could not be handed to the first (error,
+// timeout: nginx's default; a POST that reached a node is never sent twice).
+async function startUpstream(sockets) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stripelink-upstream-'));
+  const port = await freePort();
+  for (const d of ['client_body', 'fastcgi', 'proxy', 'uwsgi', 'scgi']) fs.mkdirSync(path.join(dir, d));
+  // as root, nginx's workers run as www-data, the group the sockets are shared with
+  const user = process.getuid() === 0 ? 'user www-data www-data;' : '';
+  const conf = `${user}
+worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 512; }
+http {
+    access_log off;
+    client_body_temp_path ${dir}/client_body;
+    fastcgi_temp_path ${dir}/fastcgi;
+    proxy_temp_path ${dir}/proxy;
+    uwsgi_temp_path ${dir}/uwsgi;
+    scgi_temp_path ${dir}/scgi;
+    client_max_body_size 1m;
+    client_body_buffer_size 1m;
+    upstream stripelink_nodes {
+${sockets.map((s) => `        server unix:${s} max_fails=1 fail_timeout=30s;`).join('\n')}
+    }
+    server {
+        listen 127.0.0.1:${port};
+        location / {
+            include /etc/nginx/fastcgi_params;
+            fastcgi_param HTTP_PROXY "";
+            fastcgi_pass stripelink_nodes;
+            fastcgi_next_upstream error timeout;
+            fastcgi_read_timeout 30s;
+        }
+    }
+}
+`;
+  fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
+  const child = spawn('/usr/sbin/nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: 'ignore' });
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    try { await fetch(`${base}/healthz`); break; } catch (_) { await sleep(50); }
+  }
+  return {
+    base,
+    stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 // A browser-like client: keeps cookies, never follows redirects (tests
 // assert on them), reads CSRF tokens out of forms.
 class Client {
@@ -285,4 +340,4 @@ function parseCsv(text) {
   return rows;
 }
 
-module.exports = { TOP, BIN, PG, pgCluster, pgDatabase, pgDrop, psql, startApp, Client, csrfOf, adminClient, setupToken, setupPath, parseCsv, freePort, sleep };
+module.exports = { TOP, BIN, PG, startUpstream, pgCluster, pgDatabase, pgDrop, psql, startApp, Client, csrfOf, adminClient, setupToken, setupPath, parseCsv, freePort, sleep };
