@@ -788,26 +788,26 @@ static const struct {
 	const char *sql;     /* SQLite's spelling; ?N are the parameters */
 	const char *pg;      /* PostgreSQL's where the dialects differ; NULL: the same */
 } stmts[] = {
-	[ST_PING] = {"", "SELECT 1"},
-	[ST_USER_COUNT] = {"", "SELECT count(*) FROM users"},
-	[ST_USER_INSERT] = {"tti", "INSERT INTO users (username, password_hash, created_at) VALUES (?1, ?2, ?3) RETURNING id"},
+	[ST_PING] = {"", "SELECT 1", NULL},
+	[ST_USER_COUNT] = {"", "SELECT count(*) FROM users", NULL},
+	[ST_USER_INSERT] = {"tti", "INSERT INTO users (username, password_hash, created_at) VALUES (?1, ?2, ?3) RETURNING id", NULL},
 	[ST_USER_FIND] = {"t", "SELECT id, username, password_hash FROM users WHERE username = ?1",
 		/* pg */ "SELECT id, username, password_hash FROM users WHERE lower(username) = lower(?1)"},
 	[ST_SESSION_INSERT] = {"titii", "INSERT INTO sessions (token_hash, user_id, csrf, created_at, expires_at)"
-			      " VALUES (?1, ?2, ?3, ?4, ?5)"},
+			      " VALUES (?1, ?2, ?3, ?4, ?5)", NULL},
 	[ST_SESSION_FIND] = {"ti", "SELECT s.user_id, u.username, s.csrf, s.expires_at FROM sessions s"
-			    " JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1 AND s.expires_at > ?2"},
-	[ST_SESSION_DELETE] = {"t", "DELETE FROM sessions WHERE token_hash = ?1"},
-	[ST_SESSION_PURGE] = {"i", "DELETE FROM sessions WHERE expires_at <= ?1"},
-	[ST_LOGIN_GET] = {"t", "SELECT failures, last_at FROM login_attempts WHERE key = ?1"},
+			    " JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1 AND s.expires_at > ?2", NULL},
+	[ST_SESSION_DELETE] = {"t", "DELETE FROM sessions WHERE token_hash = ?1", NULL},
+	[ST_SESSION_PURGE] = {"i", "DELETE FROM sessions WHERE expires_at <= ?1", NULL},
+	[ST_LOGIN_GET] = {"t", "SELECT failures, last_at FROM login_attempts WHERE key = ?1", NULL},
 	[ST_LOGIN_FAILED] = {"ti", "INSERT INTO login_attempts (key, failures, last_at) VALUES (?1, 1, ?2)"
-			    " ON CONFLICT (key) DO UPDATE SET failures = login_attempts.failures + 1, last_at = ?2"},
-	[ST_LOGIN_CLEAR] = {"t", "DELETE FROM login_attempts WHERE key = ?1"},
-	[ST_FIELDS_LIST] = {"", "SELECT id, key, label, type, builtin FROM fields ORDER BY builtin DESC, id"},
-	[ST_FIELD_INSERT] = {"ttt", "INSERT INTO fields (key, label, type) VALUES (?1, ?2, ?3) RETURNING id"},
-	[ST_FIELD_DELETE] = {"i", "DELETE FROM fields WHERE id = ?1 AND builtin = 0"},
-	[ST_FIELD_EXISTS] = {"t", "SELECT 1 FROM fields WHERE key = ?1"},
-	[ST_FIELD_ID] = {"t", "SELECT id FROM fields WHERE key = ?1 AND builtin = 0"},
+			    " ON CONFLICT (key) DO UPDATE SET failures = login_attempts.failures + 1, last_at = ?2", NULL},
+	[ST_LOGIN_CLEAR] = {"t", "DELETE FROM login_attempts WHERE key = ?1", NULL},
+	[ST_FIELDS_LIST] = {"", "SELECT id, key, label, type, builtin FROM fields ORDER BY builtin DESC, id", NULL},
+	[ST_FIELD_INSERT] = {"ttt", "INSERT INTO fields (key, label, type) VALUES (?1, ?2, ?3) RETURNING id", NULL},
+	[ST_FIELD_DELETE] = {"i", "DELETE FROM fields WHERE id = ?1 AND builtin = 0", NULL},
+	[ST_FIELD_EXISTS] = {"t", "SELECT 1 FROM fields WHERE key = ?1", NULL},
+	[ST_FIELD_ID] = {"t", "SELECT id FROM fields WHERE key = ?1 AND builtin = 0", NULL},
 	[ST_CONTACTS_SEARCH] = {"ttii", "SELECT c.id, c.email, c.first_name, c.last_name, c.phone, " TAGS_OF("c.id")
 			       ", c.created_at, c.updated_at FROM contacts c" CONTACT_MATCH
 			       " ORDER BY c.id DESC LIMIT ?3 OFFSET ?4",
@@ -820,9 +820,9 @@ static const struct {
 		/* pg */ "SELECT c.id, c.email, c.first_name, c.last_name, c.phone, " PG_TAGS_OF("c.id")
 		", c.created_at, c.updated_at FROM contacts c WHERE c.id = ?1"},
 	[ST_CONTACT_VALUES] = {"i", "SELECT f.id, f.key, f.label, v.value FROM contact_values v"
-			      " JOIN fields f ON f.id = v.field_id WHERE v.contact_id = ?1 ORDER BY f.id"},
+			      " JOIN fields f ON f.id = v.field_id WHERE v.contact_id = ?1 ORDER BY f.id", NULL},
 	[ST_TAGS_LIST] = {"", "SELECT name FROM tags t WHERE EXISTS (SELECT 1 FROM contact_tags ct"
-			 " WHERE ct.tag_id = t.id) ORDER BY name"},
+			 " WHERE ct.tag_id = t.id) ORDER BY name", NULL},
 	/* every contact, a page at a time by id (memory stays flat on either
 	 * engine: PostgreSQL's results arrive whole) */
 	[ST_CONTACTS_ALL] = {"ii", "SELECT c.id, c.email, c.first_name, c.last_name, c.phone, " TAGS_OF("c.id")
@@ -830,80 +830,80 @@ static const struct {
 		/* pg */ "SELECT c.id, c.email, c.first_name, c.last_name, c.phone, " PG_TAGS_OF("c.id")
 		", c.created_at, c.updated_at FROM contacts c WHERE c.id > ?1 ORDER BY c.id LIMIT ?2"},
 	[ST_VALUES_ALL] = {"ii", "SELECT contact_id, field_id, value FROM contact_values"
-				 " WHERE contact_id > ?1 AND contact_id <= ?2 ORDER BY contact_id"},
-	[ST_CONTACT_FIND_KEY] = {"t", "SELECT id FROM contacts WHERE email_key = ?1"},
+				 " WHERE contact_id > ?1 AND contact_id <= ?2 ORDER BY contact_id", NULL},
+	[ST_CONTACT_FIND_KEY] = {"t", "SELECT id FROM contacts WHERE email_key = ?1", NULL},
 	[ST_CONTACT_INSERT] = {"tti", "INSERT INTO contacts (email, email_key, created_at, updated_at)"
-			      " VALUES (?1, ?2, ?3, ?3) RETURNING id"},
-	[ST_CONTACT_SET_FIRST] = {"iti", "UPDATE contacts SET first_name = ?2, updated_at = ?3 WHERE id = ?1"},
-	[ST_CONTACT_SET_LAST] = {"iti", "UPDATE contacts SET last_name = ?2, updated_at = ?3 WHERE id = ?1"},
-	[ST_CONTACT_SET_PHONE] = {"iti", "UPDATE contacts SET phone = ?2, updated_at = ?3 WHERE id = ?1"},
-	[ST_CONTACT_SET_EMAIL] = {"iti", "UPDATE contacts SET email = ?2, updated_at = ?3 WHERE id = ?1"},
+			      " VALUES (?1, ?2, ?3, ?3) RETURNING id", NULL},
+	[ST_CONTACT_SET_FIRST] = {"iti", "UPDATE contacts SET first_name = ?2, updated_at = ?3 WHERE id = ?1", NULL},
+	[ST_CONTACT_SET_LAST] = {"iti", "UPDATE contacts SET last_name = ?2, updated_at = ?3 WHERE id = ?1", NULL},
+	[ST_CONTACT_SET_PHONE] = {"iti", "UPDATE contacts SET phone = ?2, updated_at = ?3 WHERE id = ?1", NULL},
+	[ST_CONTACT_SET_EMAIL] = {"iti", "UPDATE contacts SET email = ?2, updated_at = ?3 WHERE id = ?1", NULL},
 	[ST_CONTACT_SET_VALUE] = {"itt", "INSERT INTO contact_values (contact_id, field_id, value)"
 				 " SELECT ?1, id, ?3 FROM fields WHERE key = ?2 AND builtin = 0"
-				 " ON CONFLICT (contact_id, field_id) DO UPDATE SET value = excluded.value"},
-	[ST_TAG_INSERT] = {"t", "INSERT INTO tags (name) VALUES (?1) ON CONFLICT (name) DO NOTHING"},
-	[ST_TAG_ID] = {"t", "SELECT id FROM tags WHERE name = ?1"},
-	[ST_CONTACT_TAG_INSERT] = {"ii", "INSERT INTO contact_tags (contact_id, tag_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING"},
-	[ST_CONNECTION_GET] = {"i", "SELECT " CONNECTION_COLUMNS " FROM connections WHERE id = ?1"},
+				 " ON CONFLICT (contact_id, field_id) DO UPDATE SET value = excluded.value", NULL},
+	[ST_TAG_INSERT] = {"t", "INSERT INTO tags (name) VALUES (?1) ON CONFLICT (name) DO NOTHING", NULL},
+	[ST_TAG_ID] = {"t", "SELECT id FROM tags WHERE name = ?1", NULL},
+	[ST_CONTACT_TAG_INSERT] = {"ii", "INSERT INTO contact_tags (contact_id, tag_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING", NULL},
+	[ST_CONNECTION_GET] = {"i", "SELECT " CONNECTION_COLUMNS " FROM connections WHERE id = ?1", NULL},
 	[ST_CONNECTIONS_LIST] = {"", "SELECT " CONNECTION_COLUMNS " FROM connections WHERE status != 'pending'"
-				" ORDER BY id"},
+				" ORDER BY id", NULL},
 	[ST_CONNECTION_BY_ACCOUNT] = {"ti", "SELECT id FROM connections WHERE account_id = ?1 AND livemode = ?2"
-				     " ORDER BY id DESC LIMIT 1"},
+				     " ORDER BY id DESC LIMIT 1", NULL},
 	[ST_CONNECTION_INSERT] = {"ttii", "INSERT INTO connections (status, account_id, account_name, livemode, created_at,"
-				 " pending_since) VALUES ('pending', ?1, ?2, ?3, ?4, ?4) RETURNING id"},
+				 " pending_since) VALUES ('pending', ?1, ?2, ?3, ?4, ?4) RETURNING id", NULL},
 	/* a pending row older than ?5 was left by a connect that died midway */
 	[ST_CONNECTION_PENDING] = {"itiii", "UPDATE connections SET status = 'pending', account_name = ?2, livemode = ?3,"
 				  " pending_since = ?4 WHERE id = ?1 AND (status = 'disconnected'"
-				  " OR (status = 'pending' AND coalesce(pending_since, 0) < ?5))"},
+				  " OR (status = 'pending' AND coalesce(pending_since, 0) < ?5))", NULL},
 	[ST_CONNECTION_ACTIVATE] = {"itttti", "UPDATE connections SET status = 'connected', key_sealed = ?2, key_hint = ?3,"
 				   " endpoint_id = ?4, secret_sealed = ?5, previous_secret_sealed = NULL,"
 				   " previous_secret_until = NULL, connected_at = ?6, disconnected_at = NULL"
-				   " WHERE id = ?1 AND status = 'pending'"},
+				   " WHERE id = ?1 AND status = 'pending'", NULL},
 	[ST_CONNECTION_DELETE_PENDING] = {"i", "DELETE FROM connections WHERE id = ?1 AND status = 'pending'"
-					 " AND connected_at IS NULL"},
+					 " AND connected_at IS NULL", NULL},
 	[ST_CONNECTION_DISCONNECT] = {"ii", "UPDATE connections SET status = 'disconnected', key_sealed = NULL,"
 				     " secret_sealed = NULL, previous_secret_sealed = NULL, previous_secret_until = NULL,"
-				     " endpoint_id = NULL, disconnected_at = ?2 WHERE id = ?1"},
+				     " endpoint_id = NULL, disconnected_at = ?2 WHERE id = ?1", NULL},
 	[ST_CONNECTION_SWITCHES] = {"iiii", "UPDATE connections SET create_contact = ?2, create_order = ?3,"
-				   " create_recurring = ?4 WHERE id = ?1"},
+				   " create_recurring = ?4 WHERE id = ?1", NULL},
 	[ST_RESOURCES_LIST] = {"i", "SELECT id, connection_id, resource, sync_type, mapping, created_at, updated_at"
-			      " FROM connection_resources WHERE connection_id = ?1 ORDER BY id"},
+			      " FROM connection_resources WHERE connection_id = ?1 ORDER BY id", NULL},
 	[ST_RESOURCE_GET] = {"it", "SELECT id, connection_id, resource, sync_type, mapping, created_at, updated_at"
-			    " FROM connection_resources WHERE connection_id = ?1 AND resource = ?2"},
+			    " FROM connection_resources WHERE connection_id = ?1 AND resource = ?2", NULL},
 	[ST_RESOURCE_UPSERT] = {"itti", "INSERT INTO connection_resources (connection_id, resource, sync_type, created_at, updated_at)"
 			       " VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (connection_id, resource)"
-			       " DO UPDATE SET sync_type = excluded.sync_type, updated_at = excluded.updated_at"},
+			       " DO UPDATE SET sync_type = excluded.sync_type, updated_at = excluded.updated_at", NULL},
 	[ST_RESOURCE_SET_MAPPING] = {"itti", "UPDATE connection_resources SET mapping = ?3, updated_at = ?4"
-				    " WHERE connection_id = ?1 AND resource = ?2"},
-	[ST_RESOURCE_DELETE] = {"it", "DELETE FROM connection_resources WHERE connection_id = ?1 AND resource = ?2"},
-	[ST_EVENT_GET] = {"it", "SELECT result FROM stripe_events WHERE connection_id = ?1 AND event_id = ?2"},
+				    " WHERE connection_id = ?1 AND resource = ?2", NULL},
+	[ST_RESOURCE_DELETE] = {"it", "DELETE FROM connection_resources WHERE connection_id = ?1 AND resource = ?2", NULL},
+	[ST_EVENT_GET] = {"it", "SELECT result FROM stripe_events WHERE connection_id = ?1 AND event_id = ?2", NULL},
 	[ST_EVENT_PUT] = {"itt", "INSERT INTO stripe_events (connection_id, event_id, result) VALUES (?1, ?2, ?3)"
-			 " ON CONFLICT (connection_id, event_id) DO UPDATE SET result = excluded.result"},
+			 " ON CONFLICT (connection_id, event_id) DO UPDATE SET result = excluded.result", NULL},
 	[ST_LOG_ADD] = {"iittttitt", "INSERT INTO integration_log (connection_id, at, event_id, type, result, reason,"
-		       " contact_id, payload, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, coalesce(?9, 'webhook')) RETURNING id"},
+		       " contact_id, payload, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, coalesce(?9, 'webhook')) RETURNING id", NULL},
 	[ST_LOG_LIST] = {"ittii", "SELECT " LOG_COLUMNS " FROM integration_log WHERE connection_id = ?1"
 			" AND (?2 IS NULL OR result = ?2) AND (?3 IS NULL OR type = ?3)"
-			" ORDER BY id DESC LIMIT ?4 OFFSET ?5"},
+			" ORDER BY id DESC LIMIT ?4 OFFSET ?5", NULL},
 	[ST_LOG_COUNT] = {"itt", "SELECT count(*) FROM integration_log WHERE connection_id = ?1"
-			 " AND (?2 IS NULL OR result = ?2) AND (?3 IS NULL OR type = ?3)"},
-	[ST_LOG_GET] = {"ii", "SELECT " LOG_COLUMNS ", payload FROM integration_log WHERE id = ?1 AND connection_id = ?2"},
+			 " AND (?2 IS NULL OR result = ?2) AND (?3 IS NULL OR type = ?3)", NULL},
+	[ST_LOG_GET] = {"ii", "SELECT " LOG_COLUMNS ", payload FROM integration_log WHERE id = ?1 AND connection_id = ?2", NULL},
 	[ST_LOG_TYPES] = {"i", "SELECT DISTINCT type FROM integration_log WHERE connection_id = ?1 AND type != ''"
-			 " ORDER BY type"},
-	[ST_VERSION_GET] = {"t", "SELECT version FROM object_versions WHERE object_id = ?1"},
+			 " ORDER BY type", NULL},
+	[ST_VERSION_GET] = {"t", "SELECT version FROM object_versions WHERE object_id = ?1", NULL},
 	[ST_VERSION_PUT] = {"ti", "INSERT INTO object_versions (object_id, version) VALUES (?1, ?2)"
 			   " ON CONFLICT (object_id) DO UPDATE SET version = max(version, excluded.version)",
 		/* pg */ "INSERT INTO object_versions (object_id, version) VALUES (?1, ?2) ON CONFLICT (object_id)"
 		" DO UPDATE SET version = greatest(object_versions.version, excluded.version)"},
-	[ST_LINK_GET] = {"t", "SELECT contact_id FROM stripe_customers WHERE customer_id = ?1"},
+	[ST_LINK_GET] = {"t", "SELECT contact_id FROM stripe_customers WHERE customer_id = ?1", NULL},
 	[ST_LINK_PUT] = {"ti", "INSERT INTO stripe_customers (customer_id, contact_id) VALUES (?1, ?2)"
-			" ON CONFLICT (customer_id) DO UPDATE SET contact_id = excluded.contact_id"},
+			" ON CONFLICT (customer_id) DO UPDATE SET contact_id = excluded.contact_id", NULL},
 	[ST_ORDER_UPSERT] = {"tiiiittti", "INSERT INTO orders (stripe_id, connection_id, contact_id, amount, amount_refunded,"
 			    " currency, status, created, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
 			    " ON CONFLICT (stripe_id) DO UPDATE SET contact_id = excluded.contact_id,"
 			    " amount = excluded.amount, amount_refunded = excluded.amount_refunded,"
 			    " currency = excluded.currency, status = excluded.status,"
-			    " created = coalesce(excluded.created, orders.created), updated_at = excluded.updated_at"},
-	[ST_ORDER_REFUND] = {"titi", "UPDATE orders SET amount_refunded = ?2, status = ?3, updated_at = ?4 WHERE stripe_id = ?1"},
+			    " created = coalesce(excluded.created, orders.created), updated_at = excluded.updated_at", NULL},
+	[ST_ORDER_REFUND] = {"titi", "UPDATE orders SET amount_refunded = ?2, status = ?3, updated_at = ?4 WHERE stripe_id = ?1", NULL},
 	[ST_RECURRING_UPSERT] = {"tiitttittiti", "INSERT INTO recurring_payments (subscription_id, connection_id, contact_id, status,"
 				" price_id, product, amount, currency, interval, interval_count, current_period_end,"
 				" updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
@@ -916,38 +916,38 @@ static const struct {
 				" interval_count = coalesce(excluded.interval_count, recurring_payments.interval_count),"
 				" current_period_end = coalesce(excluded.current_period_end,"
 				" recurring_payments.current_period_end),"
-				" updated_at = excluded.updated_at"},
+				" updated_at = excluded.updated_at", NULL},
 	[ST_COUNTS] = {"i", "SELECT (SELECT count(*) FROM contacts c WHERE EXISTS (SELECT 1 FROM contact_tags ct"
 		      "   JOIN tags t ON t.id = ct.tag_id WHERE ct.contact_id = c.id AND t.name = 'stripe-integration')),"
 		      " (SELECT count(*) FROM orders WHERE connection_id = ?1),"
 		      " (SELECT count(*) FROM recurring_payments WHERE connection_id = ?1),"
-		      " (SELECT count(*) FROM integration_log WHERE connection_id = ?1)"},
-	[ST_JOB_INSERT] = {"iti", "INSERT INTO sync_jobs (connection_id, resource, state, queued_at) VALUES (?1, ?2, 'queued', ?3) RETURNING id"},
+		      " (SELECT count(*) FROM integration_log WHERE connection_id = ?1)", NULL},
+	[ST_JOB_INSERT] = {"iti", "INSERT INTO sync_jobs (connection_id, resource, state, queued_at) VALUES (?1, ?2, 'queued', ?3) RETURNING id", NULL},
 	[ST_JOB_ACTIVE_FOR] = {"it", "SELECT id FROM sync_jobs WHERE connection_id = ?1 AND resource = ?2"
-			      " AND state IN ('queued','running','paused')"},
-	[ST_JOB_GET] = {"i", "SELECT " JOB_COLUMNS " FROM sync_jobs WHERE id = ?1"},
-	[ST_JOBS_LIST] = {"i", "SELECT " JOB_COLUMNS " FROM sync_jobs WHERE connection_id = ?1 ORDER BY id DESC LIMIT 20"},
+			      " AND state IN ('queued','running','paused')", NULL},
+	[ST_JOB_GET] = {"i", "SELECT " JOB_COLUMNS " FROM sync_jobs WHERE id = ?1", NULL},
+	[ST_JOBS_LIST] = {"i", "SELECT " JOB_COLUMNS " FROM sync_jobs WHERE connection_id = ?1 ORDER BY id DESC LIMIT 20", NULL},
 	[ST_JOB_NEXT] = {"", "SELECT " JOB_COLUMNS " FROM sync_jobs WHERE state IN ('running','queued')"
-			" ORDER BY state = 'running' DESC, id LIMIT 1"},
-	[ST_JOB_STATE] = {"i", "SELECT state FROM sync_jobs WHERE id = ?1"},
+			" ORDER BY state = 'running' DESC, id LIMIT 1", NULL},
+	[ST_JOB_STATE] = {"i", "SELECT state FROM sync_jobs WHERE id = ?1", NULL},
 	[ST_JOB_START] = {"ii", "UPDATE sync_jobs SET state = 'running', error = '',"
-			 " started_at = coalesce(started_at, ?2) WHERE id = ?1 AND state IN ('queued','running')"},
+			 " started_at = coalesce(started_at, ?2) WHERE id = ?1 AND state IN ('queued','running')", NULL},
 	[ST_JOB_FINISH] = {"ittii", "UPDATE sync_jobs SET state = ?2, error = ?3, finished_at = ?4,"
-			  " elapsed_ms = elapsed_ms + ?5 WHERE id = ?1 AND state IN ('queued','running')"},
+			  " elapsed_ms = elapsed_ms + ?5 WHERE id = ?1 AND state IN ('queued','running')", NULL},
 	[ST_JOB_PAGE] = {"iiiiii", "UPDATE sync_jobs SET objects = objects + ?2, pages = pages + 1,"
 			" contacts_created = contacts_created + ?3, contacts_updated = contacts_updated + ?4,"
-			" skipped = skipped + ?5, elapsed_ms = elapsed_ms + ?6 WHERE id = ?1"},
+			" skipped = skipped + ?5, elapsed_ms = elapsed_ms + ?6 WHERE id = ?1", NULL},
 	[ST_JOBS_CANCEL_CONNECTION] = {"iit", "UPDATE sync_jobs SET state = 'cancelled', error = ?3, finished_at = ?2"
-				      " WHERE connection_id = ?1 AND state IN ('queued','running','paused','failed')"},
+				      " WHERE connection_id = ?1 AND state IN ('queued','running','paused','failed')", NULL},
 	[ST_JOB_CONTROL] = {"iitit", "UPDATE sync_jobs SET state = ?3, finished_at = CASE WHEN ?3 = 'cancelled' THEN ?4"
 			   " ELSE finished_at END WHERE id = ?1 AND connection_id = ?2 AND state IN"
 			   " (SELECT value FROM json_each(?5))",
 		/* pg */ "UPDATE sync_jobs SET state = ?3, finished_at = CASE WHEN ?3 = 'cancelled' THEN ?4"
 		" ELSE finished_at END WHERE id = ?1 AND connection_id = ?2 AND state IN"
 		" (SELECT json_array_elements_text(?5::json))"},
-	[ST_WINDOW_INSERT] = {"iii", "INSERT INTO sync_windows (job_id, created_gte, created_lt) VALUES (?1, ?2, ?3) RETURNING id"},
+	[ST_WINDOW_INSERT] = {"iii", "INSERT INTO sync_windows (job_id, created_gte, created_lt) VALUES (?1, ?2, ?3) RETURNING id", NULL},
 	[ST_WINDOWS_LIST] = {"i", "SELECT id, job_id, created_gte, created_lt, coalesce(cursor, ''),"
-			    " coalesce(oldest_seen, created_lt), done FROM sync_windows WHERE job_id = ?1 ORDER BY id"},
+			    " coalesce(oldest_seen, created_lt), done FROM sync_windows WHERE job_id = ?1 ORDER BY id", NULL},
 	[ST_WINDOW_ADVANCE] = {"itiii", "UPDATE sync_windows SET cursor = ?2, oldest_seen = ?3, done = ?4,"
 					" lease_until = max(lease_until, ?5) WHERE id = ?1",
 		/* pg */ "UPDATE sync_windows SET cursor = ?2, oldest_seen = ?3, done = ?4,"
@@ -958,25 +958,25 @@ static const struct {
 		/* pg */ "SELECT coalesce(sum(CASE WHEN done <> 0 THEN created_lt - created_gte"
 		" ELSE created_lt - coalesce(oldest_seen, created_lt) END), 0),"
 		" coalesce(sum(created_lt - created_gte), 0), count(*) FROM sync_windows WHERE job_id = ?1"},
-	[ST_WINDOW_SET_GTE] = {"ii", "UPDATE sync_windows SET created_gte = ?2 WHERE id = ?1"},
+	[ST_WINDOW_SET_GTE] = {"ii", "UPDATE sync_windows SET created_gte = ?2 WHERE id = ?1", NULL},
 	[ST_CONNECTION_ROLL] = {"itti", "UPDATE connections SET endpoint_id = ?2, secret_sealed = ?3,"
 			       " previous_secret_sealed = secret_sealed, previous_secret_until = ?4"
-			       " WHERE id = ?1 AND status = 'connected'"},
-	[ST_JOB_ANY] = {"it", "SELECT count(*) FROM sync_jobs WHERE connection_id = ?1 AND resource = ?2"},
+			       " WHERE id = ?1 AND status = 'connected'", NULL},
+	[ST_JOB_ANY] = {"it", "SELECT count(*) FROM sync_jobs WHERE connection_id = ?1 AND resource = ?2", NULL},
 	[ST_CATCHUP_ENSURE] = {"i", "INSERT INTO catchups (connection_id) SELECT ?1 WHERE EXISTS"
-			      " (SELECT 1 FROM connections WHERE id = ?1) ON CONFLICT (connection_id) DO NOTHING"},
+			      " (SELECT 1 FROM connections WHERE id = ?1) ON CONFLICT (connection_id) DO NOTHING", NULL},
 	[ST_CATCHUP_GET] = {"i", "SELECT connection_id, cursor, coalesce(requested_at, 0), run_lte IS NOT NULL,"
 			   " coalesce(run_gte, 0), coalesce(run_lte, 0), coalesce(run_after, ''), run_newest, run_found,"
 			   " run_new, run_skipped, coalesce(last_at, 0), last_found, last_new, last_skipped, last_error,"
 			   " undelivered, undelivered_more, coalesce(undelivered_oldest, 0), endpoint_state,"
 			   " endpoint_detail, coalesce(endpoint_checked_at, 0), coalesce(health_requested_at, 0)"
-			   " FROM catchups WHERE connection_id = ?1"},
-	[ST_CATCHUP_REQUEST] = {"ii", "UPDATE catchups SET requested_at = coalesce(requested_at, ?2) WHERE connection_id = ?1"},
+			   " FROM catchups WHERE connection_id = ?1", NULL},
+	[ST_CATCHUP_REQUEST] = {"ii", "UPDATE catchups SET requested_at = coalesce(requested_at, ?2) WHERE connection_id = ?1", NULL},
 	[ST_CATCHUP_REQUEST_HEALTH] = {"ii", "UPDATE catchups SET health_requested_at = coalesce(health_requested_at, ?2)"
-				      " WHERE connection_id = ?1"},
+				      " WHERE connection_id = ?1", NULL},
 	[ST_CATCHUP_BEGIN] = {"iii", "UPDATE catchups SET run_gte = ?2, run_lte = ?3, run_after = NULL, run_newest = 0,"
 			     " run_found = 0, run_new = 0, run_skipped = 0, requested_at = NULL, last_error = ''"
-			     " WHERE connection_id = ?1"},
+			     " WHERE connection_id = ?1", NULL},
 	[ST_CATCHUP_PAGE] = {"itiiii", "UPDATE catchups SET run_after = ?2, run_newest = max(run_newest, ?3),"
 			    " run_found = run_found + ?4, run_new = run_new + ?5, run_skipped = run_skipped + ?6"
 			    " WHERE connection_id = ?1 AND run_lte IS NOT NULL",
@@ -989,86 +989,86 @@ static const struct {
 		/* pg */ "UPDATE catchups SET cursor = greatest(cursor, run_newest), last_at = ?2, last_found = run_found,"
 		" last_new = run_new, last_skipped = run_skipped, last_error = '', run_gte = NULL,"
 		" run_lte = NULL, run_after = NULL WHERE connection_id = ?1"},
-	[ST_CATCHUP_FAIL] = {"iit", "UPDATE catchups SET last_at = ?2, last_error = ?3 WHERE connection_id = ?1"},
+	[ST_CATCHUP_FAIL] = {"iit", "UPDATE catchups SET last_at = ?2, last_error = ?3 WHERE connection_id = ?1", NULL},
 	[ST_CATCHUP_UNDELIVERED] = {"iiii", "UPDATE catchups SET undelivered = ?2, undelivered_more = ?3,"
-				   " undelivered_oldest = nullif(?4, 0) WHERE connection_id = ?1"},
+				   " undelivered_oldest = nullif(?4, 0) WHERE connection_id = ?1", NULL},
 	[ST_CATCHUP_ENDPOINT] = {"itti", "UPDATE catchups SET endpoint_state = ?2, endpoint_detail = ?3, endpoint_checked_at = ?4,"
-				" health_requested_at = NULL WHERE connection_id = ?1"},
+				" health_requested_at = NULL WHERE connection_id = ?1", NULL},
 	[ST_CONNECTION_SET_KEY] = {"itt", "UPDATE connections SET key_sealed = ?2, key_hint = ?3 WHERE id = ?1"
-				  " AND status = 'connected'"},
+				  " AND status = 'connected'", NULL},
 	[ST_CONTACT_ORDERS] = {"i", "SELECT stripe_id, amount, amount_refunded, currency, status, coalesce(created, '')"
-			      " FROM orders WHERE contact_id = ?1 ORDER BY id DESC LIMIT 100"},
+			      " FROM orders WHERE contact_id = ?1 ORDER BY id DESC LIMIT 100", NULL},
 	[ST_CONTACT_RECURRING] = {"i", "SELECT subscription_id, status, coalesce(price_id, ''), coalesce(amount, 0),"
 				 " coalesce(currency, ''), coalesce(interval, ''), coalesce(current_period_end, ''), amount IS NOT NULL"
-				 " FROM recurring_payments WHERE contact_id = ?1 ORDER BY id DESC LIMIT 100"},
+				 " FROM recurring_payments WHERE contact_id = ?1 ORDER BY id DESC LIMIT 100", NULL},
 	/* retention: at most ?2 rows older than ?1 per call (small writer batches) */
 	[ST_PRUNE_REJECTED] = {"ii", "DELETE FROM integration_log WHERE id IN (SELECT id FROM integration_log"
-			      " WHERE at < ?1 AND result = 'rejected' LIMIT ?2)"},
+			      " WHERE at < ?1 AND result = 'rejected' LIMIT ?2)", NULL},
 	[ST_PRUNE_LOG] = {"ii", "DELETE FROM integration_log WHERE id IN (SELECT id FROM integration_log"
-			 " WHERE at < ?1 LIMIT ?2)"},
+			 " WHERE at < ?1 LIMIT ?2)", NULL},
 	[ST_PRUNE_PAYLOADS] = {"ii", "UPDATE integration_log SET payload = NULL WHERE id IN (SELECT id FROM"
-			      " integration_log WHERE at < ?1 AND payload IS NOT NULL LIMIT ?2)"},
+			      " integration_log WHERE at < ?1 AND payload IS NOT NULL LIMIT ?2)", NULL},
 	[ST_PRUNE_LOGINS] = {"ii", "DELETE FROM login_attempts WHERE key IN (SELECT key FROM login_attempts"
-			    " WHERE last_at < ?1 LIMIT ?2)"},
-	[ST_SEGMENT_INSERT] = {"tti", "INSERT INTO segments (name, definition, created_at) VALUES (?1, ?2, ?3) RETURNING id"},
-	[ST_SEGMENT_UPDATE] = {"itt", "UPDATE segments SET name = ?2, definition = ?3 WHERE id = ?1"},
-	[ST_SEGMENT_DELETE] = {"i", "DELETE FROM segments WHERE id = ?1"},
-	[ST_SEGMENT_GET] = {"i", "SELECT id, name, definition, created_at FROM segments WHERE id = ?1"},
+			    " WHERE last_at < ?1 LIMIT ?2)", NULL},
+	[ST_SEGMENT_INSERT] = {"tti", "INSERT INTO segments (name, definition, created_at) VALUES (?1, ?2, ?3) RETURNING id", NULL},
+	[ST_SEGMENT_UPDATE] = {"itt", "UPDATE segments SET name = ?2, definition = ?3 WHERE id = ?1", NULL},
+	[ST_SEGMENT_DELETE] = {"i", "DELETE FROM segments WHERE id = ?1", NULL},
+	[ST_SEGMENT_GET] = {"i", "SELECT id, name, definition, created_at FROM segments WHERE id = ?1", NULL},
 	[ST_SEGMENTS_LIST] = {"", "SELECT id, name, definition, created_at FROM segments ORDER BY name",
 		/* pg */ "SELECT id, name, definition, created_at FROM segments ORDER BY lower(name), name"},
 	[ST_CONTACT_UNTAG] = {"it", "DELETE FROM contact_tags WHERE contact_id = ?1 AND tag_id ="
-			     " (SELECT id FROM tags WHERE name = ?2)"},
-	[ST_ORDER_STATUS] = {"t", "SELECT status FROM orders WHERE stripe_id = ?1"},
-	[ST_RECURRING_STATUS] = {"t", "SELECT status FROM recurring_payments WHERE subscription_id = ?1"},
+			     " (SELECT id FROM tags WHERE name = ?2)", NULL},
+	[ST_ORDER_STATUS] = {"t", "SELECT status FROM orders WHERE stripe_id = ?1", NULL},
+	[ST_RECURRING_STATUS] = {"t", "SELECT status FROM recurring_payments WHERE subscription_id = ?1", NULL},
 	[ST_AUTOMATION_INSERT] = {"tttiitii", "INSERT INTO automations (name, trigger, trigger_tag, enabled, history,"
 				 " secret_sealed, created_at, segment_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
-				 " nullif(?8, 0)) RETURNING id"},
+				 " nullif(?8, 0)) RETURNING id", NULL},
 	[ST_AUTOMATION_UPDATE] = {"itttiii", "UPDATE automations SET name = ?2, trigger = ?3, trigger_tag = ?4,"
-				 " enabled = ?5, history = ?6, segment_id = nullif(?7, 0) WHERE id = ?1"},
-	[ST_AUTOMATION_DELETE] = {"i", "DELETE FROM automations WHERE id = ?1"},
-	[ST_AUTOMATION_ENABLE] = {"ii", "UPDATE automations SET enabled = ?2 WHERE id = ?1"},
-	[ST_AUTOMATION_SECRET] = {"it", "UPDATE automations SET secret_sealed = ?2 WHERE id = ?1"},
-	[ST_AUTOMATION_GET] = {"i", "SELECT " AUTOMATION_COLUMNS " FROM automations WHERE id = ?1"},
-	[ST_AUTOMATIONS_LIST] = {"", "SELECT " AUTOMATION_COLUMNS " FROM automations ORDER BY id"},
+				 " enabled = ?5, history = ?6, segment_id = nullif(?7, 0) WHERE id = ?1", NULL},
+	[ST_AUTOMATION_DELETE] = {"i", "DELETE FROM automations WHERE id = ?1", NULL},
+	[ST_AUTOMATION_ENABLE] = {"ii", "UPDATE automations SET enabled = ?2 WHERE id = ?1", NULL},
+	[ST_AUTOMATION_SECRET] = {"it", "UPDATE automations SET secret_sealed = ?2 WHERE id = ?1", NULL},
+	[ST_AUTOMATION_GET] = {"i", "SELECT " AUTOMATION_COLUMNS " FROM automations WHERE id = ?1", NULL},
+	[ST_AUTOMATIONS_LIST] = {"", "SELECT " AUTOMATION_COLUMNS " FROM automations ORDER BY id", NULL},
 	[ST_AUTOMATIONS_FOR] = {"tt", "SELECT " AUTOMATION_COLUMNS_OF("a") ", x.position, x.kind, x.name, x.value"
 			       " FROM automations a JOIN automation_actions x ON x.automation_id = a.id"
 			       " WHERE a.trigger = ?1 AND a.enabled = 1 AND (?2 IS NULL OR a.trigger_tag = ?2)"
-			       " ORDER BY a.id, x.position"},
-	[ST_ACTIONS_DELETE] = {"i", "DELETE FROM automation_actions WHERE automation_id = ?1"},
+			       " ORDER BY a.id, x.position", NULL},
+	[ST_ACTIONS_DELETE] = {"i", "DELETE FROM automation_actions WHERE automation_id = ?1", NULL},
 	[ST_ACTION_INSERT] = {"iittt", "INSERT INTO automation_actions (automation_id, position, kind, name, value)"
-			     " VALUES (?1, ?2, ?3, ?4, ?5)"},
+			     " VALUES (?1, ?2, ?3, ?4, ?5)", NULL},
 	[ST_ACTIONS_LIST] = {"i", "SELECT automation_id, position, kind, name, value FROM automation_actions"
-			    " WHERE automation_id = ?1 ORDER BY position"},
+			    " WHERE automation_id = ?1 ORDER BY position", NULL},
 	[ST_RUN_INSERT] = {"iiitt", "INSERT INTO automation_runs (automation_id, at, contact_id, source, detail)"
-			  " VALUES (?1, ?2, ?3, ?4, ?5)"},
-	[ST_RUN_COUNT] = {"ii", "UPDATE automations SET runs = runs + 1, last_run_at = ?2 WHERE id = ?1"},
+			  " VALUES (?1, ?2, ?3, ?4, ?5)", NULL},
+	[ST_RUN_COUNT] = {"ii", "UPDATE automations SET runs = runs + 1, last_run_at = ?2 WHERE id = ?1", NULL},
 	[ST_RUNS_LIST] = {"i", "SELECT id, automation_id, at, coalesce(contact_id, 0), source, detail"
-			 " FROM automation_runs WHERE automation_id = ?1 ORDER BY id DESC LIMIT 50"},
+			 " FROM automation_runs WHERE automation_id = ?1 ORDER BY id DESC LIMIT 50", NULL},
 	[ST_OUTBOX_INSERT] = {"itttiii", "INSERT INTO outbox (automation_id, url, body, idempotency_key, test, state,"
-			     " next_at, give_up_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?6) RETURNING id"},
+			     " next_at, give_up_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?6) RETURNING id", NULL},
 	[ST_OUTBOX_NEXT] = {"ii", "SELECT " OUTBOX_COLUMNS " FROM outbox o JOIN automations a ON a.id = o.automation_id"
-			   " WHERE o.state = 'pending' AND o.next_at <= ?1 ORDER BY o.next_at, o.id LIMIT ?2"},
+			   " WHERE o.state = 'pending' AND o.next_at <= ?1 ORDER BY o.next_at, o.id LIMIT ?2", NULL},
 	[ST_OUTBOX_ATTEMPT] = {"iiiitt", "INSERT INTO outbox_attempts (outbox_id, at, status, ms, excerpt, error)"
-			      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
+			      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)", NULL},
 	[ST_OUTBOX_SETTLE] = {"itii", "UPDATE outbox SET state = ?2, attempts = attempts + 1, next_at = ?3,"
-			     " finished_at = CASE WHEN ?2 = 'pending' THEN NULL ELSE ?4 END, lease_until = 0 WHERE id = ?1"},
+			     " finished_at = CASE WHEN ?2 = 'pending' THEN NULL ELSE ?4 END, lease_until = 0 WHERE id = ?1", NULL},
 	[ST_AUTOMATION_FAILED] = {"i", "UPDATE automations SET failures = failures + 1 WHERE id ="
-				 " (SELECT automation_id FROM outbox WHERE id = ?1 AND test = 0)"},
+				 " (SELECT automation_id FROM outbox WHERE id = ?1 AND test = 0)", NULL},
 	[ST_OUTBOX_LIST] = {"i", "SELECT " OUTBOX_COLUMNS " FROM outbox o JOIN automations a ON a.id = o.automation_id"
-			   " WHERE o.automation_id = ?1 ORDER BY o.id DESC LIMIT 50"},
+			   " WHERE o.automation_id = ?1 ORDER BY o.id DESC LIMIT 50", NULL},
 	[ST_OUTBOX_RESEND] = {"iiii", "UPDATE outbox SET state = 'pending', next_at = ?3, give_up_at = ?4,"
-			     " finished_at = NULL WHERE id = ?1 AND automation_id = ?2"},
+			     " finished_at = NULL WHERE id = ?1 AND automation_id = ?2", NULL},
 	[ST_ATTEMPTS_LIST] = {"i", "SELECT x.id, x.outbox_id, x.at, x.status, x.ms, x.excerpt, x.error"
 			     " FROM outbox_attempts x JOIN outbox o ON o.id = x.outbox_id"
-			     " WHERE o.automation_id = ?1 ORDER BY x.id DESC LIMIT 200"},
+			     " WHERE o.automation_id = ?1 ORDER BY x.id DESC LIMIT 200", NULL},
 	/* money actually taken is a charge's: an invoice or checkout session is paid
 	 * through a charge, so counting them too would count the money twice */
 	[ST_CONTACT_REVENUE] = {"i", "SELECT currency, sum(amount - amount_refunded), count(*), 0 FROM orders"
 			       " WHERE contact_id = ?1 AND substr(stripe_id, 1, 3) = 'ch_'"
 			       " AND status IN ('paid', 'partially_refunded', 'refunded')"
-			       " GROUP BY currency ORDER BY currency"},
+			       " GROUP BY currency ORDER BY currency", NULL},
 	[ST_CONTACT_ORDER_SPAN] = {"i", "SELECT count(*), coalesce(min(created), ''), coalesce(max(created), '')"
-				  " FROM orders WHERE contact_id = ?1"},
+				  " FROM orders WHERE contact_id = ?1", NULL},
 	/* monthly: yearly / 12, weekly * 52 / 12, daily * 365 / 12, per interval_count */
 	[ST_CONTACT_MONTHLY] = {"i", "SELECT coalesce(currency, ''), CAST(round(coalesce(sum(amount * CASE interval"
 			       " WHEN 'month' THEN 1.0 WHEN 'year' THEN 1.0 / 12 WHEN 'week' THEN 52.0 / 12"
@@ -1084,10 +1084,10 @@ static const struct {
 		" OR \"interval\" NOT IN ('month', 'year', 'week', 'day') THEN 1 ELSE 0 END)"
 		" FROM recurring_payments WHERE contact_id = ?1 AND status = 'active'"
 		" GROUP BY currency ORDER BY currency"},
-	[ST_WINDOW_GTE] = {"i", "SELECT created_gte FROM sync_windows WHERE id = ?1"},
+	[ST_WINDOW_GTE] = {"i", "SELECT created_gte FROM sync_windows WHERE id = ?1", NULL},
 	[ST_PENDING_PUT] = {"ittbii", "INSERT INTO pending_events (connection_id, event_id, customer_id, payload, received_at, next_try)"
-			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (connection_id, event_id) DO NOTHING"},
-	[ST_PENDING_DELETE] = {"it", "DELETE FROM pending_events WHERE connection_id = ?1 AND event_id = ?2"},
+			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (connection_id, event_id) DO NOTHING", NULL},
+	[ST_PENDING_DELETE] = {"it", "DELETE FROM pending_events WHERE connection_id = ?1 AND event_id = ?2", NULL},
 	/* due: the customer is linked now, or the wait is over (oldest first) */
 	[ST_PENDING_DUE] = {"ii", "SELECT p.connection_id, p.event_id, p.payload, p.received_at FROM pending_events p"
 			  " WHERE p.next_try <= ?1 OR EXISTS (SELECT 1 FROM stripe_customers s"
@@ -1095,7 +1095,7 @@ static const struct {
 		/* pg */ "SELECT p.connection_id, p.event_id, p.payload, p.received_at FROM pending_events p"
 		" WHERE p.next_try <= ?1 OR EXISTS (SELECT 1 FROM stripe_customers s"
 		" WHERE s.customer_id = p.customer_id) ORDER BY p.seq LIMIT ?2"},
-	[ST_PENDING_DEFER] = {"iti", "UPDATE pending_events SET next_try = ?3 WHERE connection_id = ?1 AND event_id = ?2"},
+	[ST_PENDING_DEFER] = {"iti", "UPDATE pending_events SET next_try = ?3 WHERE connection_id = ?1 AND event_id = ?2", NULL},
 	[ST_PENDING_FOR_CUSTOMER] = {"tii", "SELECT connection_id, event_id, payload, received_at FROM pending_events"
 					    " WHERE customer_id = ?1 AND connection_id = ?2 ORDER BY rowid LIMIT ?3",
 		/* pg */ "SELECT connection_id, event_id, payload, received_at FROM pending_events"
@@ -1103,8 +1103,8 @@ static const struct {
 	/* several nodes: a sync run claims windows (an unleased one, else the
 	 * older half of the widest) and holds each by a lease it renews per page */
 	[ST_WINDOW_FIRST] = {"iii", "INSERT INTO sync_windows (job_id, created_gte, created_lt) SELECT ?1, ?2, ?3"
-				    " WHERE NOT EXISTS (SELECT 1 FROM sync_windows WHERE job_id = ?1)"},
-	[ST_WINDOWS_RELEASE] = {"it", "UPDATE sync_windows SET lease_until = 0 WHERE job_id = ?1 AND lease_owner = ?2"},
+				    " WHERE NOT EXISTS (SELECT 1 FROM sync_windows WHERE job_id = ?1)", NULL},
+	[ST_WINDOWS_RELEASE] = {"it", "UPDATE sync_windows SET lease_until = 0 WHERE job_id = ?1 AND lease_owner = ?2", NULL},
 	[ST_WINDOW_CLAIM] = {"itii", "UPDATE sync_windows SET lease_owner = ?2, lease_until = ?4 WHERE id ="
 				     " (SELECT id FROM sync_windows WHERE job_id = ?1 AND done = 0 AND lease_until < ?3"
 				     " ORDER BY id LIMIT 1)"
@@ -1118,10 +1118,10 @@ static const struct {
 	[ST_WINDOW_WIDEST] = {"ii", "SELECT id, created_gte, coalesce(oldest_seen, created_lt) FROM sync_windows"
 				    " WHERE job_id = ?1 AND done = 0"
 				    " AND coalesce(oldest_seen, created_lt) - created_gte >= ?2"
-				    " ORDER BY coalesce(oldest_seen, created_lt) - created_gte DESC, id LIMIT 1"},
-	[ST_WINDOW_LEASE] = {"iti", "UPDATE sync_windows SET lease_owner = ?2, lease_until = ?3 WHERE id = ?1"},
+				    " ORDER BY coalesce(oldest_seen, created_lt) - created_gte DESC, id LIMIT 1", NULL},
+	[ST_WINDOW_LEASE] = {"iti", "UPDATE sync_windows SET lease_owner = ?2, lease_until = ?3 WHERE id = ?1", NULL},
 	[ST_WINDOWS_HELD] = {"iit", "SELECT count(*) FROM sync_windows WHERE job_id = ?1 AND done = 0"
-				    " AND lease_until >= ?2 AND lease_owner != ?3"},
+				    " AND lease_until >= ?2 AND lease_owner != ?3", NULL},
 	/* the next free request slot of a shared budget (µs), spaced by ?3 */
 	[ST_RATE_RESERVE] = {"tii", "INSERT INTO rate_budgets (key, next_at) VALUES (?1, ?2 + ?3)"
 				    " ON CONFLICT (key) DO UPDATE SET next_at = max(rate_budgets.next_at, ?2) + ?3"
@@ -1130,8 +1130,8 @@ static const struct {
 			 " ON CONFLICT (key) DO UPDATE SET next_at = greatest(rate_budgets.next_at, ?2) + ?3"
 			 " RETURNING next_at - ?3"},
 	[ST_CATCHUP_CLAIM] = {"itii", "UPDATE catchups SET lease_owner = ?2, lease_until = ?4 WHERE connection_id = ?1"
-				      " AND (lease_until < ?3 OR lease_owner = ?2)"},
-	[ST_CATCHUP_RELEASE] = {"it", "UPDATE catchups SET lease_until = 0 WHERE connection_id = ?1 AND lease_owner = ?2"},
+				      " AND (lease_until < ?3 OR lease_owner = ?2)", NULL},
+	[ST_CATCHUP_RELEASE] = {"it", "UPDATE catchups SET lease_until = 0 WHERE connection_id = ?1 AND lease_owner = ?2", NULL},
 	/* deliveries due and not claimed by another live node (this node's
 	 * own claims are its dead worker's), claimed until ?4 (ms) */
 	[ST_OUTBOX_CLAIM] = {"iiti", "UPDATE outbox SET lease_owner = ?3, lease_until = ?4 WHERE id IN"
@@ -1144,14 +1144,14 @@ static const struct {
 			 " ORDER BY next_at, id LIMIT ?2 FOR UPDATE SKIP LOCKED)"},
 	[ST_OUTBOX_CLAIMED] = {"tii", "SELECT " OUTBOX_COLUMNS " FROM outbox o JOIN automations a ON a.id = o.automation_id"
 				      " WHERE o.state = 'pending' AND o.lease_owner = ?1 AND o.lease_until = ?2"
-				      " ORDER BY o.next_at, o.id LIMIT ?3"},
+				      " ORDER BY o.next_at, o.id LIMIT ?3", NULL},
 	[ST_SETUP_TOKEN_PUT] = {"ti", "INSERT INTO setup_tokens (token_hash, created_at) VALUES (?1, ?2)"
-				      " ON CONFLICT (token_hash) DO NOTHING"},
+				      " ON CONFLICT (token_hash) DO NOTHING", NULL},
 	[ST_SETUP_TOKEN_FIND] = {"t", "SELECT count(*) FROM setup_tokens WHERE token_hash = ?1"
-				      " AND NOT EXISTS (SELECT 1 FROM users)"},
-	[ST_SETUP_TOKENS_CLEAR] = {"", "DELETE FROM setup_tokens"},
-	[ST_OUTBOX_UNCLAIM] = {"t", "UPDATE outbox SET lease_until = 0 WHERE lease_owner = ?1 AND lease_until > 0"},
-	[ST_WINDOW_MINE] = {"it", "SELECT count(*) FROM sync_windows WHERE id = ?1 AND lease_owner = ?2"},
+				      " AND NOT EXISTS (SELECT 1 FROM users)", NULL},
+	[ST_SETUP_TOKENS_CLEAR] = {"", "DELETE FROM setup_tokens", NULL},
+	[ST_OUTBOX_UNCLAIM] = {"t", "UPDATE outbox SET lease_until = 0 WHERE lease_owner = ?1 AND lease_until > 0", NULL},
+	[ST_WINDOW_MINE] = {"it", "SELECT count(*) FROM sync_windows WHERE id = ?1 AND lease_owner = ?2", NULL},
 };
 _Static_assert(sizeof stmts / sizeof stmts[0] == ST__MAX, "every statement needs its SQL");
 
