@@ -18,6 +18,7 @@
 #include "store.h"
 #include "stripe.h"
 #include "view.h"
+#include "web_auth.h"
 
 struct app_thread *app_thread_new(struct app_shared *shared, sl_err *err)
 {
@@ -43,6 +44,8 @@ struct app_thread *app_thread_new(struct app_shared *shared, sl_err *err)
 		return NULL;
 	}
 	t->secret_key = shared->secret_key;
+	t->deps = (struct deps){.db = t->db, .writer = t->writer, .stripe = t->stripe,
+				.secret_key = t->secret_key};
 	*err = SL_OK;
 	return t;
 }
@@ -129,7 +132,7 @@ static bool gate(struct http_request *r, struct http_response *resp,
 {
 	if (route->auth == AUTH_PUBLIC)
 		return true;
-	bool have_admin = auth_admin_exists(r);
+	bool have_admin = auth_admin_exists(r->thread->db);
 	if (route->auth == AUTH_SETUP) {
 		if (have_admin) {
 			http_redirect(resp, "/login");
@@ -214,12 +217,12 @@ static void serve(struct app_thread *t, struct arena *a, char *const *envp,
 	case ROUTE_NOT_FOUND:
 		/* error pages keep the layout (navigation, Log out) */
 		if (strncmp(req->path, "/webhooks/", 10) != 0)
-			req->session = auth_session_load(req);
+			req->session = web_auth_session(req);
 		app_error(req, resp, 404, NULL);
 		return;
 	case ROUTE_WRONG_METHOD:
 		if (strncmp(req->path, "/webhooks/", 10) != 0)
-			req->session = auth_session_load(req);
+			req->session = web_auth_session(req);
 		app_error(req, resp, 405, NULL);
 		http_header(resp, "Allow", allow);
 		return;
@@ -228,10 +231,10 @@ static void serve(struct app_thread *t, struct arena *a, char *const *envp,
 		break;
 	}
 	if (route->auth != AUTH_PUBLIC)
-		req->session = auth_session_load(req);
+		req->session = web_auth_session(req);
 	if (!gate(req, resp, route))
 		return;
-	if (route->csrf && !auth_csrf_ok(req)) {
+	if (route->csrf && !web_auth_csrf_ok(req)) {
 		fprintf(stderr, "stripelink: %s %s: CSRF token missing or wrong\n",
 			req->method_name, req->path);
 		app_error(req, resp, 403,

@@ -6,6 +6,7 @@
 #define STRIPELINK_APP_H
 
 #include "crypto.h"
+#include "deps.h"
 #include "err.h"
 #include "http.h"
 
@@ -19,6 +20,7 @@ struct app_thread {
 	struct writer *writer;     /* borrowed: the process's one writer */
 	const unsigned char *secret_key; /* borrowed: CRYPTO_KEY_LEN bytes */
 	struct stripe_client *stripe; /* owned: this thread's Stripe client */
+	struct deps deps;          /* the same resources lent to use cases (set once) */
 };
 
 /* Process-wide resources shared by every thread (set up by main). */

@@ -1,5 +1,5 @@
 /*
- * auth.c - admins, sessions, CSRF and throttling; see auth.h.
+ * auth.c - admins, sessions and login throttling; see auth.h.
  */
 #include "auth.h"
 
@@ -13,13 +13,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "app.h"
 #include "config.h"
 #include "crypto.h"
+#include "deps.h"
 #include "store.h"
 #include "writer.h"
-
-#define TOKEN_BYTES 32
 
 /* Hashes a cookie token for storage: HMAC-SHA256 under a fixed label. */
 static const char *token_hash(struct arena *a, const char *token)
@@ -43,21 +41,26 @@ static bool is_hex_of(const char *s, size_t len)
 	return true;
 }
 
-static bool is_token(const char *s)
+bool auth_is_token(const char *s)
 {
-	return is_hex_of(s, 2 * TOKEN_BYTES);
+	return is_hex_of(s, AUTH_TOKEN_HEX);
 }
 
-const struct auth_session *auth_session_load(struct http_request *r)
+sl_err auth_token_new(char out[AUTH_TOKEN_HEX + 1])
 {
-	const char *token = http_get(&r->cookies, AUTH_SESSION_COOKIE);
-	if (!is_token(token))
+	return crypto_token_hex(out, AUTH_TOKEN_BYTES);
+}
+
+const struct auth_session *auth_session_find(struct store *db, struct arena *a, const char *token,
+					     long long now)
+{
+	if (!auth_is_token(token))
 		return NULL;
-	const char *hash = token_hash(r->arena, token);
+	const char *hash = token_hash(a, token);
 	struct session_row row;
-	if (!hash || store_session_find(r->thread->db, r->arena, hash, r->now, &row))
+	if (!hash || store_session_find(db, a, hash, now, &row))
 		return NULL;
-	struct auth_session *s = arena_alloc(r->arena, sizeof *s);
+	struct auth_session *s = arena_alloc(a, sizeof *s);
 	s->user_id = row.user_id;
 	s->username = row.username;
 	s->csrf = row.csrf;
@@ -65,10 +68,10 @@ const struct auth_session *auth_session_load(struct http_request *r)
 	return s;
 }
 
-bool auth_admin_exists(struct http_request *r)
+bool auth_admin_exists(struct store *db)
 {
 	long long n = 0;
-	return store_user_count(r->thread->db, &n) == SL_OK && n > 0;
+	return store_user_count(db, &n) == SL_OK && n > 0;
 }
 
 const char *auth_check_credentials(const char *username, const char *password)
@@ -225,58 +228,54 @@ static sl_err login_job(struct store *db, void *arg)
 				    j->now + AUTH_SESSION_SECONDS);
 }
 
-static const char *cookie_flags(const struct http_request *r)
+sl_err auth_login(const struct deps *deps, struct arena *a, const struct auth_attempt *in,
+		  char token[AUTH_TOKEN_HEX + 1], long long *wait_seconds)
 {
-	return r->secure ? "; Secure" : "";
-}
-
-sl_err auth_login(struct http_request *r, struct http_response *resp,
-		  const char *username, const char *password, long long *wait_seconds)
-{
-	struct arena *a = r->arena;
-	char *lower = arena_strdup(a, username ? username : "");
+	const char *username = in->username ? in->username : "";
+	char *lower = arena_strdup(a, username);
 	for (char *p = lower; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
-	const char *addr = r->remote_addr ? r->remote_addr : "?";
+	const char *addr = in->addr ? in->addr : "?";
 	/* per address, and per username from that address: guessing from
 	 * elsewhere slows the guesser, never the admin at their own address */
 	struct attempt_job attempt = {
 		.keys = {arena_printf(a, "addr:%s", addr), arena_printf(a, "user:%s@%s", lower, addr)},
-		.now = r->now,
+		.now = in->now,
 	};
-	sl_err e = writer_run(r->thread->writer, attempt_job, &attempt);
+	token[0] = '\0';
+	sl_err e = writer_run(deps->writer, attempt_job, &attempt);
 	if (e == SL_ERR_RATE_LIMITED)
 		*wait_seconds = attempt.wait;
 	if (e)
 		return e;
 
 	struct user u;
-	sl_err found = store_user_find(r->thread->db, a, username ? username : "", &u);
+	sl_err found = store_user_find(deps->db, a, username, &u);
 	if (found && found != SL_ERR_NOT_FOUND)
 		return found;
 	/* verify even for unknown users so timing does not tell which exist */
 	pthread_once(&decoy_once, make_decoy);
-	bool ok = crypto_password_verify(password ? password : "",
+	bool ok = crypto_password_verify(in->password ? in->password : "",
 					 found ? (decoy ? decoy : "") : u.password_hash) && !found;
 	if (!ok)
 		return SL_ERR_AUTH;   /* already counted by attempt_job */
 
-	char token[2 * TOKEN_BYTES + 1], csrf[2 * TOKEN_BYTES + 1];
-	if (crypto_token_hex(token, TOKEN_BYTES) || crypto_token_hex(csrf, TOKEN_BYTES))
+	char fresh[AUTH_TOKEN_HEX + 1], csrf[AUTH_TOKEN_HEX + 1];
+	if (auth_token_new(fresh) || auth_token_new(csrf))
 		return SL_ERR_CRYPTO;
 	struct login_job j = {
 		.keys = {attempt.keys[0], attempt.keys[1]},
-		.token_hash = token_hash(a, token),
-		.old_hash = r->session ? r->session->token_hash : NULL,
+		.token_hash = token_hash(a, fresh),
+		.old_hash = in->replaces,
 		.user_id = u.id,
 		.csrf = csrf,
-		.now = r->now,
+		.now = in->now,
 	};
-	if ((e = writer_run(r->thread->writer, login_job, &j)))
+	if (!j.token_hash)
+		return SL_ERR_CRYPTO;
+	if ((e = writer_run(deps->writer, login_job, &j)))
 		return e;
-	http_header(resp, "Set-Cookie",
-		    arena_printf(a, AUTH_SESSION_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d%s",
-				 token, AUTH_SESSION_SECONDS, cookie_flags(r)));
+	memcpy(token, fresh, sizeof fresh);
 	return SL_OK;
 }
 
@@ -285,41 +284,9 @@ static sl_err logout_job(struct store *db, void *arg)
 	return store_session_delete(db, arg);
 }
 
-sl_err auth_logout(struct http_request *r, struct http_response *resp)
+sl_err auth_logout(struct writer *w, const char *token_hash)
 {
-	sl_err e = SL_OK;
-	if (r->session)
-		e = writer_run(r->thread->writer, logout_job, (void *)r->session->token_hash);
-	http_header(resp, "Set-Cookie",
-		    arena_printf(r->arena, AUTH_SESSION_COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0%s",
-				 cookie_flags(r)));
-	return e;
-}
-
-const char *auth_csrf_token(struct http_request *r, struct http_response *resp)
-{
-	if (r->session)
-		return r->session->csrf;
-	const char *cookie = http_get(&r->cookies, AUTH_CSRF_COOKIE);
-	if (is_token(cookie))
-		return cookie;
-	char *token = arena_alloc(r->arena, 2 * TOKEN_BYTES + 1);
-	if (crypto_token_hex(token, TOKEN_BYTES))
-		return "";
-	http_header(resp, "Set-Cookie",
-		    arena_printf(r->arena, AUTH_CSRF_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict%s",
-				 token, cookie_flags(r)));
-	return token;
-}
-
-bool auth_csrf_ok(const struct http_request *r)
-{
-	const char *sent = http_get(&r->form, "csrf");
-	const char *want = r->session ? r->session->csrf
-				      : http_get(&r->cookies, AUTH_CSRF_COOKIE);
-	if (!sent || !want || !is_token(want) || strlen(sent) != strlen(want))
-		return false;
-	return crypto_equal(sent, want, strlen(want));
+	return writer_run(w, logout_job, (void *)token_hash);
 }
 
 /* ---- the first-run setup token ---- */

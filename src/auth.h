@@ -1,25 +1,25 @@
 /*
- * auth.h - admins, login sessions, CSRF tokens and login throttling.
+ * auth.h - admins, login sessions and login throttling, on plain values.
  *
  * Sessions live in the database under the SHA-256-like HMAC of a random
- * cookie token (a stolen database does not yield live cookies); the cookie
- * is HttpOnly and SameSite=Strict, replaced at login and deleted at
- * logout. Every session has its own CSRF token; forms shown before login
- * use a double-submit cookie instead.
+ * token (a stolen database does not yield live sessions). Every session
+ * has its own CSRF token. Nothing here knows about HTTP: the web layer
+ * (web_auth.h) carries the token in a cookie and checks CSRF tokens.
  */
 #ifndef STRIPELINK_AUTH_H
 #define STRIPELINK_AUTH_H
 
 #include <stdbool.h>
 #include "err.h"
-#include "http.h"
 
-#define AUTH_SESSION_COOKIE "sl_session"
-#define AUTH_CSRF_COOKIE "sl_csrf"
 #define AUTH_SESSION_SECONDS (7 * 24 * 3600)
 #define AUTH_FREE_FAILURES 5        /* failures before throttling starts */
 #define AUTH_MAX_DELAY 900          /* longest wait between tries, seconds */
+#define AUTH_TOKEN_BYTES 32         /* random bytes of a session or CSRF token */
+#define AUTH_TOKEN_HEX (2 * AUTH_TOKEN_BYTES)  /* its length in hex digits */
 
+struct arena;
+struct deps;
 struct store;
 struct writer;
 
@@ -30,12 +30,20 @@ struct auth_session {
 	const char *token_hash;
 };
 
-/* Finds the live session named by the request's cookie. Returns it (from
- * the request's arena) or NULL. */
-const struct auth_session *auth_session_load(struct http_request *r);
+/* True when s has the shape of a session or CSRF token (AUTH_TOKEN_HEX
+ * hex digits); false for NULL. */
+bool auth_is_token(const char *s);
 
-/* True when at least one admin exists (read on the thread's connection). */
-bool auth_admin_exists(struct http_request *r);
+/* Writes a new random token (AUTH_TOKEN_HEX hex digits and a NUL) to out. */
+sl_err auth_token_new(char out[AUTH_TOKEN_HEX + 1]);
+
+/* The live session of token at now, from a; NULL when token is malformed
+ * (it then never reaches the database), unknown or expired. */
+const struct auth_session *auth_session_find(struct store *db, struct arena *a, const char *token,
+					     long long now);
+
+/* True when at least one admin exists (read on db). */
+bool auth_admin_exists(struct store *db);
 
 /* Checks a username and password pair against the rules; returns a
  * message for the person or NULL when both are acceptable. */
@@ -77,21 +85,26 @@ bool auth_setup_token_accepted(struct store *db, const char *given);
 /* Deletes the token file (once the admin exists). */
 void auth_setup_token_remove(void);
 
+/* One login attempt; every string is borrowed for the call. */
+struct auth_attempt {
+	const char *username;   /* as typed; NULL counts as "" */
+	const char *password;   /* NULL counts as "" */
+	const char *addr;       /* the client's address, for the throttle; NULL: unknown */
+	const char *replaces;   /* token hash of the session being replaced, or NULL */
+	long long now;
+};
+
 /* Logs in: reserves the attempt against the throttle (per address, and per
  * username from that address), checks the password, then starts a session
- * and sets its cookie on resp. SL_ERR_AUTH for a wrong name or password,
- * SL_ERR_RATE_LIMITED when throttled (*wait_seconds says how long). */
-sl_err auth_login(struct http_request *r, struct http_response *resp,
-		  const char *username, const char *password, long long *wait_seconds);
+ * (deleting the one it replaces) and writes its token to token. Uses
+ * deps->db and deps->writer; scratch from a. SL_ERR_AUTH for a wrong name
+ * or password, SL_ERR_RATE_LIMITED when throttled (*wait_seconds says how
+ * long); token is "" unless SL_OK. */
+sl_err auth_login(const struct deps *deps, struct arena *a, const struct auth_attempt *in,
+		  char token[AUTH_TOKEN_HEX + 1], long long *wait_seconds);
 
-/* Ends the request's session (if any) and clears the cookie. */
-sl_err auth_logout(struct http_request *r, struct http_response *resp);
-
-/* The CSRF token to put in forms: the session's, or for anonymous pages a
- * double-submit cookie (set on resp when new). From the request's arena. */
-const char *auth_csrf_token(struct http_request *r, struct http_response *resp);
-
-/* True when the request's "csrf" form value matches, in constant time. */
-bool auth_csrf_ok(const struct http_request *r);
+/* Ends the session stored under token_hash (auth_session's token_hash)
+ * through the writer; an unknown hash is no error. */
+sl_err auth_logout(struct writer *w, const char *token_hash);
 
 #endif

@@ -180,6 +180,27 @@ static sl_err payload(struct store *db, struct arena *a, const struct automation
 		put_str(o, "current_period_end", rc->current_period_end);
 		json_object_object_add(doc, "recurring_payment", o);
 	}
+	if (cs && cs->dispute.present) {
+		const struct change_dispute *dp = &cs->dispute;
+		struct json_object *o = json_object_new_object();
+		put_str(o, "id", dp->id);
+		put_str(o, "charge", dp->charge_id);
+		json_object_object_add(o, "amount", json_object_new_int64(dp->amount));
+		put_str(o, "currency", dp->currency);
+		put_str(o, "status", dp->status);
+		put_str(o, "reason", dp->reason);
+		json_object_object_add(doc, "dispute", o);
+	}
+	if (cs && cs->refund_count && strcmp(cs->object_type ? cs->object_type : "", "refund") == 0) {
+		const struct change_refund *rf = &cs->refunds[0];
+		struct json_object *o = json_object_new_object();
+		put_str(o, "id", rf->id);
+		put_str(o, "charge", rf->charge_id);
+		json_object_object_add(o, "amount", json_object_new_int64(rf->amount));
+		put_str(o, "currency", rf->currency);
+		put_str(o, "status", rf->status);
+		json_object_object_add(doc, "refund", o);
+	}
 	struct json_object *stripe = json_object_new_object();
 	if (cs) {
 		put_str(stripe, "object_id", cs->object_id);

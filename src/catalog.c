@@ -24,6 +24,7 @@ static const struct catalog_resource resources[] = {
 		.default_name = "billing_details.name",
 		.default_phone = "billing_details.phone",
 		.has_customer = true,
+		.refetch_on_tie = true,
 	},
 	[RESOURCE_CUSTOMER] = {
 		.slug = "customer",
@@ -35,6 +36,7 @@ static const struct catalog_resource resources[] = {
 		.default_name = "name",
 		.default_phone = "phone",
 		.has_customer = false,
+		.refetch_on_tie = false,
 	},
 	[RESOURCE_SUBSCRIPTION] = {
 		.slug = "subscription",
@@ -46,6 +48,7 @@ static const struct catalog_resource resources[] = {
 		.default_name = "customer.name",
 		.default_phone = "customer.phone",
 		.has_customer = true,
+		.refetch_on_tie = true,
 	},
 	[RESOURCE_INVOICE] = {
 		.slug = "invoice",
@@ -57,6 +60,7 @@ static const struct catalog_resource resources[] = {
 		.default_name = "customer_name",
 		.default_phone = "customer_phone",
 		.has_customer = true,
+		.refetch_on_tie = true,
 	},
 	[RESOURCE_CHECKOUT_SESSION] = {
 		.slug = "checkout_session",
@@ -68,6 +72,7 @@ static const struct catalog_resource resources[] = {
 		.default_name = "customer_details.name",
 		.default_phone = "customer_details.phone",
 		.has_customer = true,
+		.refetch_on_tie = true,
 	},
 };
 _Static_assert(N_ELEMS(resources) == RESOURCE__MAX,
@@ -383,46 +388,67 @@ const char *catalog_field_type_name(enum field_type t)
 
 /* ---- webhook events ----------------------------------------------------- */
 
-/* E(kind, type, tag suffix, resource, contact, order, recurring) */
-#define E(kind, type, tag, res, contact, order, recurring) \
+/* E(kind, type, tag suffix, resource, contact, order, recurring, effect) */
+#define E(kind, type, tag, res, contact, order, recurring, effect) \
 	[EVENT_##kind] = { EVENT_##kind, type, CATALOG_BASE_TAG "-" tag, \
 			   RESOURCE_##res, contact, ORDER_##order, \
-			   RECURRING_##recurring }
+			   RECURRING_##recurring, EFFECT_##effect }
 
 static const struct catalog_event events[] = {
 	E(CUSTOMER_CREATED, "customer.created", "customer-created",
-	  CUSTOMER, true, NONE, NONE),
+	  CUSTOMER, true, NONE, NONE, NONE),
 	E(CUSTOMER_UPDATED, "customer.updated", "customer-updated",
-	  CUSTOMER, true, NONE, NONE),
+	  CUSTOMER, true, NONE, NONE, NONE),
 	E(CHARGE_SUCCEEDED, "charge.succeeded", "charge-succeeded",
-	  CHARGE, true, CREATE, NONE),
+	  CHARGE, true, CREATE, NONE, NONE),
 	E(CHARGE_REFUNDED, "charge.refunded", "charge-refunded",
-	  CHARGE, true, REFUND, NONE),
+	  CHARGE, true, REFUND, NONE, NONE),
 	E(CHECKOUT_SESSION_COMPLETED, "checkout.session.completed",
 	  "checkout-session-completed",
-	  CHECKOUT_SESSION, true, CREATE, IF_SUBSCRIPTION_MODE),
+	  CHECKOUT_SESSION, true, CREATE, IF_SUBSCRIPTION_MODE, NONE),
 	E(INVOICE_PAID, "invoice.paid", "invoice-paid",
-	  INVOICE, true, CREATE, NONE),
+	  INVOICE, true, CREATE, NONE, NONE),
 	E(INVOICE_PAYMENT_SUCCEEDED, "invoice.payment_succeeded",
 	  "invoice-payment-succeeded",
-	  INVOICE, true, CREATE, NONE),
+	  INVOICE, true, CREATE, NONE, NONE),
 	E(INVOICE_PAYMENT_FAILED, "invoice.payment_failed",
 	  "invoice-payment-failed",
-	  INVOICE, true, NONE, NONE),
+	  INVOICE, true, NONE, PAST_DUE, NONE),
 	E(SUBSCRIPTION_CREATED, "customer.subscription.created",
 	  "customer-subscription-created",
-	  SUBSCRIPTION, true, NONE, UPSERT),
+	  SUBSCRIPTION, true, NONE, UPSERT, NONE),
 	E(SUBSCRIPTION_UPDATED, "customer.subscription.updated",
 	  "customer-subscription-updated",
-	  SUBSCRIPTION, true, NONE, UPSERT),
+	  SUBSCRIPTION, true, NONE, UPSERT, NONE),
 	E(SUBSCRIPTION_DELETED, "customer.subscription.deleted",
 	  "customer-subscription-deleted",
-	  SUBSCRIPTION, true, NONE, UPSERT),
+	  SUBSCRIPTION, true, NONE, UPSERT, NONE),
+	/* a notice, not a change: the tag only */
 	E(SUBSCRIPTION_TRIAL_WILL_END, "customer.subscription.trial_will_end",
 	  "customer-subscription-trial-will-end",
-	  SUBSCRIPTION, true, NONE, UPSERT),
+	  SUBSCRIPTION, true, NONE, NONE, NONE),
+	/* refunds and disputes are objects of their own, each kept by its id;
+	 * the contact is the one of the charge's order */
+	E(CHARGE_REFUND_UPDATED, "charge.refund.updated",
+	  "charge-refund-updated", CHARGE, true, NONE, NONE, REFUND),
+	E(REFUND_CREATED, "refund.created", "refund-created",
+	  CHARGE, true, NONE, NONE, REFUND),
+	E(REFUND_UPDATED, "refund.updated", "refund-updated",
+	  CHARGE, true, NONE, NONE, REFUND),
+	E(REFUND_FAILED, "refund.failed", "refund-failed",
+	  CHARGE, true, NONE, NONE, REFUND),
+	E(DISPUTE_CREATED, "charge.dispute.created", "charge-dispute-created",
+	  CHARGE, true, NONE, NONE, DISPUTE),
+	E(DISPUTE_UPDATED, "charge.dispute.updated", "charge-dispute-updated",
+	  CHARGE, true, NONE, NONE, DISPUTE),
+	E(DISPUTE_CLOSED, "charge.dispute.closed", "charge-dispute-closed",
+	  CHARGE, true, NONE, NONE, DISPUTE),
+	E(CUSTOMER_DELETED, "customer.deleted", "customer-deleted",
+	  CUSTOMER, true, NONE, NONE, CUSTOMER_DELETED),
 };
 _Static_assert(N_ELEMS(events) == EVENT__MAX, "every event needs a row");
+_Static_assert(EVENT__MAX <= CATALOG_EVENT_TYPES_MAX,
+	       "the catch-up lists every type in one types[] of at most 20");
 
 #undef E
 

@@ -47,6 +47,8 @@ struct catalog_resource {
 	const char *default_name;  /* mapping_default(): name → full_name, or NULL */
 	const char *default_phone; /* mapping_default(): phone → phone, or NULL */
 	bool has_customer;         /* the object carries a "customer" id */
+	bool refetch_on_tie;       /* state-sensitive: two events of one second are
+				      settled by GET list_path/<id> (refetch.h) */
 };
 
 /* Returns the row of resource r, or NULL when r is out of range. */
@@ -127,8 +129,20 @@ enum event_kind {
 	EVENT_SUBSCRIPTION_UPDATED,
 	EVENT_SUBSCRIPTION_DELETED,
 	EVENT_SUBSCRIPTION_TRIAL_WILL_END,
+	EVENT_CHARGE_REFUND_UPDATED,
+	EVENT_REFUND_CREATED,
+	EVENT_REFUND_UPDATED,
+	EVENT_REFUND_FAILED,
+	EVENT_DISPUTE_CREATED,
+	EVENT_DISPUTE_UPDATED,
+	EVENT_DISPUTE_CLOSED,
+	EVENT_CUSTOMER_DELETED,
 	EVENT__MAX
 };
+
+/* Stripe's GET /v1/events takes at most 20 names in types[]: the catch-up
+ * asks for every type in this catalogue at once. */
+#define CATALOG_EVENT_TYPES_MAX 20
 
 enum order_action {
 	ORDER_NONE,
@@ -139,18 +153,34 @@ enum order_action {
 enum recurring_action {
 	RECURRING_NONE,
 	RECURRING_UPSERT,              /* create or keep status current */
-	RECURRING_IF_SUBSCRIPTION_MODE /* only when the checkout session's mode
+	RECURRING_IF_SUBSCRIPTION_MODE,/* only when the checkout session's mode
 					  is "subscription" */
+	RECURRING_PAST_DUE             /* an invoice's failed payment: its
+					  subscription is past due (see
+					  change_set_past_due) */
+};
+
+/* What an event does besides the contact, order and recurring payment. */
+enum event_effect {
+	EFFECT_NONE,
+	EFFECT_REFUND,           /* data.object is a refund: recorded by its id;
+				    its charge's order is brought up to date */
+	EFFECT_DISPUTE,          /* data.object is a dispute of a charge */
+	EFFECT_CUSTOMER_DELETED, /* the customer's link is marked deleted; the
+				    contact and everything synced stay */
 };
 
 struct catalog_event {
 	enum event_kind kind;
 	const char *type;        /* Stripe's event type, "charge.succeeded" */
 	const char *tag;         /* "stripe-integration-charge-succeeded" */
-	enum resource resource;  /* what data.object is */
+	enum resource resource;  /* what data.object is; for a refund or a
+				    dispute (see effect): the charge, whose
+				    order's contact it concerns */
 	bool contact;            /* create or update the contact */
 	enum order_action order;
 	enum recurring_action recurring;
+	enum event_effect effect;
 };
 
 /* Returns the row of event kind k, or NULL when out of range. */

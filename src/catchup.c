@@ -16,6 +16,7 @@
 #include "arena.h"
 #include "catalog.h"
 #include "crypto.h"
+#include "deps.h"
 #include "ratelimit.h"
 #include "store.h"
 #include "stripe.h"
@@ -210,6 +211,46 @@ static sl_err record_failure(const struct catchup_env *env, struct arena *a, lon
 	return writer_run(env->writer, fail_job, &j);
 }
 
+/* True when the endpoint's enabled_events has type (or "*"). */
+static bool endpoint_has(json_object *events, const char *type)
+{
+	size_t n = json_object_is_type(events, json_type_array) ? json_object_array_length(events) : 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *have = json_object_get_string(json_object_array_get_idx(events, i));
+		if (have && (strcmp(have, type) == 0 || strcmp(have, "*") == 0))
+			return true;
+	}
+	return false;
+}
+
+/* An endpoint made by an older version lacks the event types added since
+ * (refunds, disputes, deleted customers): asks Stripe to send them too.
+ * A refusal is only logged; the catch-up lists those types regardless. */
+static void subscribe_missing(struct target *t, const char *path, json_object *ep)
+{
+	json_object *events = NULL;
+	json_object_object_get_ex(ep, "enabled_events", &events);
+	int missing = 0;
+	for (int k = 0; k < EVENT__MAX; k++)
+		missing += !endpoint_has(events, catalog_event((enum event_kind)k)->type);
+	if (!missing || !events)
+		return;
+	struct stripe_params p = {BUF_INIT};
+	for (int k = 0; k < EVENT__MAX; k++)
+		stripe_params_add(&p, "enabled_events[]", catalog_event((enum event_kind)k)->type);
+	json_object *updated = NULL;
+	struct stripe_error err;
+	sl_err e = stripe_request(t->client, t->key, STRIPE_POST, path, &p, &updated, &err);
+	stripe_params_free(&p);
+	json_object_put(updated);
+	if (e)
+		fprintf(stderr, "stripelink-sync: connection %lld: subscribing the webhook endpoint to %d "
+				"more event types failed: %s\n", t->c.id, missing, err.message);
+	else
+		fprintf(stderr, "stripelink-sync: connection %lld: webhook endpoint now subscribed to %d "
+				"more event types\n", t->c.id, missing);
+}
+
 /* Counts what Stripe reports as not delivered in the last 30 days (at most
  * CATCHUP_UNDELIVERED_PAGES pages) and records it with the oldest. */
 static sl_err count_undelivered(const struct catchup_env *env, struct arena *a, struct target *t)
@@ -266,7 +307,8 @@ static sl_err ingest_one(const struct catchup_env *env, struct store *db, struct
 		return SL_OK;   /* recorded already: nothing to do, nothing to log */
 	size_t len = 0;
 	const char *body = json_object_to_json_string_length(ev, JSON_C_TO_STRING_PLAIN, &len);
-	struct webhook_deps deps = {db, env->writer, t->client, env->secret_key, NULL};
+	struct deps deps = {.db = db, .writer = env->writer, .stripe = t->client,
+			    .secret_key = env->secret_key};
 	struct webhook_outcome out;
 	sl_err e = webhook_ingest_trusted(&deps, a, t->c.id, (const unsigned char *)body, len,
 					  (long long)time(NULL), &out);
@@ -450,6 +492,7 @@ sl_err catchup_check_endpoint(const struct catchup_env *env, long long connectio
 			j.detail = row.endpoint_detail;
 		} else if (!se) {
 			j.state = status && strcmp(status, "disabled") == 0 ? "disabled" : "enabled";
+			subscribe_missing(&t, path, ep);
 		}
 		else if (se != SL_ERR_NOT_FOUND && !(j.state = refusal_state(se, &err, a, &j.detail))) {
 			j.state = "unreachable";

@@ -44,6 +44,7 @@ enum setting {
 	SET_KEY_FILE,
 	SET_FASTCGI_LISTEN,
 	SET_LEASE,
+	SET_CHARGE_WAIT,
 	SET__MAX
 };
 
@@ -86,6 +87,8 @@ static const struct setting_row settings[] = {
 	[SET_KEY_FILE] = {"STRIPELINK_KEY_FILE", NULL, 0, 0},   /* default: <data>/secret.key; nodes share one */
 	[SET_FASTCGI_LISTEN] = {"STRIPELINK_FASTCGI_LISTEN", NULL, 0, 0},   /* host:port instead of the socket */
 	[SET_LEASE] = {"STRIPELINK_LEASE_SECONDS", "30", 2, 3600},   /* sync windows, catch-ups, deliveries */
+	/* a refund or dispute before its charge: Stripe retries a delivery for 3 days */
+	[SET_CHARGE_WAIT] = {"STRIPELINK_CHARGE_WAIT", "259200", 0, 2592000},
 };
 _Static_assert(sizeof settings / sizeof settings[0] == SET__MAX,
 	       "every setting needs a row");
@@ -180,7 +183,8 @@ sl_err config_load(void)
 	    (e = integer(SET_OUTBOUND_BACKOFF_MS, &cfg.outbound_backoff_ms)) ||
 	    (e = integer(SET_OUTBOUND_GIVE_UP_S, &cfg.outbound_give_up_s)) ||
 	    (e = integer(SET_ROLL_GRACE, &cfg.roll_grace)) ||
-	    (e = integer(SET_WEBHOOK_WAIT, &cfg.webhook_wait)))
+	    (e = integer(SET_WEBHOOK_WAIT, &cfg.webhook_wait)) ||
+	    (e = integer(SET_CHARGE_WAIT, &cfg.charge_wait)))
 		return e;
 	cfg.data_dir = absolute(raw(SET_DATA));
 	const char *root = raw(SET_ROOT);

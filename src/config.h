@@ -27,6 +27,8 @@ struct config {
 				    checks; 0: only when asked (Catch up now, a mended endpoint) */
 	int webhook_wait;        /* STRIPELINK_WEBHOOK_WAIT: seconds an event naming a customer not linked
 				    yet waits for the customer's own event before the sync worker looks it up */
+	int charge_wait;         /* STRIPELINK_CHARGE_WAIT: seconds a refund or dispute whose charge is not
+				    here yet waits for it (nothing shows it before: its order is missing) */
 	int catchup_overlap;     /* STRIPELINK_CATCHUP_OVERLAP: seconds a catch-up reaches back before its cursor */
 	const char *trusted_proxies; /* STRIPELINK_TRUSTED_PROXIES: proxies whose X-Forwarded-For is believed */
 	int keep_rejected_days;  /* STRIPELINK_KEEP_REJECTED_DAYS: rejected deliveries in the log */

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app.h"
 #include "catalog.h"
 #include "config.h"
 #include "crypto.h"
+#include "deps.h"
 #include "store.h"
 #include "webhook.h"
 #include "writer.h"
@@ -24,9 +24,9 @@ const char *connection_webhook_url(struct arena *a, long long id)
 	return arena_printf(a, "%s/webhooks/stripe/%lld", config_get()->public_url, id);
 }
 
-char *connection_open_key(struct app_thread *t, const char *sealed)
+char *connection_open_key(const unsigned char *secret_key, const char *sealed)
 {
-	return sealed ? crypto_open(t->secret_key, sealed) : NULL;
+	return sealed ? crypto_open(secret_key, sealed) : NULL;
 }
 
 void connection_secret_free(char *s)
@@ -197,11 +197,11 @@ static sl_err disconnect_job(struct store *db, void *arg)
 	return e ? e : store_jobs_cancel_connection(db, j->id, j->now, "Stopped: the connection was disconnected.");
 }
 
-sl_err connection_connect(struct app_thread *t, const char *key, long long now,
+sl_err connection_connect(const struct deps *deps, const char *key, long long now,
 			  struct connect_result *result)
 {
 	memset(result, 0, sizeof *result);
-	struct stripe_client *c = t->stripe;
+	struct stripe_client *c = deps->stripe;
 	json_object *account = NULL, *endpoint = NULL;
 	char *key_sealed = NULL, *secret_sealed = NULL;
 	struct arena *a = arena_new();
@@ -223,7 +223,7 @@ sl_err connection_connect(struct app_thread *t, const char *key, long long now,
 	}
 	const char *account_id = json_string(account, "id");
 	struct begin_job begin = {account_id ? account_id : "unknown", account_name(account), live, now, 0};
-	e = writer_run(t->writer, begin_job, &begin);
+	e = writer_run(deps->writer, begin_job, &begin);
 	if (e == SL_ERR_EXISTS) {
 		result->problem = CONNECT_ALREADY;
 		e = SL_OK;
@@ -250,8 +250,8 @@ sl_err connection_connect(struct app_thread *t, const char *key, long long now,
 	const char *secret = json_string(endpoint, "secret");
 	char hint[64];
 	stripe_key_mask(key, hint, sizeof hint);
-	key_sealed = crypto_seal(t->secret_key, key);
-	secret_sealed = secret ? crypto_seal(t->secret_key, secret) : NULL;
+	key_sealed = crypto_seal(deps->secret_key, key);
+	secret_sealed = secret ? crypto_seal(deps->secret_key, secret) : NULL;
 	if (!endpoint_id || !key_sealed || !secret_sealed) {
 		snprintf(result->stripe.message, sizeof result->stripe.message,
 			 "Stripe created the webhook endpoint without a signing secret");
@@ -259,7 +259,7 @@ sl_err connection_connect(struct app_thread *t, const char *key, long long now,
 		goto out;
 	}
 	struct activate_job act = {begin.id, now, key_sealed, hint, endpoint_id, secret_sealed};
-	if ((e = writer_run(t->writer, activate_job, &act))) {
+	if ((e = writer_run(deps->writer, activate_job, &act))) {
 		fprintf(stderr, "stripelink: connect: saving the connection: %s\n", err_name(e));
 		result->problem = CONNECT_SAVE_FAILED;
 		e = SL_OK;
@@ -281,7 +281,7 @@ out:
 	}
 	if (pending) {
 		struct abandon_job ab = {result->connection_id, now};
-		sl_err f = writer_run(t->writer, abandon_job, &ab);
+		sl_err f = writer_run(deps->writer, abandon_job, &ab);
 		if (f)
 			fprintf(stderr, "stripelink: could not undo pending connection %lld: %s\n",
 				result->connection_id, err_name(f));
@@ -299,26 +299,26 @@ out:
 	return e;
 }
 
-sl_err connection_disconnect(struct app_thread *t, long long id, long long now,
+sl_err connection_disconnect(const struct deps *deps, long long id, long long now,
 			     bool *endpoint_left)
 {
 	struct arena *a = arena_new();
 	struct connection_row row;
 	char *key = NULL;
 	*endpoint_left = false;
-	sl_err e = store_connection_get(t->db, a, id, &row);
+	sl_err e = store_connection_get(deps->db, a, id, &row);
 	if (e)
 		goto out;
-	key = connection_open_key(t, row.key_sealed);
+	key = connection_open_key(deps->secret_key, row.key_sealed);
 	if (row.endpoint_id) {
-		if (!key || !t->stripe) {
+		if (!key || !deps->stripe) {
 			*endpoint_left = true;
 		} else {
 			char path[256];
 			struct stripe_error err;
 			json_object *gone = NULL;
 			snprintf(path, sizeof path, "/v1/webhook_endpoints/%s", row.endpoint_id);
-			sl_err se = stripe_request(t->stripe, key, STRIPE_DELETE, path, NULL, &gone, &err);
+			sl_err se = stripe_request(deps->stripe, key, STRIPE_DELETE, path, NULL, &gone, &err);
 			json_object_put(gone);
 			if (se && se != SL_ERR_NOT_FOUND) {
 				*endpoint_left = true;
@@ -328,7 +328,7 @@ sl_err connection_disconnect(struct app_thread *t, long long id, long long now,
 		}
 	}
 	struct abandon_job j = {id, now};
-	e = writer_run(t->writer, disconnect_job, &j);
+	e = writer_run(deps->writer, disconnect_job, &j);
 	if (!e)
 		fprintf(stderr, "stripelink: disconnected connection %lld\n", id);
 out:
@@ -348,7 +348,7 @@ static sl_err roll_job(struct store *db, void *arg)
 	return store_connection_roll(db, j->id, j->endpoint_id, j->secret_sealed, j->until);
 }
 
-sl_err connection_roll_secret(struct app_thread *t, long long id, long long now,
+sl_err connection_roll_secret(const struct deps *deps, long long id, long long now,
 			      struct connect_result *result)
 {
 	memset(result, 0, sizeof *result);
@@ -357,15 +357,16 @@ sl_err connection_roll_secret(struct app_thread *t, long long id, long long now,
 	struct connection_row row;
 	char *key = NULL, *sealed = NULL;
 	json_object *endpoint = NULL;
-	sl_err e = store_connection_get(t->db, a, id, &row);
+	sl_err e = store_connection_get(deps->db, a, id, &row);
 	if (e)
 		goto out;
-	if (strcmp(row.status, "connected") != 0 || !(key = connection_open_key(t, row.key_sealed))) {
+	if (strcmp(row.status, "connected") != 0 ||
+	    !(key = connection_open_key(deps->secret_key, row.key_sealed))) {
 		e = SL_ERR_NOT_FOUND;
 		goto out;
 	}
 	/* the new endpoint first, so no event goes undelivered in between */
-	if ((e = create_endpoint(t->stripe, key, connection_webhook_url(a, id), id, &endpoint,
+	if ((e = create_endpoint(deps->stripe, key, connection_webhook_url(a, id), id, &endpoint,
 				 &result->stripe))) {
 		result->problem = problem_for(e, &result->stripe);
 		e = SL_OK;
@@ -373,17 +374,17 @@ sl_err connection_roll_secret(struct app_thread *t, long long id, long long now,
 	}
 	const char *secret = json_string(endpoint, "secret");
 	const char *endpoint_id = json_string(endpoint, "id");
-	if (!secret || !endpoint_id || !(sealed = crypto_seal(t->secret_key, secret))) {
+	if (!secret || !endpoint_id || !(sealed = crypto_seal(deps->secret_key, secret))) {
 		result->problem = CONNECT_STRIPE_ERROR;
 		goto out;
 	}
 	struct roll_job j = {id, now + config_get()->roll_grace, endpoint_id, sealed};
-	if ((e = writer_run(t->writer, roll_job, &j))) {
+	if ((e = writer_run(deps->writer, roll_job, &j))) {
 		char path[256];
 		struct stripe_error ignored;
 		json_object *gone = NULL;
 		snprintf(path, sizeof path, "/v1/webhook_endpoints/%s", endpoint_id);
-		stripe_request(t->stripe, key, STRIPE_DELETE, path, NULL, &gone, &ignored);
+		stripe_request(deps->stripe, key, STRIPE_DELETE, path, NULL, &gone, &ignored);
 		json_object_put(gone);
 		result->problem = CONNECT_SAVE_FAILED;
 		goto out;
@@ -393,7 +394,7 @@ sl_err connection_roll_secret(struct app_thread *t, long long id, long long now,
 		struct stripe_error err;
 		json_object *gone = NULL;
 		snprintf(path, sizeof path, "/v1/webhook_endpoints/%s", row.endpoint_id);
-		sl_err de = stripe_request(t->stripe, key, STRIPE_DELETE, path, NULL, &gone, &err);
+		sl_err de = stripe_request(deps->stripe, key, STRIPE_DELETE, path, NULL, &gone, &err);
 		json_object_put(gone);
 		if (de && de != SL_ERR_NOT_FOUND)
 			fprintf(stderr, "stripelink: roll %lld: old endpoint %s left at Stripe: %s\n", id,
@@ -434,18 +435,19 @@ static sl_err mended_job(struct store *db, void *arg)
 
 /* The connected connection and its open key (wipe with
  * connection_secret_free); SL_ERR_NOT_FOUND when it is not connected. */
-static sl_err connected(struct app_thread *t, struct arena *a, long long id,
+static sl_err connected(const struct deps *deps, struct arena *a, long long id,
 			struct connection_row *row, char **key)
 {
-	sl_err e = store_connection_get(t->db, a, id, row);
+	sl_err e = store_connection_get(deps->db, a, id, row);
 	if (e)
 		return e;
-	if (strcmp(row->status, "connected") != 0 || !(*key = connection_open_key(t, row->key_sealed)))
+	if (strcmp(row->status, "connected") != 0 ||
+	    !(*key = connection_open_key(deps->secret_key, row->key_sealed)))
 		return SL_ERR_NOT_FOUND;
 	return SL_OK;
 }
 
-sl_err connection_endpoint_enable(struct app_thread *t, long long id, long long now,
+sl_err connection_endpoint_enable(const struct deps *deps, long long id, long long now,
 				  struct connect_result *result)
 {
 	memset(result, 0, sizeof *result);
@@ -454,7 +456,7 @@ sl_err connection_endpoint_enable(struct app_thread *t, long long id, long long 
 	struct connection_row row;
 	char *key = NULL;
 	json_object *ep = NULL;
-	sl_err e = connected(t, a, id, &row, &key);
+	sl_err e = connected(deps, a, id, &row, &key);
 	if (e)
 		goto out;
 	if (!row.endpoint_id) {
@@ -465,7 +467,7 @@ sl_err connection_endpoint_enable(struct app_thread *t, long long id, long long 
 	snprintf(path, sizeof path, "/v1/webhook_endpoints/%s", row.endpoint_id);
 	struct stripe_params p = {BUF_INIT};
 	stripe_params_add(&p, "disabled", "false");
-	e = stripe_request(t->stripe, key, STRIPE_POST, path, &p, &ep, &result->stripe);
+	e = stripe_request(deps->stripe, key, STRIPE_POST, path, &p, &ep, &result->stripe);
 	stripe_params_free(&p);
 	if (e) {
 		result->problem = problem_for(e, &result->stripe);
@@ -473,7 +475,7 @@ sl_err connection_endpoint_enable(struct app_thread *t, long long id, long long 
 		goto out;
 	}
 	struct mended_job j = {.id = id, .now = now, .state = "enabled"};
-	if ((e = writer_run(t->writer, mended_job, &j)))
+	if ((e = writer_run(deps->writer, mended_job, &j)))
 		goto out;
 	fprintf(stderr, "stripelink: connection %lld: webhook endpoint %s enabled again\n", id, row.endpoint_id);
 out:
@@ -483,7 +485,7 @@ out:
 	return e;
 }
 
-sl_err connection_endpoint_recreate(struct app_thread *t, long long id, long long now,
+sl_err connection_endpoint_recreate(const struct deps *deps, long long id, long long now,
 				    struct connect_result *result)
 {
 	memset(result, 0, sizeof *result);
@@ -492,30 +494,30 @@ sl_err connection_endpoint_recreate(struct app_thread *t, long long id, long lon
 	struct connection_row row;
 	char *key = NULL, *sealed = NULL;
 	json_object *endpoint = NULL;
-	sl_err e = connected(t, a, id, &row, &key);
+	sl_err e = connected(deps, a, id, &row, &key);
 	if (e)
 		goto out;
 	const char *url = connection_webhook_url(a, id);
-	if ((e = delete_endpoints_for(t->stripe, key, url, &result->stripe)) ||
-	    (e = create_endpoint(t->stripe, key, url, id, &endpoint, &result->stripe))) {
+	if ((e = delete_endpoints_for(deps->stripe, key, url, &result->stripe)) ||
+	    (e = create_endpoint(deps->stripe, key, url, id, &endpoint, &result->stripe))) {
 		result->problem = problem_for(e, &result->stripe);
 		e = SL_OK;
 		goto out;
 	}
 	const char *secret = json_string(endpoint, "secret");
 	const char *endpoint_id = json_string(endpoint, "id");
-	if (!secret || !endpoint_id || !(sealed = crypto_seal(t->secret_key, secret))) {
+	if (!secret || !endpoint_id || !(sealed = crypto_seal(deps->secret_key, secret))) {
 		result->problem = CONNECT_STRIPE_ERROR;
 		goto out;
 	}
 	struct mended_job j = {.id = id, .now = now, .state = "enabled", .endpoint_id = endpoint_id,
 			       .secret_sealed = sealed};
-	if ((e = writer_run(t->writer, mended_job, &j))) {
+	if ((e = writer_run(deps->writer, mended_job, &j))) {
 		char path[256];
 		struct stripe_error ignored;
 		json_object *gone = NULL;
 		snprintf(path, sizeof path, "/v1/webhook_endpoints/%s", endpoint_id);
-		stripe_request(t->stripe, key, STRIPE_DELETE, path, NULL, &gone, &ignored);
+		stripe_request(deps->stripe, key, STRIPE_DELETE, path, NULL, &gone, &ignored);
 		json_object_put(gone);
 		goto out;
 	}
@@ -528,8 +530,8 @@ out:
 	return e;
 }
 
-sl_err connection_replace_key(struct app_thread *t, long long id, const char *key, long long now,
-			      struct connect_result *result)
+sl_err connection_replace_key(const struct deps *deps, long long id, const char *key,
+			      long long now, struct connect_result *result)
 {
 	memset(result, 0, sizeof *result);
 	result->connection_id = id;
@@ -538,7 +540,7 @@ sl_err connection_replace_key(struct app_thread *t, long long id, const char *ke
 	char *old_key = NULL, *sealed = NULL;
 	json_object *account = NULL, *ep = NULL;
 	bool live = false;
-	sl_err e = connected(t, a, id, &row, &old_key);
+	sl_err e = connected(deps, a, id, &row, &old_key);
 	if (e == SL_ERR_NOT_FOUND && row.status && strcmp(row.status, "connected") == 0)
 		e = SL_OK;   /* the old key cannot even be opened: replacing it is the cure */
 	if (e)
@@ -547,7 +549,7 @@ sl_err connection_replace_key(struct app_thread *t, long long id, const char *ke
 		result->problem = CONNECT_KEY_SHAPE;
 		goto out;
 	}
-	if ((e = stripe_request(t->stripe, key, STRIPE_GET, "/v1/account", NULL, &account, &result->stripe))) {
+	if ((e = stripe_request(deps->stripe, key, STRIPE_GET, "/v1/account", NULL, &account, &result->stripe))) {
 		result->problem = problem_for(e, &result->stripe);
 		e = SL_OK;
 		goto out;
@@ -562,7 +564,7 @@ sl_err connection_replace_key(struct app_thread *t, long long id, const char *ke
 	if (row.endpoint_id) {
 		char path[256];
 		snprintf(path, sizeof path, "/v1/webhook_endpoints/%s", row.endpoint_id);
-		e = stripe_request(t->stripe, key, STRIPE_GET, path, NULL, &ep, &result->stripe);
+		e = stripe_request(deps->stripe, key, STRIPE_GET, path, NULL, &ep, &result->stripe);
 		if (e && e != SL_ERR_NOT_FOUND) {
 			result->problem = problem_for(e, &result->stripe);
 			e = SL_OK;
@@ -574,12 +576,12 @@ sl_err connection_replace_key(struct app_thread *t, long long id, const char *ke
 	}
 	char hint[64];
 	stripe_key_mask(key, hint, sizeof hint);
-	if (!(sealed = crypto_seal(t->secret_key, key))) {
+	if (!(sealed = crypto_seal(deps->secret_key, key))) {
 		result->problem = CONNECT_SAVE_FAILED;
 		goto out;
 	}
 	struct mended_job j = {.id = id, .now = now, .state = state, .key_sealed = sealed, .key_hint = hint};
-	if ((e = writer_run(t->writer, mended_job, &j))) {
+	if ((e = writer_run(deps->writer, mended_job, &j))) {
 		result->problem = CONNECT_SAVE_FAILED;
 		e = SL_OK;
 		goto out;

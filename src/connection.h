@@ -14,8 +14,8 @@
 #include "err.h"
 #include "stripe.h"
 
-struct app_thread;
 struct arena;
+struct deps;
 
 enum connect_problem {
 	CONNECT_OK,
@@ -40,20 +40,20 @@ struct connect_result {
 /* Connects the account behind key. Returns SL_OK with result->problem ==
  * CONNECT_OK and the connection id, or the problem (never the key) in
  * result. */
-sl_err connection_connect(struct app_thread *t, const char *key, long long now,
+sl_err connection_connect(const struct deps *deps, const char *key, long long now,
 			  struct connect_result *result);
 
 /* Disconnects: deletes the webhook endpoint at Stripe (404 counts as gone),
  * forgets the key and secrets, keeps everything synced. *endpoint_left is
  * set when Stripe could not be asked to delete the endpoint. */
-sl_err connection_disconnect(struct app_thread *t, long long id, long long now,
+sl_err connection_disconnect(const struct deps *deps, long long id, long long now,
 			     bool *endpoint_left);
 
 /* Replaces the connection's webhook endpoint with a new one (a new signing
  * secret); the old secret is still accepted for the configured grace
  * (STRIPELINK_ROLL_GRACE_SECONDS, default 5 minutes: deliveries in flight). *problem says what Stripe
  * refused, as for connect. */
-sl_err connection_roll_secret(struct app_thread *t, long long id, long long now,
+sl_err connection_roll_secret(const struct deps *deps, long long id, long long now,
 			      struct connect_result *result);
 
 /* Endpoint repairs from the app page. Each asks Stripe, records the
@@ -64,19 +64,20 @@ sl_err connection_roll_secret(struct app_thread *t, long long id, long long now,
  *                secret is no longer accepted: its endpoint is gone);
  *   replace_key: a new secret key for the same account; the mappings,
  *                switches and everything synced stay. */
-sl_err connection_endpoint_enable(struct app_thread *t, long long id, long long now,
+sl_err connection_endpoint_enable(const struct deps *deps, long long id, long long now,
 				  struct connect_result *result);
-sl_err connection_endpoint_recreate(struct app_thread *t, long long id, long long now,
+sl_err connection_endpoint_recreate(const struct deps *deps, long long id, long long now,
 				    struct connect_result *result);
-sl_err connection_replace_key(struct app_thread *t, long long id, const char *key, long long now,
-			      struct connect_result *result);
+sl_err connection_replace_key(const struct deps *deps, long long id, const char *key,
+			      long long now, struct connect_result *result);
 
 /* This install's webhook URL for a connection, from the arena. */
 const char *connection_webhook_url(struct arena *a, long long id);
 
-/* Opens a connection's sealed secret key into a malloc'd string the caller
- * wipes and frees (connection_secret_free); NULL when there is none. */
-char *connection_open_key(struct app_thread *t, const char *sealed);
+/* Opens a connection's sealed key or signing secret with secret_key
+ * (CRYPTO_KEY_LEN bytes) into a malloc'd string the caller wipes and frees
+ * (connection_secret_free); NULL when there is none. */
+char *connection_open_key(const unsigned char *secret_key, const char *sealed);
 void connection_secret_free(char *s);
 
 #endif

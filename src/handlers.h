@@ -32,7 +32,8 @@ sl_err page_id_param(const struct http_request *r, int i, long long *id);
 const char *page_time(struct http_request *r, long long t);
 
 struct connection_row;
-/* Loads the connection named by the route's first capture (not pending). */
+/* Loads the connection named by the route's first capture; SL_ERR_NOT_FOUND
+ * for pending or unknown ones. */
 sl_err page_load_connection(struct http_request *r, struct connection_row *c);
 
 /* Adds the wizard's step indicator (1 Connect, 2 Resource, 3 Map fields). */
@@ -94,7 +95,9 @@ HANDLER(page_wizard_done_get);
 /* page_sync.c: historical sync controls */
 HANDLER(page_sync_post);
 HANDLER(page_sync_control_post);
-/* Adds the connection's sync jobs (JOBS section, progress, controls). */
+/* Adds the connection's sync jobs (JOBS section, progress, controls): the
+ * sync card of the Stripe app page. page_stripe.c calls it; page_sync.c
+ * calls nothing of page_stripe.c's (the helpers both need are page.c's). */
 void page_sync_jobs(struct http_request *r, struct view_dict *d, long long connection_id,
 		    bool connected);
 

@@ -524,3 +524,4 @@ bool http_host_allowed(const char *host, const char *public_url)
 	p += 3;
 	return host_part(p, strcspn(p, "/?#"), want, sizeof want) && strcmp(got, want) == 0;
 }
+

@@ -164,4 +164,5 @@ bool http_host_allowed(const char *host, const char *public_url);
 /* Percent-encodes s for a query component into a string from a. */
 char *http_url_encode(struct arena *a, const char *s);
 
+
 #endif

@@ -4,9 +4,11 @@
  */
 #include "ingest.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "automation.h"
+#include "ledger.h"
 #include "store.h"
 
 /* Finds the contact: by email (created when allowed), else through the
@@ -44,19 +46,92 @@ static bool rc_is_other_object(const struct change_set *cs)
 	       (!cs->object_id || strcmp(cs->recurring.subscription_id, cs->object_id) != 0);
 }
 
+/* True when the change set is a charge's (its order is a charge's). */
+static bool is_charge(const struct change_set *cs)
+{
+	return cs->object_type && strcmp(cs->object_type, "charge") == 0 && cs->order.id;
+}
+
+/* The refunds a charge lists are objects of their own: kept by their ids
+ * (each status versioned), the order brought up to date. */
+static sl_err charge_refunds(struct store *db, struct ingest_item *it, long long now,
+			     char before[LEDGER_STATUS_MAX], char after[LEDGER_STATUS_MAX])
+{
+	sl_err e = ledger_refunds(db, it->cs, it->connection_id, it->version, now);
+	return e ? e : ledger_settle(db, it->cs->order.id, now, before, after);
+}
+
 /* An event older than what was applied for its object changes no field,
  * order or recurring payment, but it did happen: its tags are added, so
- * the tags a contact ends up with do not depend on the order of arrival. */
+ * the tags a contact ends up with do not depend on the order of arrival;
+ * the refunds it lists and a deletion it tells of are recorded all the
+ * same (each has its own version). */
 static sl_err apply_stale(struct store *db, struct ingest_item *it, long long now)
 {
 	const struct change_set *cs = it->cs;
+	char before[LEDGER_STATUS_MAX], after[LEDGER_STATUS_MAX];
 	sl_err e = find_contact(db, it, now);
 	if (!e && it->contact_id && it->contact)
 		for (size_t i = 0; i < cs->tag_count && !e; i++)
 			e = store_contact_tag(db, it->contact_id, cs->tags[i]);
+	if (!e && it->order != ORDER_NONE && cs->refund_count && is_charge(cs))
+		e = charge_refunds(db, it, now, before, after);
+	if (!e && it->effect == EFFECT_CUSTOMER_DELETED && it->contact_id && cs->customer_id)
+		e = store_customer_deleted(db, cs->customer_id, it->version);
 	it->stale = true;
 	it->skip_reason = "a newer version of this Stripe object was already applied";
 	return e;
+}
+
+/* A refund or a dispute: kept by its id whether or not its charge's order
+ * is here (the order picks it up when it arrives); the order's contact
+ * gets the event's tags and the automations it fires. */
+static sl_err apply_money(struct store *db, struct ingest_item *it, long long now)
+{
+	const struct change_set *cs = it->cs;
+	bool dispute = cs->dispute.present;
+	const char *charge = dispute ? cs->dispute.charge_id
+			   : cs->refund_count ? cs->refunds[0].charge_id : NULL;
+	char before[LEDGER_STATUS_MAX], after[LEDGER_STATUS_MAX];
+	long long contact = 0;
+	bool first = false;
+	if (!charge) {
+		it->skip_reason = "neither a refund nor a dispute";
+		return SL_OK;
+	}
+	sl_err e = store_order_contact(db, charge, &contact);
+	if (e == SL_ERR_NOT_FOUND)
+		it->note = dispute ? "its charge is not here yet: the dispute is kept and counts when the "
+				     "charge arrives"
+				   : "its charge is not here yet: the refund is kept and counts when the "
+				     "charge arrives";
+	else if (e)
+		return e;
+	else if (!contact)
+		it->note = "its order has no contact";
+	if (dispute)
+		e = ledger_dispute(db, cs, it->connection_id, it->version, now, &first);
+	else
+		e = ledger_refunds(db, cs, it->connection_id, it->version, now);
+	if (e || (e = ledger_settle(db, charge, now, before, after)) || !contact)
+		return e;
+	it->contact_id = contact;
+	struct automation_facts facts = {
+		.connection_id = it->connection_id,
+		.contact_id = contact,
+		.history = it->history,
+		.cs = cs,
+		.order_refunded = strcmp(after, "refunded") == 0 && strcmp(before, "refunded") != 0,
+		.dispute_opened = first,
+	};
+	for (size_t i = 0; it->contact && i < cs->tag_count; i++) {
+		bool added = false;
+		if ((e = store_contact_tag_added(db, contact, cs->tags[i], &added)))
+			return e;
+		if (added && i < 64)
+			facts.tags_added |= UINT64_C(1) << i;
+	}
+	return automation_ingested(db, &facts, now);
 }
 
 sl_err ingest_apply(struct store *db, struct ingest_item *it, long long now)
@@ -67,11 +142,14 @@ sl_err ingest_apply(struct store *db, struct ingest_item *it, long long now)
 	it->contact_created = false;
 	it->stale = false;
 	it->skip_reason = NULL;
+	it->note = NULL;
 
 	if (cs->reject_reason) {
 		it->skip_reason = cs->reject_reason;   /* never a guessed amount */
 		return SL_OK;
 	}
+	if (it->effect == EFFECT_REFUND || it->effect == EFFECT_DISPUTE)
+		return apply_money(db, it, now);
 	if (cs->object_id) {
 		long long version;
 		if ((e = store_object_version(db, cs->object_id, &version)))
@@ -107,6 +185,9 @@ sl_err ingest_apply(struct store *db, struct ingest_item *it, long long now)
 	if (it->contact_id && cs->customer_id &&
 	    (e = store_customer_link(db, cs->customer_id, it->contact_id)))
 		return e;
+	if (it->effect == EFFECT_CUSTOMER_DELETED && it->contact_id && cs->customer_id &&
+	    (e = store_customer_deleted(db, cs->customer_id, it->version)))
+		return e;
 
 	if (it->order != ORDER_NONE && cs->order.present) {
 		struct order_row o = {
@@ -125,10 +206,18 @@ sl_err ingest_apply(struct store *db, struct ingest_item *it, long long now)
 		if (e && e != SL_ERR_NOT_FOUND)
 			return e;
 		facts.order_created = e == SL_ERR_NOT_FOUND;
-		facts.order_refunded = o.status && strcmp(o.status, "refunded") == 0 &&
-				       (facts.order_created || strcmp(before, "refunded") != 0);
+		if (facts.order_created)
+			before[0] = '\0';
 		if ((e = store_order_upsert(db, &o)))
 			return e;
+		/* a charge's refunded amount and status come from its ledger */
+		char stored[LEDGER_STATUS_MAX], after[LEDGER_STATUS_MAX];
+		snprintf(after, sizeof after, "%s", o.status ? o.status : "");
+		if (is_charge(cs) &&
+		    ((e = ledger_charge_reported(db, o.stripe_id, o.amount_refunded, it->version)) ||
+		     (e = charge_refunds(db, it, now, stored, after))))
+			return e;
+		facts.order_refunded = strcmp(after, "refunded") == 0 && strcmp(before, "refunded") != 0;
 	}
 	bool recurring = it->recurring && cs->recurring.present;
 	if (recurring && rc_is_other_object(cs)) {
@@ -163,6 +252,9 @@ sl_err ingest_apply(struct store *db, struct ingest_item *it, long long now)
 		facts.recurring_past_due = changed && strcmp(r.status, "past_due") == 0;
 		facts.recurring_canceled = changed && strcmp(r.status, "canceled") == 0;
 		if ((e = store_recurring_upsert(db, &r)))
+			return e;
+		if (rc->canceled_at &&
+		    (e = store_recurring_canceled_at(db, r.subscription_id, rc->canceled_at)))
 			return e;
 	}
 	if (cs->object_id && (e = store_object_version_put(db, cs->object_id, it->version)))

@@ -8,7 +8,10 @@
  * applied (an event's `created`, or a historical page's fetch time); an
  * older version changes nothing, an equal or newer one applies. A
  * recurring payment is guarded by its subscription's version too, so a
- * late checkout session cannot revive a canceled subscription.
+ * late checkout session cannot revive a canceled subscription. Refunds and
+ * disputes are kept by their own ids (ledger.h), whatever the order of
+ * arrival; a charge's order is brought up to date with them whenever the
+ * charge or one of them is applied.
  */
 #ifndef STRIPELINK_INGEST_H
 #define STRIPELINK_INGEST_H
@@ -32,11 +35,15 @@ struct ingest_item {
 	enum order_action order;
 	bool recurring;                /* create/update a recurring payment */
 	bool history;                  /* from a historical sync: automations fire only if ticked */
+	enum event_effect effect;      /* a refund or dispute (cs holds it, not a contact), a
+					  deleted customer; EFFECT_NONE otherwise */
 	/* out */
 	long long contact_id;          /* 0 when none */
 	bool contact_created;
 	bool stale;                    /* older than what was applied */
 	const char *skip_reason;       /* static or borrowed from cs; NULL when applied */
+	const char *note;              /* static; said of an applied item (a refund kept
+					  before its charge is here); NULL otherwise */
 };
 
 /* Applies it (see above) at time now. Returns SL_OK when applied or

@@ -1320,6 +1320,60 @@ static bool take_amount(struct apply *a, json_object *obj, const char *key,
 	return false;
 }
 
+/* Reads one refund object into r; charge_id is used when the refund does
+ * not name its charge (an item of that charge's own list). A missing or
+ * non-integer amount rejects the whole object; returns false when r is
+ * not usable (no id, or rejected). */
+static bool refund_from(struct apply *a, json_object *obj,
+			const char *charge_id, struct change_refund *r)
+{
+	json_object *amount = get(obj, "amount");
+	const char *id = get_string(obj, "id");
+	const char *charge = id_of(get(obj, "charge"));
+
+	if (!id)
+		return false;
+	if (json_object_get_type(amount) != json_type_int) {
+		reject(a, "refund %s: amount is %s, not an amount in minor "
+		       "units (an integer): nothing recorded rather than a "
+		       "wrong amount", id,
+		       json_object_get_type(amount) == json_type_double
+			       ? "a number with a fraction"
+			       : json_type_words(amount));
+		return false;
+	}
+	memset(r, 0, sizeof *r);
+	r->id = keep(a, id);
+	r->charge_id = keep(a, charge ? charge : charge_id);
+	r->amount = json_object_get_int64(amount);
+	r->currency = keep(a, get_string(obj, "currency"));
+	r->status = keep(a, get_string(obj, "status"));
+	get_int(obj, "created", &r->created);
+	return r->charge_id != NULL;
+}
+
+/* A charge's embedded refunds (refunds.data: older API versions, or when
+ * expanded): each is recorded by its id (see ledger.h). Items past
+ * CHANGE_SET_MAX_REFUNDS are left to the charge's amount_refunded. */
+static void charge_refunds(struct apply *a)
+{
+	json_object *list = get(get(a->obj, "refunds"), "data");
+	const char *charge_id = a->cs->order.id;
+	size_t n = 0;
+
+	if (json_object_get_type(list) == json_type_array)
+		n = json_object_array_length(list);
+	for (size_t i = 0; i < n; i++) {
+		struct change_set *cs = a->cs;
+
+		if (cs->refund_count == CHANGE_SET_MAX_REFUNDS)
+			break;
+		if (refund_from(a, json_object_array_get_idx(list, i),
+				charge_id, &cs->refunds[cs->refund_count]))
+			cs->refund_count++;
+	}
+}
+
 static void charge_extract(struct apply *a)
 {
 	struct change_order *o = &a->cs->order;
@@ -1345,6 +1399,7 @@ static void charge_extract(struct apply *a)
 		o->status = status ? keep(a, status) : "unknown";
 	if (get_int(obj, "created", &created))
 		o->created = keep_time(a, created);
+	charge_refunds(a);
 }
 
 static void invoice_extract(struct apply *a)
@@ -1352,6 +1407,7 @@ static void invoice_extract(struct apply *a)
 	struct change_order *o = &a->cs->order;
 	json_object *obj = a->obj;
 	const char *status = get_string(obj, "status");
+	const char *sub;
 	int64_t paid = 0, created;
 
 	o->present = true;
@@ -1363,6 +1419,13 @@ static void invoice_extract(struct apply *a)
 	o->status = status ? keep(a, status) : "unknown";
 	if (get_int(obj, "created", &created))
 		o->created = keep_time(a, created);
+	/* where the subscription is: newer API versions under parent */
+	sub = id_of(get(get(get(obj, "parent"), "subscription_details"),
+			"subscription"));
+	if (!sub)
+		sub = id_of(get(obj, "subscription"));
+	a->cs->subscription_id = keep(a, sub);
+	a->cs->billing_reason = keep(a, get_string(obj, "billing_reason"));
 }
 
 /* What one subscription item's price (or legacy plan) says. */
@@ -1457,6 +1520,10 @@ static void recurring_from_subscription(struct apply *a, json_object *sub)
 	if (get_int(sub, "current_period_end", &end) ||
 	    get_int(item0, "current_period_end", &end))
 		r->current_period_end = keep_time(a, end);
+	if (same(r->status, "canceled") &&
+	    (get_int(sub, "ended_at", &end) ||
+	     get_int(sub, "canceled_at", &end)))
+		r->canceled_at = keep_time(a, end);
 }
 
 static void subscription_extract(struct apply *a)
@@ -1599,12 +1666,115 @@ sl_err mapping_apply(const struct mapping *m, json_object *obj,
 	if (out->reject_reason) {
 		out->order.present = false;     /* nothing half-known is kept */
 		out->recurring.present = false;
+		out->refund_count = 0;
 		rc = SL_ERR_INVALID;
 	}
 out:
 	if (a.nomem)
 		rc = SL_ERR_NOMEM;
 	return rc;
+}
+
+/* ---- refunds and disputes ----------------------------------------------- */
+
+/* The object name each money effect reads. */
+static const char *const money_objects[] = {
+	[EFFECT_NONE] = NULL,
+	[EFFECT_REFUND] = "refund",
+	[EFFECT_DISPUTE] = "dispute",
+	[EFFECT_CUSTOMER_DELETED] = NULL,
+};
+
+static void dispute_from(struct apply *a, json_object *obj)
+{
+	struct change_dispute *d = &a->cs->dispute;
+	json_object *amount = get(obj, "amount");
+
+	if (json_object_get_type(amount) != json_type_int) {
+		reject(a, "dispute %s: amount is %s, not an amount in minor "
+		       "units (an integer): nothing recorded rather than a "
+		       "wrong amount", a->cs->object_id,
+		       json_object_get_type(amount) == json_type_double
+			       ? "a number with a fraction"
+			       : json_type_words(amount));
+		return;
+	}
+	d->present = true;
+	d->id = a->cs->object_id;
+	d->charge_id = keep(a, id_of(get(obj, "charge")));
+	d->amount = json_object_get_int64(amount);
+	d->currency = keep(a, get_string(obj, "currency"));
+	d->status = keep(a, get_string(obj, "status"));
+	d->reason = keep(a, get_string(obj, "reason"));
+	get_int(obj, "created", &d->created);
+}
+
+sl_err mapping_apply_money(enum event_effect effect, json_object *obj,
+			   struct change_set *out)
+{
+	struct apply a = {.obj = obj, .cs = out};
+	const char *want = (unsigned)effect < N_ELEMS(money_objects)
+				   ? money_objects[effect] : NULL;
+	const char *type, *charge;
+	int64_t created;
+	sl_err rc = SL_OK;
+
+	change_set_clear(out);
+	if (!want || json_object_get_type(obj) != json_type_object) {
+		rc = skip(&a, "the Stripe data is %s, not a refund or a dispute",
+			  json_type_words(obj));
+		goto out;
+	}
+	type = get_string(obj, "object");
+	out->object_id = keep(&a, get_string(obj, "id"));
+	out->object_type = keep(&a, type ? type : want);
+	if (get_int(obj, "created", &created))
+		out->object_created = created;
+	if (type && strcmp(type, want) != 0) {
+		rc = skip(&a, "the Stripe object is of type \"%s\", not a %s",
+			  type, want);
+		goto out;
+	}
+	if (!out->object_id) {
+		rc = skip(&a, "the %s has no id", want);
+		goto out;
+	}
+	charge = id_of(get(obj, "charge"));
+	if (!charge || !*charge) {
+		rc = skip(&a, "%s %s names no charge: there is no order to "
+			  "put it on", want, out->object_id);
+		goto out;
+	}
+	out->tags[out->tag_count++] = CATALOG_BASE_TAG;
+	if (effect == EFFECT_REFUND) {
+		if (refund_from(&a, obj, charge, &out->refunds[0]))
+			out->refund_count = 1;
+	} else {
+		dispute_from(&a, obj);
+	}
+	if (out->reject_reason) {
+		out->refund_count = 0;
+		out->dispute.present = false;
+		rc = SL_ERR_INVALID;
+	}
+out:
+	if (a.nomem)
+		rc = SL_ERR_NOMEM;
+	return rc;
+}
+
+void change_set_past_due(struct change_set *cs)
+{
+	struct change_recurring *r = &cs->recurring;
+
+	if (!cs->subscription_id)
+		return;
+	memset(r, 0, sizeof *r);
+	r->present = true;
+	r->subscription_id = cs->subscription_id;
+	/* a subscription whose first payment failed never started */
+	r->status = same(cs->billing_reason, "subscription_create")
+			    ? "incomplete" : "past_due";
 }
 
 bool mapping_reads_customer(const struct mapping *m)
@@ -1676,6 +1846,50 @@ static json_object *recurring_to_json(const struct change_recurring *r)
 	if (r->interval_count)
 		bad |= add_int(j, "interval_count", r->interval_count);
 	bad |= add_string(j, "current_period_end", r->current_period_end);
+	bad |= add_string(j, "canceled_at", r->canceled_at);
+	if (bad) {
+		json_object_put(j);
+		return NULL;
+	}
+	return j;
+}
+
+static json_object *refund_to_json(const struct change_refund *r)
+{
+	json_object *j = json_object_new_object();
+	int bad = !j;
+
+	if (bad)
+		return NULL;
+	bad |= add_string(j, "id", r->id);
+	bad |= add_string(j, "charge_id", r->charge_id);
+	bad |= add_int(j, "amount", r->amount);
+	bad |= add_string(j, "currency", r->currency);
+	bad |= add_string(j, "status", r->status);
+	if (r->created)
+		bad |= add_int(j, "created", r->created);
+	if (bad) {
+		json_object_put(j);
+		return NULL;
+	}
+	return j;
+}
+
+static json_object *dispute_to_json(const struct change_dispute *d)
+{
+	json_object *j = json_object_new_object();
+	int bad = !j;
+
+	if (bad)
+		return NULL;
+	bad |= add_string(j, "id", d->id);
+	bad |= add_string(j, "charge_id", d->charge_id);
+	bad |= add_int(j, "amount", d->amount);
+	bad |= add_string(j, "currency", d->currency);
+	bad |= add_string(j, "status", d->status);
+	bad |= add_string(j, "reason", d->reason);
+	if (d->created)
+		bad |= add_int(j, "created", d->created);
 	if (bad) {
 		json_object_put(j);
 		return NULL;
@@ -1716,6 +1930,21 @@ json_object *change_set_to_json(const struct change_set *cs)
 		part = recurring_to_json(&cs->recurring);
 		bad |= !part || json_object_object_add(j, "recurring", part);
 	}
+	if (cs->refund_count) {
+		json_object *list = json_object_new_array();
+
+		bad |= !list || json_object_object_add(j, "refunds", list);
+		for (size_t i = 0; list && i < cs->refund_count; i++) {
+			part = refund_to_json(&cs->refunds[i]);
+			bad |= !part || json_object_array_add(list, part);
+		}
+	}
+	if (cs->dispute.present) {
+		part = dispute_to_json(&cs->dispute);
+		bad |= !part || json_object_object_add(j, "dispute", part);
+	}
+	bad |= add_string(j, "subscription_id", cs->subscription_id);
+	bad |= add_string(j, "billing_reason", cs->billing_reason);
 	bad |= add_string(j, "skip_reason", cs->skip_reason);
 	bad |= add_string(j, "reject_reason", cs->reject_reason);
 	if (bad) {

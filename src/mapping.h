@@ -159,6 +159,9 @@ sl_err mapping_validate(const struct mapping *m, mapping_key_exists_fn exists,
 
 #define CHANGE_SET_MAX_FIELDS (2 * MAPPING_MAX_RULES + 2)
 #define CHANGE_SET_MAX_TAGS 8
+#define CHANGE_SET_MAX_REFUNDS 16  /* a charge's embedded refunds list (Stripe
+				      embeds at most 10; the rest is covered by
+				      its amount_refunded, see ledger.h) */
 
 struct change_field {
 	const char *key;   /* CRM field key ("first_name", never "full_name") */
@@ -188,6 +191,34 @@ struct change_recurring {
 	const char *interval;    /* "month", or NULL when unknown */
 	int64_t interval_count;  /* 0 when unknown */
 	const char *current_period_end; /* ISO-8601 UTC, or NULL */
+	const char *canceled_at; /* ISO-8601 UTC when status is canceled: the
+				    subscription's ended_at, else canceled_at;
+				    NULL otherwise or when neither is given */
+};
+
+/* One refund: an item of a charge's refunds.data, or a refund event's
+ * object. */
+struct change_refund {
+	const char *id;          /* re_… (or pyr_…) */
+	const char *charge_id;   /* ch_…: the order it belongs to */
+	int64_t amount;          /* minor units */
+	const char *currency;
+	const char *status;      /* pending, requires_action, succeeded, failed,
+				    canceled; NULL when absent */
+	int64_t created;         /* Unix seconds, 0 when absent */
+};
+
+/* A dispute event's object. */
+struct change_dispute {
+	bool present;
+	const char *id;          /* dp_… */
+	const char *charge_id;
+	int64_t amount;          /* minor units: what the cardholder disputes */
+	const char *currency;
+	const char *status;      /* warning_needs_response, …, won, lost,
+				    warning_closed, prevented */
+	const char *reason;      /* fraudulent, general, …; or NULL */
+	int64_t created;
 };
 
 struct change_set_chunk; /* private string storage */
@@ -210,6 +241,12 @@ struct change_set {
 	const char *customer_id; /* Stripe customer to link to the contact */
 	struct change_order order;
 	struct change_recurring recurring;
+	struct change_refund refunds[CHANGE_SET_MAX_REFUNDS]; /* a charge's
+				    refunds.data, or a refund event's object */
+	size_t refund_count;
+	struct change_dispute dispute;   /* a dispute event's object */
+	const char *subscription_id; /* an invoice's subscription, or NULL */
+	const char *billing_reason;  /* an invoice's, or NULL */
 	const char *skip_reason; /* set when no contact can be made */
 	const char *reject_reason; /* set when the object must not be applied at
 				    all (an amount that is not an integer) */
@@ -229,8 +266,10 @@ sl_err change_set_add_tag(struct change_set *cs, const char *tag);
 /* Returns cs as a new JSON object (tests, logs): keys "email",
  * "email_key", "fields" ({key: value}), "tags", "object_id",
  * "object_type", "object_created" (ISO-8601), "customer_id", "order",
- * "recurring", "skip_reason", "reject_reason"; absent values are left out. Caller releases
- * it with json_object_put(). NULL when memory runs out. */
+ * "recurring", "refunds" (a list), "dispute", "subscription_id",
+ * "billing_reason", "skip_reason", "reject_reason"; absent values are left
+ * out. Caller releases it with json_object_put(). NULL when memory runs
+ * out. */
 json_object *change_set_to_json(const struct change_set *cs);
 
 /* Returns the first path the mapping reads (customer.* rows aside) that
@@ -278,5 +317,27 @@ bool mapping_needs_customer(const struct mapping *m, json_object *obj);
  */
 sl_err mapping_apply(const struct mapping *m, json_object *obj,
 		     json_object *customer, struct change_set *out);
+
+/*
+ * Reads a refund (effect EFFECT_REFUND) or a dispute (EFFECT_DISPUTE)
+ * object into out, which must have been initialised (anything it held is
+ * released first): out->refunds[0] or out->dispute, out->object_* and the
+ * base tag; no contact (the caller finds it through the charge's order).
+ * No mapping: the few fields read are the same in every API version.
+ *
+ * Returns SL_OK; SL_ERR_INVALID with out->skip_reason when obj is not an
+ * object of that kind or names no id or charge, and with
+ * out->reject_reason too when its amount is missing or not an integer;
+ * SL_ERR_NOMEM when memory runs out. obj is borrowed.
+ */
+sl_err mapping_apply_money(enum event_effect effect, json_object *obj,
+			   struct change_set *out);
+
+/* Makes an invoice's change set (mapping_apply on an invoice) say that its
+ * subscription's payment failed: out->recurring names the subscription with
+ * status "past_due", or "incomplete" for the subscription's first invoice
+ * (billing_reason subscription_create), and nothing else (what is stored
+ * stays). Nothing happens when the invoice has no subscription. */
+void change_set_past_due(struct change_set *cs);
 
 #endif

@@ -9,6 +9,7 @@
 #include "app.h"
 #include "auth.h"
 #include "view.h"
+#include "web_auth.h"
 
 /* The return-to target: only ever a path on this site. */
 static const char *next_target(const struct http_request *r)
@@ -75,7 +76,7 @@ HANDLER(page_setup_post)
 	auth_setup_token_remove();
 	fprintf(stderr, "stripelink: admin account \"%s\" created\n", username);
 	long long wait = 0;
-	if ((e = auth_login(r, resp, username, password, &wait)))
+	if ((e = web_auth_login(r, resp, username, password, &wait)))
 		return e;
 	http_redirect(resp, "/apps");
 	return SL_OK;
@@ -113,7 +114,7 @@ HANDLER(page_login_post)
 	const char *username = http_param(r, "username");
 	const char *password = http_param(r, "password");
 	long long wait = 0;
-	sl_err e = auth_login(r, resp, username ? username : "", password ? password : "", &wait);
+	sl_err e = web_auth_login(r, resp, username ? username : "", password ? password : "", &wait);
 	if (e == SL_ERR_AUTH) {
 		fprintf(stderr, "stripelink: failed login for \"%s\" from %s\n",
 			username ? username : "", r->remote_addr ? r->remote_addr : "?");
@@ -135,7 +136,7 @@ HANDLER(page_login_post)
 
 HANDLER(page_logout_post)
 {
-	sl_err e = auth_logout(r, resp);
+	sl_err e = web_auth_logout(r, resp);
 	if (e)
 		return e;
 	http_redirect(resp, "/login");

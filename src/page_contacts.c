@@ -81,6 +81,22 @@ static sl_err summary_cells(struct store *db, struct arena *a, long long contact
 	return SL_OK;
 }
 
+/* "lost (fraudulent): 10.00 USD" for each dispute of the order whose Stripe
+ * id is order_id, joined by "; "; "" when it has none. */
+static const char *dispute_words(struct arena *a, const struct dispute_row *d, size_t n,
+				 const char *order_id)
+{
+	const char *s = "";
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(d[i].charge_id, order_id) != 0)
+			continue;
+		s = arena_printf(a, "%s%s%s%s%s%s: %s", s, *s ? "; " : "", d[i].status,
+				 *d[i].reason ? " (" : "", d[i].reason, *d[i].reason ? ")" : "",
+				 money(a, d[i].amount, d[i].currency));
+	}
+	return s;
+}
+
 /* Adds one TAGS section row per ';'-separated tag. */
 static void add_tags(struct arena *a, struct view_dict *d, const char *tags)
 {
@@ -283,11 +299,25 @@ HANDLER(page_contact_get)
 	}
 	struct order_row *orders;
 	struct recurring_row *recurring;
-	size_t n_orders, n_recurring;
+	struct dispute_row *disputes;
+	struct customer_link *links;
+	size_t n_orders, n_recurring, n_disputes, n_links;
 	if ((e = store_contact_orders(r->thread->db, a, id, &orders, &n_orders)) ||
-	    (e = store_contact_recurring(r->thread->db, a, id, &recurring, &n_recurring))) {
+	    (e = store_contact_recurring(r->thread->db, a, id, &recurring, &n_recurring)) ||
+	    (e = store_contact_disputes(r->thread->db, a, id, &disputes, &n_disputes)) ||
+	    (e = store_contact_links(r->thread->db, a, id, &links, &n_links))) {
 		view_dict_free(d);
 		return e;
+	}
+	if (n_links)
+		view_show(d, "HAVE_LINKS");
+	for (size_t i = 0; i < n_links; i++) {
+		struct view_dict *row = view_section(d, "STRIPE_CUSTOMERS");
+		view_set(row, "CUSTOMER_ID", links[i].customer_id);
+		if (links[i].deleted_at) {
+			struct view_dict *del = view_section(row, "DELETED");
+			view_set(del, "DELETED_AT", page_time(r, links[i].deleted_at));
+		}
 	}
 	const char *cells[SUMMARY__MAX];
 	if ((e = summary_cells(r->thread->db, a, id, cells))) {
@@ -309,6 +339,7 @@ HANDLER(page_contact_get)
 					  ? money(a, orders[i].amount_refunded, orders[i].currency) : "");
 		view_set(row, "STATUS", orders[i].status);
 		view_set(row, "CREATED", orders[i].created);
+		view_set(row, "DISPUTE", dispute_words(a, disputes, n_disputes, orders[i].stripe_id));
 	}
 	view_show(d, n_recurring ? "HAVE_RECURRING" : "NO_RECURRING");
 	for (size_t i = 0; i < n_recurring; i++) {
@@ -319,6 +350,7 @@ HANDLER(page_contact_get)
 			 ? money(a, recurring[i].amount, recurring[i].currency) : "unknown");
 		view_set(row, "INTERVAL", recurring[i].interval);
 		view_set(row, "PERIOD_END", recurring[i].current_period_end);
+		view_set(row, "CANCELED_AT", recurring[i].canceled_at);
 	}
 	return page_render(r, resp, "contact", "CONTACTS", d);
 }

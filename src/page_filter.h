@@ -1,7 +1,9 @@
 /*
- * page_filter.h - the contacts filter builder's form, shared by the
- * contacts page and the Segments pages (page_segments.c): numbered rows
- * c<i>_kind, c<i>_value, c<i>_extra, "add" and "remove=<i>".
+ * page_filter.h - the contacts filter builder's form (page_filter.c),
+ * shared by the contacts page and the Segments pages: numbered rows
+ * c<i>_kind, c<i>_value, c<i>_extra, "add" and "remove=<i>". The Segments
+ * pages also show the contacts list (page_contacts_filtered, below); the
+ * contacts page calls nothing of page_segments.c's.
  */
 #ifndef STRIPELINK_PAGE_FILTER_H
 #define STRIPELINK_PAGE_FILTER_H

@@ -63,19 +63,6 @@ static const struct {
 _Static_assert(sizeof connect_words / sizeof connect_words[0] == CONNECT_PROBLEM__MAX,
 	       "every connect problem needs words");
 
-/* Step indicator of the wizard: which step is current. */
-void page_wizard_steps(struct view_dict *d, int current)
-{
-	static const char *const steps[] = {"Connect", "Resource", "Map fields"};
-	for (int i = 0; i < 3; i++) {
-		struct view_dict *s = view_section(d, "STEPS");
-		view_set(s, "STEP", steps[i]);
-		view_set_int(s, "STEP_NUMBER", i + 1);
-		if (i + 1 == current)
-			view_show(s, "CURRENT");
-	}
-}
-
 static sl_err connect_form(struct http_request *r, struct http_response *resp, int status,
 			   enum connect_problem problem, const char *stripe_said)
 {
@@ -121,7 +108,7 @@ HANDLER(page_stripe_connect_post)
 	char trimmed[600];
 	char *start = pasted_key(r, trimmed, sizeof trimmed);
 	struct connect_result result;
-	sl_err e = connection_connect(r->thread, start, r->now, &result);
+	sl_err e = connection_connect(&r->thread->deps, start, r->now, &result);
 	memset(trimmed, 0, sizeof trimmed);
 	if (e)
 		return e;
@@ -130,19 +117,6 @@ HANDLER(page_stripe_connect_post)
 				    result.stripe.message);
 	http_redirect(resp, arena_printf(r->arena, "/apps/stripe/%lld/resource", result.connection_id));
 	return SL_OK;
-}
-
-/* Loads the connection named by the route; SL_ERR_NOT_FOUND for pending
- * or unknown ones. */
-sl_err page_load_connection(struct http_request *r, struct connection_row *c)
-{
-	long long id;
-	sl_err e = page_id_param(r, 0, &id);
-	if (!e)
-		e = store_connection_get(r->thread->db, r->arena, id, c);
-	if (!e && strcmp(c->status, "pending") == 0)
-		e = SL_ERR_NOT_FOUND;
-	return e;
 }
 
 #define HEALTH_STALE 60   /* seconds: an older endpoint check is refreshed when the page opens */
@@ -367,7 +341,7 @@ HANDLER(page_stripe_disconnect_post)
 		return e;
 	bool endpoint_left = false;
 	if (strcmp(c.status, "connected") == 0 &&
-	    (e = connection_disconnect(r->thread, c.id, r->now, &endpoint_left)))
+	    (e = connection_disconnect(&r->thread->deps, c.id, r->now, &endpoint_left)))
 		return e;
 	http_redirect(resp, endpoint_left ? "/apps?notice=endpoint_left" : "/apps?notice=disconnected");
 	return SL_OK;
@@ -380,7 +354,7 @@ HANDLER(page_stripe_roll_post)
 	if (e)
 		return e;
 	struct connect_result result;
-	if ((e = connection_roll_secret(r->thread, c.id, r->now, &result)))
+	if ((e = connection_roll_secret(&r->thread->deps, c.id, r->now, &result)))
 		return e;
 	if (result.problem != CONNECT_OK) {
 		struct view_dict *d = view_dict_new();
@@ -439,7 +413,7 @@ HANDLER(page_stripe_endpoint_enable_post)
 	struct connection_row c;
 	struct connect_result result;
 	sl_err e = load_connected(r, &c);
-	if (e || (e = connection_endpoint_enable(r->thread, c.id, r->now, &result)))
+	if (e || (e = connection_endpoint_enable(&r->thread->deps, c.id, r->now, &result)))
 		return e;
 	if (result.problem != CONNECT_OK)
 		return repair_refused(r, resp, "The webhook endpoint was not enabled", &result);
@@ -452,7 +426,7 @@ HANDLER(page_stripe_endpoint_recreate_post)
 	struct connection_row c;
 	struct connect_result result;
 	sl_err e = load_connected(r, &c);
-	if (e || (e = connection_endpoint_recreate(r->thread, c.id, r->now, &result)))
+	if (e || (e = connection_endpoint_recreate(&r->thread->deps, c.id, r->now, &result)))
 		return e;
 	if (result.problem != CONNECT_OK)
 		return repair_refused(r, resp, "The webhook endpoint was not recreated", &result);
@@ -468,7 +442,8 @@ HANDLER(page_stripe_key_post)
 	if (e)
 		return e;
 	char trimmed[600];
-	e = connection_replace_key(r->thread, c.id, pasted_key(r, trimmed, sizeof trimmed), r->now, &result);
+	e = connection_replace_key(&r->thread->deps, c.id, pasted_key(r, trimmed, sizeof trimmed),
+				   r->now, &result);
 	memset(trimmed, 0, sizeof trimmed);
 	if (e)
 		return e;

@@ -31,7 +31,7 @@ HANDLER(page_webhook_post)
 	struct webhook_outcome out = {0};
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	e = webhook_receive(r->thread, r->arena, id, r->stripe_signature, r->body,
+	e = webhook_receive(&r->thread->deps, r->arena, id, r->stripe_signature, r->body,
 			    r->body_len, r->now, &out);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
@@ -162,7 +162,7 @@ HANDLER(page_log_replay_post)
 	if ((e = page_id_param(r, 1, &entry)))
 		return e;
 	struct webhook_outcome out;
-	if ((e = webhook_replay(r->thread, r->arena, c.id, entry, r->now, &out)))
+	if ((e = webhook_replay(&r->thread->deps, r->arena, c.id, entry, r->now, &out)))
 		return e;
 	http_redirect(resp, arena_printf(r->arena, "/apps/stripe/%lld/log?replayed=%s", c.id,
 					 http_url_encode(r->arena, out.result)));

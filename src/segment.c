@@ -14,9 +14,12 @@
 #include "buf.h"
 
 /* Net revenue of a contact's orders in one currency: the one place that
- * says which orders count and what is subtracted (disputes go here too). */
-#define SEG_REVENUE_ORDERS "o.contact_id IS NOT NULL AND o.currency = ? AND o.status IN ('paid','succeeded')"
-#define SEG_NET_REVENUE "sum(o.amount - o.amount_refunded)"
+ * says which orders count and what is subtracted (refunds and lost
+ * disputes, see ledger.h). A charge partly or wholly refunded still counts
+ * with what is left of it. */
+#define SEG_REVENUE_ORDERS "o.contact_id IS NOT NULL AND o.currency = ? AND o.status IN" \
+	" ('paid','succeeded','partially_refunded','refunded')"
+#define SEG_NET_REVENUE "sum(o.amount - o.amount_refunded - o.amount_lost)"
 #define SEG_REVENUE_SET(cmp) \
 	"c.id IN (SELECT o.contact_id FROM orders o WHERE " SEG_REVENUE_ORDERS \
 	" GROUP BY o.contact_id HAVING " SEG_NET_REVENUE " " cmp " ?)"

@@ -308,7 +308,52 @@ static const char *const migrations[] = {
 	"CREATE INDEX integration_log_by_connection ON integration_log (connection_id, id);"
 	"CREATE INDEX integration_log_by_at ON integration_log (at);",   /* 7's, lost with the copy */
 
-	/* 11: several nodes on one database: leases on sync windows and
+	/* 11: a waiting event may wait for its Stripe object's current state
+	 * instead of its customer: two events of one object in one second (a
+	 * same-second tie, refetch.h); fetch_object NULL: waiting for the customer */
+	"ALTER TABLE pending_events ADD COLUMN fetch_object TEXT;",
+	/* 12: refunds and disputes kept by their own ids: an order's refunded and
+	 * lost amounts are derived from them (ledger.h); what a charge itself last
+	 * said it refunded, and when; a Stripe customer deleted at Stripe; the date
+	 * a recurring payment was canceled */
+	"CREATE TABLE refunds ("
+	"  refund_id TEXT PRIMARY KEY,"
+	"  charge_id TEXT NOT NULL,"
+	"  connection_id INTEGER NOT NULL,"
+	"  amount INTEGER NOT NULL,"
+	"  currency TEXT NOT NULL DEFAULT '',"
+	"  status TEXT NOT NULL DEFAULT '',"
+	"  counts INTEGER NOT NULL,"              /* 1: part of the refunded amount */
+	"  status_rank INTEGER NOT NULL,"         /* breaks a tie of versions (ledger.c) */
+	"  created INTEGER NOT NULL DEFAULT 0,"   /* the refund's own created */
+	"  version INTEGER NOT NULL,"             /* event created (or fetch time) of its status */
+	"  updated_at INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX refunds_by_charge ON refunds (charge_id);"
+	"CREATE TABLE disputes ("
+	"  dispute_id TEXT PRIMARY KEY,"
+	"  charge_id TEXT NOT NULL,"
+	"  connection_id INTEGER NOT NULL,"
+	"  amount INTEGER NOT NULL,"
+	"  currency TEXT NOT NULL DEFAULT '',"
+	"  status TEXT NOT NULL DEFAULT '',"
+	"  reason TEXT NOT NULL DEFAULT '',"
+	"  lost INTEGER NOT NULL,"                /* 1: counts against revenue */
+	"  status_rank INTEGER NOT NULL,"
+	"  created INTEGER NOT NULL DEFAULT 0,"
+	"  version INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX disputes_by_charge ON disputes (charge_id);"
+	"ALTER TABLE orders ADD COLUMN refunded_reported INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE orders ADD COLUMN reported_at INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE orders ADD COLUMN amount_lost INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE orders SET refunded_reported = amount_refunded;"
+	"ALTER TABLE stripe_customers ADD COLUMN deleted_at INTEGER;"
+	"ALTER TABLE recurring_payments ADD COLUMN canceled_at TEXT;"
+	"DROP INDEX orders_by_contact_currency;"
+	"CREATE INDEX orders_by_contact_currency ON orders (contact_id, currency, status, amount,"
+	"  amount_refunded, amount_lost);",
+
+	/* 13: several nodes on one database: leases on sync windows and
 	 * catch-ups (a node that dies hands its work over when its lease runs
 	 * out), claims on outbox deliveries, the rate budget every node
 	 * shares, setup tokens any node accepts */
@@ -568,6 +613,43 @@ static const char *const pg_migrations[] = {
 	"ALTER TABLE integration_log DROP CONSTRAINT integration_log_result_check;"
 	"ALTER TABLE integration_log ADD CONSTRAINT integration_log_result_check CHECK (result IN ('processed','duplicate','skipped','ignored','rejected','failed','waiting'))",
 	/* 11 */
+	"ALTER TABLE pending_events ADD COLUMN fetch_object TEXT",
+	/* 12 */
+	"CREATE TABLE refunds (refund_id TEXT PRIMARY KEY, "
+	"charge_id TEXT NOT NULL, "
+	"connection_id BIGINT NOT NULL, "
+	"amount BIGINT NOT NULL, "
+	"currency TEXT NOT NULL DEFAULT '', "
+	"status TEXT NOT NULL DEFAULT '', "
+	"counts BIGINT NOT NULL, "
+	"status_rank BIGINT NOT NULL, "
+	"created BIGINT NOT NULL DEFAULT 0, "
+	"version BIGINT NOT NULL, "
+	"updated_at BIGINT NOT NULL);"
+	"CREATE INDEX refunds_by_charge ON refunds (charge_id);"
+	"CREATE TABLE disputes (dispute_id TEXT PRIMARY KEY, "
+	"charge_id TEXT NOT NULL, "
+	"connection_id BIGINT NOT NULL, "
+	"amount BIGINT NOT NULL, "
+	"currency TEXT NOT NULL DEFAULT '', "
+	"status TEXT NOT NULL DEFAULT '', "
+	"reason TEXT NOT NULL DEFAULT '', "
+	"lost BIGINT NOT NULL, "
+	"status_rank BIGINT NOT NULL, "
+	"created BIGINT NOT NULL DEFAULT 0, "
+	"version BIGINT NOT NULL, "
+	"updated_at BIGINT NOT NULL);"
+	"CREATE INDEX disputes_by_charge ON disputes (charge_id);"
+	"ALTER TABLE orders ADD COLUMN refunded_reported BIGINT NOT NULL DEFAULT 0;"
+	"ALTER TABLE orders ADD COLUMN reported_at BIGINT NOT NULL DEFAULT 0;"
+	"ALTER TABLE orders ADD COLUMN amount_lost BIGINT NOT NULL DEFAULT 0;"
+	"UPDATE orders SET refunded_reported = amount_refunded;"
+	"ALTER TABLE stripe_customers ADD COLUMN deleted_at BIGINT;"
+	"ALTER TABLE recurring_payments ADD COLUMN canceled_at TEXT;"
+	"DROP INDEX orders_by_contact_currency;"
+	"CREATE INDEX orders_by_contact_currency ON orders (contact_id, currency, status, amount, "
+	"amount_refunded, amount_lost)",
+	/* 13 */
 	"ALTER TABLE sync_windows ADD COLUMN lease_owner TEXT;"
 	"ALTER TABLE sync_windows ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;"
 	"ALTER TABLE catchups ADD COLUMN lease_owner TEXT;"
@@ -735,6 +817,18 @@ enum stmt {
 	ST_SETUP_TOKENS_CLEAR,
 	ST_WINDOW_MINE,
 	ST_OUTBOX_UNCLAIM,
+	ST_PENDING_PUT_FETCH,
+	ST_REFUND_PUT,
+	ST_DISPUTE_STATUS,
+	ST_DISPUTE_PUT,
+	ST_ORDER_REPORTED,
+	ST_LEDGER_TOTALS,
+	ST_ORDER_SETTLE,
+	ST_ORDER_CONTACT,
+	ST_CUSTOMER_DELETED,
+	ST_CONTACT_LINKS,
+	ST_CONTACT_DISPUTES,
+	ST_RECURRING_CANCELED_AT,
 	ST__MAX
 };
 
@@ -999,7 +1093,8 @@ static const struct {
 	[ST_CONTACT_ORDERS] = {"i", "SELECT stripe_id, amount, amount_refunded, currency, status, coalesce(created, '')"
 			      " FROM orders WHERE contact_id = ?1 ORDER BY id DESC LIMIT 100", NULL},
 	[ST_CONTACT_RECURRING] = {"i", "SELECT subscription_id, status, coalesce(price_id, ''), coalesce(amount, 0),"
-				 " coalesce(currency, ''), coalesce(interval, ''), coalesce(current_period_end, ''), amount IS NOT NULL"
+				 " coalesce(currency, ''), coalesce(interval, ''), coalesce(current_period_end, ''), amount IS NOT NULL,"
+				 " coalesce(canceled_at, '')"
 				 " FROM recurring_payments WHERE contact_id = ?1 ORDER BY id DESC LIMIT 100", NULL},
 	/* retention: at most ?2 rows older than ?1 per call (small writer batches) */
 	[ST_PRUNE_REJECTED] = {"ii", "DELETE FROM integration_log WHERE id IN (SELECT id FROM integration_log"
@@ -1063,7 +1158,7 @@ static const struct {
 			     " WHERE o.automation_id = ?1 ORDER BY x.id DESC LIMIT 200", NULL},
 	/* money actually taken is a charge's: an invoice or checkout session is paid
 	 * through a charge, so counting them too would count the money twice */
-	[ST_CONTACT_REVENUE] = {"i", "SELECT currency, sum(amount - amount_refunded), count(*), 0 FROM orders"
+	[ST_CONTACT_REVENUE] = {"i", "SELECT currency, sum(amount - amount_refunded - amount_lost), count(*), 0 FROM orders"
 			       " WHERE contact_id = ?1 AND substr(stripe_id, 1, 3) = 'ch_'"
 			       " AND status IN ('paid', 'partially_refunded', 'refunded')"
 			       " GROUP BY currency ORDER BY currency", NULL},
@@ -1088,18 +1183,78 @@ static const struct {
 	[ST_PENDING_PUT] = {"ittbii", "INSERT INTO pending_events (connection_id, event_id, customer_id, payload, received_at, next_try)"
 			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (connection_id, event_id) DO NOTHING", NULL},
 	[ST_PENDING_DELETE] = {"it", "DELETE FROM pending_events WHERE connection_id = ?1 AND event_id = ?2", NULL},
-	/* due: the customer is linked now, or the wait is over (oldest first) */
-	[ST_PENDING_DUE] = {"ii", "SELECT p.connection_id, p.event_id, p.payload, p.received_at FROM pending_events p"
+	/* due: what it waits for is there now (its customer is linked; for a refund
+	 * or a dispute, customer_id holds the charge: its order exists), or the
+	 * wait is over (oldest first) */
+	[ST_PENDING_DUE] = {"ii", "SELECT p.connection_id, p.event_id, p.payload, p.received_at, p.fetch_object"
+			  " FROM pending_events p"
 			  " WHERE p.next_try <= ?1 OR EXISTS (SELECT 1 FROM stripe_customers s"
-			  " WHERE s.customer_id = p.customer_id) ORDER BY p.rowid LIMIT ?2",
-		/* pg */ "SELECT p.connection_id, p.event_id, p.payload, p.received_at FROM pending_events p"
+			  " WHERE s.customer_id = p.customer_id)"
+			  " OR EXISTS (SELECT 1 FROM orders o WHERE o.stripe_id = p.customer_id)"
+			  " ORDER BY p.rowid LIMIT ?2",
+		/* pg */ "SELECT p.connection_id, p.event_id, p.payload, p.received_at, p.fetch_object"
+		" FROM pending_events p"
 		" WHERE p.next_try <= ?1 OR EXISTS (SELECT 1 FROM stripe_customers s"
-		" WHERE s.customer_id = p.customer_id) ORDER BY p.seq LIMIT ?2"},
+		" WHERE s.customer_id = p.customer_id)"
+		" OR EXISTS (SELECT 1 FROM orders o WHERE o.stripe_id = p.customer_id)"
+		" ORDER BY p.seq LIMIT ?2"},
 	[ST_PENDING_DEFER] = {"iti", "UPDATE pending_events SET next_try = ?3 WHERE connection_id = ?1 AND event_id = ?2", NULL},
-	[ST_PENDING_FOR_CUSTOMER] = {"tii", "SELECT connection_id, event_id, payload, received_at FROM pending_events"
+	[ST_PENDING_FOR_CUSTOMER] = {"tii", "SELECT connection_id, event_id, payload, received_at, fetch_object"
+					    " FROM pending_events"
 					    " WHERE customer_id = ?1 AND connection_id = ?2 ORDER BY rowid LIMIT ?3",
-		/* pg */ "SELECT connection_id, event_id, payload, received_at FROM pending_events"
+		/* pg */ "SELECT connection_id, event_id, payload, received_at, fetch_object FROM pending_events"
 			 " WHERE customer_id = ?1 AND connection_id = ?2 ORDER BY seq LIMIT ?3"},
+	/* a tie: no customer to wait for; an event already waiting for its
+	 * customer now waits for the fetch instead (and no longer for it) */
+	[ST_PENDING_PUT_FETCH] = {"itbiit", "INSERT INTO pending_events (connection_id, event_id, customer_id, payload,"
+				 " received_at, next_try, fetch_object) VALUES (?1, ?2, '', ?3, ?4, ?5, ?6)"
+				 " ON CONFLICT (connection_id, event_id) DO UPDATE SET"
+				 " customer_id = '', fetch_object = excluded.fetch_object, next_try = excluded.next_try", NULL},
+	/* a refund's (a dispute's) status is replaced by a newer version, or on a
+	 * tie by a status at least as final (status_rank) */
+	[ST_REFUND_PUT] = {"ttiittiiiii", "INSERT INTO refunds (refund_id, charge_id, connection_id, amount, currency, status, counts,"
+			  " status_rank, created, version, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+			  " ON CONFLICT (refund_id) DO UPDATE SET amount = excluded.amount, currency = excluded.currency,"
+			  " status = excluded.status, counts = excluded.counts, status_rank = excluded.status_rank,"
+			  " created = CASE WHEN excluded.created > 0 THEN excluded.created ELSE refunds.created END,"
+			  " version = excluded.version, updated_at = excluded.updated_at"
+			  " WHERE excluded.version > refunds.version OR (excluded.version = refunds.version"
+			  " AND excluded.status_rank >= refunds.status_rank)", NULL},
+	[ST_DISPUTE_STATUS] = {"t", "SELECT status FROM disputes WHERE dispute_id = ?1", NULL},
+	[ST_DISPUTE_PUT] = {"ttiitttiiiii", "INSERT INTO disputes (dispute_id, charge_id, connection_id, amount, currency, status, reason,"
+			   " lost, status_rank, created, version, updated_at)"
+			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+			   " ON CONFLICT (dispute_id) DO UPDATE SET amount = excluded.amount, currency = excluded.currency,"
+			   " status = excluded.status, reason = excluded.reason, lost = excluded.lost,"
+			   " status_rank = excluded.status_rank,"
+			   " created = CASE WHEN excluded.created > 0 THEN excluded.created ELSE disputes.created END,"
+			   " version = excluded.version, updated_at = excluded.updated_at"
+			   " WHERE excluded.version > disputes.version OR (excluded.version = disputes.version"
+			   " AND excluded.status_rank >= disputes.status_rank)", NULL},
+	[ST_ORDER_REPORTED] = {"tii", "UPDATE orders SET refunded_reported = ?2, reported_at = ?3 WHERE stripe_id = ?1"
+			      " AND reported_at <= ?3", NULL},
+	/* what the ledger needs of one charge (ledger.h): the order's amount and
+	 * status, the refunded amount its charge last reported, the refunds that
+	 * count, the refunds that report included (made by then, and counting or
+	 * failed only since), the lost disputes */
+	[ST_LEDGER_TOTALS] = {"t", "SELECT o.amount, o.status, o.refunded_reported,"
+			     " (SELECT coalesce(sum(r.amount), 0) FROM refunds r WHERE r.charge_id = o.stripe_id"
+			     "  AND r.counts = 1),"
+			     " (SELECT coalesce(sum(r.amount), 0) FROM refunds r WHERE r.charge_id = o.stripe_id"
+			     "  AND r.created <= o.reported_at AND (r.counts = 1 OR r.version > o.reported_at)),"
+			     " (SELECT coalesce(sum(d.amount), 0) FROM disputes d WHERE d.charge_id = o.stripe_id"
+			     "  AND d.lost = 1)"
+			     " FROM orders o WHERE o.stripe_id = ?1", NULL},
+	[ST_ORDER_SETTLE] = {"tiiti", "UPDATE orders SET amount_refunded = ?2, amount_lost = ?3, status = ?4, updated_at = ?5"
+			    " WHERE stripe_id = ?1", NULL},
+	[ST_ORDER_CONTACT] = {"t", "SELECT coalesce(contact_id, 0) FROM orders WHERE stripe_id = ?1", NULL},
+	[ST_CUSTOMER_DELETED] = {"ti", "UPDATE stripe_customers SET deleted_at = coalesce(deleted_at, ?2) WHERE customer_id = ?1", NULL},
+	[ST_CONTACT_LINKS] = {"i", "SELECT customer_id, coalesce(deleted_at, 0) FROM stripe_customers WHERE contact_id = ?1"
+			     " ORDER BY customer_id LIMIT 100", NULL},
+	[ST_CONTACT_DISPUTES] = {"i", "SELECT d.charge_id, d.dispute_id, d.status, d.reason, d.amount, d.currency"
+				" FROM disputes d JOIN orders o ON o.stripe_id = d.charge_id WHERE o.contact_id = ?1"
+				" ORDER BY d.created, d.dispute_id LIMIT 200", NULL},
+	[ST_RECURRING_CANCELED_AT] = {"tt", "UPDATE recurring_payments SET canceled_at = ?2 WHERE subscription_id = ?1", NULL},
 	/* several nodes: a sync run claims windows (an unleased one, else the
 	 * older half of the widest) and holds each by a lease it renews per page */
 	[ST_WINDOW_FIRST] = {"iii", "INSERT INTO sync_windows (job_id, created_gte, created_lt) SELECT ?1, ?2, ?3"
@@ -1650,6 +1805,7 @@ static const struct col recurring_cols[] = {
 	C_TEXT(struct recurring_row, price_id), C_INT(struct recurring_row, amount),
 	C_TEXT(struct recurring_row, currency), C_TEXT(struct recurring_row, interval),
 	C_TEXT(struct recurring_row, current_period_end), C_BOOL(struct recurring_row, has_amount),
+	C_TEXT(struct recurring_row, canceled_at),
 };
 
 static const struct col window_cols[] = {
@@ -1958,6 +2114,7 @@ static sl_err read_pending(struct arena *a, struct db_stmt *st, struct pending_e
 		p->event_id = col_text(a, st, 1);
 		p->payload = col_bytes(a, st, 2, &p->payload_len);
 		p->received_at = db_column_int(st, 3);
+		p->fetch_object = db_column_null(st, 4) ? NULL : col_text(a, st, 4);
 	}
 	db_reset(st);
 	return e;
@@ -1975,6 +2132,15 @@ sl_err store_pending_for_customer(struct store *db, struct arena *a, long long c
 {
 	return read_pending(a, bound(db, ST_PENDING_FOR_CUSTOMER, ARGS(V(customer_id), V(connection_id), V(max))),
 			    out, n);
+}
+
+sl_err store_pending_put_fetch(struct store *db, long long connection_id, const char *event_id,
+			       const char *object_id, const void *payload, size_t len,
+			       long long received_at, long long next_try)
+{
+	const struct db_val body = {.type = DB_BLOB, .s = payload, .len = len};
+	return exec(db, ST_PENDING_PUT_FETCH, ARGS(V(connection_id), V(event_id), body, V(received_at),
+						   V(next_try), V(object_id)));
 }
 
 sl_err store_log_add(struct store *db, const struct log_entry *l, long long *id)
@@ -2961,4 +3127,102 @@ sl_err store_contact_summary(struct store *db, struct arena *a, long long contac
 sl_err store_window_gte(struct store *db, long long window_id, long long *gte)
 {
 	return query_int(db, ST_WINDOW_GTE, ARGS(V(window_id)), gte);
+}
+
+/* ---- refunds, disputes, deleted customers (see ledger.h) ---- */
+
+sl_err store_refund_put(struct store *db, const struct refund_row *r)
+{
+	return exec(db, ST_REFUND_PUT, ARGS(V(r->refund_id), V(r->charge_id), V(r->connection_id),
+					    V(r->amount), v_or_empty(r->currency), v_or_empty(r->status),
+					    V(r->counts), V(r->status_rank), V(r->created), V(r->version),
+					    V(r->updated_at)));
+}
+
+sl_err store_dispute_status(struct store *db, const char *dispute_id, char *out, size_t cap)
+{
+	return status_of(db, ST_DISPUTE_STATUS, dispute_id, out, cap);
+}
+
+sl_err store_dispute_put(struct store *db, const struct dispute_row *d)
+{
+	return exec(db, ST_DISPUTE_PUT, ARGS(V(d->dispute_id), V(d->charge_id), V(d->connection_id),
+					     V(d->amount), v_or_empty(d->currency), v_or_empty(d->status),
+					     v_or_empty(d->reason), V(d->lost), V(d->status_rank),
+					     V(d->created), V(d->version), V(d->updated_at)));
+}
+
+sl_err store_order_reported(struct store *db, const char *charge_id, long long refunded,
+			    long long at)
+{
+	return exec(db, ST_ORDER_REPORTED, ARGS(V(charge_id), V(refunded), V(at)));
+}
+
+sl_err store_ledger_totals(struct store *db, const char *charge_id, struct ledger_totals *out,
+			   char *status, size_t cap)
+{
+	struct db_stmt *st = bound(db, ST_LEDGER_TOTALS, ARGS(V(charge_id)));
+	if (!st)
+		return SL_ERR_DB;
+	bool row = false;
+	sl_err e = db_step(st, &row);
+	if (!e && !row)
+		e = SL_ERR_NOT_FOUND;
+	if (!e) {
+		const char *t = db_column_text(st, 1);
+		snprintf(status, cap, "%s", t ? t : "");
+		out->amount = db_column_int(st, 0);
+		out->reported = db_column_int(st, 2);
+		out->counted = db_column_int(st, 3);
+		out->included = db_column_int(st, 4);
+		out->lost = db_column_int(st, 5);
+	}
+	db_reset(st);
+	return e;
+}
+
+sl_err store_order_settle(struct store *db, const char *charge_id, long long refunded,
+			  long long lost, const char *status, long long now)
+{
+	return exec(db, ST_ORDER_SETTLE, ARGS(V(charge_id), V(refunded), V(lost), v_or_empty(status),
+					      V(now)));
+}
+
+sl_err store_order_contact(struct store *db, const char *stripe_id, long long *contact_id)
+{
+	return query_int(db, ST_ORDER_CONTACT, ARGS(V(stripe_id)), contact_id);
+}
+
+sl_err store_customer_deleted(struct store *db, const char *customer_id, long long at)
+{
+	return exec(db, ST_CUSTOMER_DELETED, ARGS(V(customer_id), V(at)));
+}
+
+static const struct col link_cols[] = {
+	C_TEXT(struct customer_link, customer_id), C_INT(struct customer_link, deleted_at),
+};
+
+sl_err store_contact_links(struct store *db, struct arena *a, long long contact_id,
+			   struct customer_link **out, size_t *n)
+{
+	return query_rows(db, ST_CONTACT_LINKS, ARGS(V(contact_id)), COLS(link_cols), sizeof **out, 100,
+			  a, out, n);
+}
+
+static const struct col dispute_cols[] = {
+	C_TEXT(struct dispute_row, charge_id), C_TEXT(struct dispute_row, dispute_id),
+	C_TEXT(struct dispute_row, status), C_TEXT(struct dispute_row, reason),
+	C_INT(struct dispute_row, amount), C_TEXT(struct dispute_row, currency),
+};
+
+sl_err store_contact_disputes(struct store *db, struct arena *a, long long contact_id,
+			      struct dispute_row **out, size_t *n)
+{
+	return query_rows(db, ST_CONTACT_DISPUTES, ARGS(V(contact_id)), COLS(dispute_cols), sizeof **out,
+			  200, a, out, n);
+}
+
+sl_err store_recurring_canceled_at(struct store *db, const char *subscription_id, const char *when)
+{
+	return exec(db, ST_RECURRING_CANCELED_AT, ARGS(V(subscription_id), V(when)));
 }

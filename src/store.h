@@ -264,6 +264,8 @@ struct pending_event {
 	const char *payload;     /* the signed body as received */
 	size_t payload_len;
 	long long received_at;
+	const char *fetch_object; /* a same-second tie: the Stripe object to fetch first;
+				     NULL: waiting for the customer */
 };
 /* Records an event as waiting for customer_id; a second put of the same
  * event changes nothing. Writer only. */
@@ -284,6 +286,12 @@ sl_err store_pending_due(struct store *db, struct arena *a, long long now, int m
 sl_err store_pending_for_customer(struct store *db, struct arena *a, long long connection_id,
 				  const char *customer_id, int max, struct pending_event **out,
 				  size_t *n);
+/* Records an event as waiting for its object (object_id) to be fetched
+ * from Stripe (a same-second tie); an event already waiting, for its
+ * customer, now waits for the fetch instead. Writer only. */
+sl_err store_pending_put_fetch(struct store *db, long long connection_id, const char *event_id,
+			       const char *object_id, const void *payload, size_t len,
+			       long long received_at, long long next_try);
 
 struct log_entry {
 	long long id;
@@ -398,6 +406,7 @@ struct recurring_row {
 	const char *currency, *interval;
 	long long interval_count;
 	const char *current_period_end;
+	const char *canceled_at;  /* ISO-8601 UTC; read only (store_recurring_canceled_at) */
 	long long updated_at;
 };
 
@@ -431,7 +440,7 @@ struct money_row {
 };
 
 struct contact_summary {
-	struct money_row *revenue;  /* charges − refunds, per currency */
+	struct money_row *revenue;  /* charges − refunds − lost disputes, per currency */
 	size_t n_revenue;
 	long long orders;           /* every order of the contact */
 	const char *first_order, *last_order; /* ISO-8601 created, "" when none */
@@ -442,6 +451,81 @@ struct contact_summary {
 /* A contact's money story, from the arena. */
 sl_err store_contact_summary(struct store *db, struct arena *a, long long contact_id,
 			     struct contact_summary *out);
+
+/* ---- refunds and disputes (ledger.h), deleted customers ---- */
+
+struct refund_row {
+	const char *refund_id;
+	const char *charge_id;
+	long long connection_id;
+	long long amount;
+	const char *currency, *status;
+	int counts;               /* 1: part of the order's refunded amount */
+	int status_rank;          /* ledger_refund_rank(status) */
+	long long created;        /* the refund's own created; 0: unknown */
+	long long version;        /* event created (or fetch time) its status is from */
+	long long updated_at;
+};
+
+struct dispute_row {
+	const char *dispute_id;
+	const char *charge_id;
+	long long connection_id;
+	long long amount;
+	const char *currency, *status, *reason;
+	int lost;                 /* 1: counts against revenue */
+	int status_rank;          /* ledger_dispute_rank(status) */
+	long long created, version, updated_at;
+};
+
+/* Records a refund, or its new status when r->version is newer than the
+ * stored one (on a tie: when its status_rank is at least the stored one). */
+sl_err store_refund_put(struct store *db, const struct refund_row *r);
+/* Records a dispute, or its new status (the rule of store_refund_put). */
+sl_err store_dispute_put(struct store *db, const struct dispute_row *d);
+/* A dispute's stored status, copied into out; SL_ERR_NOT_FOUND when new. */
+sl_err store_dispute_status(struct store *db, const char *dispute_id, char *out, size_t cap);
+/* What a charge event said its refunded amount was, at version at (kept
+ * only when at is not older than what is stored). */
+sl_err store_order_reported(struct store *db, const char *charge_id, long long refunded,
+			    long long at);
+
+/* One charge's order and ledger, as ledger_settle() needs them. */
+struct ledger_totals {
+	long long amount;         /* the order's amount */
+	long long reported;       /* the charge's amount_refunded, as last reported */
+	long long counted;        /* refunds that count now */
+	long long included;       /* refunds that report included */
+	long long lost;           /* lost disputes */
+};
+/* The totals of the order whose Stripe id is charge_id, its status copied
+ * into status; SL_ERR_NOT_FOUND when there is no such order. */
+sl_err store_ledger_totals(struct store *db, const char *charge_id, struct ledger_totals *out,
+			   char *status, size_t cap);
+/* Writes an order's refunded and lost amounts and status. */
+sl_err store_order_settle(struct store *db, const char *charge_id, long long refunded,
+			  long long lost, const char *status, long long now);
+/* The contact of the order whose Stripe id is stripe_id (0 when it has
+ * none); SL_ERR_NOT_FOUND when there is no such order. */
+sl_err store_order_contact(struct store *db, const char *stripe_id, long long *contact_id);
+
+/* Marks a Stripe customer's link deleted at Stripe at time at (the first
+ * time counts); the link and its contact stay. */
+sl_err store_customer_deleted(struct store *db, const char *customer_id, long long at);
+
+struct customer_link {
+	const char *customer_id;
+	long long deleted_at;     /* 0: not deleted */
+};
+/* A contact's Stripe customers (at most 100), from the arena. */
+sl_err store_contact_links(struct store *db, struct arena *a, long long contact_id,
+			   struct customer_link **out, size_t *n);
+/* The disputes of a contact's orders (at most 200, oldest first; charge_id,
+ * dispute_id, status, reason, amount, currency filled), from the arena. */
+sl_err store_contact_disputes(struct store *db, struct arena *a, long long contact_id,
+			      struct dispute_row **out, size_t *n);
+/* Sets a recurring payment's cancel date (ISO-8601 UTC). */
+sl_err store_recurring_canceled_at(struct store *db, const char *subscription_id, const char *when);
 
 /* ---- historical sync jobs ---- */
 

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "crypto.h"
+#include "httpdate.h"
 #include "metrics.h"
 
 struct stripe_client {
@@ -22,6 +23,7 @@ struct stripe_client {
 	char *base;                  /* base URL without a trailing slash */
 	struct stripe_options opts;
 	unsigned int seed;           /* jitter */
+	long long last_date;         /* Date of the last answer (Unix seconds), 0: none */
 };
 
 struct answer {
@@ -30,6 +32,7 @@ struct answer {
 	bool should_retry_set;
 	bool should_retry;
 	long retry_after_s;          /* -1 when absent */
+	long long date;              /* the Date header in Unix seconds, 0 when absent */
 };
 
 sl_err stripe_global_init(void)
@@ -147,6 +150,9 @@ static size_t on_header(char *data, size_t size, size_t n, void *p)
 		a->should_retry = strcasecmp(v, "true") == 0;
 	} else if (strncasecmp(line, "Retry-After:", 12) == 0) {
 		a->retry_after_s = atol(line + 12);
+	} else if (strncasecmp(line, "Date:", 5) == 0) {
+		long long at;
+		a->date = http_date_parse(line + 5, &at) ? at : 0;
 	}
 	return len;
 }
@@ -211,6 +217,7 @@ sl_err stripe_request(struct stripe_client *c, const char *key,
 {
 	memset(err, 0, sizeof *err);
 	*out = NULL;
+	c->last_date = 0;
 	sl_err result = SL_ERR_REMOTE;
 	struct curl_slist *headers = NULL;
 	struct buf url = BUF_INIT, auth = BUF_INIT;
@@ -262,6 +269,7 @@ sl_err stripe_request(struct stripe_client *c, const char *key,
 		long status = 0;
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 		metrics_stripe_status(rc == CURLE_OK ? status : 0);
+		c->last_date = a.date;
 		err->attempts = attempt;
 		bool retry;
 		if (a.too_large) {
@@ -309,6 +317,11 @@ out:
 	buf_free(&auth);
 	buf_free(&url);
 	return result;
+}
+
+long long stripe_last_date(const struct stripe_client *c)
+{
+	return c->last_date;
 }
 
 enum stripe_key_kind stripe_key_check(const char *key, bool *live)
@@ -419,7 +432,7 @@ sl_err stripe_outbound_post(struct outbound_client *c, const struct outbound_req
 	headers = curl_slist_append(headers, "Expect:");
 	for (size_t i = 0; rq->headers && rq->headers[i]; i++)
 		headers = curl_slist_append(headers, rq->headers[i]);
-	struct answer a = {BUF_INIT, false, false, false, -1};
+	struct answer a = {.body = BUF_INIT, .retry_after_s = -1};
 	struct guard_ctx g = {rq, false, ""};
 	curl_easy_setopt(h, CURLOPT_URL, rq->url);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);

@@ -85,6 +85,11 @@ sl_err stripe_request(struct stripe_client *c, const char *key,
 		      const struct stripe_params *params, struct json_object **out,
 		      struct stripe_error *err);
 
+/* Stripe's clock: the Date header of the answer to c's last
+ * stripe_request (its last try), in Unix seconds; 0 when that answer had
+ * none, or no answer came. */
+long long stripe_last_date(const struct stripe_client *c);
+
 /* ---- keys ---- */
 
 enum stripe_key_kind { STRIPE_KEY_INVALID, STRIPE_KEY_SECRET, STRIPE_KEY_RESTRICTED };

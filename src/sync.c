@@ -24,6 +24,7 @@
 #include "ingest.h"
 #include "mapping.h"
 #include "ratelimit.h"
+#include "refetch.h"
 #include "store.h"
 #include "stripe.h"
 #include "writer.h"
@@ -110,7 +111,8 @@ struct page {
 	long long created[SYNC_PAGE_SIZE];
 	const char *ids[SYNC_PAGE_SIZE];
 	size_t n;
-	long long version;       /* fetch time: older than any later webhook */
+	long long version;       /* Stripe's Date of the answer minus 1 s (refetch.h): older
+				    than any event made after the fetch, whatever our clock */
 	bool has_more;
 	long long elapsed_ms;
 	long long now;
@@ -323,7 +325,6 @@ static void *window_main(void *p)
 			stripe_params_add(&q, "expand[]", "data.customer");
 		if (r->resource == RESOURCE_SUBSCRIPTION)
 			stripe_params_add(&q, "status", "all");
-		long long fetched_at = (long long)time(NULL);
 		json_object *list = NULL;
 		struct stripe_error err;
 		sl_err e = stripe_request(client, r->key, STRIPE_GET, res->list_path, &q, &list, &err);
@@ -347,8 +348,8 @@ static void *window_main(void *p)
 		page->run = r;
 		page->slot = w;
 		page->n = n;
-		page->version = fetched_at;
-		page->now = fetched_at;
+		page->version = refetch_answer_version(client, res->list_path);
+		page->now = (long long)time(NULL);
 		page->has_more = has_more;
 		for (size_t i = 0; i < n; i++) {
 			json_object *obj = json_object_array_get_idx(data, i), *v;

@@ -17,6 +17,7 @@
 #include "catchup.h"
 #include "config.h"
 #include "crypto.h"
+#include "deps.h"
 #include "store.h"
 #include "metrics.h"
 #include "ratelimit.h"
@@ -82,7 +83,8 @@ static void *waiting_main(void *arg)
 		fprintf(stderr, "stripelink-sync: waiting events: cannot start\n");
 		goto out;
 	}
-	struct webhook_deps deps = {db, env->writer, ct, env->secret_key, cl};
+	struct deps deps = {.db = db, .writer = env->writer, .stripe = ct, .stripe_live = cl,
+			    .secret_key = env->secret_key};
 	while (!stop) {
 		size_t done = 0;
 		arena_reset(a);

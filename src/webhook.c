@@ -16,6 +16,10 @@
  * it is still waiting, and deletes its pending row in the same transaction.
  * Catch-up (PATH_CATCHUP) and a person's Replay (PATH_REPLAY) may look the
  * customer up at once: they are not answering Stripe.
+ * A same-second tie (refetch.h) waits the same way, whatever the path: the
+ * job records it as waiting for a fetch of its object (tie_wait), and the
+ * sync worker's completion fetches the object (settle_tie) and applies that
+ * state.
  */
 #include "webhook.h"
 
@@ -25,14 +29,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app.h"
 #include "catalog.h"
 #include "config.h"
 #include "connection.h"
 #include "crypto.h"
+#include "deps.h"
 #include "event_version.h"
 #include "ingest.h"
 #include "mapping.h"
+#include "refetch.h"
 #include "store.h"
 #include "stripe.h"
 #include "stripe_sig.h"
@@ -51,7 +56,8 @@ struct delivery {
 	const char *fail_reason;          /* set: log as failed (Stripe retries) */
 	const char *lookup_problem;       /* a customer lookup Stripe refused for good */
 	const char *skip_reason;          /* set: log as skipped (another API version) */
-	const char *version_note;         /* set: the first event of another API version */
+	const char *version_note;         /* set: the reason of a processed entry (the first
+					     event of another API version; a tie settled by a fetch) */
 	const char *source;               /* NULL: a delivery; "catchup": from the event list */
 	const unsigned char *payload;
 	size_t payload_len;
@@ -60,6 +66,9 @@ struct delivery {
 	bool completing;                  /* a waiting event, completed off the request path */
 	int wait;                         /* seconds before a waiting event is looked up */
 	const char *wait_for;             /* set: the customer not linked yet (record as waiting) */
+	json_object *fetched;             /* owned: a tie's object as fetched (process puts it) */
+	long long fetched_version;        /* its version (refetch_object) */
+	const char *wait_what;            /* what wait_for is: NULL for a customer, "charge" */
 	struct ingest_item item;
 	bool mapped;                      /* item is filled */
 	/* out */
@@ -92,6 +101,42 @@ static sl_err log_delivery(struct store *db, struct delivery *d, bool keep_paylo
 }
 
 static void complete_inline(struct store *db, const struct delivery *d, const char *customer_id);
+
+/* A same-second tie (refetch.h) is not applied as it came: in this
+ * transaction it is recorded as waiting for the sync worker to fetch its
+ * object. *waiting says whether it was one. */
+static sl_err tie_wait(struct store *db, struct delivery *d, bool *waiting)
+{
+	const struct change_set *cs = d->item.cs;
+	long long applied;
+	sl_err e;
+	*waiting = false;
+	if (!d->mapped || d->fetched || !cs->object_id)
+		return SL_OK;
+	if ((e = store_object_version(db, cs->object_id, &applied)) ||
+	    !refetch_is_tie(d->ev->resource, applied, d->created))
+		return e;
+	*waiting = true;
+	d->result = "waiting";
+	/* in d, not the job's arena: the answer is written after the job */
+	snprintf(d->reason_buf, sizeof d->reason_buf, "same-second tie: fetching %s %.100s from Stripe",
+		 catalog_resource(d->ev->resource)->object_name, cs->object_id);
+	d->reason = d->reason_buf;
+	if (!(e = store_event_put(db, d->connection_id, d->event_id, "waiting")) &&
+	    !(e = store_pending_put_fetch(db, d->connection_id, d->event_id, cs->object_id, d->payload,
+					  d->payload_len, d->now, d->now)))
+		e = log_delivery(db, d, false);
+	return e;
+}
+
+/* True when the applied item wrote a charge's order (refunds and disputes
+ * may wait for it). */
+static bool charge_order_made(const struct ingest_item *it)
+{
+	const struct change_set *cs = it->cs;
+	return !it->skip_reason && it->order != ORDER_NONE && cs->order.present && cs->order.id &&
+	       cs->object_type && strcmp(cs->object_type, "charge") == 0;
+}
 
 /* The writer job: record the event id first, then apply. */
 static sl_err delivery_job(struct store *db, void *arg)
@@ -135,8 +180,12 @@ static sl_err delivery_job(struct store *db, void *arg)
 	if (d->wait_for) {
 		d->result = "waiting";
 		/* in d, not the job's arena: the answer is written after the job */
-		snprintf(d->reason_buf, sizeof d->reason_buf, "waiting for customer %.100s: applied "
-			 "when it is linked, or looked up at Stripe after %d s", d->wait_for, d->wait);
+		if (d->wait_what)
+			snprintf(d->reason_buf, sizeof d->reason_buf, "waiting for %s %.100s: applied when "
+				 "it arrives, or after %d s without it", d->wait_what, d->wait_for, d->wait);
+		else
+			snprintf(d->reason_buf, sizeof d->reason_buf, "waiting for customer %.100s: applied "
+				 "when it is linked, or looked up at Stripe after %d s", d->wait_for, d->wait);
 		d->reason = d->reason_buf;
 		if (!(e = store_event_put(db, d->connection_id, d->event_id, "waiting")) &&
 		    !(e = store_pending_put(db, d->connection_id, d->event_id, d->wait_for, d->payload,
@@ -151,6 +200,9 @@ static sl_err delivery_job(struct store *db, void *arg)
 			e = log_delivery(db, d, true);
 		goto out;
 	}
+	bool tie;
+	if ((e = tie_wait(db, d, &tie)) || tie)
+		goto out;
 	if (d->skip_reason) {
 		d->result = "skipped";
 		d->reason = d->skip_reason;
@@ -162,7 +214,7 @@ static sl_err delivery_job(struct store *db, void *arg)
 			goto out;
 		d->contact_id = d->item.contact_id;
 		d->result = d->item.skip_reason ? "skipped" : "processed";
-		d->reason = !d->item.skip_reason ? ""
+		d->reason = !d->item.skip_reason ? (d->item.note ? d->item.note : "")
 			    : d->lookup_problem && !d->item.stale ? d->lookup_problem
 			    : d->item.skip_reason;
 		if (!d->item.skip_reason && d->version_note)
@@ -177,6 +229,10 @@ static sl_err delivery_job(struct store *db, void *arg)
 	/* this event linked its customer: what waits for it applies now */
 	if (d->mapped && !d->completing && d->conn && d->item.contact_id && d->item.cs->customer_id)
 		complete_inline(db, d, d->item.cs->customer_id);
+	/* this event made its charge's order: the refunds and disputes waiting
+	 * for that charge apply now */
+	if (d->mapped && !d->completing && d->conn && charge_order_made(&d->item))
+		complete_inline(db, d, d->item.cs->order.id);
 out:
 	arena_free(a);
 	return e;
@@ -231,12 +287,12 @@ static bool same_text(const char *a, const char *b)
 /* The connection's mapping for a resource (saved, or the default when the
  * resource is not set up). Borrowed from the thread's cache: valid until the
  * thread's next call; NULL when memory runs out. */
-static const struct mapping *mapping_for(struct app_thread *t, struct arena *a,
+static const struct mapping *mapping_for(const struct deps *deps, struct arena *a,
 					 long long connection_id, enum resource res)
 {
 	struct resource_row row;
 	const char *text = NULL;
-	if (store_resource_get(t->db, a, connection_id, catalog_resource(res)->slug, &row) == SL_OK)
+	if (store_resource_get(deps->db, a, connection_id, catalog_resource(res)->slug, &row) == SL_OK)
 		text = row.mapping;
 	pthread_once(&mapping_once, mapping_key_init);
 	struct mapping_slot *slots = pthread_getspecific(mapping_key);
@@ -290,7 +346,7 @@ static _Thread_local unsigned secret_next;
 
 /* The plain secret of sealed, copied into buf (cap bytes); false when it
  * does not open or does not fit. */
-static bool secret_open(struct app_thread *t, const char *sealed, char *buf, size_t cap)
+static bool secret_open(const struct deps *deps, const char *sealed, char *buf, size_t cap)
 {
 	if (!sealed)
 		return false;
@@ -299,7 +355,7 @@ static bool secret_open(struct app_thread *t, const char *sealed, char *buf, siz
 			snprintf(buf, cap, "%s", secret_cache[i].plain);
 			return true;
 		}
-	char *plain = connection_open_key(t, sealed);
+	char *plain = connection_open_key(deps->secret_key, sealed);
 	bool ok = plain && strlen(plain) < cap;
 	if (ok) {
 		snprintf(buf, cap, "%s", plain);
@@ -323,11 +379,11 @@ static bool retryable(sl_err e)
 }
 
 /* Asks Stripe for a customer the event only names by id. */
-static sl_err fetch_customer(struct app_thread *t, const struct connection_row *c,
+static sl_err fetch_customer(const struct deps *deps, const struct connection_row *c,
 			     const char *customer_id, json_object **out, const char **why,
 			     struct arena *a)
 {
-	char *key = connection_open_key(t, c->key_sealed);
+	char *key = connection_open_key(deps->secret_key, c->key_sealed);
 	if (!key) {
 		*why = "the connection has no key to look up the customer with";
 		return SL_ERR_AUTH;
@@ -335,7 +391,7 @@ static sl_err fetch_customer(struct app_thread *t, const struct connection_row *
 	char path[160];
 	snprintf(path, sizeof path, "/v1/customers/%s", customer_id);
 	struct stripe_error err;
-	sl_err e = stripe_request(t->stripe, key, STRIPE_GET, path, NULL, out, &err);
+	sl_err e = stripe_request(deps->stripe, key, STRIPE_GET, path, NULL, out, &err);
 	connection_secret_free(key);
 	if (e)
 		*why = arena_printf(a, "looking up customer %s at Stripe failed: %s", customer_id, err.message);
@@ -370,12 +426,12 @@ static void customer_email(struct arena *a, json_object *customer, const char **
 
 /* Decodes and maps the event into d; sets d->fail_reason when a needed
  * lookup failed in a way a retry can fix. */
-static void prepare(struct app_thread *t, struct arena *a, const struct connection_row *c,
+static void prepare(const struct deps *deps, struct arena *a, const struct connection_row *c,
 		    json_object *object, const char *version, struct delivery *d,
 		    struct change_set *cs)
 {
 	enum resource res = d->ev->resource;
-	const struct mapping *m = mapping_for(t, a, c->id, res);   /* borrowed */
+	const struct mapping *m = mapping_for(deps, a, c->id, res);   /* borrowed */
 	json_object *customer = NULL;
 	bool asked_stripe = false;   /* at most one customer lookup per event */
 	if (!m) {
@@ -388,14 +444,14 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 	if (mapping_needs_customer(m, object)) {
 		const char *cus = json_str(object, "customer");
 		long long linked;
-		if (cus && store_customer_contact(t->db, cus, &linked) != SL_OK) {
+		if (cus && store_customer_contact(deps->db, cus, &linked) != SL_OK) {
 			const char *why = NULL;
 			if (!d->may_ask) {
 				d->wait_for = arena_strdup(a, cus);
 				return;
 			}
 			asked_stripe = true;
-			sl_err e = fetch_customer(t, c, cus, &customer, &why, a);
+			sl_err e = fetch_customer(deps, c, cus, &customer, &why, a);
 			if (retryable(e)) {
 				d->fail_reason = why;
 				return;
@@ -410,14 +466,14 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 		/* the object names its customer but carries no email: the stored
 		 * link finds the contact; failing that, ask Stripe once */
 		long long linked;
-		if (store_customer_contact(t->db, cs->customer_id, &linked) != SL_OK) {
+		if (store_customer_contact(deps->db, cs->customer_id, &linked) != SL_OK) {
 			if (!customer && !asked_stripe && !d->may_ask) {
 				d->wait_for = arena_strdup(a, cs->customer_id);
 				return;
 			}
 			if (!customer && !asked_stripe) {
 				const char *why = NULL;
-				sl_err f = fetch_customer(t, c, cs->customer_id, &customer, &why, a);
+				sl_err f = fetch_customer(deps, c, cs->customer_id, &customer, &why, a);
 				if (retryable(f)) {
 					d->fail_reason = why;
 					json_object_put(customer);
@@ -430,6 +486,8 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 		}
 	}
 	change_set_add_tag(cs, d->ev->tag);
+	if (d->ev->recurring == RECURRING_PAST_DUE)
+		change_set_past_due(cs);
 	d->mapped = true;
 	d->item = (struct ingest_item){
 		.connection_id = c->id,
@@ -442,9 +500,84 @@ static void prepare(struct app_thread *t, struct arena *a, const struct connecti
 		.order = c->create_order ? d->ev->order : ORDER_NONE,
 		.recurring = c->create_recurring &&
 			     (d->ev->recurring == RECURRING_UPSERT ||
-			      (d->ev->recurring == RECURRING_IF_SUBSCRIPTION_MODE && cs->recurring.present)),
+			      ((d->ev->recurring == RECURRING_IF_SUBSCRIPTION_MODE ||
+				d->ev->recurring == RECURRING_PAST_DUE) && cs->recurring.present)),
+		.effect = d->ev->effect,
 	};
 	json_object_put(customer);
+}
+
+/* Settles a tie being completed: fetches the object, unless a version
+ * newer than the event's is applied already (that state holds the event's
+ * change: the event then goes on as it came, and only tags). Sets
+ * d->fetched and d->fetched_version, or d->fail_reason (the fetch may work
+ * later) or d->skip_reason (Stripe refused it for good). */
+static void settle_tie(const struct deps *deps, struct arena *a, const struct connection_row *c,
+		       const char *object_id, struct delivery *d)
+{
+	long long applied;
+	if (store_object_version(deps->db, object_id, &applied) == SL_OK && applied > d->created)
+		return;
+	const char *name = catalog_resource(d->ev->resource)->object_name;
+	char *key = connection_open_key(deps->secret_key, c->key_sealed);
+	if (!key) {
+		d->skip_reason = "same-second tie: the connection has no key to fetch the object with";
+		return;
+	}
+	struct stripe_error err;
+	sl_err e = refetch_object(deps->stripe, key, d->ev->resource, object_id, d->created, &d->fetched,
+				  &d->fetched_version, &err);
+	connection_secret_free(key);
+	if (!e)
+		return;
+	const char *why = arena_printf(a, "same-second tie: fetching %s %s from Stripe failed: %s",
+				       name, object_id, err.message);
+	if (retryable(e))
+		d->fail_reason = why;
+	else
+		d->skip_reason = why;
+}
+
+/* A refund or a dispute (no mapping: its contact is its charge's). While
+ * its charge's order is not here, a delivery or a catch-up records it as
+ * waiting for the charge: applied in the writer job of the charge event
+ * that makes the order (complete_inline; else by the sync worker once the
+ * order is there), or after STRIPELINK_CHARGE_WAIT without it (kept on
+ * the charge id; the order picks it up if it ever comes). Refunds often
+ * arrive before their charge; waiting costs nothing visible (there is no
+ * order to show it on yet) and the contact still gets the tag and the
+ * automations. */
+static void prepare_money(const struct deps *deps, struct arena *a, const struct connection_row *c,
+			  json_object *object, struct delivery *d, struct change_set *cs)
+{
+	sl_err e = mapping_apply_money(d->ev->effect, object, cs);
+	if (e == SL_ERR_NOMEM) {
+		d->fail_reason = "out of memory";
+		return;
+	}
+	if (e) {
+		d->skip_reason = cs->skip_reason ? cs->skip_reason : "not a refund or a dispute";
+		return;
+	}
+	const char *charge = cs->dispute.present ? cs->dispute.charge_id : cs->refunds[0].charge_id;
+	long long contact;
+	if (c->create_order && !d->completing && !d->replay &&
+	    store_order_contact(deps->db, charge, &contact) == SL_ERR_NOT_FOUND) {
+		d->wait_for = arena_strdup(a, charge);
+		d->wait_what = "charge";
+		d->wait = config_get()->charge_wait;
+		return;
+	}
+	change_set_add_tag(cs, d->ev->tag);
+	d->mapped = true;
+	d->item = (struct ingest_item){
+		.connection_id = c->id,
+		.cs = cs,
+		.version = d->created,
+		.contact = d->ev->contact && c->create_contact,
+		.order = ORDER_NONE,
+		.effect = d->ev->effect,
+	};
 }
 
 /* Fills out from d; the strings are copied into a, because d's may point
@@ -483,11 +616,13 @@ static struct delivery delivery_init(const struct connection_row *c, const unsig
 	};
 }
 
-/* Parses and checks d's body and maps it (prepare) into d and cs. Returns
- * the parsed event (NULL when it did not parse); the caller puts it after
- * cs, whose strings may point into it, is done with. */
-static json_object *decode(struct app_thread *t, struct arena *a, const struct connection_row *c,
-			   struct delivery *d, struct change_set *cs)
+/* Parses and checks d's body and maps it (prepare) into d and cs; when
+ * refetch names the object of a tie being completed, the object as fetched
+ * from Stripe (settle_tie) is mapped instead of the event's. Returns the
+ * parsed event (NULL when it did not parse); the caller puts it, and
+ * d->fetched, after cs, whose strings may point into them, is done with. */
+static json_object *decode(const struct deps *deps, struct arena *a, const struct connection_row *c,
+			   struct delivery *d, struct change_set *cs, const char *refetch)
 {
 	json_tokener *tok = json_tokener_new();
 	json_object *event = tok ? json_tokener_parse_ex(tok, (const char *)d->payload,
@@ -517,34 +652,52 @@ static json_object *decode(struct app_thread *t, struct arena *a, const struct c
 	if (!d->reject_reason) {
 		d->created = json_object_get_int64(created);
 		d->ev = catalog_event_find(type);
-		if (d->ev)
-			prepare(t, a, c, object, json_str(event, "api_version"), d, cs);
+		if (d->ev && (d->ev->effect == EFFECT_REFUND || d->ev->effect == EFFECT_DISPUTE)) {
+			prepare_money(deps, a, c, object, d, cs);
+		} else if (d->ev) {
+			if (refetch)
+				settle_tie(deps, a, c, refetch, d);
+			/* a fetched object is in this install's API version */
+			if (!d->fail_reason && !d->skip_reason)
+				prepare(deps, a, c, d->fetched ? d->fetched : object,
+					d->fetched ? NULL : json_str(event, "api_version"), d, cs);
+			if (d->fetched && d->mapped) {
+				d->item.version = d->fetched_version;
+				d->version_note = arena_printf(a, "same-second tie: applied %s %s as fetched "
+							       "from Stripe", catalog_resource(d->ev->resource)->object_name,
+							       refetch);
+			}
+		}
 	}
 	return event;
 }
 
-/* Shared by receive, replay, catch-up and completion once the body is trusted. */
-static sl_err process(struct app_thread *t, struct arena *a, const struct connection_row *c,
+/* Shared by receive, replay, catch-up and completion once the body is
+ * trusted. refetch: completing a tie, the object to fetch (else NULL). */
+static sl_err process(const struct deps *deps, struct arena *a, const struct connection_row *c,
 		      const unsigned char *body, size_t len, long long now, enum path path,
-		      struct webhook_outcome *out)
+		      const char *refetch, struct webhook_outcome *out)
 {
 	struct delivery d = delivery_init(c, body, len, now, path);
 	struct change_set cs;
 	change_set_init(&cs);
-	json_object *event = decode(t, a, c, &d, &cs);
-	sl_err e = writer_run(t->writer, delivery_job, &d);
+	json_object *event = decode(deps, a, c, &d, &cs, refetch);
+	sl_err e = writer_run(deps->writer, delivery_job, &d);
 	if (!e) {
 		int status = d.reject_reason ? 400 : d.fail_reason && !d.completing ? 503 : 200;
 		answer(a, out, status, &d);
 	}
 	change_set_clear(&cs);
+	json_object_put(d.fetched);
 	json_object_put(event);
 	return e;
 }
 
 /*
  * On the writer, inside the job of an event that has just linked
- * customer_id: the connection's events waiting for that customer are
+ * customer_id (or made the order of a charge: then customer_id is the
+ * charge id the refunds and disputes wait for, see prepare_money): the
+ * connection's events waiting for that customer are
  * completed in the same transaction, so they apply as soon as their
  * customer does, with no other process writing and no extra disk sync. Each
  * runs in its own savepoint; one that fails, or would still wait, is left to
@@ -558,13 +711,13 @@ static void complete_inline(struct store *db, const struct delivery *d, const ch
 	size_t n = 0;
 	sl_err e = a ? store_pending_for_customer(db, a, d->connection_id, customer_id,
 						  WEBHOOK_COMPLETE_BATCH, &p, &n) : SL_ERR_NOMEM;
-	struct app_thread t = {.db = db};   /* reads see this transaction */
+	struct deps lent = {.db = db};   /* reads see this transaction */
 	for (size_t i = 0; !e && i < n; i++) {
 		struct delivery w = delivery_init(d->conn, (const unsigned char *)p[i].payload,
 						  p[i].payload_len, d->now, PATH_LINKED);
 		struct change_set cs;
 		change_set_init(&cs);
-		json_object *event = decode(&t, a, d->conn, &w, &cs);
+		json_object *event = decode(&lent, a, d->conn, &w, &cs, NULL);
 		if (!w.reject_reason && !w.wait_for && !w.fail_reason && !(e = store_savepoint(db))) {
 			sl_err je = delivery_job(db, &w);
 			e = je ? store_rollback_to(db) : SL_OK;
@@ -581,10 +734,10 @@ static void complete_inline(struct store *db, const struct delivery *d, const ch
 }
 
 /* Loads the connection; sets out for unknown (404) and disconnected (410). */
-static bool load(struct app_thread *t, struct arena *a, long long id, struct connection_row *c,
+static bool load(const struct deps *deps, struct arena *a, long long id, struct connection_row *c,
 		 struct webhook_outcome *out)
 {
-	sl_err e = store_connection_get(t->db, a, id, c);
+	sl_err e = store_connection_get(deps->db, a, id, c);
 	if (e || strcmp(c->status, "pending") == 0) {
 		*out = (struct webhook_outcome){404, "rejected", "no such connection", 0, "", ""};
 		return false;
@@ -623,32 +776,32 @@ static bool reject_loggable(long long now)
 	return ok;
 }
 
-static sl_err reject(struct app_thread *t, const struct connection_row *c, long long now,
+static sl_err reject(const struct deps *deps, const struct connection_row *c, long long now,
 		     const char *reason, struct webhook_outcome *out)
 {
 	struct delivery d = {.connection_id = c->id, .now = now, .reject_reason = reason,
 			     .type = "", .event_id = ""};
-	sl_err e = reject_loggable(now) ? writer_run(t->writer, delivery_job, &d) : SL_OK;
+	sl_err e = reject_loggable(now) ? writer_run(deps->writer, delivery_job, &d) : SL_OK;
 	*out = (struct webhook_outcome){400, "rejected", reason, 0, "", ""};
 	return e;
 }
 
-sl_err webhook_receive(struct app_thread *t, struct arena *a, long long connection_id,
+sl_err webhook_receive(const struct deps *deps, struct arena *a, long long connection_id,
 		       const char *signature, const unsigned char *body, size_t len,
 		       long long now, struct webhook_outcome *out)
 {
 	struct connection_row c;
-	if (!load(t, a, connection_id, &c, out))
+	if (!load(deps, a, connection_id, &c, out))
 		return SL_OK;
 	if (!signature)
-		return reject(t, &c, now, "no Stripe-Signature header", out);
+		return reject(deps, &c, now, "no Stripe-Signature header", out);
 	char current[256], previous[256];
 	const char *secrets[2];
 	size_t n = 0;
-	if (secret_open(t, c.secret_sealed, current, sizeof current))
+	if (secret_open(deps, c.secret_sealed, current, sizeof current))
 		secrets[n++] = current;
 	if (c.previous_secret_until > now &&
-	    secret_open(t, c.previous_secret_sealed, previous, sizeof previous))
+	    secret_open(deps, c.previous_secret_sealed, previous, sizeof previous))
 		secrets[n++] = previous;
 	const char *why = NULL;
 	sl_err v = n ? stripe_sig_verify(signature, body, len, secrets, n, now, WEBHOOK_TOLERANCE, &why)
@@ -656,35 +809,35 @@ sl_err webhook_receive(struct app_thread *t, struct arena *a, long long connecti
 	explicit_bzero(current, sizeof current);
 	explicit_bzero(previous, sizeof previous);
 	if (v)
-		return reject(t, &c, now, arena_printf(a, "signature check failed: %s",
-						       why ? why : "no signing secret"), out);
-	return process(t, a, &c, body, len, now, PATH_DELIVERY, out);
+		return reject(deps, &c, now, arena_printf(a, "signature check failed: %s",
+							  why ? why : "no signing secret"), out);
+	return process(deps, a, &c, body, len, now, PATH_DELIVERY, NULL, out);
 }
 
-sl_err webhook_replay(struct app_thread *t, struct arena *a, long long connection_id,
+sl_err webhook_replay(const struct deps *deps, struct arena *a, long long connection_id,
 		      long long log_id, long long now, struct webhook_outcome *out)
 {
 	struct connection_row c;
 	struct log_entry l;
-	sl_err e = store_log_get(t->db, a, connection_id, log_id, &l);
+	sl_err e = store_log_get(deps->db, a, connection_id, log_id, &l);
 	if (e)
 		return e;
 	if (!l.payload || (strcmp(l.result, "skipped") && strcmp(l.result, "failed")))
 		return SL_ERR_INVALID;
-	if (!load(t, a, connection_id, &c, out))
+	if (!load(deps, a, connection_id, &c, out))
 		return SL_ERR_INVALID;
-	return process(t, a, &c, (const unsigned char *)l.payload, l.payload_len, now, PATH_REPLAY, out);
+	return process(deps, a, &c, (const unsigned char *)l.payload, l.payload_len, now, PATH_REPLAY, NULL,
+		       out);
 }
 
-sl_err webhook_ingest_trusted(const struct webhook_deps *deps, struct arena *a,
+sl_err webhook_ingest_trusted(const struct deps *deps, struct arena *a,
 			      long long connection_id, const unsigned char *body, size_t len,
 			      long long now, struct webhook_outcome *out)
 {
-	struct app_thread t = {deps->db, deps->writer, deps->secret_key, deps->stripe};
 	struct connection_row c;
-	if (!load(&t, a, connection_id, &c, out))
+	if (!load(deps, a, connection_id, &c, out))
 		return SL_OK;
-	return process(&t, a, &c, body, len, now, PATH_CATCHUP, out);
+	return process(deps, a, &c, body, len, now, PATH_CATCHUP, NULL, out);
 }
 
 /* Puts a waiting event of a connection that is gone off for an hour. */
@@ -700,7 +853,7 @@ static sl_err defer_job(struct store *db, void *arg)
 	return store_pending_defer(db, j->connection_id, j->event_id, j->next_try);
 }
 
-sl_err webhook_complete_waiting(const struct webhook_deps *deps, struct arena *a, long long now,
+sl_err webhook_complete_waiting(const struct deps *deps, struct arena *a, long long now,
 				size_t *completed)
 {
 	struct pending_event *p = NULL;
@@ -710,16 +863,16 @@ sl_err webhook_complete_waiting(const struct webhook_deps *deps, struct arena *a
 	for (size_t i = 0; !e && i < n; i++) {
 		struct connection_row c;
 		struct webhook_outcome out;
-		struct app_thread t = {deps->db, deps->writer, deps->secret_key, deps->stripe};
-		if (!load(&t, a, p[i].connection_id, &c, &out)) {
+		struct deps lent = *deps;   /* with the client of the connection's mode */
+		if (!load(deps, a, p[i].connection_id, &c, &out)) {
 			struct defer_job j = {p[i].connection_id, p[i].event_id, now + 3600};
 			e = writer_run(deps->writer, defer_job, &j);
 			continue;
 		}
 		if (c.livemode && deps->stripe_live)
-			t.stripe = deps->stripe_live;
-		e = process(&t, a, &c, (const unsigned char *)p[i].payload, p[i].payload_len, now,
-			    PATH_COMPLETE, &out);
+			lent.stripe = deps->stripe_live;
+		e = process(&lent, a, &c, (const unsigned char *)p[i].payload, p[i].payload_len, now,
+			    PATH_COMPLETE, p[i].fetch_object, &out);
 		if (!e && strcmp(out.result, "waiting") != 0)
 			(*completed)++;
 	}

@@ -3,6 +3,9 @@
  * effects: connection lookup, signature check, event decoding, mapping,
  * and one writer job that records the event id first (duplicates change
  * nothing) and applies the change set through ingest.
+ *
+ * Every entry point takes what it uses in a struct deps (deps.h): the
+ * FastCGI worker lends its request thread's, the sync worker its own.
  */
 #ifndef STRIPELINK_WEBHOOK_H
 #define STRIPELINK_WEBHOOK_H
@@ -11,11 +14,8 @@
 #include <stddef.h>
 #include "err.h"
 
-struct app_thread;
 struct arena;
-struct store;
-struct stripe_client;
-struct writer;
+struct deps;
 
 #define WEBHOOK_TOLERANCE 300          /* seconds either side of now */
 #define WEBHOOK_REJECTS_PER_MINUTE 60  /* badly signed deliveries logged a minute */
@@ -35,7 +35,7 @@ struct webhook_outcome {
  * header (NULL when absent); body/len the raw body. Strings in out come
  * from a. Returns SL_OK with out filled for every answer it decides
  * (including 4xx); an error only when it could not even decide. */
-sl_err webhook_receive(struct app_thread *t, struct arena *a, long long connection_id,
+sl_err webhook_receive(const struct deps *deps, struct arena *a, long long connection_id,
 		       const char *signature, const unsigned char *body, size_t len,
 		       long long now, struct webhook_outcome *out);
 
@@ -43,17 +43,8 @@ sl_err webhook_receive(struct app_thread *t, struct arena *a, long long connecti
  * fixed): the same pipeline without the signature check, which was done
  * when it arrived. SL_ERR_NOT_FOUND for no such entry, SL_ERR_INVALID when
  * the entry cannot be replayed. */
-sl_err webhook_replay(struct app_thread *t, struct arena *a, long long connection_id,
+sl_err webhook_replay(const struct deps *deps, struct arena *a, long long connection_id,
 		      long long log_id, long long now, struct webhook_outcome *out);
-
-/* What a caller outside the web layer lends the ingest path. */
-struct webhook_deps {
-	struct store *db;                 /* a read connection the caller owns */
-	struct writer *writer;            /* the process's writer */
-	struct stripe_client *stripe;     /* customer lookups (the caller paces it) */
-	const unsigned char *secret_key;  /* CRYPTO_KEY_LEN bytes */
-	struct stripe_client *stripe_live; /* NULL: stripe for live-mode connections too */
-};
 
 /* Ingests an event the caller got from Stripe itself (GET /v1/events):
  * the same pipeline as a delivery without the signature check. An event id
@@ -61,18 +52,21 @@ struct webhook_deps {
  * "duplicate"); the log entries it writes have source "catchup". Strings
  * in out come from a. Returns SL_OK with out filled (status 503 when a
  * retry could do better), or the writer's error. */
-sl_err webhook_ingest_trusted(const struct webhook_deps *deps, struct arena *a,
+sl_err webhook_ingest_trusted(const struct deps *deps, struct arena *a,
 			      long long connection_id, const unsigned char *body, size_t len,
 			      long long now, struct webhook_outcome *out);
 
 /* Completes the events recorded as waiting for their customer that are
  * due: the customer is linked now (no Stripe call), or the wait
  * (STRIPELINK_WEBHOOK_WAIT) is over and the one lookup is made with
- * deps->stripe. Each is applied in one writer job that also forgets the
- * wait; a lookup that fails for now leaves it waiting for another wait.
+ * deps->stripe (deps->stripe_live for a live-mode connection when set).
+ * Same-second ties (refetch.h) are due at once: their object
+ * is fetched with deps->stripe and that state applied. Each is applied in
+ * one writer job that also forgets the wait; a lookup or fetch that fails
+ * for now leaves it waiting for another wait.
  * Off the request path only (the sync worker). *completed counts the events
  * that stopped waiting. */
-sl_err webhook_complete_waiting(const struct webhook_deps *deps, struct arena *a, long long now,
+sl_err webhook_complete_waiting(const struct deps *deps, struct arena *a, long long now,
 				size_t *completed);
 
 #endif

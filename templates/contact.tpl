@@ -10,6 +10,8 @@
     <dt>Created</dt><dd>{{CREATED}}</dd>
     <dt>Updated</dt><dd>{{UPDATED}}</dd>
   </dl>
+  {{#HAVE_LINKS}}<h2>Stripe customers</h2>
+  <ul class="stripe-customers">{{#STRIPE_CUSTOMERS}}<li><code>{{CUSTOMER_ID}}</code>{{#DELETED}} <span class="customer-deleted">deleted at Stripe {{DELETED_AT}}</span>{{/DELETED}}</li>{{/STRIPE_CUSTOMERS}}</ul>{{/HAVE_LINKS}}
   <h2>Tags</h2>
   <p class="tags">{{#TAGS}}<a class="tag" href="/contacts?tag={{TAG_QUERY}}">{{TAG}}</a> {{/TAGS}}{{#NO_TAGS}}<span class="hint">No tags.</span>{{/NO_TAGS}}</p>
   <h2>Money</h2>
@@ -23,12 +25,12 @@
   </dl>
   <h2>Orders</h2>
   {{#NO_ORDERS}}<p class="hint">No orders.</p>{{/NO_ORDERS}}
-  {{#HAVE_ORDERS}}<table class="list orders"><thead><tr><th>Stripe ID</th><th>Amount</th><th>Refunded</th><th>Status</th><th>Created</th></tr></thead><tbody>
-  {{#ORDERS}}<tr><td><code>{{STRIPE_ID}}</code></td><td>{{AMOUNT}}</td><td>{{REFUNDED}}</td><td>{{STATUS}}</td><td>{{CREATED}}</td></tr>{{/ORDERS}}
+  {{#HAVE_ORDERS}}<table class="list orders"><thead><tr><th>Stripe ID</th><th>Amount</th><th>Refunded</th><th>Status</th><th>Dispute</th><th>Created</th></tr></thead><tbody>
+  {{#ORDERS}}<tr><td><code>{{STRIPE_ID}}</code></td><td>{{AMOUNT}}</td><td>{{REFUNDED}}</td><td class="order-status">{{STATUS}}</td><td class="dispute">{{DISPUTE}}</td><td>{{CREATED}}</td></tr>{{/ORDERS}}
   </tbody></table>{{/HAVE_ORDERS}}
   <h2>Recurring payments</h2>
   {{#NO_RECURRING}}<p class="hint">No recurring payments.</p>{{/NO_RECURRING}}
-  {{#HAVE_RECURRING}}<table class="list recurring"><thead><tr><th>Subscription</th><th>Status</th><th>Amount</th><th>Interval</th><th>Current period end</th></tr></thead><tbody>
-  {{#RECURRING}}<tr><td><code>{{SUBSCRIPTION_ID}}</code></td><td>{{STATUS}}</td><td>{{AMOUNT}}</td><td>{{INTERVAL}}</td><td>{{PERIOD_END}}</td></tr>{{/RECURRING}}
+  {{#HAVE_RECURRING}}<table class="list recurring"><thead><tr><th>Subscription</th><th>Status</th><th>Amount</th><th>Interval</th><th>Current period end</th><th>Canceled</th></tr></thead><tbody>
+  {{#RECURRING}}<tr><td><code>{{SUBSCRIPTION_ID}}</code></td><td class="recurring-status">{{STATUS}}</td><td>{{AMOUNT}}</td><td>{{INTERVAL}}</td><td>{{PERIOD_END}}</td><td class="canceled-at">{{CANCELED_AT}}</td></tr>{{/RECURRING}}
   </tbody></table>{{/HAVE_RECURRING}}
 </section>

@@ -2,7 +2,9 @@
 # Runs the test suites named as arguments (default: all), from the repo
 # top, after `make` has built them. Prints each suite's result, then one
 # summary line "N passed, N failed", and exits non-zero on any failure.
-#   unit         cmocka unit tests (build/tests/test_*)
+#   unit         cmocka unit tests (build/tests/test_*), then the layer check
+#                (tests/check_layers.sh: web -> use cases, never back; see
+#                docs/ARCHITECTURE.md) and its own test
 #   unit-asan    the same under AddressSanitizer + UBSan
 #   integration  node:test suites in tests/integration against real nginx
 #   integration-asan  the HTTP-level suites against the ASan+UBSan build of
@@ -78,10 +80,27 @@ run_unit() { # dir [wrapper...]
 	done
 }
 
+run_script() { # name script -> one pass or one failure
+	log="$out/$1.log"
+	if sh "$2" >"$log" 2>&1; then
+		echo "  ok    $1"
+		passed=$((passed + 1))
+	else
+		echo "  FAIL  $1 (see $log)"
+		tail -n 30 "$log" | sed 's/^/        /'
+		bad_suites="$bad_suites $1"
+		failed=$((failed + 1))
+	fi
+}
+
 for suite in $suites; do
 	echo "== $suite"
 	case $suite in
-	unit) run_unit build/tests ;;
+	unit)
+		run_unit build/tests
+		run_script check_layers tests/check_layers.sh
+		run_script check_layers_test tests/check_layers_test.sh
+		;;
 	unit-asan)
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 			run_unit build/tests-asan ;;
@@ -130,8 +149,8 @@ for suite in $suites; do
 			files=$(cd tests && ls integration/*.test.js | grep -v -e '/backup\.' -e '/diskfull\.' -e '/install\.')
 			export STRIPELINK_TEST_PG=1
 		else
-			# the request path: pages, wizard, webhooks, rotation
-			files="integration/foundation.test.js integration/wizard.test.js integration/webhook.test.js integration/rotation.test.js integration/segments.test.js"
+			# the request path: pages, wizard, webhooks, rotation, segments, money
+			files="integration/foundation.test.js integration/wizard.test.js integration/webhook.test.js integration/rotation.test.js integration/segments.test.js integration/money.test.js"
 			export STRIPELINK_TEST_BIN="$PWD/build/asan-bin/stripelink"
 			export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
 		fi

@@ -1,5 +1,6 @@
 'use strict';
-// The /v1 routes: account, list/retrieve of the five synced resources, webhook endpoints.
+// The /v1 routes: account, list/retrieve of the five synced resources (and of refunds and
+// disputes), webhook endpoints.
 // Each route: {method, pattern, perm (keys.js PERMISSIONS name), params (accepted top-level
 // parameters), handler(ctx) -> {status, body}}. Handlers throw StripeError for Stripe errors.
 
@@ -136,6 +137,8 @@ const RESOURCES = [
     always: ['status'],
   },
   { name: 'invoices', url: '/v1/invoices', perm: 'invoice', filters: { customer: equals('customer'), status: equals('status') } },
+  { name: 'refunds', url: '/v1/refunds', perm: 'refund', filters: { charge: equals('charge'), payment_intent: equals('payment_intent') } },
+  { name: 'disputes', url: '/v1/disputes', perm: 'dispute', filters: { charge: equals('charge'), payment_intent: equals('payment_intent') } },
   {
     name: 'checkout_sessions',
     url: '/v1/checkout/sessions',
@@ -285,7 +288,7 @@ function createEndpoint({ state, form, auth }) {
   const endpoint = state.catalog.webhookEndpoint({
     api_version: form.api_version === undefined ? null : validString(form.api_version, 'api_version'),
     application: null,
-    created: Math.floor(Date.now() / 1000),
+    created: Math.floor(state.nowMs() / 1000),
     description: form.description === undefined || form.description === '' ? null : validString(form.description, 'description'),
     enabled_events: events,
     id,

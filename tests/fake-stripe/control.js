@@ -6,6 +6,7 @@
 const { seed } = require('./seed');
 const { StoredRecord } = require('./objects');
 const { recordEvents } = require('./events');
+const money = require('./money');
 
 // Stripe `object` value -> collection name and id prefix for /_fake/objects.
 const OBJECT_TYPES = {
@@ -14,6 +15,8 @@ const OBJECT_TYPES = {
   subscription: { collection: 'subscriptions', prefix: 'sub' },
   invoice: { collection: 'invoices', prefix: 'in' },
   'checkout.session': { collection: 'checkout_sessions', prefix: 'cs_test' },
+  refund: { collection: 'refunds', prefix: 're' },
+  dispute: { collection: 'disputes', prefix: 'dp' },
   webhook_endpoint: { collection: 'webhook_endpoints', prefix: 'we' },
 };
 
@@ -26,7 +29,7 @@ function insertObjects(state, body) {
     if (!type) throw new Error(`object must be one of ${Object.keys(OBJECT_TYPES).join(', ')}`);
     const obj = { ...input };
     if (obj.id === undefined) obj.id = state.nextId(type.prefix).id;
-    if (obj.created === undefined) obj.created = Math.floor(Date.now() / 1000);
+    if (obj.created === undefined) obj.created = Math.floor(state.nowMs() / 1000);
     if (typeof obj.id !== 'string' || !Number.isInteger(obj.created)) throw new Error('id must be a string, created an integer');
     if (type.collection === 'webhook_endpoints') {
       if (obj.livemode === undefined) obj.livemode = false;
@@ -134,6 +137,17 @@ function setAccount({ state, body }) {
   return state.account;
 }
 
+// Stripe's clock as the fake keeps it: {offset_seconds, send_date}. Answers carry a Date header
+// from it (none when send_date is false); objects and events made without `created` take it.
+function setClock({ state, body }) {
+  state.setClock(body);
+  return clockView(state);
+}
+
+function clockView(state) {
+  return { now: Math.floor(state.nowMs() / 1000), ...state.clock };
+}
+
 function setConfig({ state, body }) {
   state.setConfig(body);
   return state.config;
@@ -152,11 +166,14 @@ const ROUTES = [
   { method: 'GET', pattern: '/_fake/state', handler: ({ state }) => snapshot(state) },
   { method: 'POST', pattern: '/_fake/account', handler: setAccount },
   { method: 'POST', pattern: '/_fake/config', handler: setConfig },
+  { method: 'GET', pattern: '/_fake/clock', handler: ({ state }) => clockView(state) },
+  { method: 'POST', pattern: '/_fake/clock', handler: setClock },
   { method: 'POST', pattern: '/_fake/events', handler: ({ state, body }) => recordEvents(state, body) },
   { method: 'GET', pattern: '/_fake/events', handler: listRecordedEvents },
   { method: 'POST', pattern: '/_fake/webhook_endpoints/:id/disable', handler: disableEndpoint },
   { method: 'DELETE', pattern: '/_fake/webhook_endpoints/:id', handler: deleteEndpoint },
   { method: 'POST', pattern: '/_fake/keys/revoke', handler: revokeKey },
+  ...money.ROUTES,
 ];
 
 module.exports = { ROUTES, insertObjects };

@@ -57,7 +57,7 @@ function eventFilter(state, form) {
 function recordEvents(state, body) {
   const list = Array.isArray(body) ? body : Array.isArray(body.events) ? body.events : [body];
   const deliveredDefault = body.delivered === undefined ? true : Boolean(body.delivered);
-  const now = Math.floor(Date.now() / 1000);
+  const now = Math.floor(state.nowMs() / 1000);
   const records = [];
   for (const input of list) {
     if (!input || typeof input.type !== 'string' || !input.data || typeof input.data.object !== 'object') {

@@ -25,6 +25,8 @@ const PERMISSIONS = {
   invoice: { token: 'noinvoice', read: 'rak_invoice_read', write: 'rak_invoice_write' },
   checkout_session: { token: 'nocheckout', read: 'rak_checkout_session_read', write: 'rak_checkout_session_write' },
   event: { token: 'noevent', read: 'rak_event_read', write: 'rak_event_write' },
+  refund: { token: 'norefund', read: 'rak_refund_read', write: 'rak_refund_write' },
+  dispute: { token: 'nodispute', read: 'rak_dispute_read', write: 'rak_dispute_write' },
 };
 
 // The key from `Authorization: Bearer <key>` or Basic auth (`<key>:`), or null.

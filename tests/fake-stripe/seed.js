@@ -218,7 +218,7 @@ function seed(state, spec) {
   if (!GENERATORS[spec.resource]) throw new Error(`resource must be one of ${RESOURCES.join(', ')}`);
   const count = intOption(spec.count, 'count', 10, 0);
   const step = intOption(spec.created_step, 'created_step', 1, 0);
-  const start = intOption(spec.start_created, 'start_created', Math.floor(Date.now() / 1000) - count * step, 0);
+  const start = intOption(spec.start_created, 'start_created', Math.floor(state.nowMs() / 1000) - count * step, 0);
   const gen = new Generator(state, Boolean(spec.livemode));
 
   const pool = spec.resource === 'customers' ? [] : customerPool(gen, spec, count, start);

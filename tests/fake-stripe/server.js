@@ -163,6 +163,9 @@ async function handleApi(state, req, res, path, queryString, rawBody) {
   if (rule && rule.delay_ms > 0) await sleep(rule.delay_ms);
   const raw = rule && rule.status !== null ? faultResponse(rule) : answer(state, req, path, { ...query, ...form }, rawBody);
   const response = decorate(req, raw);
+  // Stripe's Date, from the fake's own clock (POST /_fake/clock shifts it or leaves it out)
+  res.sendDate = false;
+  if (state.clock.send_date) response.headers.Date = new Date(state.nowMs()).toUTCString();
   if (entry) entry.status = response.status;
   if (rule && rule.drop) sendPartial(req, res, response);
   else send(res, response);

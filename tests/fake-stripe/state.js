@@ -21,6 +21,9 @@ const DEFAULT_CONFIG = {
   public_urls_only: false, // reject webhook URLs on localhost/private ranges, as live Stripe does
 };
 
+// Stripe's clock: ours shifted by offset_seconds; send_date false leaves the Date header out.
+const DEFAULT_CLOCK = { offset_seconds: 0, send_date: true };
+
 class FakeState {
   // accountDefaults: account fields /_fake/reset returns to (e.g. {name: 'My Shop'}).
   constructor(catalog, accountDefaults = {}) {
@@ -37,6 +40,8 @@ class FakeState {
       subscriptions: new Collection('subscription'),
       invoices: new Collection('invoice'),
       checkout_sessions: new Collection('checkout.session'),
+      refunds: new Collection('refund'),
+      disputes: new Collection('dispute'),
       webhook_endpoints: new Collection('webhook endpoint'),
       events: new Collection('event'),
     };
@@ -55,6 +60,7 @@ class FakeState {
     this.requestsDropped = 0;
     this.faults.clear();
     this.config = { ...DEFAULT_CONFIG };
+    this.clock = { ...DEFAULT_CLOCK };
     this.account = null;
     this.setAccount(this.accountDefaults);
   }
@@ -77,6 +83,21 @@ class FakeState {
     if ('name' in changes && !('display_name' in changes)) next.display_name = changes.name;
     this.account = next;
     this.accountJson = JSON.stringify(this.catalog.account(next));
+  }
+
+  // Milliseconds since the epoch on the fake Stripe's clock.
+  nowMs() {
+    return Date.now() + this.clock.offset_seconds * 1000;
+  }
+
+  // {offset_seconds: integer, send_date: boolean}, either or both.
+  setClock(changes) {
+    for (const [k, v] of Object.entries(changes)) {
+      if (!(k in DEFAULT_CLOCK)) throw new Error(`unknown clock key: ${k}`);
+      if (k === 'offset_seconds' && !Number.isInteger(v)) throw new Error('offset_seconds must be an integer');
+      if (k === 'send_date' && typeof v !== 'boolean') throw new Error('send_date must be a boolean');
+      this.clock[k] = v;
+    }
   }
 
   setConfig(changes) {

@@ -4,9 +4,11 @@
  *
  * Input: any bytes, parsed as an event with json-c. Its data.object (or the
  * whole document) is mapped with the default mapping of every resource (some
- * read customer.*), also with its "customer" when that is an object; the
- * input is also read as a saved mapping (mapping_from_json). Checks the
- * documented results and that a contact is only made with an email.
+ * read customer.*), also with its "customer" when that is an object, and
+ * read as a refund and as a dispute (mapping_apply_money); the input is also
+ * read as a saved mapping (mapping_from_json). Checks the documented results,
+ * that a contact is only made with an email, and that a refund or dispute is
+ * only kept with its id, its charge and an integer amount.
  */
 #include <json-c/json.h>
 #include <stdint.h>
@@ -28,6 +30,26 @@ static void map_with(const struct mapping *m, json_object *obj, json_object *cus
 	if (e == SL_ERR_INVALID && !cs.skip_reason)
 		abort();
 	json_object *j = change_set_to_json(&cs);   /* every string it kept is readable */
+	if (j)
+		json_object_put(j);
+	change_set_clear(&cs);
+}
+
+static void money_with(enum event_effect effect, json_object *obj)
+{
+	struct change_set cs;
+	change_set_init(&cs);
+	sl_err e = mapping_apply_money(effect, obj, &cs);
+	if (e != SL_OK && e != SL_ERR_INVALID && e != SL_ERR_NOMEM)
+		abort();
+	if (e == SL_ERR_INVALID && (!cs.skip_reason || cs.refund_count || cs.dispute.present))
+		abort();
+	if (e == SL_OK && effect == EFFECT_REFUND &&
+	    (cs.refund_count != 1 || !cs.refunds[0].id || !cs.refunds[0].charge_id))
+		abort();
+	if (e == SL_OK && effect == EFFECT_DISPUTE && (!cs.dispute.present || !cs.dispute.charge_id))
+		abort();
+	json_object *j = change_set_to_json(&cs);
 	if (j)
 		json_object_put(j);
 	change_set_clear(&cs);
@@ -65,6 +87,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			map_with(m, obj, customer);
 		mapping_free(m);
 	}
+	money_with(EFFECT_REFUND, obj);
+	money_with(EFFECT_DISPUTE, obj);
 	json_object_put(event);
 	free(text);
 	return 0;

@@ -6,8 +6,9 @@
 // signature: 400) while Stripe keeps the events as undelivered, followed by a
 // Catch up now that fetches them from Stripe's event list. At the end every
 // event's effects are present exactly once (contacts, tags, orders, refunded
-// amounts, recurring payments), compared with a reference the test computes
-// from the events it made.
+// amounts summed from partial refunds by id, one of them failing for every
+// third customer, lost disputes, recurring payments), compared with a
+// reference the test computes from the events it made.
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -38,26 +39,49 @@ function scenario(first, count, t0, expect = { contacts: new Map(), orders: new 
     const subscription = (status, created) => fixtureObject('subscription', {
       id: sub, customer: cus, status, created: t + 10, canceled_at: status === 'canceled' ? created : null,
     });
-    const charge = (suffix, amount, refunded, created) => fixtureObject('charge', {
+    const charge = (suffix, amount, refunded, created, refunds) => fixtureObject('charge', {
       id: `ch_chaos${i}${suffix}`, amount, amount_captured: amount, amount_refunded: refunded,
       refunded: refunded === amount, currency: 'usd', status: 'succeeded', paid: true, customer: cus,
       created, billing_details: { email, name: `Chaos Person${i}`, phone: null },
+      ...(refunds ? { refunds: { object: 'list', data: refunds, has_more: false } } : {}),
+    });
+    // charge a is refunded in two parts (100 + 200), each a refund of its own;
+    // every third customer's second refund fails afterwards
+    const refund = (n, amount, status) => fixtureObject('refund', {
+      id: `re_chaos${i}a${n}`, charge: `ch_chaos${i}a`, amount, currency: 'usd', status, created: t + 25 + 5 * n,
+    });
+    const failing = i % 3 === 0;
+    // every fourth customer (from the second) disputes charge b, and loses
+    const disputed = i % 4 === 1;
+    const dispute = (status) => fixtureObject('dispute', {
+      id: `dp_chaos${i}b`, charge: `ch_chaos${i}b`, amount: 2000 + i, currency: 'usd', status, reason: 'fraudulent', created: t + 50,
     });
     const mine = [
       stripeEvent({ id: `evt_chaos${i}_1`, type: 'customer.created', created: t, object: customer }),
       stripeEvent({ id: `evt_chaos${i}_2`, type: 'customer.subscription.created', created: t + 10, object: subscription('active', t + 10) }),
       stripeEvent({ id: `evt_chaos${i}_3`, type: 'charge.succeeded', created: t + 20, object: charge('a', 1000 + i, 0, t + 20) }),
       stripeEvent({ id: `evt_chaos${i}_4`, type: 'charge.succeeded', created: t + 21, object: charge('b', 2000 + i, 0, t + 21) }),
-      stripeEvent({ id: `evt_chaos${i}_5`, type: 'charge.refunded', created: t + 40, object: charge('a', 1000 + i, 300, t + 20) }),
+      stripeEvent({ id: `evt_chaos${i}_r1`, type: 'refund.created', created: t + 30, object: refund(1, 100, 'succeeded') }),
+      stripeEvent({ id: `evt_chaos${i}_r2`, type: 'refund.created', created: t + 35, object: refund(2, 200, 'succeeded') }),
+      // the charge's own word: 300 refunded (half of them with the refunds listed)
+      stripeEvent({ id: `evt_chaos${i}_5`, type: 'charge.refunded', created: t + 40, object: charge('a', 1000 + i, 300, t + 20,
+        i % 2 === 0 ? [refund(2, 200, 'succeeded'), refund(1, 100, 'succeeded')] : undefined) }),
       stripeEvent({ id: `evt_chaos${i}_6`, type: 'customer.subscription.updated', created: t + 50, object: subscription('past_due', t + 50) }),
     ];
     if (i % 2 === 0) {
       mine.push(stripeEvent({ id: `evt_chaos${i}_7`, type: 'customer.subscription.deleted', created: t + 60, object: subscription('canceled', t + 60) }));
     }
+    if (failing) {
+      mine.push(stripeEvent({ id: `evt_chaos${i}_r3`, type: 'refund.failed', created: t + 45, object: refund(2, 200, 'failed') }));
+    }
+    if (disputed) {
+      mine.push(stripeEvent({ id: `evt_chaos${i}_d1`, type: 'charge.dispute.created', created: t + 50, object: dispute('needs_response') }));
+      mine.push(stripeEvent({ id: `evt_chaos${i}_d2`, type: 'charge.dispute.closed', created: t + 70, object: dispute('lost') }));
+    }
     events.push(...mine);
     expect.contacts.set(email, new Set(['stripe-integration', ...mine.map((e) => tagOf(e.type))]));
-    expect.orders.set(`ch_chaos${i}a`, { email, amount: 1000 + i, amount_refunded: 300 });
-    expect.orders.set(`ch_chaos${i}b`, { email, amount: 2000 + i, amount_refunded: 0 });
+    expect.orders.set(`ch_chaos${i}a`, { email, amount: 1000 + i, amount_refunded: failing ? 100 : 300, amount_lost: 0 });
+    expect.orders.set(`ch_chaos${i}b`, { email, amount: 2000 + i, amount_refunded: 0, amount_lost: disputed ? 2000 + i : 0 });
     expect.recurring.set(sub, { email, status: i % 2 === 0 ? 'canceled' : 'past_due' });
   }
   return { events, customers, expect };
@@ -221,8 +245,11 @@ test('chaos: kill -9 of every process while Stripe resends; every effect exactly
   assert.equal(recorded.status, 200);
   const res2 = await admin.submit(`/apps/stripe/${id}`, `/apps/stripe/${id}/catchup`, {});
   assert.equal(res2.status, 303, 'Catch up now');
+  // a refund or dispute listed before its charge (the list is newest first)
+  // waits for it: the sync worker completes it once the charge is in
   const viaCatchup = () => Number(app.sql(
-    `SELECT count(*) FROM integration_log WHERE connection_id = ${id} AND source = 'catchup' AND result IN ('processed', 'skipped')`).trim());
+    `SELECT count(DISTINCT event_id) FROM integration_log WHERE connection_id = ${id} AND source = 'catchup'
+     AND result IN ('processed', 'skipped', 'waiting')`).trim());
   for (let waited = 0; viaCatchup() < missed.events.length; waited++) {
     assert.ok(waited < 600, `the catch-up applied ${viaCatchup()} of ${missed.events.length} missed events`);
     await sleep(100);
@@ -243,7 +270,7 @@ test('chaos: kill -9 of every process while Stripe resends; every effect exactly
   for (const c of contacts) {
     assert.deepEqual(new Set(c.tags.split(',')), expect.contacts.get(c.email), `tags of ${c.email}`);
   }
-  const orders = rows(`SELECT o.stripe_id, c.email, o.amount, o.amount_refunded FROM orders o
+  const orders = rows(`SELECT o.stripe_id, c.email, o.amount, o.amount_refunded, o.amount_lost FROM orders o
     JOIN contacts c ON c.id = o.contact_id WHERE o.stripe_id LIKE 'ch_chaos%'`);
   assert.equal(orders.length, expect.orders.size, 'one order per charge');
   for (const o of orders) {
@@ -257,6 +284,9 @@ test('chaos: kill -9 of every process while Stripe resends; every effect exactly
     const { subscription_id: sid, ...rest } = r;
     assert.deepEqual(rest, expect.recurring.get(sid), `recurring payment ${sid}`);
   }
+  const refunds = rows("SELECT count(*) AS n FROM refunds WHERE charge_id LIKE 'ch_chaos%'")[0].n;
+  const disputes = rows("SELECT count(*) AS n FROM disputes WHERE charge_id LIKE 'ch_chaos%'")[0].n;
+  assert.equal(refunds, 2 * (CUSTOMERS + MISSED), 'two refunds per customer, each once');
   // each event applied once: processed, or skipped as older than what its
   // object already showed (its tags were still added); never twice
   const applied = rows(`SELECT event_id, count(*) AS n FROM integration_log
@@ -267,6 +297,6 @@ test('chaos: kill -9 of every process while Stripe resends; every effect exactly
   t.diagnostic(`chaos: ${events.length} events, ${counts.sent} answered deliveries (${counts.accepted} accepted, ` +
     `${counts.refused} refused or failed, ${counts.networkErrors} network errors, ${counts.extraResends} resends after a 2xx); ` +
     `${missed.events.length} events refused, then brought in by a catch-up; ` +
-    `killed ${JSON.stringify(counts.kills)}; compared ${contacts.length} contacts with their tags, ${orders.length} orders, ` +
-    `${recurring.length} recurring payments`);
+    `killed ${JSON.stringify(counts.kills)}; compared ${contacts.length} contacts with their tags, ${orders.length} orders ` +
+    `(refunded and lost amounts from ${refunds} refunds and ${disputes} disputes), ${recurring.length} recurring payments`);
 });

@@ -23,6 +23,9 @@ const DESIGN_EVENTS = [
   'invoice.paid', 'invoice.payment_succeeded', 'invoice.payment_failed',
   'customer.subscription.created', 'customer.subscription.updated',
   'customer.subscription.deleted', 'customer.subscription.trial_will_end',
+  'charge.refund.updated', 'refund.created', 'refund.updated', 'refund.failed',
+  'charge.dispute.created', 'charge.dispute.updated', 'charge.dispute.closed',
+  'customer.deleted',
 ].sort();
 
 // A fresh key of the given prefix; `middle` is put in the key so the fake

@@ -345,9 +345,9 @@ describe('lists', () => {
     assert.equal(res.json.error.code, 'parameter_unknown');
     res = await get('/v1/customers?expand[]=data.invoice');
     assert.equal(res.status, 400);
-    res = await get('/v1/refunds');
+    res = await get('/v1/payouts');
     assert.equal(res.status, 404);
-    assert.match(res.json.error.message, /^Unrecognized request URL \(GET: \/v1\/refunds\)/);
+    assert.match(res.json.error.message, /^Unrecognized request URL \(GET: \/v1\/payouts\)/);
   });
 
   test('created[gte]/[lt] windows, also while paging', async () => {
@@ -538,6 +538,98 @@ describe('faults, idempotency and the request log', () => {
     assert.equal(last[0].body, null);
     await control('DELETE', 'requests');
     assert.deepEqual((await control('GET', 'requests')).json, []);
+  });
+});
+
+describe('clock', () => {
+  test('answers carry Stripe\'s Date; /_fake/clock shifts it, leaves it out, and new objects take it', async () => {
+    const near = (a, b, what) => assert.ok(Math.abs(a - b) <= 2, `${what}: ${a} vs ${b}`);
+    const nowS = () => Math.floor(Date.now() / 1000);
+    let res = await get('/v1/account');
+    assert.equal(res.status, 200);
+    assert.match(res.headers.date, /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/);
+    near(Date.parse(res.headers.date) / 1000, nowS(), 'Date with no offset');
+
+    const set = await control('POST', 'clock', { offset_seconds: -3600 });
+    assert.equal(set.status, 200);
+    assert.equal(set.json.offset_seconds, -3600);
+    near(set.json.now, nowS() - 3600, 'the clock it reports');
+    res = await get('/v1/customers?limit=1');
+    near(Date.parse(res.headers.date) / 1000, nowS() - 3600, 'Date an hour behind');
+    res = await get('/v1/customers/cus_nope');
+    assert.equal(res.status, 404);
+    near(Date.parse(res.headers.date) / 1000, nowS() - 3600, 'errors carry it too');
+    const made = await control('POST', 'objects', { object: 'customer', email: 'clock@example.test' });
+    res = await get(`/v1/customers/${made.json.ids[0]}`);
+    near(res.json.created, nowS() - 3600, 'created by the fake\'s clock');
+
+    await control('POST', 'clock', { send_date: false });
+    res = await get('/v1/account');
+    assert.equal(res.headers.date, undefined, 'no Date header');
+    assert.deepEqual((await control('GET', 'clock')).json.send_date, false);
+    assert.equal((await control('POST', 'clock', { offset_seconds: 1.5 })).status, 400);
+    assert.equal((await control('POST', 'clock', { skew: 1 })).status, 400);
+
+    await control('POST', 'reset');
+    res = await get('/v1/account');
+    near(Date.parse(res.headers.date) / 1000, nowS(), 'reset puts the clock back');
+  });
+});
+
+describe('money: refunds and disputes', () => {
+  test('a charge refunded in two parts, one failing: objects, amount_refunded and the events Stripe sends', async () => {
+    await control('POST', 'objects', {
+      id: 'ch_money1', object: 'charge', amount: 1000, amount_refunded: 0, refunded: false, currency: 'usd',
+      status: 'succeeded', customer: null, created: 1700000000,
+    });
+    let res = await control('POST', 'charges/ch_money1/refunds', { amount: 300, created: 1700000100, delivered: false });
+    assert.equal(res.status, 200);
+    const first = res.json.refund;
+    assert.match(first.id, /^re_/);
+    assert.equal(first.charge, 'ch_money1');
+    assert.equal(res.json.charge.amount_refunded, 300);
+    assert.deepEqual(res.json.events.map((e) => e.type), ['refund.created', 'charge.refunded']);
+    assert.equal(res.json.events[1].data.object.refunds, undefined, 'no refunds list unless asked');
+    res = await control('POST', 'charges/ch_money1/refunds', { amount: 200, list: true, created: 1700000200 });
+    assert.equal(res.json.charge.amount_refunded, 500);
+    assert.deepEqual(res.json.events[1].data.object.refunds.data.map((r) => r.amount), [200, 300]);
+    res = await control('POST', `refunds/${first.id}`, { status: 'failed', created: 1700000300 });
+    assert.deepEqual(res.json.events.map((e) => e.type), ['refund.updated', 'refund.failed', 'charge.refund.updated']);
+    assert.equal(res.json.charge.amount_refunded, 200);
+    assert.equal(res.json.events[1].data.object.status, 'failed');
+    // the API has them, and the event list filters them by type and delivery
+    res = await get('/v1/refunds?charge=ch_money1');
+    assert.deepEqual(res.json.data.map((r) => r.status).sort(), ['failed', 'succeeded']);
+    res = await get(`/v1/refunds/${first.id}`);
+    assert.equal(res.json.status, 'failed');
+    res = await get('/v1/events?types[]=refund.created&types[]=refund.failed');
+    assert.deepEqual(res.json.data.map((e) => e.type).sort(), ['refund.created', 'refund.created', 'refund.failed']);
+    res = await get('/v1/events?type=refund.created&delivery_success=false');
+    assert.equal(res.json.data.length, 1);
+    res = await control('POST', 'charges/ch_nope/refunds', {});
+    assert.equal(res.status, 400);
+  });
+
+  test('a dispute opened then lost: charge.dispute.created, charge.dispute.closed', async () => {
+    await control('POST', 'objects', {
+      id: 'ch_money2', object: 'charge', amount: 2500, amount_refunded: 0, currency: 'eur', status: 'succeeded', created: 1700000000,
+    });
+    let res = await control('POST', 'charges/ch_money2/disputes', { created: 1700000100 });
+    const dp = res.json.dispute;
+    assert.match(dp.id, /^dp_/);
+    assert.equal(dp.amount, 2500);
+    assert.equal(dp.status, 'needs_response');
+    assert.deepEqual(res.json.events.map((e) => e.type), ['charge.dispute.created']);
+    res = await control('POST', `disputes/${dp.id}`, { status: 'under_review' });
+    assert.deepEqual(res.json.events.map((e) => e.type), ['charge.dispute.updated']);
+    res = await control('POST', `disputes/${dp.id}`, { status: 'lost' });
+    assert.deepEqual(res.json.events.map((e) => e.type), ['charge.dispute.closed']);
+    assert.equal(res.json.events[0].data.object.status, 'lost');
+    res = await get('/v1/disputes?charge=ch_money2');
+    assert.equal(res.json.data[0].status, 'lost');
+    res = await get('/v1/disputes', { key: 'rk_test_nodispute1234' });
+    assert.equal(res.status, 403);
+    assert.match(res.json.error.message, /rak_dispute_read/);
   });
 });
 

@@ -185,11 +185,12 @@ class Rig {
   async contactPage(contactId) {
     const res = await this.admin.get(`/contacts/${contactId}`);
     assert.equal(res.status, 200);
-    const orders = [...res.text.matchAll(/<tr><td><code>([^<]*)<\/code><\/td><td>([^<]*)<\/td><td>([^<]*)<\/td><td>([^<]*)<\/td><td>[^<]*<\/td><\/tr>/g)]
+    // code, amount, refunded, status, dispute, created
+    const orders = [...res.text.matchAll(/<tr><td><code>([^<]*)<\/code><\/td><td>([^<]*)<\/td><td>([^<]*)<\/td><td class="order-status">([^<]*)<\/td><td class="dispute">[^<]*<\/td><td>[^<]*<\/td><\/tr>/g)]
       .map((m) => ({ stripe_id: m[1], amount: m[2], refunded: m[3], status: m[4] }));
     const recurringTable = /<table class="list recurring">([\s\S]*?)<\/table>/.exec(res.text);
     const recurring = recurringTable
-      ? [...recurringTable[1].matchAll(/<tr><td><code>([^<]*)<\/code><\/td><td>([^<]*)<\/td><td>([^<]*)<\/td><td>([^<]*)<\/td>/g)]
+      ? [...recurringTable[1].matchAll(/<tr><td><code>([^<]*)<\/code><\/td><td class="recurring-status">([^<]*)<\/td><td>([^<]*)<\/td><td>([^<]*)<\/td>/g)]
         .map((m) => ({ subscription_id: m[1], status: m[2], amount: m[3], interval: m[4] }))
       : [];
     const ordersTable = /<table class="list orders">([\s\S]*?)<\/table>/.exec(res.text);

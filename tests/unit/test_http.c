@@ -19,11 +19,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "arena.h"
 #include "buf.h"
 #include "err.h"
 #include "http.h"
+#include "httpdate.h"
 
 #include "table.h"
 
@@ -324,6 +326,74 @@ static void test_url_encode_table(void **state)
 		arena_free(a);
 	}
 	table_finish(&t);
+}
+
+/* ---- HTTP dates ---- */
+
+static void test_date_table(void **state)
+{
+	(void)state;
+	static const char *const keys[] = {"in", "out", NULL};
+	struct table t;
+	table_load(&t, "http_dates.txt", keys);
+	for (size_t i = 0; i < t.n; i++) {
+		const struct tcase *c = &t.cases[i];
+		const struct kv *in = tcase_get(c, "in"), *out = tcase_get(c, "out");
+		if (!in || !out) {
+			mismatch(&t, c->line, "a case needs in: and out:");
+			continue;
+		}
+		long long got = 12345;
+		bool ok = http_date_parse(in->value, &got);
+		if (strcmp(out->value, "invalid") == 0) {
+			if (ok)
+				mismatch(&t, c->line, "%s: parsed as %lld, expected invalid",
+					 show(in->value, in->len), got);
+			else if (got != 12345)
+				mismatch(&t, c->line, "%s: invalid, yet the output was written",
+					 show(in->value, in->len));
+			continue;
+		}
+		long long want = strtoll(out->value, NULL, 10);
+		if (!ok)
+			mismatch(&t, c->line, "%s: invalid, expected %lld", show(in->value, in->len), want);
+		else if (got != want)
+			mismatch(&t, c->line, "%s: got %lld, expected %lld", show(in->value, in->len), got, want);
+	}
+	table_finish(&t);
+}
+
+/* Every form of every 7 hours and 13 minutes from 1970 to 2100, written
+ * by the C library, parses back to its time. */
+static void test_date_round_trip(void **state)
+{
+	(void)state;
+	static const char *const formats[] = {
+		"%a, %d %b %Y %H:%M:%S GMT",   /* IMF-fixdate */
+		"%A, %d-%b-%y %H:%M:%S GMT",   /* RFC 850 */
+		"%a %b %e %H:%M:%S %Y",        /* asctime */
+	};
+	int checked = 0;
+	time_t now = time(NULL);
+	struct tm today;
+	assert_non_null(gmtime_r(&now, &today));
+	for (long long at = 0; at < 4102444800LL; at += 7 * 3600 + 13 * 60 + 1) {
+		time_t tt = (time_t)at;
+		struct tm tm;
+		assert_non_null(gmtime_r(&tt, &tm));
+		for (size_t f = 0; f < sizeof formats / sizeof formats[0]; f++) {
+			/* two-digit years stand for the 100 years up to 50 ahead */
+			if (f == 1 && (tm.tm_year > today.tm_year + 50 || tm.tm_year <= today.tm_year - 50))
+				continue;
+			char text[64];
+			assert_true(strftime(text, sizeof text, formats[f], &tm) > 0);
+			long long got = -1;
+			if (!http_date_parse(text, &got) || got != at)
+				fail_msg("%s: got %lld, expected %lld", text, got, at);
+			checked++;
+		}
+	}
+	assert_true(checked > 300000);
 }
 
 /* ---- limits ---- */
@@ -848,6 +918,8 @@ int main(void)
 		cmocka_unit_test(test_request_table),
 		cmocka_unit_test(test_local_path_table),
 		cmocka_unit_test(test_url_encode_table),
+		cmocka_unit_test(test_date_table),
+		cmocka_unit_test(test_date_round_trip),
 		cmocka_unit_test(test_max_fields),
 		cmocka_unit_test(test_max_field_len),
 		cmocka_unit_test(test_max_query_and_cookie),

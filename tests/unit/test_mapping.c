@@ -9,6 +9,8 @@
  *    "object": {a Stripe object}, "customer": {optional customer object},
  *    "mapping": {mapping_from_json() form; "resource" may be left out} or
  *               "default" (mapping_default()),
+ *    or, for a refund or a dispute object, "money": "refund" / "dispute"
+ *    (mapping_apply_money(); no "resource" or "mapping"),
  *    "expect": {a subset of change_set_to_json(): only the keys given are
  *               compared, recursively through objects; null means "absent";
  *               "skip": "text" expects SL_ERR_INVALID with a skip reason
@@ -182,15 +184,46 @@ static void test_events(void **state)
 			if (tag[i] == '.' || tag[i] == '_')
 				tag[i] = '-';
 		assert_string_equal(e->tag, tag);
-		/* the type starts with the resource's object name */
+		/* the type starts with the resource's object name; a refund
+		 * or a dispute belongs to a charge and orders nothing itself */
 		prefix = e->resource == RESOURCE_SUBSCRIPTION ?
 				 "customer.subscription." :
+			 e->effect == EFFECT_REFUND &&
+				 strncmp(e->type, "refund.", 7) == 0 ?
+				 "refund." :
 				 catalog_resource(e->resource)->object_name;
 		assert_int_equal(strncmp(e->type, prefix, strlen(prefix)), 0);
 		if (e->recurring == RECURRING_IF_SUBSCRIPTION_MODE)
 			assert_int_equal(e->resource,
 					 RESOURCE_CHECKOUT_SESSION);
+		if (e->recurring == RECURRING_PAST_DUE)
+			assert_int_equal(e->resource, RESOURCE_INVOICE);
+		if (e->effect == EFFECT_REFUND || e->effect == EFFECT_DISPUTE) {
+			assert_int_equal(e->resource, RESOURCE_CHARGE);
+			assert_int_equal(e->order, ORDER_NONE);
+			assert_int_equal(e->recurring, RECURRING_NONE);
+		}
 	}
+	/* the catch-up asks for every type in one types[] */
+	assert_true(EVENT__MAX <= CATALOG_EVENT_TYPES_MAX);
+	assert_int_equal(catalog_event_find("refund.failed")->effect,
+			 EFFECT_REFUND);
+	assert_int_equal(catalog_event_find("charge.refund.updated")->effect,
+			 EFFECT_REFUND);
+	assert_int_equal(catalog_event_find("charge.dispute.closed")->effect,
+			 EFFECT_DISPUTE);
+	assert_string_equal(catalog_event_find("charge.dispute.created")->tag,
+			    "stripe-integration-charge-dispute-created");
+	assert_int_equal(catalog_event_find("customer.deleted")->effect,
+			 EFFECT_CUSTOMER_DELETED);
+	assert_int_equal(catalog_event_find("charge.refunded")->effect,
+			 EFFECT_NONE);
+	assert_int_equal(catalog_event_find("invoice.payment_failed")->recurring,
+			 RECURRING_PAST_DUE);
+	/* a notice: the tag only */
+	assert_int_equal(
+		catalog_event_find("customer.subscription.trial_will_end")->recurring,
+		RECURRING_NONE);
 	assert_null(catalog_event(EVENT__MAX));
 	assert_null(catalog_event_find("plan.created"));
 	assert_null(catalog_event_find("charge"));
@@ -735,7 +768,8 @@ static struct mapping *case_mapping(json_object *doc, const char *slug)
 static void check_case_shape(json_object *doc)
 {
 	static const char *const keys[] = {"description", "resource", "object",
-					   "customer", "mapping", "expect"};
+					   "customer", "mapping", "expect",
+					   "money"};
 
 	if (!json_object_is_type(doc, json_type_object))
 		fail_msg("the case is not a JSON object");
@@ -755,6 +789,8 @@ static void check_case_shape(json_object *doc)
 		fail_msg("\"expect\" is missing");
 	if (!get(doc, "object"))
 		fail_msg("\"object\" is missing");
+	if (get(doc, "money"))
+		return;
 	if (catalog_resource_by_slug(json_object_get_string(
 		    get(doc, "resource"))) == RESOURCE__MAX)
 		fail_msg("\"resource\" is not a resource slug");
@@ -801,6 +837,16 @@ static void run_case(void **state)
 		fail_msg("%s: not readable JSON", path);
 	check_case_shape(run.doc);
 	expect = get(run.doc, "expect");
+	if (get(run.doc, "money")) {
+		const char *kind = json_object_get_string(get(run.doc, "money"));
+		enum event_effect effect = strcmp(kind, "refund") == 0 ? EFFECT_REFUND :
+					   strcmp(kind, "dispute") == 0 ? EFFECT_DISPUTE :
+					   EFFECT_NONE;
+		if (effect == EFFECT_NONE)
+			fail_msg("\"money\" is neither \"refund\" nor \"dispute\"");
+		rc = mapping_apply_money(effect, get(run.doc, "object"), &run.cs);
+		goto applied;
+	}
 	run.m = case_mapping(run.doc,
 			     json_object_get_string(get(run.doc, "resource")));
 
@@ -822,6 +868,7 @@ static void run_case(void **state)
 
 	rc = mapping_apply(run.m, get(run.doc, "object"),
 			   get(run.doc, "customer"), &run.cs);
+applied:
 	skip = get(expect, "skip");
 	if (skip) {
 		if (rc != SL_ERR_INVALID)

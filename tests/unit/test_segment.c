@@ -20,6 +20,8 @@
 #include "testdb.h"
 #include "arena.h"
 #include "err.h"
+#include "ledger.h"
+#include "mapping.h"
 #include "segment.h"
 #include "store.h"
 
@@ -316,6 +318,46 @@ static void test_catalogue(void **state)
 	assert_false(segment_kind_find("drop_table", &unused));
 }
 
+/* Net revenue in a segment is the contact page's: a partially refunded
+ * charge counts what is left of it, a lost dispute takes its amount. */
+static void test_revenue_refunds_and_disputes(void **state)
+{
+	struct fixture *fx = *state;
+	char before[LEDGER_STATUS_MAX], after[LEDGER_STATUS_MAX];
+	struct order_row o6 = {.stripe_id = "ch_6", .connection_id = 1, .contact_id = fx->id[3],
+			       .amount = 4500, .currency = "usd", .status = "paid",
+			       .created = "2025-12-20T00:00:00Z", .updated_at = NOW};
+	struct order_row o7 = o6;
+	o7.stripe_id = "ch_7";
+	o7.amount = 2000;
+	assert_int_equal(store_order_upsert(fx->db, &o6), SL_OK);
+	assert_int_equal(store_order_upsert(fx->db, &o7), SL_OK);
+	struct change_set cs;
+	change_set_init(&cs);
+	cs.refund_count = 1;
+	cs.refunds[0] = (struct change_refund){.id = "re_6", .charge_id = "ch_6", .amount = 1000,
+					       .currency = "usd", .status = "succeeded", .created = 1};
+	assert_int_equal(ledger_refunds(fx->db, &cs, 1, 10, NOW), SL_OK);
+	assert_int_equal(ledger_settle(fx->db, "ch_6", NOW, before, after), SL_OK);
+	assert_string_equal(after, "partially_refunded");
+	cs.refund_count = 0;
+	cs.dispute = (struct change_dispute){.present = true, .id = "dp_7", .charge_id = "ch_7",
+					     .amount = 2000, .currency = "usd", .status = "lost"};
+	bool first;
+	assert_int_equal(ledger_dispute(fx->db, &cs, 1, 10, NOW, &first), SL_OK);
+	assert_int_equal(ledger_settle(fx->db, "ch_7", NOW, before, after), SL_OK);
+	struct segment_def def = {.n = 1, .conds = {{SEG_REVENUE_GTE, "35.00", "usd"}}};
+	long long *ids;
+	size_t n;
+	assert_int_equal(store_segment_ids(fx->db, fx->a, &def, NOW, &ids, &n), SL_OK);
+	assert_int_equal(n, 2);            /* ann (130.00) and cat (45 - 10 + 20 - 20), not bob (30) */
+	assert_int_equal(ids[1], fx->id[3]);
+	def.conds[0] = (struct seg_cond){SEG_REVENUE_GTE, "35.01", "usd"};
+	assert_int_equal(store_segment_ids(fx->db, fx->a, &def, NOW, &ids, &n), SL_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(ids[0], fx->id[1]);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -326,6 +368,7 @@ int main(void)
 		T(test_compiled_text_is_fixed),
 		T(test_json_round_trip),
 		T(test_saved_segments),
+		T(test_revenue_refunds_and_disputes),
 		cmocka_unit_test(test_catalogue),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
