@@ -11,7 +11,7 @@ OPT      ?= -O2
 CSTD      = -std=c11 -D_GNU_SOURCE
 WARN      = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CXXWARN   = -Wall -Wextra
-PKGS      = fcgi libcurl json-c libctemplate sqlite3 libcrypto
+PKGS      = fcgi libcurl json-c libctemplate sqlite3 libpq libcrypto
 SANITIZE  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 FUZZ_CC   = clang
 FUZZ_SAN  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -20,8 +20,8 @@ export STRIPELINK_PORT ?= 8080
 
 # Debian packages: to build and run, and what the tests add.
 RUN_DEBS  = build-essential pkg-config libfcgi-dev libcurl4-openssl-dev libjson-c-dev \
-            libctemplate-dev libsqlite3-dev libssl-dev nginx
-TEST_DEBS = libcmocka-dev curl sqlite3 chromium clang libfuzzer-14-dev libclang-rt-14-dev systemd openssl
+            libctemplate-dev libsqlite3-dev libpq-dev libssl-dev nginx
+TEST_DEBS = libcmocka-dev curl sqlite3 postgresql-15 chromium clang libfuzzer-14-dev libclang-rt-14-dev systemd openssl
 BENCH_DEBS = wrk
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

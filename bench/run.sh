@@ -16,6 +16,10 @@ echo "== webhooks through nginx, lifecycle mix (the headline)"
 node bench/lifecycle_bench.js ${LIFECYCLE_EVENTS:-}
 echo "== webhooks through nginx, light mix"
 node bench/webhook_bench.js "${BENCH_SECONDS:-10}"
+echo "== webhooks through nginx, light mix, on PostgreSQL 15 (local cluster, fsync on)"
+STRIPELINK_TEST_PG=1 STRIPELINK_PG_FSYNC=on node bench/webhook_bench.js "${BENCH_SECONDS:-10}"
+echo "== the same, two nodes on that database behind one nginx upstream"
+STRIPELINK_TEST_PG=1 STRIPELINK_PG_FSYNC=on BENCH_NODES=2 node bench/webhook_bench.js "${BENCH_SECONDS:-10}"
 echo "== automations: webhook ingest with and without, outbound deliveries"
 node bench/automations_bench.js "${BENCH_SECONDS:-10}"
 if [ -f bench/sync_bench.js ]; then

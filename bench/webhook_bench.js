@@ -4,13 +4,17 @@
 // the production setting: SQLite WAL with synchronous=FULL, every event
 // answered only after its group commit reached the disk.
 //   node bench/webhook_bench.js [seconds-per-run] [events]
+// STRIPELINK_TEST_PG=1 runs it on a local PostgreSQL 15 cluster
+// (STRIPELINK_PG_FSYNC=on for production durability: synchronous_commit
+// and fsync on); BENCH_NODES=2 then starts two nodes on that one database
+// behind one nginx upstream, and wrk posts to that nginx.
 'use strict';
 const path = require('node:path');
 const fs = require('node:fs');
 const os = require('node:os');
 const { execFileSync, spawn } = require('node:child_process');
 const TESTS = path.resolve(__dirname, '..', 'tests');
-const { startApp, adminClient } = require(path.join(TESTS, 'integration', 'harness'));
+const { startApp, adminClient, startUpstream, PG } = require(path.join(TESTS, 'integration', 'harness'));
 const { start } = require(path.join(TESTS, 'fake-stripe', 'server'));
 const Stripe = require(path.join(TESTS, 'node_modules', 'stripe'));
 
@@ -97,8 +101,16 @@ function peakKb(pid) {
 
 (async () => {
   const fake = await start({ port: 0 });
-  const app = await startApp({ STRIPELINK_STRIPE_API: fake.url, STRIPELINK_THREADS: process.env.STRIPELINK_THREADS || '16' });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stripelink-bench-'));
+  const nodes = Number(process.env.BENCH_NODES || 1);
+  if (nodes > 1 && !PG) throw new Error('BENCH_NODES needs STRIPELINK_TEST_PG=1: several nodes share one PostgreSQL database');
+  const common = { STRIPELINK_STRIPE_API: fake.url, STRIPELINK_THREADS: process.env.STRIPELINK_THREADS || '16',
+    STRIPELINK_KEY_FILE: path.join(dir, 'secret.key') };
+  const app = await startApp({ ...common, STRIPELINK_NODE_ID: 'bench-1' });
+  const others = [];
+  for (let n = 2; n <= nodes; n++) others.push(await startApp({ ...common, STRIPELINK_NODE_ID: `bench-${n}`, STRIPELINK_DATABASE_URL: app.dbUrl }));
+  const upstream = nodes > 1 ? await startUpstream([app, ...others].map((a) => path.join(a.dataDir, 'run', 'stripelink.sock'))) : null;
+  const target = upstream ? upstream.base : app.base;
   try {
     const admin = await adminClient(app);
     const res = await admin.submit('/apps/stripe/connect', '/apps/stripe/connect', { secret_key: 'sk_test_benchmark123' });
@@ -116,19 +128,21 @@ function peakKb(pid) {
     const avg = Math.round(bodies.reduce((s, b) => s + b.length, 0) / bodies.length);
     const { script } = writeWrk(dir, `/webhooks/stripe/${id}`, bodies, headers);
     const worker = execFileSync('pgrep', ['-f', '-P', String(app.child.pid), 'stripelink serve'], { encoding: 'utf8' }).trim().split('\n')[0];
+    const store = PG ? `PostgreSQL 15 (local cluster, synchronous_commit=on, fsync=${process.env.STRIPELINK_PG_FSYNC || 'off'})`
+      : 'SQLite WAL synchronous=FULL';
     console.log(`webhook benchmark: ${eventsWanted} signed events (charge.succeeded / customer.updated, ~${avg} bytes), ` +
-      `durability: SQLite WAL synchronous=FULL, group commit; ${os.cpus().length} cores shared with wrk`);
+      `durability: ${store}, group commit; ${nodes > 1 ? `${nodes} nodes behind one nginx upstream; ` : ''}${os.cpus().length} cores shared with wrk`);
     let lastWriter = (await (await fetch(`${app.base}/healthz`)).json()).writer;
     for (const [threads, conns] of [[1, 1], [1, 16]]) {
       // each run starts after the events the previous runs used: every request is a new event
       const used = Number(app.sql('SELECT count(*) FROM integration_log;').trim());
-      const run = await wrk([`-t${threads}`, `-c${conns}`, `-d${seconds}s`, '--latency', '-s', script, app.base, '--', String(threads), String(used)]);
+      const run = await wrk([`-t${threads}`, `-c${conns}`, `-d${seconds}s`, '--latency', '-s', script, target, '--', String(threads), String(used)]);
       const m = /RESULT requests=(\d+) non2xx=(\d+) errors=(\d+) p50_us=(\d+) p99_us=(\d+) duration_us=(\d+)/.exec(run.stdout);
       if (process.env.BENCH_DEBUG) console.log(run.stdout, run.stderr, app.log().slice(-3000));
       if (!m) { console.log(run.stdout, run.stderr); throw new Error('wrk failed'); }
       const [requests, non2xx, errors, p50, p99, dur] = m.slice(1).map(Number);
       const w = (await (await fetch(`${app.base}/healthz`)).json()).writer;
-      const groupInfo = `, group commit: ${w.jobs - (lastWriter.jobs || 0)} jobs in ${w.groups - (lastWriter.groups || 0)} transactions`;
+      const groupInfo = `, group commit${nodes > 1 ? ' (node 1)' : ''}: ${w.jobs - (lastWriter.jobs || 0)} jobs in ${w.groups - (lastWriter.groups || 0)} transactions`;
       lastWriter = w;
       console.log(`  concurrency ${String(conns).padStart(2)}: ${(requests / (dur / 1e6)).toFixed(0).padStart(6)} events/s, ` +
         `p50 ${(p50 / 1000).toFixed(2)} ms, p99 ${(p99 / 1000).toFixed(2)} ms, non-2xx ${non2xx}, socket errors ${errors}, requests ${requests}${groupInfo}`);
@@ -138,6 +152,8 @@ function peakKb(pid) {
     console.log(`  processed ${processed}, duplicate ${duplicates} (a run that outruns the prepared events repeats them: duplicates)`);
     console.log(`  FastCGI worker peak memory (VmHWM): ${(peakKb(worker) / 1024).toFixed(1)} MiB`);
   } finally {
+    if (upstream) upstream.stop();
+    for (const o of others) await o.stop();
     fs.rmSync(dir, { recursive: true, force: true });
     await app.stop();
     await fake.close();

@@ -360,6 +360,30 @@ bool auth_setup_token_ok(const char *given)
 	return is_hex_of(want, HEX) && crypto_equal(given, want, HEX);
 }
 
+sl_err auth_setup_token_share(struct store *db, const char *token, long long now)
+{
+	struct arena *a = arena_new();
+	const char *hash = a ? token_hash(a, token) : NULL;
+	sl_err e = hash ? store_setup_token_put(db, hash, now) : SL_ERR_NOMEM;
+	arena_free(a);
+	return e;
+}
+
+bool auth_setup_token_accepted(struct store *db, const char *given)
+{
+	if (auth_setup_token_ok(given))
+		return true;
+	if (!db || !given || strlen(given) != 2 * AUTH_SETUP_TOKEN_BYTES || !is_hex_of(given, strlen(given)))
+		return false;
+	struct arena *a = arena_new();
+	const char *hash = a ? token_hash(a, given) : NULL;
+	bool valid = false;
+	if (hash && store_setup_token_valid(db, hash, &valid))
+		valid = false;
+	arena_free(a);
+	return valid;
+}
+
 void auth_setup_token_remove(void)
 {
 	const char *path = auth_setup_token_path();

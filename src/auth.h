@@ -74,6 +74,14 @@ sl_err auth_setup_token_create(char *out);
 /* True when given matches the token in the file (constant time). */
 bool auth_setup_token_ok(const char *given);
 
+/* Records the token (its hash) in the database, so that every node on it
+ * accepts it until the first admin exists. */
+sl_err auth_setup_token_share(struct store *db, const char *token, long long now);
+
+/* True when given is this node's token (the file) or one a node recorded
+ * in the database, while no admin exists. */
+bool auth_setup_token_accepted(struct store *db, const char *given);
+
 /* Deletes the token file (once the admin exists). */
 void auth_setup_token_remove(void);
 

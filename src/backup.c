@@ -100,9 +100,22 @@ static void sync_dir_of(const char *path)
 	}
 }
 
+/* SL_ERR_INVALID (said) when the store is on PostgreSQL: its own tools
+ * back it up. */
+static sl_err on_sqlite(const struct config *c)
+{
+	if (store_is_file(c->db_path))
+		return SL_OK;
+	fprintf(stderr, "stripelink: the database is on PostgreSQL (STRIPELINK_DATABASE_URL): back it up "
+			"with pg_dump and keep %s beside it\n", c->key_path);
+	return SL_ERR_INVALID;
+}
+
 sl_err backup_write(const char *path)
 {
 	const struct config *c = config_get();
+	if (on_sqlite(c))
+		return SL_ERR_INVALID;
 	unsigned char header[HEADER_LEN];
 	char copy[4096], partial[4096];
 	int in = -1, out = -1;
@@ -200,6 +213,8 @@ sl_err backup_restore(const char *path, bool force)
 	int in = -1, out = -1;
 	bool made_tmp = false;
 	sl_err e = SL_ERR_INVALID;
+	if (on_sqlite(c))
+		return SL_ERR_INVALID;
 	struct stat st;
 
 	in = open(path, O_RDONLY | O_CLOEXEC);

@@ -535,16 +535,28 @@ void catchup_loop(const struct catchup_env *env, int poll_ms)
 				continue;
 			long long id = conns[i].id, now = (long long)time(NULL);
 			struct catchup_row r;
-			if (store_catchup_get(db, a, id, &r))
+			/* one node at a time per connection: the lease covers a sweep
+			 * (a node that dies mid-sweep hands it over when it ends) */
+			bool claimed = true;
+			if (env->node_id &&
+			    (store_catchup_claim(db, id, env->node_id, now, now + 10LL * env->lease_seconds,
+						 &claimed) || !claimed))
 				continue;
+			if (store_catchup_get(db, a, id, &r)) {
+				store_catchup_release(db, id, env->node_id ? env->node_id : "");
+				continue;
+			}
 			bool timer = env->interval > 0;
 			bool check = r.health_requested_at ||
 				     (timer && (r.endpoint_checked_at < started ||
 						now - r.endpoint_checked_at >= env->interval));
 			if (check && (e = catchup_check_endpoint(env, id)))
 				fprintf(stderr, "stripelink-sync: endpoint check %lld: %s\n", id, err_name(e));
-			if (check && store_catchup_get(db, a, id, &r))
+			if (check && store_catchup_get(db, a, id, &r)) {
+				if (env->node_id)
+					store_catchup_release(db, id, env->node_id);
 				continue;
+			}
 			/* a key Stripe refuses (401) waits for a new one or a
 			 * request; a sweep left midway by a stop resumes at once */
 			bool interval_due = timer && (r.last_at < started || now - r.last_at >= env->interval);
@@ -552,6 +564,8 @@ void catchup_loop(const struct catchup_env *env, int poll_ms)
 				   (interval_due && strcmp(r.endpoint_state, "key_refused") != 0);
 			if (due && (e = catchup_run(env, id, NULL)))
 				fprintf(stderr, "stripelink-sync: catch-up %lld: %s\n", id, err_name(e));
+			if (env->node_id)
+				store_catchup_release(db, id, env->node_id);
 		}
 		for (int slept = 0; slept < poll_ms && !*env->stop; slept += 100)
 			usleep(100 * 1000);

@@ -39,6 +39,8 @@ struct catchup_env {
 	int interval;                      /* seconds between catch-ups and endpoint checks;
 					      0: only when asked */
 	int overlap;                       /* seconds a sweep reaches back before its cursor */
+	const char *node_id;               /* who holds a connection's catch-up lease; NULL: no lease */
+	int lease_seconds;                 /* the lease is taken for a sweep, ten times this */
 	volatile sig_atomic_t *stop;       /* set by a signal: stop after the page */
 };
 

@@ -39,6 +39,11 @@ enum setting {
 	SET_USER,
 	SET_ROLL_GRACE,
 	SET_WEBHOOK_WAIT,
+	SET_DATABASE_URL,
+	SET_NODE_ID,
+	SET_KEY_FILE,
+	SET_FASTCGI_LISTEN,
+	SET_LEASE,
 	SET_CHARGE_WAIT,
 	SET__MAX
 };
@@ -77,6 +82,11 @@ static const struct setting_row settings[] = {
 	[SET_USER] = {"STRIPELINK_USER", "stripelink", 0, 0},  /* workers drop to it when started as root */
 	[SET_ROLL_GRACE] = {"STRIPELINK_ROLL_GRACE_SECONDS", "300", 0, 86400},
 	[SET_WEBHOOK_WAIT] = {"STRIPELINK_WEBHOOK_WAIT", "10", 0, 86400},
+	[SET_DATABASE_URL] = {"STRIPELINK_DATABASE_URL", "", 0, 0},   /* postgresql://…: the store on PostgreSQL */
+	[SET_NODE_ID] = {"STRIPELINK_NODE_ID", NULL, 0, 0},   /* default: host name and data directory */
+	[SET_KEY_FILE] = {"STRIPELINK_KEY_FILE", NULL, 0, 0},   /* default: <data>/secret.key; nodes share one */
+	[SET_FASTCGI_LISTEN] = {"STRIPELINK_FASTCGI_LISTEN", NULL, 0, 0},   /* host:port instead of the socket */
+	[SET_LEASE] = {"STRIPELINK_LEASE_SECONDS", "30", 2, 3600},   /* sync windows, catch-ups, deliveries */
 	/* a refund or dispute before its charge: Stripe retries a delivery for 3 days */
 	[SET_CHARGE_WAIT] = {"STRIPELINK_CHARGE_WAIT", "259200", 0, 2592000},
 };
@@ -156,6 +166,7 @@ sl_err config_load(void)
 	sl_err e;
 	if ((e = integer(SET_PORT, &cfg.port)) ||
 	    (e = integer(SET_THREADS, &cfg.threads)) ||
+	    (e = integer(SET_LEASE, &cfg.lease_seconds)) ||
 	    (e = integer(SET_SYNC_RATE_LIVE, &cfg.sync_rate_live)) ||
 	    (e = integer(SET_SYNC_RATE_TEST, &cfg.sync_rate_test)) ||
 	    (e = integer(SET_TEMPLATE_RELOAD, &cfg.template_reload)) ||
@@ -200,9 +211,31 @@ sl_err config_load(void)
 		fprintf(stderr, "stripelink: STRIPELINK_STRIPE_API must be an http(s) URL\n");
 		return SL_ERR_INVALID;
 	}
-	cfg.db_path = join(cfg.data_dir, "stripelink.db");
-	cfg.key_path = join(cfg.data_dir, "secret.key");
-	cfg.socket_path = join(cfg.data_dir, "run/stripelink.sock");
+	/* a postgresql:// URL puts the store on PostgreSQL; unset, the SQLite
+	 * file in the data directory */
+	const char *url = raw(SET_DATABASE_URL);
+	if (url && *url && strncmp(url, "postgresql://", 13) && strncmp(url, "postgres://", 11)) {
+		fprintf(stderr, "stripelink: STRIPELINK_DATABASE_URL must be a postgresql:// URL\n");
+		return SL_ERR_INVALID;
+	}
+	cfg.db_path = url && *url ? url : join(cfg.data_dir, "stripelink.db");
+	const char *key_file = raw(SET_KEY_FILE);
+	cfg.key_path = key_file ? key_file : join(cfg.data_dir, "secret.key");
+	const char *listen = raw(SET_FASTCGI_LISTEN);
+	cfg.fastcgi_tcp = listen != NULL;
+	cfg.socket_path = listen ? listen : join(cfg.data_dir, "run/stripelink.sock");
+	/* who holds a lease: unique per node, the same across its restarts */
+	const char *node = raw(SET_NODE_ID);
+	if (!node) {
+		char host[256] = "";
+		gethostname(host, sizeof host - 1);
+		size_t n = strlen(host) + strlen(cfg.data_dir) + 2;
+		char *p = malloc(n);
+		if (p)
+			snprintf(p, n, "%s:%s", host, cfg.data_dir);
+		node = p;
+	}
+	cfg.node_id = node;
 	cfg.sync_metrics_path = join(cfg.data_dir, "run/sync.metrics");
 	cfg.metrics_token = raw(SET_METRICS_TOKEN);
 	if (!cfg.data_dir || !cfg.root || !cfg.public_url || !cfg.db_path ||

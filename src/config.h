@@ -7,6 +7,8 @@
 #ifndef STRIPELINK_CONFIG_H
 #define STRIPELINK_CONFIG_H
 
+#include <stdbool.h>
+
 #include "err.h"
 
 struct config {
@@ -41,9 +43,12 @@ struct config {
 	const char *user;        /* STRIPELINK_USER: the service user the workers run as when started as root */
 	int roll_grace;          /* STRIPELINK_ROLL_GRACE_SECONDS: old signing secret kept after a roll */
 	/* derived paths, owned by the config */
-	const char *db_path;     /* <data>/stripelink.db */
-	const char *key_path;    /* <data>/secret.key */
-	const char *socket_path; /* <data>/run/stripelink.sock */
+	const char *db_path;     /* <data>/stripelink.db, or STRIPELINK_DATABASE_URL */
+	const char *key_path;    /* STRIPELINK_KEY_FILE, or <data>/secret.key */
+	const char *socket_path; /* <data>/run/stripelink.sock, or STRIPELINK_FASTCGI_LISTEN (host:port) */
+	bool fastcgi_tcp;        /* socket_path is host:port */
+	const char *node_id;     /* STRIPELINK_NODE_ID, or host:data dir: who holds a lease */
+	int lease_seconds;       /* STRIPELINK_LEASE_SECONDS: a node that dies hands its work over after this */
 	const char *sync_metrics_path; /* <data>/run/sync.metrics: the sync worker's counters */
 	const char *metrics_token; /* STRIPELINK_METRICS_TOKEN: bearer token for /metrics off loopback ("": none) */
 };

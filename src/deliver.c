@@ -192,7 +192,11 @@ sl_err deliver_batch(struct store *db, struct outbound_client *client,
 	struct outbox_row *due;
 	size_t n, done_n = 0;
 	long long started = now_ms();
-	sl_err e = store_outbox_due(db, a, started, DELIVER_BATCH, &due, &n);
+	/* claimed for this node: another node's delivery worker leaves them */
+	const struct config *cfg = config_get();
+	const char *owner = cfg->node_id ? cfg->node_id : "local";
+	long long lease_ms = (cfg->lease_seconds > 0 ? cfg->lease_seconds : 30) * 1000LL;
+	sl_err e = store_outbox_due(db, a, started, DELIVER_BATCH, owner, lease_ms, &due, &n);
 	struct {
 		struct outbox_attempt t;
 		struct outbound_result res;
@@ -221,6 +225,8 @@ sl_err deliver_batch(struct store *db, struct outbound_client *client,
 			e = c;
 		*sent = done_n;
 	}
+	if (n)
+		store_outbox_unclaim(db, owner);   /* what the batch did not reach is free again */
 	arena_free(a);
 	return e;
 }

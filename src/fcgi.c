@@ -164,14 +164,18 @@ static void share_socket(const char *path)
 
 sl_err fcgi_serve(const char *path, int threads, struct app_shared *shared)
 {
-	unlink(path);
+	/* a unix socket's path, or host:port (FCGX_OpenSocket's TCP form) */
+	bool tcp = strchr(path, '/') == NULL && strchr(path, ':') != NULL;
+	if (!tcp)
+		unlink(path);
 	struct pool pool = {.shared = shared, .lock = PTHREAD_MUTEX_INITIALIZER};
 	pool.listen_fd = FCGX_OpenSocket(path, 1024);
 	if (pool.listen_fd < 0) {
 		fprintf(stderr, "stripelink: cannot listen on %s: %s\n", path, strerror(errno));
 		return SL_ERR_IO;
 	}
-	share_socket(path);
+	if (!tcp)
+		share_socket(path);
 
 	/* Signals are taken by sigwait below; every thread blocks them.
 	 * FCGX_Init installed its own handlers: these masks override them. */
@@ -213,6 +217,7 @@ sl_err fcgi_serve(const char *path, int threads, struct app_shared *shared)
 	free(args);
 	free(pool.reqs);
 	close(pool.listen_fd);
-	unlink(path);
+	if (!tcp)
+		unlink(path);
 	return SL_OK;
 }

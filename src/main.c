@@ -61,15 +61,19 @@ static sl_err setup_token_announce(void)
 		return e;
 	long long admins = 0;
 	e = store_user_count(db, &admins);
-	store_close(db);
-	if (e)
+	if (!e && admins > 0)
+		e = store_setup_tokens_clear(db);
+	if (e || admins > 0) {
+		store_close(db);
+		if (!e)
+			auth_setup_token_remove();   /* a stale one from an earlier start */
 		return e;
-	if (admins > 0) {
-		auth_setup_token_remove();   /* a stale one from an earlier start */
-		return SL_OK;
 	}
 	char token[2 * AUTH_SETUP_TOKEN_BYTES + 1];
-	if ((e = auth_setup_token_create(token)))
+	if (!(e = auth_setup_token_create(token)))
+		e = auth_setup_token_share(db, token, (long long)time(NULL));   /* any node accepts it */
+	store_close(db);
+	if (e)
 		return e;
 	const char *url = config_get()->public_url;
 	int url_len = (int)strlen(url);

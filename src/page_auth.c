@@ -52,14 +52,14 @@ static sl_err setup_locked(struct http_request *r, struct http_response *resp)
 
 HANDLER(page_setup_get)
 {
-	if (!auth_setup_token_ok(http_param(r, "token")))
+	if (!auth_setup_token_accepted(r->thread->db, http_param(r, "token")))
 		return setup_locked(r, resp);
 	return setup_form(r, resp, 200, NULL);
 }
 
 HANDLER(page_setup_post)
 {
-	if (!auth_setup_token_ok(http_param(r, "token")))
+	if (!auth_setup_token_accepted(r->thread->db, http_param(r, "token")))
 		return setup_locked(r, resp);
 	const char *username = http_param(r, "username");
 	const char *password = http_param(r, "password");

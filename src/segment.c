@@ -289,7 +289,7 @@ sl_err segment_compile(struct arena *a, const struct segment_def *def, long long
 	struct buf where = {0};
 	sl_err e = SL_OK;
 	out->n_binds = 0;
-	buf_puts(&where, def->n ? "" : "1");
+	buf_puts(&where, def->n ? "" : "1 = 1");   /* a boolean in both engines */
 	for (size_t i = 0; i < def->n; i++) {
 		const struct seg_cond *c = &def->conds[i];
 		if (c->kind >= SEG__MAX ||

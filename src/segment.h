@@ -98,7 +98,7 @@ struct seg_bind {
 };
 
 struct seg_sql {
-	const char *where;       /* "1" for no conditions; fixed fragments joined by AND */
+	const char *where;       /* "1 = 1" for no conditions; fixed fragments joined by AND */
 	struct seg_bind binds[SEG_MAX_BINDS];
 	size_t n_binds;
 };

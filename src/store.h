@@ -1,5 +1,6 @@
 /*
- * store.h - the only door to SQLite.
+ * store.h - the only door to the database: SQLite (a file, the default) or
+ * PostgreSQL (STRIPELINK_DATABASE_URL=postgresql://…), through db.h.
  *
  * One struct store is one database connection with its own cache of
  * prepared statements; it belongs to one thread at a time. Request threads
@@ -7,8 +8,9 @@
  * connection (writer.h) or, in single-threaded tools, on the caller's.
  * Strings handed out are copied into the caller's arena.
  *
- * The schema is a numbered list of migrations applied at start
- * (PRAGMA user_version). All SQL lives in this file's statement table.
+ * The schema is a numbered list of migrations applied at start (SQLite:
+ * PRAGMA user_version; PostgreSQL: the table stripelink_schema, under an
+ * advisory lock). All SQL lives in store.c's statement table.
  */
 #ifndef STRIPELINK_STORE_H
 #define STRIPELINK_STORE_H
@@ -21,9 +23,13 @@
 
 struct store;
 
-/* Opens (creating when missing) the database at path in WAL mode with
- * synchronous=FULL, foreign keys on and a busy timeout. Returns NULL and
- * sets *err on failure. Caller closes with store_close(). */
+/* True when target names an SQLite file (not a postgresql:// URL). */
+bool store_is_file(const char *target);
+
+/* Opens the database at path: an SQLite file (created when missing) in WAL
+ * mode with synchronous=FULL, foreign keys on and a busy timeout, or the
+ * PostgreSQL database a postgresql:// URL names. Returns NULL and sets
+ * *err on failure. Caller closes with store_close(). */
 struct store *store_open(const char *path, sl_err *err);
 
 /* Finalizes every cached statement and closes. Accepts NULL. */
@@ -585,7 +591,7 @@ sl_err store_windows_list(struct store *db, struct arena *a, long long job_id,
 sl_err store_window_gte(struct store *db, long long window_id, long long *gte);
 /* Commits a window's cursor after a page (in the page's transaction). */
 sl_err store_window_advance(struct store *db, long long window_id, const char *cursor,
-			    long long oldest_seen, bool finished);
+			    long long oldest_seen, bool finished, long long lease_until);
 /* How much of the job's time span is covered (0..1); *known false before
  * the windows exist. */
 sl_err store_job_progress(struct store *db, long long job_id, double *fraction, bool *known);
@@ -722,9 +728,12 @@ struct outbox_attempt {
 
 /* Queues a delivery (state pending, due at created_at). */
 sl_err store_outbox_add(struct store *db, const struct outbox_row *o, long long *id);
-/* Up to max pending deliveries due at now_ms, the earliest first. */
+/* Claims for owner (a node) for lease_ms, and returns, up to max pending
+ * deliveries due at now_ms that no live claim holds, the earliest first. */
+/* Ends owner's claims on deliveries it did not get to (after its batch). */
+sl_err store_outbox_unclaim(struct store *db, const char *owner);
 sl_err store_outbox_due(struct store *db, struct arena *a, long long now_ms, size_t max,
-			struct outbox_row **out, size_t *n);
+			const char *owner, long long lease_ms, struct outbox_row **out, size_t *n);
 /* Logs an attempt and moves the delivery to state (pending again with
  * next_at, delivered or failed, which counts a failure). */
 sl_err store_outbox_attempt(struct store *db, long long outbox_id, const struct outbox_attempt *t,
@@ -743,5 +752,41 @@ sl_err store_outbox_resend(struct store *db, long long outbox_id, long long auto
  * -wal (rollback journal mode). The caller owns dest_path and removes it
  * on failure. */
 sl_err store_backup(const char *src_path, const char *dest_path, int pages_per_step);
+
+/* ---- several nodes on one database ---- */
+
+/* Adds a job's first window unless it has one (two nodes starting the job
+ * at once add one). Writer only. */
+sl_err store_window_first(struct store *db, long long job_id, long long gte, long long lt);
+/* Ends the leases owner holds on a job's windows (its run starts over). */
+sl_err store_windows_release(struct store *db, long long job_id, const char *owner);
+/* Claims for owner until `until` a not-done window of the job that nobody
+ * holds at now. SL_ERR_NOT_FOUND when there is none. Writer only. */
+sl_err store_window_claim(struct store *db, struct arena *a, long long job_id, const char *owner,
+			  long long now, long long until, struct sync_window_row *out);
+/* Splits the not-done window with the widest unsynced part (at least
+ * min_width seconds), whoever holds it: its older half becomes a new
+ * window leased to owner, into out. SL_ERR_NOT_FOUND when none is wide
+ * enough. Writer only. */
+sl_err store_window_split_widest(struct store *db, struct arena *a, long long job_id, long long min_width,
+				 const char *owner, long long until, struct sync_window_row *out);
+/* True when owner holds the window's lease (checked before a page commits). */
+sl_err store_window_mine(struct store *db, long long window_id, const char *owner, bool *mine);
+/* How many of the job's not-done windows another owner holds at now. */
+sl_err store_windows_held(struct store *db, long long job_id, long long now, const char *owner,
+			  long long *count);
+/* Reserves the next request slot (unix µs) of the shared budget key, the
+ * slots interval_us apart: every node's requests together keep the rate. */
+sl_err store_rate_reserve(struct store *db, const char *key, long long now_us, long long interval_us,
+			  long long *slot);
+/* Claims a connection's catch-up for owner until `until`; *claimed is
+ * false while another owner's lease runs. */
+sl_err store_catchup_claim(struct store *db, long long connection_id, const char *owner, long long now,
+			   long long until, bool *claimed);
+sl_err store_catchup_release(struct store *db, long long connection_id, const char *owner);
+/* Setup tokens (hashes) any node accepts until the first admin exists. */
+sl_err store_setup_token_put(struct store *db, const char *token_hash, long long now);
+sl_err store_setup_token_valid(struct store *db, const char *token_hash, bool *valid);
+sl_err store_setup_tokens_clear(struct store *db);
 
 #endif

@@ -2,6 +2,7 @@
  * supervisor.c - the small process supervisor; see supervisor.h.
  */
 #include "supervisor.h"
+#include "store.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -181,7 +182,7 @@ void supervisor_own_files(void)
 		return;
 	char path[4096];
 	static const char *const suffixes[] = {"", "-wal", "-shm"};
-	for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+	for (size_t i = 0; store_is_file(c->db_path) && i < sizeof suffixes / sizeof suffixes[0]; i++) {
 		snprintf(path, sizeof path, "%s%s", c->db_path, suffixes[i]);
 		give(path, (gid_t)-1);
 	}
@@ -319,6 +320,8 @@ static void start(enum child_kind k, const char *self, const char *conf)
 static void wait_for_socket(void)
 {
 	struct stat st;
+	if (config_get()->fastcgi_tcp)
+		return;   /* host:port: nothing on disk to wait for */
 	for (int i = 0; i < 100 && stat(config_get()->socket_path, &st) != 0; i++)
 		usleep(50 * 1000);
 }

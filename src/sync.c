@@ -62,6 +62,7 @@ struct run {
 	long long mark_ms;               /* last time elapsed was counted */
 	struct slot slots[SYNC_MAX_SLOTS];
 	size_t n_slots;
+	size_t claimed;                  /* windows this run claimed (or split off) */
 };
 
 static long long now_ms(void)
@@ -140,9 +141,14 @@ static sl_err page_job(struct store *db, void *arg)
 	 * the database in this transaction, not from memory, where a split
 	 * whose commit failed would already show */
 	long long gte;
+	bool mine = false;
 	sl_err e = store_window_gte(db, w->id, &gte);
+	if (!e)
+		e = store_window_mine(db, w->id, r->env->node_id, &mine);
 	if (e)
 		return e;
+	if (!mine)
+		return SL_ERR_FORBIDDEN;   /* our lease ran out and another node took the window */
 	bool below = false;
 	const char *cursor = NULL;
 	long long oldest = w->oldest;
@@ -182,7 +188,8 @@ static sl_err page_job(struct store *db, void *arg)
 		}
 	}
 	bool finished = below || !p->has_more || p->n == 0;
-	if ((e = store_window_advance(db, w->id, cursor ? cursor : w->cursor, oldest, finished)) ||
+	long long lease_until = (long long)time(NULL) + r->env->lease_seconds;
+	if ((e = store_window_advance(db, w->id, cursor ? cursor : w->cursor, oldest, finished, lease_until)) ||
 	    (e = store_job_page(db, r->job_id, kept, created, updated, skipped, p->elapsed_ms)))
 		return e;
 	p->kept = kept;
@@ -198,69 +205,53 @@ static sl_err page_job(struct store *db, void *arg)
 	return SL_OK;
 }
 
-struct split {
+struct claim {
 	struct run *run;
-	struct slot *from;           /* chosen victim */
-	struct slot *to;             /* the new slot, filled on success */
+	struct slot *to;             /* the claimed window's slot, filled on success */
 };
 
-/* Runs on the writer: halves the unsynced part of the chosen window. */
-static sl_err split_job(struct store *db, void *arg)
+/* Runs on the writer: claims a window of the job nobody holds, else
+ * splits off the older half of the widest one, whoever holds it (the
+ * holder's next page commit reads the new bound and keeps only what is
+ * still its own). SL_ERR_NOT_FOUND when nothing is left to take. */
+static sl_err claim_job(struct store *db, void *arg)
 {
-	struct split *s = arg;
-	struct run *r = s->run;
+	struct claim *c = arg;
+	struct run *r = c->run;
+	long long now = (long long)time(NULL), until = now + r->env->lease_seconds;
+	struct arena *a = arena_new();
+	struct sync_window_row w;
+	if (!a)
+		return SL_ERR_NOMEM;
 	pthread_mutex_lock(&r->lock);
-	long long gte = s->from->gte, upper = s->from->oldest;
-	bool ok = !s->from->done && upper - gte >= SYNC_MIN_SPLIT && r->n_slots < SYNC_MAX_SLOTS;
+	bool room = r->n_slots < SYNC_MAX_SLOTS;
 	pthread_mutex_unlock(&r->lock);
-	if (!ok)
-		return SL_ERR_INVALID;
-	long long mid = gte + (upper - gte) / 2;
-	long long id;
-	sl_err e = store_window_split(db, s->from->id, r->job_id, mid, &id);
-	if (e)
-		return e;
-	pthread_mutex_lock(&r->lock);
-	s->from->gte = mid;
-	struct slot *to = &r->slots[r->n_slots++];
-	*to = (struct slot){.id = id, .gte = gte, .lt = mid, .oldest = mid, .taken = true};
-	s->to = to;
-	pthread_mutex_unlock(&r->lock);
-	return SL_OK;
+	sl_err e = room ? store_window_claim(db, a, r->job_id, r->env->node_id, now, until, &w) : SL_ERR_NOT_FOUND;
+	if (e == SL_ERR_NOT_FOUND && room)
+		e = store_window_split_widest(db, a, r->job_id, SYNC_MIN_SPLIT, r->env->node_id, until, &w);
+	if (!e) {
+		pthread_mutex_lock(&r->lock);
+		struct slot *to = &r->slots[r->n_slots++];
+		*to = (struct slot){.id = w.id, .gte = w.created_gte, .lt = w.created_lt, .oldest = w.oldest_seen,
+				    .done = w.done, .taken = true};
+		snprintf(to->cursor, sizeof to->cursor, "%s", w.cursor);
+		c->to = to;
+		r->claimed++;
+		pthread_mutex_unlock(&r->lock);
+	}
+	arena_free(a);
+	return e;
 }
 
-/* The next window for a thread: an untaken one, else half of the largest
- * remaining one. NULL when there is nothing left worth splitting. */
+/* The next window for a thread, claimed in the database. NULL when there
+ * is nothing left to take. */
 static struct slot *next_slot(struct run *r)
 {
-	struct slot *best = NULL;
-	pthread_mutex_lock(&r->lock);
-	for (size_t i = 0; i < r->n_slots; i++) {
-		if (!r->slots[i].done && !r->slots[i].taken) {
-			r->slots[i].taken = true;
-			pthread_mutex_unlock(&r->lock);
-			return &r->slots[i];
-		}
-	}
-	long long widest = SYNC_MIN_SPLIT - 1;
-	for (size_t i = 0; i < r->n_slots; i++) {
-		long long left = r->slots[i].oldest - r->slots[i].gte;
-		if (!r->slots[i].done && left > widest) {
-			widest = left;
-			best = &r->slots[i];
-		}
-	}
-	pthread_mutex_unlock(&r->lock);
-	if (!best)
-		return NULL;
-	struct split s = {r, best, NULL};
-	sl_err e = writer_run(r->env->writer, split_job, &s);
+	struct claim c = {r, NULL};
+	sl_err e = writer_run(r->env->writer, claim_job, &c);
 	if (e == SL_OK)
-		return s.to;
-	/* SL_ERR_INVALID: nothing worth splitting any more. Anything else: the
-	 * in-memory bounds may be ahead of the database, so the run stops and
-	 * the next one reloads the windows as committed. */
-	if (e != SL_ERR_INVALID)
+		return c.to;
+	if (e != SL_ERR_NOT_FOUND)
 		halt(r, e, "Saving the sync's progress failed. Resume the sync to try again.");
 	return NULL;
 }
@@ -375,6 +366,13 @@ static void *window_main(void *p)
 		for (size_t i = 0; i < n; i++)
 			change_set_clear(&page->sets[i]);
 		json_object_put(list);
+		if (e == SL_ERR_FORBIDDEN) {
+			/* the window went to another node while we waited: leave it */
+			pthread_mutex_lock(&r->lock);
+			w->done = true;
+			pthread_mutex_unlock(&r->lock);
+			continue;
+		}
 		if (e) {
 			halt(r, e, arena_printf(a, "Saving a page failed (%s). Resume the sync to try again.",
 						err_name(e)));
@@ -419,15 +417,19 @@ struct start_job {
 	long long job_id, now;
 	long long gte, lt;
 	bool make_window;
+	const char *owner;           /* this node: its stale leases on the job end */
 };
 
 static sl_err start_job(struct store *db, void *arg)
 {
 	struct start_job *j = arg;
 	sl_err e = store_job_start(db, j->job_id, j->now);
+	/* what this node held of the job is its own past run's: take it up again */
+	if (!e && j->owner)
+		e = store_windows_release(db, j->job_id, j->owner);
 	if (e || !j->make_window)
 		return e;
-	return store_window_add(db, j->job_id, j->gte, j->lt, NULL);
+	return store_window_first(db, j->job_id, j->gte, j->lt);   /* unless another node made it */
 }
 
 /* The oldest time anything can have been created: the account's own
@@ -496,7 +498,7 @@ sl_err sync_run_job(const struct sync_env *env, long long job_id)
 	struct sync_window_row *windows;
 	if ((e = store_windows_list(db, a, job_id, &windows, &n_windows)))
 		goto out;
-	struct start_job start = {.job_id = job_id, .now = (long long)time(NULL)};
+	struct start_job start = {.job_id = job_id, .now = (long long)time(NULL), .owner = env->node_id};
 	if (n_windows == 0) {
 		struct stripe_error err;
 		long long first = 0;
@@ -519,20 +521,7 @@ sl_err sync_run_job(const struct sync_env *env, long long job_id)
 			e = SL_OK;   /* paused or cancelled meanwhile */
 		goto out;
 	}
-	if (n_windows == 0 && (e = store_windows_list(db, a, job_id, &windows, &n_windows)))
-		goto out;
-
-	if (n_windows > SYNC_MAX_SLOTS) {
-		e = SL_ERR_TOO_LARGE;
-		goto out;
-	}
-	for (size_t i = 0; i < n_windows; i++) {
-		struct slot *sl = &r.slots[r.n_slots++];
-		*sl = (struct slot){.id = windows[i].id, .gte = windows[i].created_gte,
-				    .lt = windows[i].created_lt, .oldest = windows[i].oldest_seen,
-				    .done = windows[i].done};
-		snprintf(sl->cursor, sizeof sl->cursor, "%s", windows[i].cursor);
-	}
+	/* the windows are claimed from the database by the threads */
 	r.mark_ms = now_ms();
 	int threads = env->windows > 0 ? env->windows : 1;
 	tids = calloc((size_t)threads, sizeof *tids);
@@ -563,6 +552,14 @@ sl_err sync_run_job(const struct sync_env *env, long long job_id)
 		bool all_done = true;
 		for (size_t i = 0; i < n_windows; i++)
 			all_done &= windows[i].done;
+		long long held = 0;
+		if (!all_done && (e = store_windows_held(db, job_id, (long long)time(NULL), env->node_id, &held)))
+			goto out;
+		if (!all_done && held > 0) {
+			/* another node works on the rest; it finishes the job */
+			e = r.claimed ? SL_OK : SL_ERR_BUSY;
+			goto out;
+		}
 		fin.state = all_done ? "done" : "queued";
 		fin.error = "";
 	}
@@ -613,7 +610,10 @@ void sync_worker_loop(const struct sync_env *env_in, int poll_ms)
 		arena_reset(a);
 		e = store_job_next(db, a, &job);
 		if (e == SL_OK) {
-			if ((e = sync_run_job(env, job.id)))
+			e = sync_run_job(env, job.id);
+			if (e == SL_ERR_BUSY)
+				e = SL_ERR_NOT_FOUND;   /* the rest is another node's, for now */
+			else if (e)
 				fprintf(stderr, "stripelink-sync: job %lld: %s\n", job.id, err_name(e));
 			else
 				continue;

@@ -9,6 +9,11 @@
  * Each window's cursor is committed in the same transaction as its page's
  * effects, so a killed worker resumes where it stopped, missing nothing
  * and applying nothing twice.
+ *
+ * Windows are claimed through the database, each under a lease its node
+ * renews with every page: several nodes (or one node's restarted worker)
+ * split a job between them, and a window whose node died is taken over
+ * once its lease has run out.
  */
 #ifndef STRIPELINK_SYNC_H
 #define STRIPELINK_SYNC_H
@@ -34,14 +39,17 @@ struct sync_env {
 					      NULL: sync_worker_loop makes its own from the rates */
 	struct ratelimit *limit_test;
 	int windows;                       /* threads (and so windows at once) per job, 1..16 */
+	const char *node_id;               /* who holds this worker's leases */
+	int lease_seconds;                 /* a lease's length, renewed per page */
 	volatile sig_atomic_t *stop;       /* set by a signal: stop after the page */
 };
 
 /* Runs (or resumes) job_id (env's limiters must be set, as
  * sync_worker_loop does) until it is done, fails, is paused or
  * cancelled, or env->stop is set (the job then stays "running" and is
- * resumed next time). Returns SL_OK in all those cases; an error only when
- * the job could not be run at all. */
+ * resumed next time). Returns SL_OK in all those cases; SL_ERR_BUSY when
+ * what is left of the job is held by other nodes' leases; another error
+ * only when the job could not be run at all. */
 sl_err sync_run_job(const struct sync_env *env, long long job_id);
 
 /* Runs queued jobs until env->stop is set; polls every poll_ms. Uses

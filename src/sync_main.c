@@ -135,6 +135,12 @@ int main(void)
 	struct ratelimit live, test;
 	ratelimit_init(&live, c->sync_rate_live);
 	ratelimit_init(&test, c->sync_rate_test);
+	/* on a server database several nodes may run: the budget is the
+	 * database's, shared by all of them */
+	if (!store_is_file(c->db_path)) {
+		ratelimit_share(&live, c->db_path, "sync:live");
+		ratelimit_share(&test, c->db_path, "sync:test");
+	}
 	struct sync_env env = {
 		.db_path = c->db_path,
 		.stripe_api = c->stripe_api,
@@ -143,6 +149,8 @@ int main(void)
 		.rate_live = c->sync_rate_live,
 		.rate_test = c->sync_rate_test,
 		.windows = c->sync_windows,
+		.node_id = c->node_id,
+		.lease_seconds = c->lease_seconds,
 		.limit_live = &live,
 		.limit_test = &test,
 		.stop = &stop,
@@ -156,6 +164,8 @@ int main(void)
 		.limit_test = &test,
 		.interval = c->catchup_interval,
 		.overlap = c->catchup_overlap,
+		.node_id = c->node_id,
+		.lease_seconds = c->lease_seconds,
 		.stop = &stop,
 	};
 	pthread_t catchup_thread;

@@ -12,9 +12,15 @@
 #   fuzz         each libFuzzer target (tests/fuzz) over its saved corpus,
 #                then for FUZZ_SECONDS (default 5) on a copy of it, under
 #                ASan+UBSan; a crash input is kept in build/fuzz-artifacts/
+#   unit-pg      the unit tests again, each store on its own database of a
+#                throwaway PostgreSQL 15 cluster (tests/pg.sh)
+#   integration-pg  the integration suites again with STRIPELINK_DATABASE_URL:
+#                every app on its own database of that cluster (but for the
+#                suites about SQLite's file: backup, disk full, install),
+#                and the two-node test (two nodes on one database, one nginx)
 #   valgrind     the unit tests under valgrind (not part of the default)
 cd "$(dirname "$0")/.." || exit 1
-suites=${*:-"unit unit-asan fuzz integration integration-asan"}
+suites=${*:-"unit unit-asan fuzz integration integration-asan unit-pg integration-pg"}
 out=build/test-logs
 mkdir -p "$out"
 passed=0
@@ -28,6 +34,22 @@ export STRIPELINK_INSECURE_TEST_HASHING=1
 # Stripe's own library writes fresh signature vectors for test_signature.
 node tests/signature/gen_stripe_vectors.js build/signature-cases >"$out/signature-vectors.log" 2>&1 ||
 	{ echo "signature vectors: generation FAILED (see $out/signature-vectors.log)"; failed=$((failed + 1)); }
+
+# One throwaway PostgreSQL cluster for the -pg suites of this run, as the
+# postgres user in a temporary directory on a free port; stopped at exit.
+pg_dir=""
+pg_start() {
+	[ -n "$pg_dir" ] && return 0
+	pg_dir=$(mktemp -d /tmp/stripelink-pg-XXXXXX)
+	trap 'sh tests/pg.sh stop "$pg_dir"' EXIT
+	port=$(node -e "const s = require('net').createServer().listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); })")
+	url=$(sh tests/pg.sh start "$pg_dir" "$port") || {
+		echo "  FAIL  PostgreSQL did not start (see $pg_dir)"
+		return 1
+	}
+	STRIPELINK_TEST_PG_SERVER=${url%/*}
+	export STRIPELINK_TEST_PG_SERVER
+}
 
 count_cmocka() { # log -> adds to passed/failed
 	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$1" | awk '{s+=$1} END {print s+0}')
@@ -44,7 +66,7 @@ run_unit() { # dir [wrapper...]
 		name=$(basename "$t")
 		args=""
 		[ -f "tests/unit/$name.args" ] && args=$(cat "tests/unit/$name.args")
-		log="$out/$(basename "$dir")-$name.log"
+		log="$out/${log_prefix:-}$(basename "$dir")-$name.log"
 		# shellcheck disable=SC2086
 		if "$@" "$t" $args >"$log" 2>&1; then
 			echo "  ok    $name"
@@ -83,6 +105,16 @@ for suite in $suites; do
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 			run_unit build/tests-asan ;;
 	valgrind) run_unit build/tests valgrind -q --leak-check=full --error-exitcode=9 ;;
+	unit-pg)
+		if pg_start; then
+			log_prefix=pg-
+			run_unit build/tests
+			log_prefix=
+		else
+			bad_suites="$bad_suites unit-pg"
+			failed=$((failed + 1))
+		fi
+		;;
 	fuzz)
 		mkdir -p build/fuzz-artifacts
 		for t in build/fuzz/fuzz_*; do
@@ -106,10 +138,16 @@ for suite in $suites; do
 			fi
 		done
 		;;
-	integration | integration-asan)
+	integration | integration-asan | integration-pg)
 		log="$out/$suite.log"
 		if [ "$suite" = integration ]; then
-			files="integration/"
+			# the two-node test needs PostgreSQL: it runs in integration-pg
+			files=$(cd tests && ls integration/*.test.js | grep -v -e '/twonode\.')
+		elif [ "$suite" = integration-pg ]; then
+			pg_start || { bad_suites="$bad_suites $suite"; failed=$((failed + 1)); continue; }
+			# all but the suites about SQLite's file and the packaging
+			files=$(cd tests && ls integration/*.test.js | grep -v -e '/backup\.' -e '/diskfull\.' -e '/install\.')
+			export STRIPELINK_TEST_PG=1
 		else
 			# the request path: pages, wizard, webhooks, rotation, segments, money
 			files="integration/foundation.test.js integration/wizard.test.js integration/webhook.test.js integration/rotation.test.js integration/segments.test.js integration/money.test.js"
@@ -124,7 +162,7 @@ for suite in $suites; do
 			grep -E '^not ok|# Subtest|Error|expected|actual' "$log" | head -n 60 | sed 's/^/        /'
 			bad_suites="$bad_suites $suite"
 		fi
-		unset STRIPELINK_TEST_BIN
+		unset STRIPELINK_TEST_BIN STRIPELINK_TEST_PG
 		p=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$log" | tail -n 1)
 		f=$(sed -n 's/^# fail \([0-9]*\)/\1/p' "$log" | tail -n 1)
 		passed=$((passed + ${p:-0}))

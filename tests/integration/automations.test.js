@@ -84,7 +84,6 @@ class Rig {
     const endpoints = await rig.ctl('GET', 'webhook_endpoints');
     const list = Array.isArray(endpoints) ? endpoints : endpoints.data;
     rig.whsec = list.find((e) => e.url.endsWith(`/webhooks/stripe/${rig.id}`)).secret;
-    rig.dbPath = path.join(rig.app.dataDir, 'stripelink.db');
     return rig;
   }
 
@@ -104,8 +103,7 @@ class Rig {
   }
 
   rows(query) {
-    const out = execFileSync('sqlite3', ['-json', '-cmd', '.timeout 5000', this.dbPath, query], { encoding: 'utf8' });
-    return out.trim() ? JSON.parse(out) : [];
+    return this.app.rows(query);   // either engine
   }
 
   one(query) {
@@ -470,8 +468,7 @@ test('SSRF guard: private targets refused when the setting is off (by URL text a
     const id = Number(/action="\/automations\/(\d+)\/test"/.exec(res.text)[1]);
     const sent = await admin.submit(`/automations/${id}`, `/automations/${id}/test`, {});
     assert.equal(sent.status, 303);
-    const db = path.join(app.dataDir, 'stripelink.db');
-    const q = (s) => execFileSync('sqlite3', ['-cmd', '.timeout 5000', db, s], { encoding: 'utf8' }).trim();
+    const q = (s) => app.sql(s).trim();
     await until('the refusal', () => q(`SELECT state FROM outbox WHERE automation_id = ${id}`) === 'failed');
     assert.match(q(`SELECT error FROM outbox_attempts`), /refused: (127\.0\.0\.1|::1) is a loopback/);
     assert.equal(recv.deliveries.length, 0, 'nothing reached the receiver');

@@ -63,9 +63,7 @@ class Rig {
   }
 
   q(sql) {
-    const out = execFileSync('sqlite3', ['-json', '-cmd', '.timeout 5000', path.join(this.app.dataDir, 'stripelink.db'), sql],
-      { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-    return out.trim() ? JSON.parse(out) : [];
+    return this.app.rows(sql);   // either engine
   }
 
   one(sql) {

@@ -15,7 +15,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
-const { startApp, adminClient, sleep } = require('./harness');
+const { startApp, adminClient, sleep, PG } = require('./harness');
 const { start } = require('../fake-stripe/server');
 const { fixtureObject, stripeEvent, wire, stripeHeader } = require('./events');
 
@@ -245,30 +245,25 @@ test('chaos: kill -9 of every process while Stripe resends; every effect exactly
   assert.equal(recorded.status, 200);
   const res2 = await admin.submit(`/apps/stripe/${id}`, `/apps/stripe/${id}/catchup`, {});
   assert.equal(res2.status, 303, 'Catch up now');
-  const db = path.join(app.dataDir, 'stripelink.db');
   // a refund or dispute listed before its charge (the list is newest first)
   // waits for it: the sync worker completes it once the charge is in
-  const viaCatchup = () => Number(execFileSync('sqlite3', ['-cmd', '.timeout 5000', db,
+  const viaCatchup = () => Number(app.sql(
     `SELECT count(DISTINCT event_id) FROM integration_log WHERE connection_id = ${id} AND source = 'catchup'
-     AND result IN ('processed', 'skipped', 'waiting')`],
-  { encoding: 'utf8' }).trim());
+     AND result IN ('processed', 'skipped', 'waiting')`).trim());
   for (let waited = 0; viaCatchup() < missed.events.length; waited++) {
     assert.ok(waited < 600, `the catch-up applied ${viaCatchup()} of ${missed.events.length} missed events`);
     await sleep(100);
   }
   events.push(...missed.events);
 
-  const rows = (q) => {
-    const out = execFileSync('sqlite3', ['-json', '-cmd', '.timeout 5000', db, q], { encoding: 'utf8' });
-    return out.trim() ? JSON.parse(out) : [];
-  };
+  const rows = (q) => app.rows(q);   // either engine
   // events that arrived before their customer's were answered as waiting:
   // the sync worker completes them off the request path
   for (let waited = 0; rows('SELECT count(*) AS n FROM pending_events')[0].n > 0; waited++) {
     assert.ok(waited < 600, 'waiting events were completed within 60 s');
     await sleep(100);
   }
-  const contacts = rows(`SELECT c.email, group_concat(t.name) AS tags FROM contacts c
+  const contacts = rows(`SELECT c.email, ${PG ? "string_agg(t.name, ',')" : 'group_concat(t.name)'} AS tags FROM contacts c
     LEFT JOIN contact_tags ct ON ct.contact_id = c.id LEFT JOIN tags t ON t.id = ct.tag_id
     WHERE c.email LIKE 'chaos%@example.com' GROUP BY c.id`);
   assert.equal(contacts.length, expect.contacts.size, 'one contact per customer');

@@ -28,12 +28,73 @@ function freePort() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// ---- PostgreSQL: STRIPELINK_TEST_PG=1 runs every app on its own database
+// of a throwaway PostgreSQL 15 cluster: the one tests/run.sh started
+// (STRIPELINK_TEST_PG_SERVER, a postgresql:// URL without a database), or
+// one this process starts with tests/pg.sh and stops when it exits.
+const PG = process.env.STRIPELINK_TEST_PG === '1';
+const PSQL = '/usr/lib/postgresql/15/bin/psql';
+let pgServer = process.env.STRIPELINK_TEST_PG_SERVER || null;
+let pgDbCount = 0;
+
+async function pgCluster() {
+  if (pgServer) return pgServer;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stripelink-pg-'));
+  const port = await freePort();
+  const url = execFileSync('sh', [path.join(TOP, 'tests', 'pg.sh'), 'start', dir, String(port)], { encoding: 'utf8' }).trim();
+  process.on('exit', () => {
+    try { execFileSync('sh', [path.join(TOP, 'tests', 'pg.sh'), 'stop', dir]); } catch (_) { /* gone */ }
+  });
+  pgServer = url.replace(/\/[^/]*$/, '');
+  return pgServer;
+}
+
+// One SELECT statement (json_agg can wrap it), not a script or a write.
+function isSelect(query) {
+  const q = query.trim().replace(/;\s*$/, '');
+  return /^(SELECT|WITH)\b/i.test(q) && !q.includes(';');
+}
+
+// One SELECT's rows as sqlite3 prints them: columns joined by '|', NULL
+// empty, and booleans (SQLite has none: a comparison is 1 or 0) as 1/0 —
+// psql's \gdesc says which columns are boolean.
+function psqlLikeSqlite(url, query) {
+  const q = query.trim().replace(/;\s*$/, '');
+  const types = psql(url, `${q} \\gdesc\n`).split('\n').filter(Boolean).map((l) => l.slice(l.lastIndexOf('|') + 1));
+  const out = psql(url, `${q};\n`);
+  return out.split('\n').filter((l, i, all) => l !== '' || i < all.length - 1).map((line) => {
+    const cells = line.split('|');
+    if (cells.length !== types.length) return line;   // a value with '|' in it: as printed
+    return cells.map((c, i) => (types[i] === 'boolean' ? (c === 't' ? '1' : c === 'f' ? '0' : c) : c)).join('|');
+  }).map((l) => `${l}\n`).join('');
+}
+
+function psql(url, query, extra = []) {
+  return execFileSync(PSQL, ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', ...extra, '-d', url, '-f', '-'],
+    { input: query, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+}
+
+// A fresh database on the cluster; returns its URL.
+async function pgDatabase() {
+  const server = await pgCluster();
+  const name = `t${process.pid}_${++pgDbCount}`;
+  psql(`${server}/postgres`, `CREATE DATABASE ${name};`);
+  return { name, url: `${server}/${name}` };
+}
+
+function pgDrop(name) {
+  try { psql(`${pgServer}/postgres`, `DROP DATABASE IF EXISTS ${name} WITH (FORCE);`); } catch (_) { /* gone */ }
+}
+
 // Starts the app; returns { base, dataDir, port, log(), stop(), sql() }.
 async function startApp(extraEnv = {}) {
   const port = await freePort();
   // a test may name its own data directory (a small tmpfs, a restored copy)
   const ownDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stripelink-test-'));
   const dataDir = extraEnv.STRIPELINK_DATA || ownDir;
+  // on PostgreSQL each app gets its own database, unless the test shares one
+  // between nodes (STRIPELINK_DATABASE_URL given)
+  const pgDb = PG && !extraEnv.STRIPELINK_DATABASE_URL ? await pgDatabase() : null;
   const env = {
     ...process.env,
     STRIPELINK_PORT: String(port),
@@ -46,8 +107,10 @@ async function startApp(extraEnv = {}) {
     // catch-ups and endpoint checks only when asked: suites that count the
     // requests Stripe gets see only their own (catchup.test.js turns it on)
     STRIPELINK_CATCHUP_INTERVAL: '0',
+    ...(pgDb ? { STRIPELINK_DATABASE_URL: pgDb.url } : {}),
     ...extraEnv,
   };
+  const dbUrl = env.STRIPELINK_DATABASE_URL || null;
   const child = spawn(BIN, ['run'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let logText = '';
   child.stdout.on('data', (d) => { logText += d; });
@@ -73,11 +136,39 @@ async function startApp(extraEnv = {}) {
     env,
     child,
     log: () => logText,
-    // Runs SQL against the app's database with the sqlite3 shell (test
-    // setup and inspection only; the app itself is the one writer).
+    dbUrl,
+    // Runs SQL against the app's database (test setup and inspection only;
+    // the app itself is the one writer) with the sqlite3 shell, or psql on
+    // PostgreSQL: rows as lines, columns joined by '|', either way.
     sql(query) {
+      if (dbUrl) return isSelect(query) ? psqlLikeSqlite(dbUrl, query) : psql(dbUrl, query);
       return execFileSync('sqlite3', ['-cmd', '.timeout 5000', path.join(dataDir, 'stripelink.db'), query],
         { encoding: 'utf8' });
+    },
+    // The whole database as text (to look for what must not be there).
+    dump() {
+      if (dbUrl) {
+        return execFileSync('/usr/lib/postgresql/15/bin/pg_dump', ['--no-owner', '-d', dbUrl],
+          { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+      }
+      return execFileSync('sqlite3', [path.join(dataDir, 'stripelink.db'), '.dump'],
+        { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+    },
+    // One SELECT's rows as objects (column name → value), either engine.
+    rows(query) {
+      if (dbUrl) {
+        if (!isSelect(query)) {
+          psql(dbUrl, query);
+          return [];
+        }
+        const out = psql(dbUrl, `SELECT coalesce(json_agg(x), '[]') FROM (${query.replace(/;\s*$/, '')}) x;`);
+        // SQLite has no booleans: a comparison reads 1 or 0 there
+        return JSON.parse(out.trim() || '[]').map((r) => Object.fromEntries(Object.entries(r)
+          .map(([k, v]) => [k, v === true ? 1 : v === false ? 0 : v])));
+      }
+      const out = execFileSync('sqlite3', ['-json', '-cmd', '.timeout 5000', path.join(dataDir, 'stripelink.db'), query],
+        { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+      return out.trim() ? JSON.parse(out) : [];
     },
     async stop() {
       if (child.exitCode === null) {
@@ -87,9 +178,65 @@ async function startApp(extraEnv = {}) {
         clearTimeout(t);
       }
       fs.rmSync(ownDir, { recursive: true, force: true });
+      if (pgDb) pgDrop(pgDb.name);
       // a sanitizer build reports leaks and memory errors on its stderr
       const m = SANITIZER.exec(logText);
       if (m) throw new Error(`sanitizer report from ${BIN}:\n${logText.slice(Math.max(0, m.index - 200), m.index + 4000)}`);
+    },
+  };
+}
+
+// One nginx in front of several nodes' FastCGI sockets (the two-node test
+// and benchmark). A request is passed to
+// the other node only when it could not be handed to the first (error,
+// timeout: nginx's default; a POST that reached a node is never sent twice).
+async function startUpstream(sockets) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stripelink-upstream-'));
+  const port = await freePort();
+  for (const d of ['client_body', 'fastcgi', 'proxy', 'uwsgi', 'scgi']) fs.mkdirSync(path.join(dir, d));
+  // as root, nginx's workers run as www-data, the group the sockets are shared with
+  const user = process.getuid() === 0 ? 'user www-data www-data;' : '';
+  const conf = `${user}
+worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 512; }
+http {
+    access_log off;
+    client_body_temp_path ${dir}/client_body;
+    fastcgi_temp_path ${dir}/fastcgi;
+    proxy_temp_path ${dir}/proxy;
+    uwsgi_temp_path ${dir}/uwsgi;
+    scgi_temp_path ${dir}/scgi;
+    client_max_body_size 1m;
+    client_body_buffer_size 1m;
+    upstream stripelink_nodes {
+${sockets.map((s) => `        server unix:${s} max_fails=1 fail_timeout=30s;`).join('\n')}
+    }
+    server {
+        listen 127.0.0.1:${port};
+        location / {
+            include /etc/nginx/fastcgi_params;
+            fastcgi_param HTTP_PROXY "";
+            fastcgi_pass stripelink_nodes;
+            fastcgi_next_upstream error timeout;
+            fastcgi_read_timeout 30s;
+        }
+    }
+}
+`;
+  fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
+  const child = spawn('/usr/sbin/nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: 'ignore' });
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    try { await fetch(`${base}/healthz`); break; } catch (_) { await sleep(50); }
+  }
+  return {
+    base,
+    stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -193,4 +340,4 @@ function parseCsv(text) {
   return rows;
 }
 
-module.exports = { TOP, BIN, startApp, Client, csrfOf, adminClient, setupToken, setupPath, parseCsv, freePort, sleep };
+module.exports = { TOP, BIN, PG, startUpstream, pgCluster, pgDatabase, pgDrop, psql, startApp, Client, csrfOf, adminClient, setupToken, setupPath, parseCsv, freePort, sleep };

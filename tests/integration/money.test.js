@@ -20,8 +20,6 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const path = require('node:path');
-const { execFileSync } = require('node:child_process');
 const { startApp, adminClient, parseCsv, sleep } = require('./harness');
 const { start } = require('../fake-stripe/server');
 const { fixtureObject, stripeEvent, wire, stripeHeader } = require('./events');
@@ -53,7 +51,6 @@ class Rig {
     const endpoints = await rig.ctl('GET', 'webhook_endpoints');
     rig.whsec = (Array.isArray(endpoints) ? endpoints : endpoints.data)
       .find((e) => e.url.endsWith(`/webhooks/stripe/${rig.id}`)).secret;
-    rig.dbPath = path.join(rig.app.dataDir, 'stripelink.db');
     rig.seq = 0;
     return rig;
   }
@@ -73,9 +70,9 @@ class Rig {
     return text ? JSON.parse(text) : null;
   }
 
+  // either engine (the harness reads SQLite's file or asks PostgreSQL)
   rows(query) {
-    const out = execFileSync('sqlite3', ['-json', '-cmd', '.timeout 5000', this.dbPath, query], { encoding: 'utf8' });
-    return out.trim() ? JSON.parse(out) : [];
+    return this.app.rows(query);
   }
 
   one(query) {

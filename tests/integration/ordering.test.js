@@ -13,8 +13,6 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const path = require('node:path');
-const { execFileSync } = require('node:child_process');
 const { startApp, adminClient, csrfOf, sleep } = require('./harness');
 const { fixtureObject, stripeEvent, wire, nowSeconds, stripeHeader } = require('./events');
 const { start } = require('../fake-stripe/server');
@@ -33,7 +31,6 @@ class Rig {
     rig.id = Number(/^\/apps\/stripe\/(\d+)\/resource$/.exec(res.location)[1]);
     const endpoints = await rig.ctl('GET', 'webhook_endpoints');
     rig.secret = endpoints.find((e) => e.url.endsWith(`/webhooks/stripe/${rig.id}`)).secret;
-    rig.dbPath = path.join(rig.app.dataDir, 'stripelink.db');
     return rig;
   }
 
@@ -53,9 +50,9 @@ class Rig {
     return text ? JSON.parse(text) : null;
   }
 
+  // either engine (the harness reads SQLite's file or asks PostgreSQL)
   rows(query) {
-    const out = execFileSync('sqlite3', ['-json', '-cmd', '.timeout 5000', this.dbPath, query], { encoding: 'utf8' });
-    return out.trim() ? JSON.parse(out) : [];
+    return this.app.rows(query);
   }
 
   one(query) {

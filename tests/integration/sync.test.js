@@ -308,11 +308,9 @@ class Rig {
     if (this.fake) await this.fake.close();
   }
 
-  // SQL through the sqlite3 shell, rows as objects.
+  // SQL through the sqlite3 shell or psql, rows as objects.
   q(sql) {
-    const out = execFileSync('sqlite3', ['-json', '-cmd', '.timeout 5000', this.dbPath, sql],
-      { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
-    return out.trim() ? JSON.parse(out) : [];
+    return this.app.rows(sql);
   }
 
   one(sql) {

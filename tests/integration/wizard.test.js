@@ -105,7 +105,7 @@ test('wizard: resource, mapping, editing', async (t) => {
     if (!out) return undefined;       // no row
     return out === 'NULL' ? null : JSON.parse(out);
   };
-  const resourceRows = (id) => app.sql(`SELECT resource || ':' || sync_type || ':' || (mapping IS NOT NULL)
+  const resourceRows = (id) => app.sql(`SELECT resource || ':' || sync_type || ':' || CASE WHEN mapping IS NULL THEN 0 ELSE 1 END
                                          FROM connection_resources WHERE connection_id = ${id} ORDER BY id;`)
     .trim().split('\n').filter(Boolean);
   const resourcesCell = async (id) => {
@@ -563,7 +563,7 @@ test('wizard: resource, mapping, editing', async (t) => {
     const action = `/apps/stripe/${id}/settings`;
     const noToken = await c.post(action, { create_contact: 'on' });
     assert.equal(noToken.status, 403);
-    assert.equal(app.sql(`SELECT create_contact || create_order || create_recurring FROM connections WHERE id = ${id};`).trim(), '111');
+    assert.equal(app.sql(`SELECT create_contact || '' || create_order || '' || create_recurring FROM connections WHERE id = ${id};`).trim(), '111');
     const page = await c.get(`/apps/stripe/${id}`);
     const { state } = formState(page.text, action);
     assert.deepEqual(Object.keys(state).filter((k) => k !== 'csrf').sort(), ['create_contact', 'create_order', 'create_recurring']);
@@ -571,7 +571,7 @@ test('wizard: resource, mapping, editing', async (t) => {
     const res = await c.request('POST', action, { form: state });
     assert.equal(res.status, 303);
     assert.equal(res.location, `/apps/stripe/${id}?notice=saved`);
-    assert.equal(app.sql(`SELECT create_contact || create_order || create_recurring FROM connections WHERE id = ${id};`).trim(), '101');
+    assert.equal(app.sql(`SELECT create_contact || '' || create_order || '' || create_recurring FROM connections WHERE id = ${id};`).trim(), '101');
     const after = await c.get(res.location);
     assert.match(after.text, /Settings saved\./);
     assert.equal(formState(after.text, action).state.create_order, undefined);

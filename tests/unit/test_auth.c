@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "testdb.h"
 #include "arena.h"
 #include "auth.h"
 #include "config.h"
@@ -54,7 +55,11 @@ static int setup(void **state)
 		free(fx);
 		return -1;
 	}
-	snprintf(fx->path, sizeof fx->path, "%s/test.db", fx->dir);
+	if (!testdb_make(fx->dir, fx->path, sizeof fx->path)) {
+		rmdir(fx->dir);
+		free(fx);
+		return -1;
+	}
 	sl_err e;
 	fx->deps.db = store_open(fx->path, &e);
 	if (!fx->deps.db || store_migrate(fx->deps.db))
@@ -81,6 +86,7 @@ static int teardown(void **state)
 		unlink(p);
 	}
 	rmdir(fx->dir);
+	testdb_drop(fx->dir);
 	free(fx);
 	return 0;
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "testdb.h"
 #include "arena.h"
 #include "err.h"
 #include "ledger.h"
@@ -74,7 +75,11 @@ static int setup(void **state)
 		free(fx);
 		return -1;
 	}
-	snprintf(fx->path, sizeof fx->path, "%s/test.db", fx->dir);
+	if (!testdb_make(fx->dir, fx->path, sizeof fx->path)) {
+		rmdir(fx->dir);
+		free(fx);
+		return -1;
+	}
 	sl_err e;
 	fx->db = store_open(fx->path, &e);
 	if (!fx->db || e || store_migrate(fx->db))
@@ -127,6 +132,7 @@ static int teardown(void **state)
 		unlink(p);
 	}
 	rmdir(fx->dir);
+	testdb_drop(fx->dir);
 	free(fx);
 	return 0;
 }

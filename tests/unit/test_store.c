@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "testdb.h"
 #include "arena.h"
 #include "err.h"
 #include "store.h"
@@ -41,7 +42,11 @@ static int setup(void **state)
 		free(fx);
 		return -1;
 	}
-	snprintf(fx->path, sizeof fx->path, "%s/test.db", fx->dir);
+	if (!testdb_make(fx->dir, fx->path, sizeof fx->path)) {
+		rmdir(fx->dir);
+		free(fx);
+		return -1;
+	}
 	sl_err e;
 	fx->db = store_open(fx->path, &e);
 	if (!fx->db || e || store_migrate(fx->db)) {
@@ -72,6 +77,7 @@ static int teardown(void **state)
 	store_close(fx->db);
 	arena_free(fx->a);
 	remove_db(fx->dir, fx->path);
+	testdb_drop(fx->dir);
 	free(fx);
 	return 0;
 }
@@ -97,10 +103,12 @@ static void test_migrate_twice(void **state)
 {
 	struct fixture *fx = *state;
 	assert_true(store_schema_version() >= 1);
-	assert_int_equal(user_version(fx->path), store_schema_version());
+	if (!testdb_pg())   /* PostgreSQL keeps the version in a table */
+		assert_int_equal(user_version(fx->path), store_schema_version());
 	assert_int_equal(store_migrate(fx->db), SL_OK);
 	assert_int_equal(store_migrate(fx->db), SL_OK);
-	assert_int_equal(user_version(fx->path), store_schema_version());
+	if (!testdb_pg())
+		assert_int_equal(user_version(fx->path), store_schema_version());
 	/* the built-in rows were inserted once */
 	struct field *f;
 	size_t n;
@@ -120,6 +128,16 @@ static void test_migrate_twice(void **state)
 static void test_migrate_refuses_newer_schema(void **state)
 {
 	struct fixture *fx = *state;
+	if (testdb_pg()) {
+		/* the version row says one more than this build knows */
+		char sql[160];
+		snprintf(sql, sizeof sql, "UPDATE stripelink_schema SET version = %d", store_schema_version() + 1);
+		PGconn *c = PQconnectdb(fx->path);
+		PQclear(PQexec(c, sql));
+		PQfinish(c);
+		assert_int_equal(store_migrate(fx->db), SL_ERR_DB);
+		return;
+	}
 	sqlite3 *h = NULL;
 	assert_int_equal(sqlite3_open(fx->path, &h), SQLITE_OK);
 	char sql[64];
@@ -816,6 +834,14 @@ static void test_catchup_state(void **state)
 
 static long long count_rows(const char *path, const char *sql)
 {
+	if (testdb_pg()) {
+		PGconn *c = PQconnectdb(path);
+		PGresult *r = PQexec(c, sql);
+		long long v = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) ? atoll(PQgetvalue(r, 0, 0)) : -1;
+		PQclear(r);
+		PQfinish(c);
+		return v;
+	}
 	sqlite3 *h = NULL;
 	sqlite3_stmt *st = NULL;
 	long long n = -1;
@@ -906,6 +932,138 @@ static void test_window_gte_after_failed_split(void **state)
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
+/* ---- several nodes: leases, claims, the shared rate budget ---- */
+
+/* Two nodes on one job: a claimed window is not claimed again while its
+ * lease runs; the second node splits off the older half of the widest
+ * window instead; a lease that ran out is taken over; a node's own leases
+ * end when its run starts again. */
+static void test_window_leases(void **state)
+{
+	struct fixture *fx = *state;
+	long long conn, job, held;
+	struct sync_window_row a, b, c;
+	bool mine;
+
+	assert_int_equal(store_connection_begin(fx->db, "acct_lease", "Lease", false, 1, &conn), SL_OK);
+	assert_int_equal(store_job_queue(fx->db, conn, "customer", 1, &job), SL_OK);
+	assert_int_equal(store_window_first(fx->db, job, 1000, 2000), SL_OK);
+	assert_int_equal(store_window_first(fx->db, job, 1000, 2000), SL_OK);   /* a second node: no second window */
+	assert_int_equal(store_window_claim(fx->db, fx->a, job, "node-a", 50, 80, &a), SL_OK);
+	assert_int_equal(a.created_gte, 1000);
+	assert_int_equal(a.created_lt, 2000);
+	assert_int_equal(a.oldest_seen, 2000);
+	assert_int_equal(store_window_claim(fx->db, fx->a, job, "node-b", 60, 90, &b), SL_ERR_NOT_FOUND);
+	/* node a committed a page down to 1600: node b splits [1000, 1600) */
+	assert_int_equal(store_window_advance(fx->db, a.id, "cus_x", 1600, false, 85), SL_OK);
+	assert_int_equal(store_window_split_widest(fx->db, fx->a, job, 2, "node-b", 90, &b), SL_OK);
+	assert_int_equal(b.created_gte, 1000);
+	assert_int_equal(b.created_lt, 1300);
+	long long gte;
+	assert_int_equal(store_window_gte(fx->db, a.id, &gte), SL_OK);
+	assert_int_equal(gte, 1300);                /* a's next page keeps only [1300, 2000) */
+	assert_int_equal(store_window_mine(fx->db, b.id, "node-b", &mine), SL_OK);
+	assert_true(mine);
+	assert_int_equal(store_window_mine(fx->db, b.id, "node-a", &mine), SL_OK);
+	assert_false(mine);
+	assert_int_equal(store_windows_held(fx->db, job, 70, "node-a", &held), SL_OK);
+	assert_int_equal(held, 1);                  /* b's */
+	/* node a dies: at 86 its lease (85) has run out, node b takes the window */
+	assert_int_equal(store_window_claim(fx->db, fx->a, job, "node-b", 86, 120, &c), SL_OK);
+	assert_int_equal(c.id, a.id);
+	assert_string_equal(c.cursor, "cus_x");     /* from the committed cursor */
+	assert_int_equal(store_window_mine(fx->db, a.id, "node-a", &mine), SL_OK);
+	assert_false(mine);                         /* a late page of node a is refused */
+	/* node b restarts: its own leases end at once */
+	assert_int_equal(store_windows_release(fx->db, job, "node-b"), SL_OK);
+	assert_int_equal(store_window_claim(fx->db, fx->a, job, "node-b", 87, 130, &c), SL_OK);
+	assert_int_equal(store_windows_held(fx->db, job, 87, "node-a", &held), SL_OK);
+	assert_int_equal(held, 1);
+}
+
+/* The shared budget hands out evenly spaced slots, whoever asks. */
+static void test_rate_budget(void **state)
+{
+	struct fixture *fx = *state;
+	long long slot;
+	assert_int_equal(store_rate_reserve(fx->db, "sync:test", 1000000, 50000, &slot), SL_OK);
+	assert_int_equal(slot, 1000000);
+	assert_int_equal(store_rate_reserve(fx->db, "sync:test", 1000010, 50000, &slot), SL_OK);
+	assert_int_equal(slot, 1050000);            /* another node, a moment later: the next slot */
+	assert_int_equal(store_rate_reserve(fx->db, "sync:test", 1000020, 50000, &slot), SL_OK);
+	assert_int_equal(slot, 1100000);
+	assert_int_equal(store_rate_reserve(fx->db, "sync:live", 1000020, 10000, &slot), SL_OK);
+	assert_int_equal(slot, 1000020);            /* budgets are apart */
+	assert_int_equal(store_rate_reserve(fx->db, "sync:test", 5000000, 50000, &slot), SL_OK);
+	assert_int_equal(slot, 5000000);            /* idle: no debt carried */
+}
+
+/* One node at a time sweeps a connection's catch-up. */
+static void test_catchup_lease(void **state)
+{
+	struct fixture *fx = *state;
+	long long conn;
+	bool claimed;
+	assert_int_equal(store_connection_begin(fx->db, "acct_cu", "CU", false, 1, &conn), SL_OK);
+	assert_int_equal(store_catchup_claim(fx->db, conn, "node-a", 100, 400, &claimed), SL_OK);
+	assert_true(claimed);
+	assert_int_equal(store_catchup_claim(fx->db, conn, "node-b", 200, 500, &claimed), SL_OK);
+	assert_false(claimed);
+	assert_int_equal(store_catchup_claim(fx->db, conn, "node-a", 200, 500, &claimed), SL_OK);
+	assert_true(claimed);                       /* its own, again (a restarted worker) */
+	assert_int_equal(store_catchup_release(fx->db, conn, "node-a"), SL_OK);
+	assert_int_equal(store_catchup_claim(fx->db, conn, "node-b", 201, 500, &claimed), SL_OK);
+	assert_true(claimed);
+}
+
+/* Deliveries claimed by one node's worker are passed over by another's
+ * until the claim ends. */
+static void test_outbox_claims(void **state)
+{
+	struct fixture *fx = *state;
+	struct automation_row r = {.name = "hook", .trigger = "order_created", .trigger_tag = "", .enabled = true};
+	long long aid, o1, o2;
+	struct outbox_row *due;
+	size_t n;
+	assert_int_equal(store_automation_save(fx->db, &r, NULL, 0, 1, &aid), SL_OK);
+	struct outbox_row row = {.automation_id = aid, .url = "https://x.example/h", .body = "{}",
+				 .idempotency_key = "k1", .created_at = 1000, .give_up_at = 99999};
+	assert_int_equal(store_outbox_add(fx->db, &row, &o1), SL_OK);
+	row.idempotency_key = "k2";
+	assert_int_equal(store_outbox_add(fx->db, &row, &o2), SL_OK);
+	assert_int_equal(store_outbox_due(fx->db, fx->a, 2000, 10, "node-a", 30000, &due, &n), SL_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_outbox_due(fx->db, fx->a, 2001, 10, "node-b", 30000, &due, &n), SL_OK);
+	assert_int_equal(n, 0);                     /* node a holds both */
+	struct outbox_attempt t = {.at = 2100, .status = 200, .ms = 5};
+	assert_int_equal(store_outbox_attempt(fx->db, o1, &t, "delivered", 2100), SL_OK);
+	assert_int_equal(store_outbox_unclaim(fx->db, "node-a"), SL_OK);   /* the batch ended */
+	assert_int_equal(store_outbox_due(fx->db, fx->a, 2200, 10, "node-b", 30000, &due, &n), SL_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(due[0].id, o2);
+	assert_int_equal(store_outbox_due(fx->db, fx->a, 40000, 10, "node-a", 30000, &due, &n), SL_OK);
+	assert_int_equal(n, 1);                     /* node b died: its claim ended at 32200 */
+}
+
+/* A setup token recorded by one node is good on every node until an
+ * admin exists. */
+static void test_setup_tokens(void **state)
+{
+	struct fixture *fx = *state;
+	bool valid;
+	long long uid;
+	assert_int_equal(store_setup_token_put(fx->db, "hash1", 1), SL_OK);
+	assert_int_equal(store_setup_token_put(fx->db, "hash1", 2), SL_OK);
+	assert_int_equal(store_setup_token_valid(fx->db, "hash1", &valid), SL_OK);
+	assert_true(valid);
+	assert_int_equal(store_setup_token_valid(fx->db, "hash2", &valid), SL_OK);
+	assert_false(valid);
+	assert_int_equal(store_user_create(fx->db, "admin", "x", 3, &uid), SL_OK);
+	assert_int_equal(store_setup_token_valid(fx->db, "hash1", &valid), SL_OK);
+	assert_false(valid);                        /* an admin exists */
+	assert_int_equal(store_setup_tokens_clear(fx->db), SL_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -926,6 +1084,11 @@ int main(void)
 		T(test_catchup_state),
 		T(test_prune),
 		T(test_window_gte_after_failed_split),
+		T(test_window_leases),
+		T(test_rate_budget),
+		T(test_catchup_lease),
+		T(test_outbox_claims),
+		T(test_setup_tokens),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "testdb.h"
 #include "arena.h"
 #include "err.h"
 #include "store.h"
@@ -47,7 +48,11 @@ static int setup(void **state)
 		free(fx);
 		return -1;
 	}
-	snprintf(fx->path, sizeof fx->path, "%s/test.db", fx->dir);
+	if (!testdb_make(fx->dir, fx->path, sizeof fx->path)) {
+		rmdir(fx->dir);
+		free(fx);
+		return -1;
+	}
 	sl_err e;
 	fx->reader = store_open(fx->path, &e);
 	if (!fx->reader || store_migrate(fx->reader))
@@ -73,6 +78,7 @@ static int teardown(void **state)
 		unlink(p);
 	}
 	rmdir(fx->dir);
+	testdb_drop(fx->dir);
 	free(fx);
 	return 0;
 }
