@@ -715,6 +715,7 @@ enum stmt {
 	ST_EVENT_GET,
 	ST_EVENT_PUT,
 	ST_LOG_ADD,
+	ST_LOG_ADD_QUIET,
 	ST_LOG_LIST,
 	ST_LOG_COUNT,
 	ST_LOG_GET,
@@ -975,6 +976,11 @@ static const struct {
 			 " ON CONFLICT (connection_id, event_id) DO UPDATE SET result = excluded.result", NULL},
 	[ST_LOG_ADD] = {"iittttitt", "INSERT INTO integration_log (connection_id, at, event_id, type, result, reason,"
 		       " contact_id, payload, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, coalesce(?9, 'webhook')) RETURNING id", NULL},
+	/* the same when the caller needs no id (every webhook): RETURNING costs
+	 * SQLite a buffered result row per insert */
+	[ST_LOG_ADD_QUIET] = {"iittttitt", "INSERT INTO integration_log (connection_id, at, event_id, type, result,"
+			     " reason, contact_id, payload, source)"
+			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, coalesce(?9, 'webhook'))", NULL},
 	[ST_LOG_LIST] = {"ittii", "SELECT " LOG_COLUMNS " FROM integration_log WHERE connection_id = ?1"
 			" AND (?2 IS NULL OR result = ?2) AND (?3 IS NULL OR type = ?3)"
 			" ORDER BY id DESC LIMIT ?4 OFFSET ?5", NULL},
@@ -2147,6 +2153,11 @@ sl_err store_log_add(struct store *db, const struct log_entry *l, long long *id)
 {
 	const struct db_val payload = {.type = l->payload ? DB_TEXT : DB_NULL, .s = l->payload,
 				       .len = l->payload_len};
+	if (!id)
+		return exec(db, ST_LOG_ADD_QUIET,
+			    ARGS(V(l->connection_id), V(l->at), v_opt_text(l->event_id), v_or_empty(l->type),
+				 V(l->result), v_or_empty(l->reason), v_opt_int(l->contact_id), payload,
+				 V(l->source)));
 	return query_int(db, ST_LOG_ADD,
 			 ARGS(V(l->connection_id), V(l->at), v_opt_text(l->event_id), v_or_empty(l->type),
 			      V(l->result), v_or_empty(l->reason), v_opt_int(l->contact_id), payload,
