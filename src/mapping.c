@@ -1808,19 +1808,9 @@ static int add_int(json_object *o, const char *key, int64_t n)
 	return !v || json_object_object_add(o, key, v);
 }
 
-static json_object *order_to_json(const struct change_order *o)
+/* j when nothing went wrong building it; else NULL, j freed. */
+static json_object *json_done(json_object *j, int bad)
 {
-	json_object *j = json_object_new_object();
-	int bad = !j;
-
-	if (bad)
-		return NULL;
-	bad |= add_string(j, "id", o->id);
-	bad |= add_int(j, "amount", o->amount);
-	bad |= add_int(j, "amount_refunded", o->amount_refunded);
-	bad |= add_string(j, "currency", o->currency);
-	bad |= add_string(j, "status", o->status);
-	bad |= add_string(j, "created", o->created);
 	if (bad) {
 		json_object_put(j);
 		return NULL;
@@ -1828,13 +1818,27 @@ static json_object *order_to_json(const struct change_order *o)
 	return j;
 }
 
+static json_object *order_to_json(const struct change_order *o)
+{
+	json_object *j = json_object_new_object();
+	if (!j)
+		return NULL;
+	int bad = 0;
+	bad |= add_string(j, "id", o->id);
+	bad |= add_int(j, "amount", o->amount);
+	bad |= add_int(j, "amount_refunded", o->amount_refunded);
+	bad |= add_string(j, "currency", o->currency);
+	bad |= add_string(j, "status", o->status);
+	bad |= add_string(j, "created", o->created);
+	return json_done(j, bad);
+}
+
 static json_object *recurring_to_json(const struct change_recurring *r)
 {
 	json_object *j = json_object_new_object();
-	int bad = !j;
-
-	if (bad)
+	if (!j)
 		return NULL;
+	int bad = 0;
 	bad |= add_string(j, "subscription_id", r->subscription_id);
 	bad |= add_string(j, "status", r->status);
 	bad |= add_string(j, "price_id", r->price_id);
@@ -1847,20 +1851,15 @@ static json_object *recurring_to_json(const struct change_recurring *r)
 		bad |= add_int(j, "interval_count", r->interval_count);
 	bad |= add_string(j, "current_period_end", r->current_period_end);
 	bad |= add_string(j, "canceled_at", r->canceled_at);
-	if (bad) {
-		json_object_put(j);
-		return NULL;
-	}
-	return j;
+	return json_done(j, bad);
 }
 
 static json_object *refund_to_json(const struct change_refund *r)
 {
 	json_object *j = json_object_new_object();
-	int bad = !j;
-
-	if (bad)
+	if (!j)
 		return NULL;
+	int bad = 0;
 	bad |= add_string(j, "id", r->id);
 	bad |= add_string(j, "charge_id", r->charge_id);
 	bad |= add_int(j, "amount", r->amount);
@@ -1868,20 +1867,15 @@ static json_object *refund_to_json(const struct change_refund *r)
 	bad |= add_string(j, "status", r->status);
 	if (r->created)
 		bad |= add_int(j, "created", r->created);
-	if (bad) {
-		json_object_put(j);
-		return NULL;
-	}
-	return j;
+	return json_done(j, bad);
 }
 
 static json_object *dispute_to_json(const struct change_dispute *d)
 {
 	json_object *j = json_object_new_object();
-	int bad = !j;
-
-	if (bad)
+	if (!j)
 		return NULL;
+	int bad = 0;
 	bad |= add_string(j, "id", d->id);
 	bad |= add_string(j, "charge_id", d->charge_id);
 	bad |= add_int(j, "amount", d->amount);
@@ -1890,11 +1884,7 @@ static json_object *dispute_to_json(const struct change_dispute *d)
 	bad |= add_string(j, "reason", d->reason);
 	if (d->created)
 		bad |= add_int(j, "created", d->created);
-	if (bad) {
-		json_object_put(j);
-		return NULL;
-	}
-	return j;
+	return json_done(j, bad);
 }
 
 json_object *change_set_to_json(const struct change_set *cs)
@@ -1947,11 +1937,7 @@ json_object *change_set_to_json(const struct change_set *cs)
 	bad |= add_string(j, "billing_reason", cs->billing_reason);
 	bad |= add_string(j, "skip_reason", cs->skip_reason);
 	bad |= add_string(j, "reject_reason", cs->reject_reason);
-	if (bad) {
-		json_object_put(j);
-		return NULL;
-	}
-	return j;
+	return json_done(j, bad);
 }
 
 /* The path p lacks in obj (p->text), or NULL. A null value, a short array

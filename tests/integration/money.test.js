@@ -372,16 +372,16 @@ test('money: refunds summed by id, disputes, past due, canceled, deleted custome
     const html = await rig.page(email);
     assert.match(html, /<code>cus_money_del<\/code> <span class="customer-deleted">deleted at Stripe 2023-11-17 05:55 UTC<\/span>/);
     assert.equal(await rig.netRevenue(email), '12.00 USD');
-    // a later (older) event of the customer does not undo it; the deleted stub
+    // a later (older) event of the customer does not undo it; the deleted customer
     // Stripe's API answers with is found through the link
     assert.equal((await rig.deliver(rig.event('customer.updated', customer, T0 + 400))).result, 'skipped');
     assert.equal(rig.one("SELECT deleted_at FROM stripe_customers WHERE customer_id = 'cus_money_del'"), T0 + 500);
-    const other = fixtureObject('customer', { id: 'cus_money_del2', email: 'stub@example.com', name: 'Stu B' });
+    const other = fixtureObject('customer', { id: 'cus_money_del2', email: 'second.deleted@example.com', name: 'Second Deleted' });
     await rig.apply(rig.event('customer.created', other, T0));
     await rig.apply(rig.event('customer.deleted', { id: 'cus_money_del2', object: 'customer', deleted: true }, T0 + 600));
     assert.deepEqual(rig.rows("SELECT customer_id, deleted_at FROM stripe_customers WHERE customer_id LIKE 'cus_money_del%' ORDER BY 1"),
       [{ customer_id: 'cus_money_del', deleted_at: T0 + 500 }, { customer_id: 'cus_money_del2', deleted_at: T0 + 600 }]);
-    assert.ok(rig.tags('stub@example.com').includes(tagOf('customer.deleted')));
+    assert.ok(rig.tags('second.deleted@example.com').includes(tagOf('customer.deleted')));
   });
 
   await t.test('catch-up: asks for the new types and brings refunds and disputes never delivered', async () => {
