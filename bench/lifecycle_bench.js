@@ -59,8 +59,8 @@ function load(url, secret, count, concurrency, seed) {
     const secret = (eps.data || eps)[0].secret;
     const now = Math.floor(Date.now() / 1000);
     // the Customer resource, only new records, with its default mapping; the three switches on
-    app.sql(`INSERT OR IGNORE INTO connection_resources (connection_id, resource, sync_type, mapping, created_at, updated_at)
-             VALUES (${id}, 'customer', 'new', NULL, ${now}, ${now});
+    app.sql(`INSERT INTO connection_resources (connection_id, resource, sync_type, mapping, created_at, updated_at)
+             VALUES (${id}, 'customer', 'new', NULL, ${now}, ${now}) ON CONFLICT DO NOTHING;
              UPDATE connections SET create_contact = 1, create_order = 1, create_recurring = 1 WHERE id = ${id};`);
     if (process.env.BENCH_AUTOMATIONS) {
       // three automations on "Order created" (add a tag, remove a tag, send a webhook to
