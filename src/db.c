@@ -79,8 +79,10 @@ static sl_err tx(struct db *db, int which)
 		       "one text per transaction statement");
 	if (!db->tx[which] && !(db->tx[which] = db->ops->prepare(db, text[which], "")))
 		return SL_ERR_DB;
+	/* a savepoint may wait for the next round trip; the others end one
+	 * (a release is where a job learns whether its queued writes held) */
 	bool row;
-	sl_err e = db->ops->step(db->tx[which], &row);
+	sl_err e = which == 2 ? db_run_queued(db->tx[which]) : db->ops->step(db->tx[which], &row);
 	db->ops->reset(db->tx[which]);
 	return e;
 }
@@ -141,6 +143,12 @@ sl_err db_bind(struct db_stmt *st, const struct db_val *vals, int n)
 sl_err db_step(struct db_stmt *st, bool *row)
 {
 	return st->db->ops->step(st, row);
+}
+
+sl_err db_run_queued(struct db_stmt *st)
+{
+	bool row;
+	return st->db->ops->queue ? st->db->ops->queue(st) : st->db->ops->step(st, &row);
 }
 
 bool db_column_null(struct db_stmt *st, int col) { return st->db->ops->column_null(st, col); }

@@ -84,7 +84,9 @@ void db_migrate_unlock(struct db *db);
 
 /* Transactions: begin is for writing (SQLite BEGIN IMMEDIATE; PostgreSQL
  * BEGIN plus a transaction advisory lock, so writers queue like SQLite's);
- * savepoints nest under the one name "sp". */
+ * savepoints nest under the one name "sp". On PostgreSQL begin and
+ * savepoint are queued (see db_run_queued): a failure to begin is the
+ * failure of the transaction's first read, release or commit. */
 sl_err db_begin(struct db *db);
 sl_err db_commit(struct db *db);
 sl_err db_rollback(struct db *db);
@@ -106,6 +108,15 @@ sl_err db_bind(struct db_stmt *st, const struct db_val *vals, int n);
 /* Runs the statement or fetches its next row: *row is true while a row is
  * there to read. */
 sl_err db_step(struct db_stmt *st, bool *row);
+
+/* Runs a write for its effect alone (the caller reads no row and no
+ * db_changes; a constraint it may break is handled in its SQL, ON
+ * CONFLICT). Inside a transaction an engine may queue it: PostgreSQL
+ * sends it in its pipeline and reports its failure as the failure of the
+ * next statement whose result is read (a query, db_release, db_commit);
+ * db_rollback_to and db_rollback discard it. Outside a transaction, and
+ * on SQLite, it runs at once. The caller still calls db_reset. */
+sl_err db_run_queued(struct db_stmt *st);
 
 /* Columns of the current row. Text and blob pointers are borrowed until
  * the next db_step or db_reset; NULL text reads as NULL. */

@@ -21,6 +21,7 @@ struct db_ops {
 	struct db_stmt *(*prepare)(struct db *db, const char *sql, const char *types);
 	sl_err (*bind)(struct db_stmt *st, const struct db_val *vals, int n);
 	sl_err (*step)(struct db_stmt *st, bool *row);
+	sl_err (*queue)(struct db_stmt *st);   /* NULL: step at once */
 	bool (*column_null)(struct db_stmt *st, int col);
 	long long (*column_int)(struct db_stmt *st, int col);
 	double (*column_real)(struct db_stmt *st, int col);

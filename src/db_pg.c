@@ -11,6 +11,14 @@
  * process and node queue one after another as SQLite's do
  * (read-then-write transactions stay correct) and a group commit is one
  * COMMIT with synchronous_commit on.
+ *
+ * Inside a transaction, what returns nothing the caller reads (BEGIN and
+ * its lock, SAVEPOINT, and writes run with db_run_queued) is queued in
+ * libpq's pipeline instead of costing a round trip each: the queue goes
+ * to the server with the next statement whose result is read (a query,
+ * RELEASE, COMMIT), and the first failure in it is that statement's
+ * error. A round trip is mostly two process wake-ups on this kind of
+ * machine, so a writer job costs its reads plus one.
  */
 #include "db_impl.h"
 
@@ -26,7 +34,12 @@
 
 /* advisory lock keys: migrating (session), writing (transaction) */
 #define LOCK_MIGRATE 0x73746c6d   /* "stlm" */
-#define LOCK_WRITE 0x73746c77     /* "stlw" */
+#define LOCK_WRITE_SQL "SELECT pg_advisory_xact_lock(1937009783)"   /* 0x73746c77, "stlw" */
+
+/* Commands sent in pipeline mode whose results are not read yet. */
+#define PG_QUEUE 64
+
+struct pg_stmt;
 
 struct pg_db {
 	struct db base;
@@ -34,10 +47,25 @@ struct pg_db {
 	long long changes;      /* rows changed by the last statement */
 	unsigned generation;    /* bumped when the connection is re-established */
 	unsigned next_name;     /* for prepared statement names */
+	bool in_tx;             /* between begin and commit or rollback: writes may queue */
+	int queued;             /* commands in the pipeline, results unread */
+	struct {
+		const char *sql;        /* borrowed from its statement, for the log */
+		struct pg_stmt *prep;   /* a PQsendPrepare: unmarked if it failed */
+	} queue[PG_QUEUE];
+};
+
+/* What a statement does to the transaction, read off its text. */
+enum pg_kind {
+	PG_PLAIN,
+	PG_COMMIT,        /* COMMIT: ends it; a ROLLBACK reply is a failure */
+	PG_ROLLBACK,      /* ROLLBACK: ends it; the queue's failures are moot */
+	PG_ROLLBACK_TO,   /* ROLLBACK TO sp: the queue's failures are moot */
 };
 
 struct pg_stmt {
 	struct db_stmt base;
+	enum pg_kind kind;
 	char name[24];          /* "" for a one-off statement */
 	char *sql;              /* with $n parameters */
 	unsigned prepared_in;   /* the connection generation it was prepared in; 0: never */
@@ -78,10 +106,14 @@ static sl_err fail(struct pg_db *db, const PGresult *res, const char *what)
 	return SL_ERR_DB;
 }
 
+static sl_err drain(struct pg_db *db, PGresult **keep);
+
 /* Runs a script of simple statements; SL_OK when each succeeded. */
 static sl_err run_script(struct pg_db *db, const char *script)
 {
-	sl_err e = SL_OK;
+	sl_err e = drain(db, NULL);
+	if (e)
+		return e;
 	if (!PQsendQuery(db->c, script))
 		return fail(db, NULL, "send");
 	PGresult *res;
@@ -152,9 +184,11 @@ static sl_err pg_exec(struct db *db, const char *script)
 /* Runs a one-value query; *out is the value, or NULL for no row or NULL. */
 static sl_err query_value(struct pg_db *db, const char *sql, char *out, size_t cap, bool *found)
 {
-	PGresult *res = PQexec(db->c, sql);
-	sl_err e = SL_OK;
 	*found = false;
+	sl_err e = drain(db, NULL);
+	if (e)
+		return e;
+	PGresult *res = PQexec(db->c, sql);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		e = fail(db, res, sql);
 	else if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0)) {
@@ -211,14 +245,95 @@ static void pg_migrate_unlock(struct db *db)
 	run_script(pg_of(db), sql);
 }
 
+/* ---- the pipeline ---- */
+
+/* Puts the connection in pipeline mode (it must have no result unread). */
+static sl_err pipe_on(struct pg_db *db)
+{
+	if (PQpipelineStatus(db->c) == PQ_PIPELINE_ON)
+		return SL_OK;
+	return PQenterPipelineMode(db->c) ? SL_OK : fail(db, NULL, "pipeline");
+}
+
+/* Notes one command just sent in the pipeline. */
+static sl_err queued(struct pg_db *db, int sent, const char *sql, struct pg_stmt *prep)
+{
+	if (!sent)
+		return fail(db, NULL, sql);
+	db->queue[db->queued].sql = sql;
+	db->queue[db->queued].prep = prep;
+	db->queued++;
+	return db->queued == PG_QUEUE ? drain(db, NULL) : SL_OK;
+}
+
+/* Sends a parameterless command in the pipeline. */
+static sl_err queue_text(struct pg_db *db, const char *sql)
+{
+	sl_err e = pipe_on(db);
+	return e ? e : queued(db, PQsendQueryParams(db->c, sql, 0, NULL, NULL, NULL, NULL, 0), sql, NULL);
+}
+
+static void unprepare(struct pg_stmt *st);
+
+/* Ends the pipeline: sends its sync and reads every queued result, the
+ * first failure being the error. With keep, the last command's result
+ * (a query's rows) is handed to the caller. Leaves the connection out of
+ * pipeline mode. */
+static sl_err drain(struct pg_db *db, PGresult **keep)
+{
+	if (PQpipelineStatus(db->c) == PQ_PIPELINE_OFF)
+		return SL_OK;
+	int n = db->queued;
+	db->queued = 0;
+	if (!PQpipelineSync(db->c))
+		return fail(db, NULL, "pipeline sync");
+	sl_err e = SL_OK;
+	int i = 0, nulls = 0;
+	for (;;) {
+		PGresult *res = PQgetResult(db->c);
+		if (!res) {
+			/* one NULL ends each command's results; two in a row: the connection is gone */
+			if (++nulls > 1 || PQstatus(db->c) == CONNECTION_BAD)
+				return e ? e : fail(db, NULL, "pipeline");
+			continue;
+		}
+		nulls = 0;
+		ExecStatusType s = PQresultStatus(res);
+		if (s == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			break;
+		}
+		bool ok = s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+		if (!ok && i < n && db->queue[i].prep)
+			unprepare(db->queue[i].prep);
+		if (!ok && !e)
+			e = s == PGRES_PIPELINE_ABORTED ? SL_ERR_DB : fail(db, res, i < n ? db->queue[i].sql : "pipeline");
+		if (ok && keep && i == n - 1) {
+			const char *changed = PQcmdTuples(res);
+			db->changes = changed && *changed ? atoll(changed) : 0;
+			*keep = res;
+		} else {
+			PQclear(res);
+		}
+		i++;
+	}
+	if (!PQexitPipelineMode(db->c) && !e)
+		e = fail(db, NULL, "pipeline end");
+	return e;
+}
+
+/* BEGIN and the writers' lock go with the transaction's first round trip. */
 static sl_err pg_begin(struct db *db)
 {
-	char sql[96];
-	revive(pg_of(db));
-	snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock(%d)", LOCK_WRITE);
-	sl_err e = run_script(pg_of(db), sql);
-	if (e)
-		run_script(pg_of(db), "ROLLBACK");
+	struct pg_db *p = pg_of(db);
+	revive(p);
+	sl_err e = drain(p, NULL);
+	if (!e && !(e = queue_text(p, "BEGIN")) && !(e = queue_text(p, LOCK_WRITE_SQL)))
+		p->in_tx = true;
+	if (e) {
+		drain(p, NULL);
+		run_script(p, "ROLLBACK");
+	}
 	return e;
 }
 
@@ -289,6 +404,8 @@ static struct db_stmt *pg_prepare(struct db *db, const char *sql, const char *ty
 		goto fail;
 	}
 	st->base.db = db;
+	st->kind = strcmp(sql, "COMMIT") == 0 ? PG_COMMIT : strcmp(sql, "ROLLBACK") == 0 ? PG_ROLLBACK
+		   : strcmp(sql, "ROLLBACK TO sp") == 0 ? PG_ROLLBACK_TO : PG_PLAIN;
 	snprintf(st->base.types, sizeof st->base.types, "%s", types);
 	st->base.n_params = n;
 	st->oids = calloc((size_t)n + 1, sizeof *st->oids);
@@ -358,26 +475,70 @@ static sl_err pg_bind(struct db_stmt *s, const struct db_val *vals, int n)
 	return SL_OK;
 }
 
-/* Sends the statement with its bound values and keeps its result. */
+static void unprepare(struct pg_stmt *st)
+{
+	st->prepared_in = 0;
+}
+
+/* Sends the statement in the pipeline (prepared first if need be). */
+static sl_err send_queued(struct pg_db *db, struct pg_stmt *st, bool one_off)
+{
+	sl_err e = db->queued > PG_QUEUE - 2 ? drain(db, NULL) : SL_OK;
+	if (!e)
+		e = pipe_on(db);
+	int n = st->base.n_params;
+	if (!e && one_off)
+		return queued(db, PQsendQueryParams(db->c, st->sql, n, st->oids, st->values, st->lengths,
+						    st->formats, 0), st->sql, NULL);
+	if (!e && st->prepared_in != db->generation) {
+		snprintf(st->name, sizeof st->name, "s%u", ++db->next_name);
+		st->prepared_in = db->generation;
+		e = queued(db, PQsendPrepare(db->c, st->name, st->sql, n, st->oids), st->sql, st);
+	}
+	if (!e)
+		e = queued(db, PQsendQueryPrepared(db->c, st->name, n, st->values, st->lengths, st->formats, 0),
+			   st->sql, NULL);
+	return e;
+}
+
+/* Runs the statement with its bound values and keeps its result: at once,
+ * or (commands queued) as the last of the pipeline, which it ends. */
 static sl_err run(struct pg_db *db, struct pg_stmt *st, bool one_off)
 {
 	sl_err e;
-	if (!one_off && (e = ensure_prepared(db, st)))
-		return e;
-	int n = st->base.n_params;
-	PGresult *res = one_off ? PQexecParams(db->c, st->sql, n, st->oids, st->values, st->lengths,
-					       st->formats, 0)
-				: PQexecPrepared(db->c, st->name, n, st->values, st->lengths, st->formats, 0);
-	ExecStatusType s = PQresultStatus(res);
-	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-		e = fail(db, res, st->sql);
-		PQclear(res);
-		return e;
+	PGresult *res = NULL;
+	if (st->kind == PG_ROLLBACK || st->kind == PG_ROLLBACK_TO)
+		drain(db, NULL);   /* what it undoes may have failed: that is why it runs */
+	if (st->kind == PG_COMMIT || st->kind == PG_ROLLBACK)
+		db->in_tx = false;
+	if (PQpipelineStatus(db->c) == PQ_PIPELINE_ON) {
+		if ((e = send_queued(db, st, one_off)) || (e = drain(db, &res))) {
+			PQclear(res);
+			return e;
+		}
+	} else {
+		if (!one_off && (e = ensure_prepared(db, st)))
+			return e;
+		int n = st->base.n_params;
+		res = one_off ? PQexecParams(db->c, st->sql, n, st->oids, st->values, st->lengths, st->formats, 0)
+			      : PQexecPrepared(db->c, st->name, n, st->values, st->lengths, st->formats, 0);
+		ExecStatusType s = PQresultStatus(res);
+		if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+			e = fail(db, res, st->sql);
+			PQclear(res);
+			return e;
+		}
+		const char *changed = PQcmdTuples(res);
+		db->changes = changed && *changed ? atoll(changed) : 0;
 	}
-	const char *changed = PQcmdTuples(res);
-	db->changes = changed && *changed ? atoll(changed) : 0;
+	if (st->kind == PG_COMMIT && strcmp(PQcmdStatus(res), "ROLLBACK") == 0) {
+		/* COMMIT of a transaction a failure had aborted */
+		fprintf(stderr, "stripelink: store: COMMIT: the transaction had failed and was rolled back\n");
+		PQclear(res);
+		return SL_ERR_DB;
+	}
 	st->res = res;
-	st->rows = s == PGRES_TUPLES_OK ? PQntuples(res) : 0;
+	st->rows = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : 0;
 	st->row = -1;
 	return SL_OK;
 }
@@ -388,7 +549,7 @@ static sl_err pg_step(struct db_stmt *s, bool *row)
 	struct pg_db *db = pg_of(s->db);
 	*row = false;
 	if (!st->res) {
-		if (PQtransactionStatus(db->c) == PQTRANS_IDLE)
+		if (!db->in_tx && PQtransactionStatus(db->c) == PQTRANS_IDLE)
 			revive(db);
 		sl_err e = run(db, st, s->one_off);
 		if (e)
@@ -401,6 +562,18 @@ static sl_err pg_step(struct db_stmt *s, bool *row)
 		*row = true;
 	}
 	return SL_OK;
+}
+
+/* Inside a transaction, sends a write whose result nobody reads in the
+ * pipeline and returns; outside one, runs it at once. */
+static sl_err pg_queue(struct db_stmt *s)
+{
+	struct pg_db *db = pg_of(s->db);
+	if (!db->in_tx || stmt_of(s)->kind != PG_PLAIN) {
+		bool row;
+		return pg_step(s, &row);
+	}
+	return send_queued(db, stmt_of(s), s->one_off);
 }
 
 static const char *value(struct pg_stmt *st, int col)
@@ -495,6 +668,7 @@ const struct db_ops db_pg_ops = {
 	.prepare = pg_prepare,
 	.bind = pg_bind,
 	.step = pg_step,
+	.queue = pg_queue,
 	.column_null = pg_column_null,
 	.column_int = pg_column_int,
 	.column_real = pg_column_real,

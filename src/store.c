@@ -882,6 +882,7 @@ static const struct {
 	const char *types;   /* one letter per parameter: i int, t text, b blob, r real */
 	const char *sql;     /* SQLite's spelling; ?N are the parameters */
 	const char *pg;      /* PostgreSQL's where the dialects differ; NULL: the same */
+	bool queue;          /* exec() may queue it (db_run_queued): a write nobody reads back */
 } stmts[] = {
 	[ST_PING] = {"", "SELECT 1", NULL},
 	[ST_USER_COUNT] = {"", "SELECT count(*) FROM users", NULL},
@@ -929,16 +930,16 @@ static const struct {
 	[ST_CONTACT_FIND_KEY] = {"t", "SELECT id FROM contacts WHERE email_key = ?1", NULL},
 	[ST_CONTACT_INSERT] = {"tti", "INSERT INTO contacts (email, email_key, created_at, updated_at)"
 			      " VALUES (?1, ?2, ?3, ?3) RETURNING id", NULL},
-	[ST_CONTACT_SET_FIRST] = {"iti", "UPDATE contacts SET first_name = ?2, updated_at = ?3 WHERE id = ?1", NULL},
-	[ST_CONTACT_SET_LAST] = {"iti", "UPDATE contacts SET last_name = ?2, updated_at = ?3 WHERE id = ?1", NULL},
-	[ST_CONTACT_SET_PHONE] = {"iti", "UPDATE contacts SET phone = ?2, updated_at = ?3 WHERE id = ?1", NULL},
+	[ST_CONTACT_SET_FIRST] = {"iti", "UPDATE contacts SET first_name = ?2, updated_at = ?3 WHERE id = ?1", NULL, true},
+	[ST_CONTACT_SET_LAST] = {"iti", "UPDATE contacts SET last_name = ?2, updated_at = ?3 WHERE id = ?1", NULL, true},
+	[ST_CONTACT_SET_PHONE] = {"iti", "UPDATE contacts SET phone = ?2, updated_at = ?3 WHERE id = ?1", NULL, true},
 	[ST_CONTACT_SET_EMAIL] = {"iti", "UPDATE contacts SET email = ?2, updated_at = ?3 WHERE id = ?1", NULL},
 	[ST_CONTACT_SET_VALUE] = {"itt", "INSERT INTO contact_values (contact_id, field_id, value)"
 				 " SELECT ?1, id, ?3 FROM fields WHERE key = ?2 AND builtin = 0"
-				 " ON CONFLICT (contact_id, field_id) DO UPDATE SET value = excluded.value", NULL},
+				 " ON CONFLICT (contact_id, field_id) DO UPDATE SET value = excluded.value", NULL, true},
 	[ST_TAG_INSERT] = {"t", "INSERT INTO tags (name) VALUES (?1) ON CONFLICT (name) DO NOTHING", NULL},
 	[ST_TAG_ID] = {"t", "SELECT id FROM tags WHERE name = ?1", NULL},
-	[ST_CONTACT_TAG_INSERT] = {"ii", "INSERT INTO contact_tags (contact_id, tag_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING", NULL},
+	[ST_CONTACT_TAG_INSERT] = {"ii", "INSERT INTO contact_tags (contact_id, tag_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING", NULL, true},
 	[ST_CONNECTION_GET] = {"i", "SELECT " CONNECTION_COLUMNS " FROM connections WHERE id = ?1", NULL},
 	[ST_CONNECTIONS_LIST] = {"", "SELECT " CONNECTION_COLUMNS " FROM connections WHERE status != 'pending'"
 				" ORDER BY id", NULL},
@@ -973,14 +974,14 @@ static const struct {
 	[ST_RESOURCE_DELETE] = {"it", "DELETE FROM connection_resources WHERE connection_id = ?1 AND resource = ?2", NULL},
 	[ST_EVENT_GET] = {"it", "SELECT result FROM stripe_events WHERE connection_id = ?1 AND event_id = ?2", NULL},
 	[ST_EVENT_PUT] = {"itt", "INSERT INTO stripe_events (connection_id, event_id, result) VALUES (?1, ?2, ?3)"
-			 " ON CONFLICT (connection_id, event_id) DO UPDATE SET result = excluded.result", NULL},
+			 " ON CONFLICT (connection_id, event_id) DO UPDATE SET result = excluded.result", NULL, true},
 	[ST_LOG_ADD] = {"iittttitt", "INSERT INTO integration_log (connection_id, at, event_id, type, result, reason,"
 		       " contact_id, payload, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, coalesce(?9, 'webhook')) RETURNING id", NULL},
 	/* the same when the caller needs no id (every webhook): RETURNING costs
 	 * SQLite a buffered result row per insert */
 	[ST_LOG_ADD_QUIET] = {"iittttitt", "INSERT INTO integration_log (connection_id, at, event_id, type, result,"
 			     " reason, contact_id, payload, source)"
-			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, coalesce(?9, 'webhook'))", NULL},
+			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, coalesce(?9, 'webhook'))", NULL, true},
 	[ST_LOG_LIST] = {"ittii", "SELECT " LOG_COLUMNS " FROM integration_log WHERE connection_id = ?1"
 			" AND (?2 IS NULL OR result = ?2) AND (?3 IS NULL OR type = ?3)"
 			" ORDER BY id DESC LIMIT ?4 OFFSET ?5", NULL},
@@ -993,16 +994,16 @@ static const struct {
 	[ST_VERSION_PUT] = {"ti", "INSERT INTO object_versions (object_id, version) VALUES (?1, ?2)"
 			   " ON CONFLICT (object_id) DO UPDATE SET version = max(version, excluded.version)",
 		/* pg */ "INSERT INTO object_versions (object_id, version) VALUES (?1, ?2) ON CONFLICT (object_id)"
-		" DO UPDATE SET version = greatest(object_versions.version, excluded.version)"},
+		" DO UPDATE SET version = greatest(object_versions.version, excluded.version)", true},
 	[ST_LINK_GET] = {"t", "SELECT contact_id FROM stripe_customers WHERE customer_id = ?1", NULL},
 	[ST_LINK_PUT] = {"ti", "INSERT INTO stripe_customers (customer_id, contact_id) VALUES (?1, ?2)"
-			" ON CONFLICT (customer_id) DO UPDATE SET contact_id = excluded.contact_id", NULL},
+			" ON CONFLICT (customer_id) DO UPDATE SET contact_id = excluded.contact_id", NULL, true},
 	[ST_ORDER_UPSERT] = {"tiiiittti", "INSERT INTO orders (stripe_id, connection_id, contact_id, amount, amount_refunded,"
 			    " currency, status, created, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
 			    " ON CONFLICT (stripe_id) DO UPDATE SET contact_id = excluded.contact_id,"
 			    " amount = excluded.amount, amount_refunded = excluded.amount_refunded,"
 			    " currency = excluded.currency, status = excluded.status,"
-			    " created = coalesce(excluded.created, orders.created), updated_at = excluded.updated_at", NULL},
+			    " created = coalesce(excluded.created, orders.created), updated_at = excluded.updated_at", NULL, true},
 	[ST_ORDER_REFUND] = {"titi", "UPDATE orders SET amount_refunded = ?2, status = ?3, updated_at = ?4 WHERE stripe_id = ?1", NULL},
 	[ST_RECURRING_UPSERT] = {"tiitttittiti", "INSERT INTO recurring_payments (subscription_id, connection_id, contact_id, status,"
 				" price_id, product, amount, currency, interval, interval_count, current_period_end,"
@@ -1016,7 +1017,7 @@ static const struct {
 				" interval_count = coalesce(excluded.interval_count, recurring_payments.interval_count),"
 				" current_period_end = coalesce(excluded.current_period_end,"
 				" recurring_payments.current_period_end),"
-				" updated_at = excluded.updated_at", NULL},
+				" updated_at = excluded.updated_at", NULL, true},
 	[ST_COUNTS] = {"i", "SELECT (SELECT count(*) FROM contacts c WHERE EXISTS (SELECT 1 FROM contact_tags ct"
 		      "   JOIN tags t ON t.id = ct.tag_id WHERE ct.contact_id = c.id AND t.name = 'stripe-integration')),"
 		      " (SELECT count(*) FROM orders WHERE connection_id = ?1),"
@@ -1188,7 +1189,7 @@ static const struct {
 	[ST_WINDOW_GTE] = {"i", "SELECT created_gte FROM sync_windows WHERE id = ?1", NULL},
 	[ST_PENDING_PUT] = {"ittbii", "INSERT INTO pending_events (connection_id, event_id, customer_id, payload, received_at, next_try)"
 			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (connection_id, event_id) DO NOTHING", NULL},
-	[ST_PENDING_DELETE] = {"it", "DELETE FROM pending_events WHERE connection_id = ?1 AND event_id = ?2", NULL},
+	[ST_PENDING_DELETE] = {"it", "DELETE FROM pending_events WHERE connection_id = ?1 AND event_id = ?2", NULL, true},
 	/* due: what it waits for is there now (its customer is linked; for a refund
 	 * or a dispute, customer_id holds the charge: its order exists), or the
 	 * wait is over (oldest first) */
@@ -1446,14 +1447,14 @@ static struct db_stmt *bound(struct store *db, enum stmt s, const struct db_val 
 	return st;
 }
 
-/* Runs a statement for its effect. */
+/* Runs a statement for its effect (queued where its row says so). */
 static sl_err exec(struct store *db, enum stmt s, const struct db_val *vals, int n)
 {
 	struct db_stmt *st = bound(db, s, vals, n);
 	if (!st)
 		return SL_ERR_DB;
 	bool row;
-	sl_err e = db_step(st, &row);
+	sl_err e = stmts[s].queue ? db_run_queued(st) : db_step(st, &row);
 	db_reset(st);
 	return e;
 }
@@ -1625,7 +1626,18 @@ sl_err store_rollback(struct store *db)
 	return db_rollback(db->db);
 }
 sl_err store_savepoint(struct store *db) { return db_savepoint(db->db); }
-sl_err store_release(struct store *db) { return db_release(db->db); }
+/* A release that fails (a write queued in the savepoint failed) rolls the
+ * savepoint back, so the caller's transaction goes on without it. */
+sl_err store_release(struct store *db)
+{
+	sl_err e = db_release(db->db);
+	if (e) {
+		db->n_tags = 0;
+		if (!db_rollback_to(db->db))
+			db_release(db->db);
+	}
+	return e;
+}
 
 sl_err store_rollback_to(struct store *db)
 {
