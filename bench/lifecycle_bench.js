@@ -12,6 +12,8 @@
 //   BENCH_PERF=/tmp/w.data node bench/lifecycle_bench.js    (perf record of the worker at c16;
 //                                                            then perf report -i /tmp/w.data)
 //   BENCH_STRACE=/tmp/w.txt node bench/lifecycle_bench.js   (strace -c of the worker at c16: system calls)
+//   BENCH_SENDS=/tmp/s.txt node bench/lifecycle_bench.js    (every sendto of the worker's threads at c16:
+//                                                            round trips to PostgreSQL per thread and event)
 //   BENCH_AUTOMATIONS=1 ...                                  (with three automations on "Order created")
 'use strict';
 const path = require('node:path');
@@ -145,7 +147,10 @@ function load(url, secret, count, concurrency, seed) {
       const perf = process.env.BENCH_PERF && conc === 16
         ? spawn('perf', ['record', '-F', '1999', '-g', '-p', worker, '-o', process.env.BENCH_PERF], { stdio: 'ignore' })
         : process.env.BENCH_STRACE && conc === 16
-          ? spawn('strace', ['-c', '-f', '-p', worker, '-o', process.env.BENCH_STRACE], { stdio: 'ignore' }) : null;
+          ? spawn('strace', ['-c', '-f', '-p', worker, '-o', process.env.BENCH_STRACE], { stdio: 'ignore' })
+          : process.env.BENCH_SENDS && conc === 16
+            ? spawn('strace', ['-f', '-qq', '-s', '400', '-e', 'trace=sendto', '-p', worker, '-o', process.env.BENCH_SENDS], { stdio: 'ignore' })
+            : null;
       if (perf) await new Promise((r) => setTimeout(r, 500));
       const r = await load(url, secret, count, conc, seed++);
       if (perf) {

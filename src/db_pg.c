@@ -61,6 +61,7 @@ enum pg_kind {
 	PG_COMMIT,        /* COMMIT: ends it; a ROLLBACK reply is a failure */
 	PG_ROLLBACK,      /* ROLLBACK: ends it; the queue's failures are moot */
 	PG_ROLLBACK_TO,   /* ROLLBACK TO sp: the queue's failures are moot */
+	PG_RELEASE,       /* RELEASE sp: ends a round trip if writes are queued */
 };
 
 struct pg_stmt {
@@ -405,7 +406,8 @@ static struct db_stmt *pg_prepare(struct db *db, const char *sql, const char *ty
 	}
 	st->base.db = db;
 	st->kind = strcmp(sql, "COMMIT") == 0 ? PG_COMMIT : strcmp(sql, "ROLLBACK") == 0 ? PG_ROLLBACK
-		   : strcmp(sql, "ROLLBACK TO sp") == 0 ? PG_ROLLBACK_TO : PG_PLAIN;
+		   : strcmp(sql, "ROLLBACK TO sp") == 0 ? PG_ROLLBACK_TO
+		   : strcmp(sql, "RELEASE sp") == 0 ? PG_RELEASE : PG_PLAIN;
 	snprintf(st->base.types, sizeof st->base.types, "%s", types);
 	st->base.n_params = n;
 	st->oids = calloc((size_t)n + 1, sizeof *st->oids);
@@ -511,6 +513,10 @@ static sl_err run(struct pg_db *db, struct pg_stmt *st, bool one_off)
 		drain(db, NULL);   /* what it undoes may have failed: that is why it runs */
 	if (st->kind == PG_COMMIT || st->kind == PG_ROLLBACK)
 		db->in_tx = false;
+	/* a release with nothing queued before it cannot learn of a failure:
+	 * every result in its savepoint was read. It goes with the next trip. */
+	if (st->kind == PG_RELEASE && db->in_tx && PQpipelineStatus(db->c) == PQ_PIPELINE_OFF)
+		return send_queued(db, st, one_off);
 	if (PQpipelineStatus(db->c) == PQ_PIPELINE_ON) {
 		if ((e = send_queued(db, st, one_off)) || (e = drain(db, &res))) {
 			PQclear(res);

@@ -151,8 +151,8 @@ sl_err ingest_apply(struct store *db, struct ingest_item *it, long long now)
 	if (it->effect == EFFECT_REFUND || it->effect == EFFECT_DISPUTE)
 		return apply_money(db, it, now);
 	if (cs->object_id) {
-		long long version;
-		if ((e = store_object_version(db, cs->object_id, &version)))
+		long long version = it->applied;
+		if (!it->applied_known && (e = store_object_version(db, cs->object_id, &version)))
 			return e;
 		if (version > it->version)
 			return apply_stale(db, it, now);

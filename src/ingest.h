@@ -37,6 +37,9 @@ struct ingest_item {
 	bool history;                  /* from a historical sync: automations fire only if ticked */
 	enum event_effect effect;      /* a refund or dispute (cs holds it, not a contact), a
 					  deleted customer; EFFECT_NONE otherwise */
+	bool applied_known;            /* applied is cs->object_id's applied version, read in
+					  this transaction: not asked again */
+	long long applied;             /* -1: none */
 	/* out */
 	long long contact_id;          /* 0 when none */
 	bool contact_created;

@@ -830,6 +830,8 @@ enum stmt {
 	ST_CONTACT_LINKS,
 	ST_CONTACT_DISPUTES,
 	ST_RECURRING_CANCELED_AT,
+	ST_AUTOMATION_TRIGGERS,
+	ST_EVENT_STATE,
 	ST__MAX
 };
 
@@ -1262,6 +1264,12 @@ static const struct {
 				" FROM disputes d JOIN orders o ON o.stripe_id = d.charge_id WHERE o.contact_id = ?1"
 				" ORDER BY d.created, d.dispute_id LIMIT 200", NULL},
 	[ST_RECURRING_CANCELED_AT] = {"tt", "UPDATE recurring_payments SET canceled_at = ?2 WHERE subscription_id = ?1", NULL},
+	[ST_AUTOMATION_TRIGGERS] = {"", "SELECT DISTINCT trigger FROM automations WHERE enabled = 1", NULL},
+	/* a writer job's two first questions in one round trip */
+	[ST_EVENT_STATE] = {"itttt", "SELECT (SELECT result FROM stripe_events WHERE connection_id = ?1 AND event_id = ?2),"
+				   " coalesce((SELECT version FROM object_versions WHERE object_id = ?3), -1),"
+				   " EXISTS (SELECT 1 FROM pending_events WHERE customer_id = ?4 AND connection_id = ?1),"
+				   " EXISTS (SELECT 1 FROM pending_events WHERE customer_id = ?5 AND connection_id = ?1)", NULL},
 	/* several nodes: a sync run claims windows (an unleased one, else the
 	 * older half of the widest) and holds each by a lease it renews per page */
 	[ST_WINDOW_FIRST] = {"iii", "INSERT INTO sync_windows (job_id, created_gte, created_lt) SELECT ?1, ?2, ?3"
@@ -1321,6 +1329,8 @@ _Static_assert(ST__MAX <= DB_SLOTS, "the statement cache has a slot for every st
 
 #define TAG_CACHE 32
 #define TAG_CACHE_NAME 64
+#define TRIGGER_CACHE 16
+#define TRIGGER_NAME 32
 
 struct store {
 	struct db *db;
@@ -1331,6 +1341,13 @@ struct store {
 		long long id;
 	} tags[TAG_CACHE];
 	size_t n_tags;
+	/* the triggers of the enabled automations, read once per transaction
+	 * (an event that fires none costs no query): -1 unread, or outside a
+	 * transaction; TRIGGER_CACHE + 1: too many to keep, ask each time.
+	 * Saving an automation in the transaction forgets them. */
+	bool in_tx;
+	int n_triggers;
+	char triggers[TRIGGER_CACHE][TRIGGER_NAME];
 };
 
 /* ---- binding: values are made by V() from their C type, counted by ARGS() ---- */
@@ -1617,12 +1634,26 @@ out:
 	return e;
 }
 
-sl_err store_begin(struct store *db) { return db_begin(db->db); }
-sl_err store_commit(struct store *db) { return db_commit(db->db); }
+sl_err store_begin(struct store *db)
+{
+	db->n_triggers = -1;
+	sl_err e = db_begin(db->db);
+	db->in_tx = !e;
+	return e;
+}
+
+sl_err store_commit(struct store *db)
+{
+	db->in_tx = false;
+	db->n_triggers = -1;
+	return db_commit(db->db);
+}
 
 sl_err store_rollback(struct store *db)
 {
 	db->n_tags = 0;
+	db->in_tx = false;
+	db->n_triggers = -1;
 	return db_rollback(db->db);
 }
 sl_err store_savepoint(struct store *db) { return db_savepoint(db->db); }
@@ -1633,6 +1664,7 @@ sl_err store_release(struct store *db)
 	sl_err e = db_release(db->db);
 	if (e) {
 		db->n_tags = 0;
+		db->n_triggers = -1;
 		if (!db_rollback_to(db->db))
 			db_release(db->db);
 	}
@@ -1642,6 +1674,7 @@ sl_err store_release(struct store *db)
 sl_err store_rollback_to(struct store *db)
 {
 	db->n_tags = 0;
+	db->n_triggers = -1;
 	sl_err e = db_rollback_to(db->db);
 	return e ? e : db_release(db->db);
 }
@@ -2080,6 +2113,28 @@ sl_err store_event_result(struct store *db, struct arena *a, long long connectio
 {
 	static const struct col one[] = {{COL_TEXT, 0}};
 	return query_row(db, ST_EVENT_GET, ARGS(V(connection_id), V(event_id)), COLS(one), a, result);
+}
+
+sl_err store_event_state(struct store *db, struct arena *a, long long connection_id,
+			 const char *event_id, const struct event_keys *k, struct event_state *out)
+{
+	struct db_stmt *st = bound(db, ST_EVENT_STATE, ARGS(V(connection_id), V(event_id), v_text(k->object_id),
+							  v_text(k->customer_id), v_text(k->charge_id)));
+	if (!st)
+		return SL_ERR_DB;
+	bool row;
+	sl_err e = db_step(st, &row);
+	*out = (struct event_state){.version = -1};
+	if (!e && row) {
+		const char *t = db_column_text(st, 0);
+		out->version = db_column_int(st, 1);
+		out->customer_waits = db_column_int(st, 2) != 0;
+		out->charge_waits = db_column_int(st, 3) != 0;
+		if (t && !(out->result = arena_strdup(a, t)))
+			e = SL_ERR_NOMEM;
+	}
+	db_reset(st);
+	return e;
 }
 
 sl_err store_event_put(struct store *db, long long connection_id, const char *event_id,
@@ -2726,6 +2781,7 @@ sl_err store_automation_save(struct store *db, const struct automation_row *r,
 {
 	long long the_id = r->id;
 	sl_err e;
+	db->n_triggers = -1;
 	if (r->id)
 		e = exec_changed(db, ST_AUTOMATION_UPDATE,
 				 ARGS(V(r->id), V(r->name), V(r->trigger), v_or_empty(r->trigger_tag),
@@ -2744,11 +2800,13 @@ sl_err store_automation_save(struct store *db, const struct automation_row *r,
 
 sl_err store_automation_delete(struct store *db, long long id)
 {
+	db->n_triggers = -1;
 	return exec_changed(db, ST_AUTOMATION_DELETE, ARGS(V(id)));
 }
 
 sl_err store_automation_enable(struct store *db, long long id, bool enabled)
 {
+	db->n_triggers = -1;
 	return exec_changed(db, ST_AUTOMATION_ENABLE, ARGS(V(id), V(enabled)));
 }
 
@@ -2965,16 +3023,54 @@ sl_err store_automations_list(struct store *db, struct arena *a, struct automati
 			  n);
 }
 
+/* Whether an enabled automation may have trigger, from the transaction's
+ * trigger set (read on first use); true when it is not kept. */
+static sl_err trigger_used(struct store *db, const char *trigger, bool *used)
+{
+	*used = true;
+	if (!db->in_tx)
+		return SL_OK;
+	if (db->n_triggers < 0) {
+		struct db_stmt *st = bound(db, ST_AUTOMATION_TRIGGERS, NO_ARGS);
+		if (!st)
+			return SL_ERR_DB;
+		bool row;
+		sl_err e;
+		int n = 0;
+		while (!(e = db_step(st, &row)) && row) {
+			const char *t = db_column_text(st, 0);
+			if (n < TRIGGER_CACHE && t && strlen(t) < TRIGGER_NAME)
+				snprintf(db->triggers[n], TRIGGER_NAME, "%s", t);
+			n++;
+		}
+		db_reset(st);
+		if (e)
+			return e;
+		db->n_triggers = n > TRIGGER_CACHE ? TRIGGER_CACHE + 1 : n;
+	}
+	if (db->n_triggers > TRIGGER_CACHE)
+		return SL_OK;
+	*used = false;
+	for (int i = 0; i < db->n_triggers && !*used; i++)
+		*used = strcmp(db->triggers[i], trigger) == 0;
+	return SL_OK;
+}
+
 sl_err store_automations_for(struct store *db, struct arena *a, const char *trigger,
 			     const char *tag, struct automation_row **out, size_t *n)
 {
+	bool used;
+	sl_err e = trigger_used(db, trigger, &used);
+	*out = NULL;
+	*n = 0;
+	if (e || !used)
+		return e;
 	struct db_stmt *st = bound(db, ST_AUTOMATIONS_FOR, ARGS(V(trigger), V(tag)));
 	if (!st)
 		return SL_ERR_DB;
 	size_t cap = 0, count = 0, act_cap = 0;
 	struct automation_row *items = NULL;
 	bool row;
-	sl_err e;
 	const int n_automation = (int)(sizeof automation_cols / sizeof automation_cols[0]);
 	while (!(e = db_step(st, &row)) && row) {
 		long long id = db_column_int(st, 0);

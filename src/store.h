@@ -251,6 +251,25 @@ sl_err store_resource_delete(struct store *db, long long connection_id, const ch
 
 /* The recorded result of an event id ("processed", "failed", ...), from the
  * arena; SL_ERR_NOT_FOUND when the event is new. */
+/* What a writer job asks before it applies an event, asked in one round
+ * trip: of the ids the event names (each may be NULL)... */
+struct event_keys {
+	const char *object_id;
+	const char *customer_id;
+	const char *charge_id;
+};
+
+/* ...the event's recorded result, the object's applied version, and
+ * whether events of the connection wait for the customer or the charge. */
+struct event_state {
+	const char *result;      /* NULL: never received; in the caller's arena */
+	long long version;       /* -1: none applied (or no object id) */
+	bool customer_waits;
+	bool charge_waits;
+};
+
+sl_err store_event_state(struct store *db, struct arena *a, long long connection_id,
+			 const char *event_id, const struct event_keys *k, struct event_state *out);
 sl_err store_event_result(struct store *db, struct arena *a, long long connection_id,
 			  const char *event_id, const char **result);
 /* Records (or updates) an event id's result. */

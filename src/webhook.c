@@ -105,17 +105,14 @@ static void complete_inline(struct store *db, const struct delivery *d, const ch
 /* A same-second tie (refetch.h) is not applied as it came: in this
  * transaction it is recorded as waiting for the sync worker to fetch its
  * object. *waiting says whether it was one. */
-static sl_err tie_wait(struct store *db, struct delivery *d, bool *waiting)
+static sl_err tie_wait(struct store *db, struct delivery *d, long long applied, bool *waiting)
 {
 	const struct change_set *cs = d->item.cs;
-	long long applied;
 	sl_err e;
 	*waiting = false;
-	if (!d->mapped || d->fetched || !cs->object_id)
-		return SL_OK;
-	if ((e = store_object_version(db, cs->object_id, &applied)) ||
+	if (!d->mapped || d->fetched || !cs->object_id ||
 	    !refetch_is_tie(d->ev->resource, applied, d->created))
-		return e;
+		return SL_OK;
 	*waiting = true;
 	d->result = "waiting";
 	/* in d, not the job's arena: the answer is written after the job */
@@ -150,11 +147,23 @@ static sl_err delivery_job(struct store *db, void *arg)
 		return log_delivery(db, d, false);
 	}
 	a = arena_new();
-	const char *prior = NULL;
-	e = store_event_result(db, a, d->connection_id, d->event_id, &prior);
-	if (e && e != SL_ERR_NOT_FOUND)
+	if (!a)
+		return SL_ERR_NOMEM;
+	/* the event's record, its object's applied version and whether events
+	 * wait for its customer or charge, in one round trip: nothing before
+	 * their use below writes them */
+	const struct change_set *ks = d->mapped ? d->item.cs : NULL;
+	const struct event_keys keys = {
+		.object_id = ks ? ks->object_id : NULL,
+		.customer_id = ks ? ks->customer_id : NULL,
+		.charge_id = ks && ks->object_type && !strcmp(ks->object_type, "charge") ? ks->order.id : NULL,
+	};
+	struct event_state st;
+	e = store_event_state(db, a, d->connection_id, d->event_id, &keys, &st);
+	if (e)
 		goto out;
-	bool seen = e == SL_OK;
+	const char *prior = st.result;
+	bool seen = prior != NULL;
 	bool replayable = seen && (!strcmp(prior, "skipped") || !strcmp(prior, "failed"));
 	if (d->completing && !(seen && !strcmp(prior, "waiting"))) {
 		/* completed already (or never recorded): only forget the wait */
@@ -201,7 +210,7 @@ static sl_err delivery_job(struct store *db, void *arg)
 		goto out;
 	}
 	bool tie;
-	if ((e = tie_wait(db, d, &tie)) || tie)
+	if ((e = tie_wait(db, d, st.version, &tie)) || tie)
 		goto out;
 	if (d->skip_reason) {
 		d->result = "skipped";
@@ -210,6 +219,8 @@ static sl_err delivery_job(struct store *db, void *arg)
 		d->result = "ignored";
 		d->reason = "this event type is not used by the integration";
 	} else if (d->mapped) {
+		d->item.applied = st.version;
+		d->item.applied_known = true;
 		if ((e = ingest_apply(db, &d->item, d->now)))
 			goto out;
 		d->contact_id = d->item.contact_id;
@@ -227,11 +238,12 @@ static sl_err delivery_job(struct store *db, void *arg)
 	if ((e = log_delivery(db, d, strcmp(d->result, "skipped") == 0)))
 		goto out;
 	/* this event linked its customer: what waits for it applies now */
-	if (d->mapped && !d->completing && d->conn && d->item.contact_id && d->item.cs->customer_id)
+	if (st.customer_waits && d->mapped && !d->completing && d->conn && d->item.contact_id &&
+	    d->item.cs->customer_id)
 		complete_inline(db, d, d->item.cs->customer_id);
 	/* this event made its charge's order: the refunds and disputes waiting
 	 * for that charge apply now */
-	if (d->mapped && !d->completing && d->conn && charge_order_made(&d->item))
+	if (st.charge_waits && d->mapped && !d->completing && d->conn && charge_order_made(&d->item))
 		complete_inline(db, d, d->item.cs->order.id);
 out:
 	arena_free(a);
