@@ -53,7 +53,7 @@ struct run {
 	const struct mapping *mapping;   /* borrowed, read-only */
 	const char *key;                 /* the connection's secret key */
 	bool create_contact, create_order, create_recurring;
-	struct ratelimit *limiter;       /* the worker's, for this key's mode */
+	struct ratelimit *limiter;       /* the worker's, for this account and mode (borrowed) */
 	pthread_mutex_t lock;
 	bool halt;                       /* a window failed, or paused/cancelled/stopped */
 	sl_err failure;                  /* first failure */
@@ -485,7 +485,7 @@ sl_err sync_run_job(const struct sync_env *env, long long job_id)
 	r.create_contact = c.create_contact;
 	r.create_order = c.create_order;
 	r.create_recurring = c.create_recurring;
-	r.limiter = c.livemode ? env->limit_live : env->limit_test;
+	r.limiter = ratelimits_for(env->limits, c.account_id, c.livemode);
 	struct resource_row res;
 	if (store_resource_get(db, a, c.id, job.resource, &res) == SL_OK && res.mapping)
 		m = mapping_from_json(res.mapping, NULL);
@@ -585,16 +585,15 @@ out:
 
 void sync_worker_loop(const struct sync_env *env_in, int poll_ms)
 {
-	/* one budget per mode for the worker's life: jobs one after another
-	 * (or a resumed one) share it instead of starting afresh */
-	struct ratelimit live, test;
+	/* one budget per account and mode for the worker's life: jobs one
+	 * after another (or a resumed one) share it instead of starting afresh */
 	struct sync_env with_limits = *env_in;
-	bool own_limits = !env_in->limit_live || !env_in->limit_test;   /* else the caller's, shared */
-	if (own_limits) {
-		ratelimit_init(&live, env_in->rate_live);
-		ratelimit_init(&test, env_in->rate_test);
-		with_limits.limit_live = &live;
-		with_limits.limit_test = &test;
+	struct ratelimits *own = NULL;   /* when the caller lends none */
+	if (!with_limits.limits)
+		with_limits.limits = own = ratelimits_new(env_in->rate_live, env_in->rate_test, NULL);
+	if (!with_limits.limits) {
+		fprintf(stderr, "stripelink-sync: %s\n", err_name(SL_ERR_NOMEM));
+		return;
 	}
 	const struct sync_env *env = &with_limits;
 	struct arena *a = arena_new();
@@ -603,6 +602,7 @@ void sync_worker_loop(const struct sync_env *env_in, int poll_ms)
 	if (!db) {
 		fprintf(stderr, "stripelink-sync: cannot open the database: %s\n", err_name(e));
 		arena_free(a);
+		ratelimits_free(own);
 		return;
 	}
 	while (!*env->stop) {
@@ -624,8 +624,5 @@ void sync_worker_loop(const struct sync_env *env_in, int poll_ms)
 	}
 	store_close(db);
 	arena_free(a);
-	if (own_limits) {
-		ratelimit_destroy(&live);
-		ratelimit_destroy(&test);
-	}
+	ratelimits_free(own);
 }

@@ -841,7 +841,7 @@ test('historical sync at the default test-key rate: webhook ordering, pause, res
     const id = await rig.addResource('customer');
     await rig.waitJob(id);
     rig.assertJob(id, model.apply('customer', await listAll(rig.fake, 'customer')));
-    assert.match(rig.app.log(), /stripelink-sync: ready \(rate 20\/s live, 10\/s test, 4 windows\)/);
+    assert.match(rig.app.log(), /stripelink-sync: ready \(rate 20\/s live, 10\/s test per account, 4 windows\)/);
   });
 
   await t.test('a newer webhook that lands before the sync reaches its object is not overwritten', async () => {
