@@ -27,6 +27,7 @@ struct ratelimits;
 
 #define SYNC_PAGE_SIZE 100
 #define SYNC_WINDOWS 4
+#define SYNC_ACCOUNTS_AT_ONCE 4   /* jobs of different accounts (or modes) a worker runs at once */
 #define SYNC_HISTORICAL_TAG "stripe-integration-historical"
 
 struct sync_env {
@@ -52,7 +53,10 @@ struct sync_env {
  * only when the job could not be run at all. */
 sl_err sync_run_job(const struct sync_env *env, long long job_id);
 
-/* Runs queued jobs until env->stop is set; polls every poll_ms. Uses
+/* Runs queued jobs until env->stop is set; polls every poll_ms. Jobs of
+ * different Stripe accounts (or modes) run side by side, up to
+ * SYNC_ACCOUNTS_AT_ONCE, each at its account's rate; one account's jobs
+ * run one after another, oldest first (running ones first). Uses
  * env->limits when set, else a table of its own (per process, freed on
  * return). */
 void sync_worker_loop(const struct sync_env *env, int poll_ms);
