@@ -147,7 +147,7 @@ static const char *failure_words(sl_err e, const struct stripe_error *err, struc
 struct target {
 	struct connection_row c;
 	char *key;                      /* wipe and free */
-	struct stripe_client *client;   /* paced by the connection's mode */
+	struct stripe_client *client;   /* paced by the connection's account and mode */
 };
 
 static sl_err target_open(const struct catchup_env *env, struct store *db, struct arena *a,
@@ -162,7 +162,7 @@ static sl_err target_open(const struct catchup_env *env, struct store *db, struc
 	if (!(t->key = crypto_open(env->secret_key, t->c.key_sealed)))
 		return SL_ERR_INVALID;
 	struct stripe_options o = {5000, 30000, 4, 8000, pace,
-				   t->c.livemode ? env->limit_live : env->limit_test};
+				   ratelimits_for(env->limits, t->c.account_id, t->c.livemode)};
 	if (!(t->client = stripe_client_new(env->stripe_api, &o)))
 		return SL_ERR_NOMEM;
 	return SL_OK;

@@ -8,8 +8,9 @@
  * path (webhook_ingest_trusted): event ids already recorded change nothing.
  * Each page's progress is committed, so a killed worker resumes the sweep;
  * the cursor moves only when a sweep has seen everything down to its lower
- * bound. Every request waits its turn at the historical sync's limiter (the
- * account's budget is shared).
+ * bound. Every request waits its turn at the historical sync's limiter of
+ * the connection's Stripe account and mode (the account's budget is
+ * shared).
  *
  * The endpoint check asks Stripe for the connection's webhook endpoint and
  * records what the app page shows: enabled, disabled, deleted, the key
@@ -23,7 +24,7 @@
 #include "err.h"
 
 struct writer;
-struct ratelimit;
+struct ratelimits;
 
 #define CATCHUP_PAGE_SIZE 100
 #define CATCHUP_UNDELIVERED_PAGES 10      /* counts at most this many pages of them */
@@ -34,8 +35,8 @@ struct catchup_env {
 	const char *stripe_api;
 	const unsigned char *secret_key;   /* CRYPTO_KEY_LEN bytes, borrowed */
 	struct writer *writer;             /* the worker's writer, borrowed */
-	struct ratelimit *limit_live;      /* the historical sync's limiters, borrowed */
-	struct ratelimit *limit_test;
+	struct ratelimits *limits;         /* the historical sync's, per account and mode, borrowed;
+					      NULL: no pacing */
 	int interval;                      /* seconds between catch-ups and endpoint checks;
 					      0: only when asked */
 	int overlap;                       /* seconds a sweep reaches back before its cursor */

@@ -124,6 +124,11 @@ void metrics_set_connection(long long connection_id)
 	current_connection = connection_id;
 }
 
+long long metrics_connection(void)
+{
+	return current_connection;
+}
+
 static uint64_t rss_bytes(void)
 {
 	long pages = 0, resident = 0;

@@ -38,6 +38,9 @@ void metrics_rate_limit_wait(long long connection_id, long long waited_ns);
  * a 429 is counted against it. */
 void metrics_set_connection(long long connection_id);
 
+/* The connection this thread last said it works for (0: none). */
+long long metrics_connection(void);
+
 /* Renders every metric into out: this process's counters as process="web"
  * with its writer's stats, and the sync worker's snapshot read from
  * sync_snapshot_path when it is fresh. */

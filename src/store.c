@@ -832,6 +832,7 @@ enum stmt {
 	ST_RECURRING_CANCELED_AT,
 	ST_AUTOMATION_TRIGGERS,
 	ST_EVENT_STATE,
+	ST_JOBS_READY,
 	ST__MAX
 };
 
@@ -1322,6 +1323,10 @@ static const struct {
 	[ST_SETUP_TOKENS_CLEAR] = {"", "DELETE FROM setup_tokens", NULL},
 	[ST_OUTBOX_UNCLAIM] = {"t", "UPDATE outbox SET lease_until = 0 WHERE lease_owner = ?1 AND lease_until > 0", NULL},
 	[ST_WINDOW_MINE] = {"it", "SELECT count(*) FROM sync_windows WHERE id = ?1 AND lease_owner = ?2", NULL},
+	/* store_job_next's order, with each job's Stripe account and mode */
+	[ST_JOBS_READY] = {"i", "SELECT j.id, c.account_id, c.livemode FROM sync_jobs j"
+				" JOIN connections c ON c.id = j.connection_id WHERE j.state IN ('running','queued')"
+				" ORDER BY j.state = 'running' DESC, j.id LIMIT ?1", NULL},
 };
 _Static_assert(sizeof stmts / sizeof stmts[0] == ST__MAX, "every statement needs its SQL");
 
@@ -2388,6 +2393,18 @@ sl_err store_jobs_list(struct store *db, struct arena *a, long long connection_i
 sl_err store_job_next(struct store *db, struct arena *a, struct sync_job_row *out)
 {
 	return query_row(db, ST_JOB_NEXT, NO_ARGS, COLS(job_cols), a, out);
+}
+
+static const struct col job_ready_cols[] = {
+	C_INT(struct sync_job_ready, id), C_TEXT(struct sync_job_ready, account_id),
+	C_BOOL(struct sync_job_ready, livemode),
+};
+
+sl_err store_jobs_ready(struct store *db, struct arena *a, size_t max, struct sync_job_ready **out,
+			size_t *n)
+{
+	return query_rows(db, ST_JOBS_READY, ARGS(V((long long)max)), COLS(job_ready_cols), sizeof **out,
+			  max, a, out, n);
 }
 
 sl_err store_job_state(struct store *db, struct arena *a, long long id, const char **state)

@@ -579,6 +579,17 @@ sl_err store_jobs_list(struct store *db, struct arena *a, long long connection_i
 /* The job the worker should run: a running one (resumed after a crash)
  * first, then the oldest queued one. SL_ERR_NOT_FOUND when none. */
 sl_err store_job_next(struct store *db, struct arena *a, struct sync_job_row *out);
+/* A job the worker may run, with its connection's Stripe account. */
+struct sync_job_ready {
+	long long id;
+	const char *account_id;
+	bool livemode;
+};
+/* Up to max jobs the worker may run, in store_job_next's order (running
+ * ones first, then the oldest queued), each with its connection's account
+ * and mode (a worker runs jobs of different accounts side by side). */
+sl_err store_jobs_ready(struct store *db, struct arena *a, size_t max, struct sync_job_ready **out,
+			size_t *n);
 sl_err store_job_state(struct store *db, struct arena *a, long long id, const char **state);
 /* queued/running → running. SL_ERR_NOT_FOUND when paused or cancelled meanwhile. */
 sl_err store_job_start(struct store *db, long long id, long long now);

@@ -11,6 +11,7 @@
 
 #include "metrics.h"
 
+#include <errno.h>
 #include <json-c/json.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -53,7 +54,7 @@ struct run {
 	const struct mapping *mapping;   /* borrowed, read-only */
 	const char *key;                 /* the connection's secret key */
 	bool create_contact, create_order, create_recurring;
-	struct ratelimit *limiter;       /* the worker's, for this key's mode */
+	struct ratelimit *limiter;       /* the worker's, for this account and mode (borrowed) */
 	pthread_mutex_t lock;
 	bool halt;                       /* a window failed, or paused/cancelled/stopped */
 	sl_err failure;                  /* first failure */
@@ -485,7 +486,7 @@ sl_err sync_run_job(const struct sync_env *env, long long job_id)
 	r.create_contact = c.create_contact;
 	r.create_order = c.create_order;
 	r.create_recurring = c.create_recurring;
-	r.limiter = c.livemode ? env->limit_live : env->limit_test;
+	r.limiter = ratelimits_for(env->limits, c.account_id, c.livemode);
 	struct resource_row res;
 	if (store_resource_get(db, a, c.id, job.resource, &res) == SL_OK && res.mapping)
 		m = mapping_from_json(res.mapping, NULL);
@@ -583,18 +584,141 @@ out:
 	return e;
 }
 
+/* ---- the worker: jobs of different accounts side by side ---- */
+
+#define SYNC_READY_LOOKAHEAD 256   /* ready jobs looked at per round */
+
+/* One job running on a thread of its own. The main loop writes every field
+ * but finished and result, which the thread sets (under the crew's lock). */
+struct runner {
+	struct crew *crew;
+	pthread_t thread;
+	bool active;                               /* started, not joined yet */
+	bool finished;                             /* sync_run_job returned */
+	sl_err result;
+	long long job_id;
+	char account[RATELIMIT_ACCOUNT_MAX + 1];   /* whose: one job per account and mode */
+	bool livemode;
+};
+
+struct crew {
+	const struct sync_env *env;
+	int poll_ms;
+	pthread_mutex_t lock;
+	pthread_cond_t finished;                   /* a runner finished (waits on CLOCK_MONOTONIC) */
+	struct runner runners[SYNC_ACCOUNTS_AT_ONCE];
+};
+
+static void *runner_main(void *arg)
+{
+	struct runner *r = arg;
+	const struct sync_env *env = r->crew->env;
+	sl_err e = sync_run_job(env, r->job_id);
+	/* held by other nodes for now, or not runnable: the account's turn is
+	 * given back after a poll, not at once */
+	for (int slept = 0; e && slept < r->crew->poll_ms && !*env->stop; slept += 50)
+		usleep(50 * 1000);
+	pthread_mutex_lock(&r->crew->lock);
+	r->result = e;
+	r->finished = true;
+	pthread_cond_signal(&r->crew->finished);
+	pthread_mutex_unlock(&r->crew->lock);
+	return NULL;
+}
+
+static bool runner_finished(struct runner *r)
+{
+	pthread_mutex_lock(&r->crew->lock);
+	bool done = r->active && r->finished;
+	pthread_mutex_unlock(&r->crew->lock);
+	return done;
+}
+
+/* Joins the runners that finished (all of them, finished or not, when
+ * all is set). True when one of them ran its job to an end. */
+static bool reap(struct crew *c, bool all)
+{
+	bool progressed = false;
+	for (int i = 0; i < SYNC_ACCOUNTS_AT_ONCE; i++) {
+		struct runner *r = &c->runners[i];
+		if (!r->active || (!all && !runner_finished(r)))
+			continue;
+		pthread_join(r->thread, NULL);
+		r->active = false;
+		if (r->result == SL_OK)
+			progressed = true;
+		else if (r->result != SL_ERR_BUSY)   /* busy: the rest is another node's, for now */
+			fprintf(stderr, "stripelink-sync: job %lld: %s\n", r->job_id, err_name(r->result));
+	}
+	return progressed;
+}
+
+/* Starts the ready jobs, oldest first, whose account and mode no runner
+ * holds, while a runner is free. */
+static sl_err dispatch(struct crew *c, struct store *db, struct arena *a)
+{
+	struct sync_job_ready *ready;
+	size_t n;
+	sl_err e = store_jobs_ready(db, a, SYNC_READY_LOOKAHEAD, &ready, &n);
+	for (size_t i = 0; !e && i < n; i++) {
+		char account[RATELIMIT_ACCOUNT_MAX + 1];
+		snprintf(account, sizeof account, "%s", ready[i].account_id);
+		struct runner *free_runner = NULL;
+		bool held = false;
+		for (int k = 0; k < SYNC_ACCOUNTS_AT_ONCE; k++) {
+			struct runner *r = &c->runners[k];
+			if (!r->active)
+				free_runner = free_runner ? free_runner : r;
+			else if (r->job_id == ready[i].id ||
+				 (r->livemode == ready[i].livemode && strcmp(r->account, account) == 0))
+				held = true;
+		}
+		if (held)
+			continue;
+		if (!free_runner)
+			break;
+		*free_runner = (struct runner){.crew = c, .active = true, .job_id = ready[i].id,
+					       .livemode = ready[i].livemode};
+		memcpy(free_runner->account, account, sizeof account);
+		if (pthread_create(&free_runner->thread, NULL, runner_main, free_runner) != 0) {
+			free_runner->active = false;
+			e = SL_ERR_NOMEM;
+		}
+	}
+	return e == SL_ERR_NOT_FOUND ? SL_OK : e;
+}
+
+/* Waits until a runner finishes or poll_ms pass. */
+static void wait_for_a_runner(struct crew *c)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	long long ns = until.tv_nsec + (long long)c->poll_ms * 1000000LL;
+	until.tv_sec += (time_t)(ns / 1000000000LL);
+	until.tv_nsec = (long)(ns % 1000000000LL);
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		bool any = false;
+		for (int i = 0; i < SYNC_ACCOUNTS_AT_ONCE; i++)
+			any |= c->runners[i].active && c->runners[i].finished;
+		if (any || *c->env->stop ||
+		    pthread_cond_timedwait(&c->finished, &c->lock, &until) == ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
 void sync_worker_loop(const struct sync_env *env_in, int poll_ms)
 {
-	/* one budget per mode for the worker's life: jobs one after another
-	 * (or a resumed one) share it instead of starting afresh */
-	struct ratelimit live, test;
+	/* one budget per account and mode for the worker's life: jobs one
+	 * after another (or a resumed one) share it instead of starting afresh */
 	struct sync_env with_limits = *env_in;
-	bool own_limits = !env_in->limit_live || !env_in->limit_test;   /* else the caller's, shared */
-	if (own_limits) {
-		ratelimit_init(&live, env_in->rate_live);
-		ratelimit_init(&test, env_in->rate_test);
-		with_limits.limit_live = &live;
-		with_limits.limit_test = &test;
+	struct ratelimits *own = NULL;   /* when the caller lends none */
+	if (!with_limits.limits)
+		with_limits.limits = own = ratelimits_new(env_in->rate_live, env_in->rate_test, NULL);
+	if (!with_limits.limits) {
+		fprintf(stderr, "stripelink-sync: %s\n", err_name(SL_ERR_NOMEM));
+		return;
 	}
 	const struct sync_env *env = &with_limits;
 	struct arena *a = arena_new();
@@ -603,29 +727,28 @@ void sync_worker_loop(const struct sync_env *env_in, int poll_ms)
 	if (!db) {
 		fprintf(stderr, "stripelink-sync: cannot open the database: %s\n", err_name(e));
 		arena_free(a);
+		ratelimits_free(own);
 		return;
 	}
+	struct crew crew = {.env = env, .poll_ms = poll_ms};
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&crew.finished, &attr);
+	pthread_condattr_destroy(&attr);
+	pthread_mutex_init(&crew.lock, NULL);
 	while (!*env->stop) {
-		struct sync_job_row job;
+		bool progressed = reap(&crew, false);
 		arena_reset(a);
-		e = store_job_next(db, a, &job);
-		if (e == SL_OK) {
-			e = sync_run_job(env, job.id);
-			if (e == SL_ERR_BUSY)
-				e = SL_ERR_NOT_FOUND;   /* the rest is another node's, for now */
-			else if (e)
-				fprintf(stderr, "stripelink-sync: job %lld: %s\n", job.id, err_name(e));
-			else
-				continue;
-		}
-		if (e && e != SL_ERR_NOT_FOUND)
+		if ((e = dispatch(&crew, db, a)))
 			fprintf(stderr, "stripelink-sync: %s\n", err_name(e));
-		usleep((useconds_t)poll_ms * 1000);
+		if (!progressed)
+			wait_for_a_runner(&crew);
 	}
+	reap(&crew, true);   /* each stops after its page */
+	pthread_mutex_destroy(&crew.lock);
+	pthread_cond_destroy(&crew.finished);
 	store_close(db);
 	arena_free(a);
-	if (own_limits) {
-		ratelimit_destroy(&live);
-		ratelimit_destroy(&test);
-	}
+	ratelimits_free(own);
 }

@@ -3,8 +3,10 @@
  * Stripe off the request path: historical sync jobs (this thread) and the
  * catch-up from Stripe's event list with the endpoint check (a second
  * thread), the completion of webhook events waiting for their customer
- * (a third, see webhook.c), under one rate limiter per mode. The supervisor (`stripelink
- * run`) starts it beside the FastCGI worker and restarts it if it dies; a
+ * (a third, see webhook.c), under one rate limiter per Stripe account and
+ * mode (a table the threads share; on a server database each limiter's
+ * budget is a row every node shares). The supervisor (`stripelink run`)
+ * starts it beside the FastCGI worker and restarts it if it dies; a
  * running job or sweep resumes from its committed cursor.
  */
 #include <pthread.h>
@@ -20,6 +22,7 @@
 #include "deps.h"
 #include "store.h"
 #include "metrics.h"
+#include "pacer.h"
 #include "ratelimit.h"
 #include "stripe.h"
 #include "sync.h"
@@ -59,25 +62,24 @@ struct waiting_env {
 	const char *stripe_api;
 	const unsigned char *secret_key;
 	struct writer *writer;
-	struct ratelimit *limit_live, *limit_test;
+	struct ratelimits *limits;   /* the worker's table, borrowed */
 };
 
-static void pace(void *limiter)
-{
-	ratelimit_acquire(limiter);
-}
-
 /* Completes waiting webhook events every second (at once again while a
- * batch was full). */
+ * batch was full). Its Stripe clients serve every connection of their
+ * mode: each request waits at the limiter of the account of the connection
+ * the thread names (pacer.h). */
 static void *waiting_main(void *arg)
 {
 	const struct waiting_env *env = arg;
 	sl_err e;
 	struct store *db = store_open(env->db_path, &e);
-	struct stripe_options test = {5000, 30000, 4, 8000, pace, env->limit_test};
-	struct stripe_options live = {5000, 30000, 4, 8000, pace, env->limit_live};
-	struct stripe_client *ct = stripe_client_new(env->stripe_api, &test);
-	struct stripe_client *cl = stripe_client_new(env->stripe_api, &live);
+	struct pacer *pt = pacer_new(env->limits, env->db_path, false);
+	struct pacer *pl = pacer_new(env->limits, env->db_path, true);
+	struct stripe_options test = {5000, 30000, 4, 8000, pacer_pace, pt};
+	struct stripe_options live = {5000, 30000, 4, 8000, pacer_pace, pl};
+	struct stripe_client *ct = pt ? stripe_client_new(env->stripe_api, &test) : NULL;
+	struct stripe_client *cl = pl ? stripe_client_new(env->stripe_api, &live) : NULL;
 	struct arena *a = arena_new();
 	if (!db || !ct || !cl || !a) {
 		fprintf(stderr, "stripelink-sync: waiting events: cannot start\n");
@@ -99,6 +101,8 @@ out:
 	arena_free(a);
 	stripe_client_free(ct);
 	stripe_client_free(cl);
+	pacer_free(pt);
+	pacer_free(pl);
 	if (db)
 		store_close(db);
 	return NULL;
@@ -131,15 +135,16 @@ int main(void)
 		fprintf(stderr, "stripelink-sync: cannot open the database: %s\n", err_name(e));
 		return 1;
 	}
-	/* one budget per mode for the process: sync jobs and catch-ups share it */
-	struct ratelimit live, test;
-	ratelimit_init(&live, c->sync_rate_live);
-	ratelimit_init(&test, c->sync_rate_test);
-	/* on a server database several nodes may run: the budget is the
-	 * database's, shared by all of them */
-	if (!store_is_file(c->db_path)) {
-		ratelimit_share(&live, c->db_path, "sync:live");
-		ratelimit_share(&test, c->db_path, "sync:test");
+	/* one budget per Stripe account and mode: an account's sync jobs and
+	 * catch-ups share it, two accounts never wait for each other. On a
+	 * server database several nodes may run: each budget is a row of the
+	 * database, shared by all of them. */
+	struct ratelimits *limits = ratelimits_new(c->sync_rate_live, c->sync_rate_test,
+						   store_is_file(c->db_path) ? NULL : c->db_path);
+	if (!limits) {
+		fprintf(stderr, "stripelink-sync: %s\n", err_name(SL_ERR_NOMEM));
+		writer_stop(w);
+		return 1;
 	}
 	struct sync_env env = {
 		.db_path = c->db_path,
@@ -151,8 +156,7 @@ int main(void)
 		.windows = c->sync_windows,
 		.node_id = c->node_id,
 		.lease_seconds = c->lease_seconds,
-		.limit_live = &live,
-		.limit_test = &test,
+		.limits = limits,
 		.stop = &stop,
 	};
 	struct catchup_env catchup = {
@@ -160,8 +164,7 @@ int main(void)
 		.stripe_api = c->stripe_api,
 		.secret_key = key,
 		.writer = w,
-		.limit_live = &live,
-		.limit_test = &test,
+		.limits = limits,
 		.interval = c->catchup_interval,
 		.overlap = c->catchup_overlap,
 		.node_id = c->node_id,
@@ -172,12 +175,12 @@ int main(void)
 	bool catchup_started = pthread_create(&catchup_thread, NULL, catchup_main, &catchup) == 0;
 	if (!catchup_started)
 		fprintf(stderr, "stripelink-sync: could not start the catch-up thread\n");
-	struct waiting_env waiting = {c->db_path, c->stripe_api, key, w, &live, &test};
+	struct waiting_env waiting = {c->db_path, c->stripe_api, key, w, limits};
 	pthread_t waiting_thread;
 	bool waiting_started = pthread_create(&waiting_thread, NULL, waiting_main, &waiting) == 0;
 	if (!waiting_started)
 		fprintf(stderr, "stripelink-sync: could not start the waiting-events thread\n");
-	fprintf(stderr, "stripelink-sync: ready (rate %d/s live, %d/s test, %d windows)\n",
+	fprintf(stderr, "stripelink-sync: ready (rate %d/s live, %d/s test per account, %d windows)\n",
 		env.rate_live, env.rate_test, env.windows);
 	if (catchup.interval > 0)
 		fprintf(stderr, "stripelink-sync: catch-up and endpoint check every %d s\n", catchup.interval);
@@ -193,8 +196,7 @@ int main(void)
 	if (waiting_started)
 		pthread_join(waiting_thread, NULL);
 	writer_stop(w);
-	ratelimit_destroy(&live);
-	ratelimit_destroy(&test);
+	ratelimits_free(limits);
 	stripe_global_cleanup();
 	memset(key, 0, sizeof key);
 	return 0;

@@ -37,6 +37,7 @@
 #include "event_version.h"
 #include "ingest.h"
 #include "mapping.h"
+#include "metrics.h"
 #include "refetch.h"
 #include "store.h"
 #include "stripe.h"
@@ -883,10 +884,14 @@ sl_err webhook_complete_waiting(const struct deps *deps, struct arena *a, long l
 		}
 		if (c.livemode && deps->stripe_live)
 			lent.stripe = deps->stripe_live;
+		/* its lookups and fetches count against the connection's account's
+		 * rate budget (the pacer reads this) and its 429s against it */
+		metrics_set_connection(c.id);
 		e = process(&lent, a, &c, (const unsigned char *)p[i].payload, p[i].payload_len, now,
 			    PATH_COMPLETE, p[i].fetch_object, &out);
 		if (!e && strcmp(out.result, "waiting") != 0)
 			(*completed)++;
 	}
+	metrics_set_connection(0);
 	return e;
 }

@@ -358,7 +358,7 @@ const WEBHOOK_CREATE_PARAMS = ['url', 'enabled_events', 'api_version', 'descript
 const WEBHOOK_UPDATE_PARAMS = ['url', 'enabled_events', 'description', 'metadata', 'disabled', 'expand'];
 
 const ROUTES = [
-  { method: 'GET', pattern: '/v1/account', perm: 'account', params: ['expand'], handler: ({ state }) => ok(state.accountJson) },
+  { method: 'GET', pattern: '/v1/account', perm: 'account', params: ['expand'], handler: ({ state, auth }) => ok(state.accountJsonFor(auth.key)) },
   ...RESOURCES.flatMap(resourceRoutes),
   { method: 'GET', pattern: '/v1/webhook_endpoints', perm: 'webhook', params: ['limit', 'starting_after', 'ending_before', 'expand'], handler: listEndpoints },
   { method: 'POST', pattern: '/v1/webhook_endpoints', perm: 'webhook', params: WEBHOOK_CREATE_PARAMS, handler: createEndpoint },

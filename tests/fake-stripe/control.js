@@ -133,8 +133,7 @@ function clearRequests({ state }) {
 }
 
 function setAccount({ state, body }) {
-  state.setAccount(body);
-  return state.account;
+  return state.setAccount(body);
 }
 
 // Stripe's clock as the fake keeps it: {offset_seconds, send_date}. Answers carry a Date header

@@ -131,7 +131,7 @@ function answer(state, req, path, params, rawBody) {
     const auth = authenticate(req.headers.authorization, state.revokedKeys);
     const match = matchRoute(API_ROUTES, req.method, path);
     if (!match) throw errors.unrecognizedUrl(req.method, path);
-    authorize(auth, match.route.perm, req.method, state.account.id);
+    authorize(auth, match.route.perm, req.method, state.accountFor(auth.key).id);
     api.checkParams(match.route, params);
     const execute = () => toResponse(() => match.route.handler({ state, auth, form: params, params: match.params }));
     return req.method === 'POST' ? idempotent(state, req, auth, path, rawBody, execute) : execute();

@@ -62,6 +62,7 @@ class FakeState {
     this.config = { ...DEFAULT_CONFIG };
     this.clock = { ...DEFAULT_CLOCK };
     this.account = null;
+    this.keyAccounts = new Map(); // API key -> {account, json}: that key's own account (POST /_fake/account with `key`)
     this.setAccount(this.accountDefaults);
   }
 
@@ -74,15 +75,36 @@ class FakeState {
   }
 
   // Change the account: {id, name, display_name, email, country, patch}. `name` sets both the
-  // business name and the dashboard display name unless display_name is given too.
-  setAccount(changes) {
+  // business name and the dashboard display name unless display_name is given too. With `key`,
+  // only that API key's account changes (made from the global account on first use): another
+  // Stripe account, for tests with several. Returns the account changed.
+  setAccount({ key, ...changes }) {
     for (const k of Object.keys(changes)) {
       if (!(k in DEFAULT_ACCOUNT)) throw new Error(`unknown account field: ${k}`);
     }
-    const next = { ...(this.account || this.accountDefaults), ...changes };
+    if (key !== undefined && (typeof key !== 'string' || key === '')) throw new Error('key must be a string');
+    const own = key !== undefined ? this.keyAccounts.get(key) : null;
+    const next = { ...(own ? own.account : this.account || this.accountDefaults), ...changes };
     if ('name' in changes && !('display_name' in changes)) next.display_name = changes.name;
-    this.account = next;
-    this.accountJson = JSON.stringify(this.catalog.account(next));
+    const json = JSON.stringify(this.catalog.account(next));
+    if (key !== undefined) {
+      this.keyAccounts.set(key, { account: next, json });
+    } else {
+      this.account = next;
+      this.accountJson = json;
+    }
+    return next;
+  }
+
+  // The account an API key sees: its own, else the global one.
+  accountFor(key) {
+    const own = this.keyAccounts.get(key);
+    return own ? own.account : this.account;
+  }
+
+  accountJsonFor(key) {
+    const own = this.keyAccounts.get(key);
+    return own ? own.json : this.accountJson;
   }
 
   // Milliseconds since the epoch on the fake Stripe's clock.

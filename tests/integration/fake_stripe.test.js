@@ -172,6 +172,29 @@ describe('account and keys', () => {
     assert.equal(res.json.id, 'acct_123');
   });
 
+  test('a key can have an account of its own (a second Stripe account); reset forgets it', async () => {
+    const other = 'sk_test_secondAccount42';
+    const set = await control('POST', 'account', { key: other, id: 'acct_Second', name: 'Second Shop' });
+    assert.equal(set.json.id, 'acct_Second');
+    let res = await get('/v1/account', { key: other });
+    assert.equal(res.json.id, 'acct_Second');
+    assert.equal(res.json.business_profile.name, 'Second Shop');
+    res = await get('/v1/account');
+    assert.match(res.json.id, /^acct_1FakeStripe/, 'other keys keep the global account');
+    assert.equal(res.json.business_profile.name, 'Test Shop');
+    await control('POST', 'account', { key: other, patch: { created: 1234 } });
+    res = await get('/v1/account', { key: other });
+    assert.equal(res.json.id, 'acct_Second', 'a second change keeps the first');
+    assert.equal(res.json.created, 1234);
+    const denied = await get('/v1/webhook_endpoints', { key: 'rk_test_noweb_second' });
+    assert.match(denied.json.error.message, /on account 'acct_1FakeStripe/);
+    await control('POST', 'account', { key: 'rk_test_noweb_second', id: 'acct_Third' });
+    assert.match((await get('/v1/webhook_endpoints', { key: 'rk_test_noweb_second' })).json.error.message,
+      /on account 'acct_Third'/, 'a 403 names the key\'s own account');
+    await control('POST', 'reset');
+    assert.match((await get('/v1/account', { key: other })).json.id, /^acct_1FakeStripe/);
+  });
+
   test('a missing key is a 401', async () => {
     const res = await get('/v1/account', { key: null });
     assert.equal(res.status, 401);

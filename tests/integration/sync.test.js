@@ -841,7 +841,7 @@ test('historical sync at the default test-key rate: webhook ordering, pause, res
     const id = await rig.addResource('customer');
     await rig.waitJob(id);
     rig.assertJob(id, model.apply('customer', await listAll(rig.fake, 'customer')));
-    assert.match(rig.app.log(), /stripelink-sync: ready \(rate 20\/s live, 10\/s test, 4 windows\)/);
+    assert.match(rig.app.log(), /stripelink-sync: ready \(rate 20\/s live, 10\/s test per account, 4 windows\)/);
   });
 
   await t.test('a newer webhook that lands before the sync reaches its object is not overwritten', async () => {
@@ -1029,6 +1029,42 @@ test('historical sync with a live key uses the live default rate (20/s)', { time
   const achieved = (times.length - 1) / ((times[times.length - 1] - times[0]) / 1000);
   t.diagnostic(`live key: ${reqs.length} list requests at ${achieved.toFixed(1)}/s (limit 20/s), busiest second ${peak.count}`);
   assert.ok(achieved > 12, `${achieved.toFixed(1)} requests/s: more than the 10/s of test keys`);
+});
+
+// ---- 5b. two Stripe accounts: a rate budget each ------------------------------------------------
+
+test('two Stripe accounts sync side by side, each at its own rate', { timeout: 120000 }, async (t) => {
+  const RATE = 5;
+  const rig = await Rig.create({ STRIPELINK_SYNC_RATE_TEST: String(RATE) });
+  t.after(() => rig.close());
+  const KEY2 = 'sk_test_secondaccount42';
+  // another Stripe account for KEY2 (the fake's objects are the same for both keys)
+  await rig.fake.ctl('POST', 'account', { key: KEY2, id: 'acct_SecondShop', name: 'Second Shop' });
+  const res = await rig.admin.submit('/apps/stripe/connect', '/apps/stripe/connect', { secret_key: KEY2 });
+  assert.equal(res.status, 303, `connecting the second account: ${res.status} ${res.text.slice(0, 300)}`);
+  const second = Object.assign(Object.create(Rig.prototype), rig,
+    { id: Number(/^\/apps\/stripe\/(\d+)\/resource$/.exec(res.location)[1]), key: KEY2 });
+  assert.deepEqual(rig.q(`SELECT account_id FROM connections ORDER BY id;`).map((r) => r.account_id),
+    ['acct_1FakeStripeTest0', 'acct_SecondShop']);
+  const N = 2500;   // 25 pages: 5 s at 5/s
+  await rig.fake.seed(spread('customer', N, rig.t0 + 10, nowS() - 2));
+  const since = await rig.fake.lastSeq();
+  const jobs = [await rig.addResource('customer'), await second.addResource('customer')];
+  for (const id of jobs) {
+    const j = await rig.waitJob(id, ['done'], 60000);
+    assert.equal(j.objects, N, `job ${id}: every customer once`);
+  }
+  const reqs = await rig.fake.appRequests('/v1/customers', since);
+  const byKey = (key) => reqs.filter((r) => r.headers.authorization === `Bearer ${key}`);
+  const first = busiestWindow(byKey(rig.key));
+  const other = busiestWindow(byKey(KEY2));
+  const both = busiestWindow(reqs);
+  t.diagnostic(`${byKey(rig.key).length} + ${byKey(KEY2).length} list requests; busiest second: ` +
+    `${first.count} of the first account, ${other.count} of the second, ${both.count} together (${RATE}/s per account)`);
+  assert.ok(first.count <= RATE + 1, `the first account: ${first.count} within one second: ${first.detail}`);
+  assert.ok(other.count <= RATE + 1, `the second account: ${other.count} within one second: ${other.detail}`);
+  // side by side, not one after the other, and neither behind the other's budget
+  assert.ok(both.count > RATE + 1, `together ${both.count} within one second: more than one account's ${RATE}/s`);
 });
 
 // ---- 6. a restricted key without read access to the resource -------------------------------------

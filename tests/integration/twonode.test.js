@@ -9,7 +9,10 @@
 //   * a historical sync of 10,000 customers split across both nodes (each
 //     claims windows under a lease), one node killed midway: the other takes
 //     over its windows when the lease runs out; every object is committed
-//     once, and the account's rate limit holds for both nodes together.
+//     once, and the account's rate limit holds for both nodes together;
+//   * two Stripe accounts synced at once on both nodes: each account's
+//     requests stay within its rate (a budget row per account), together
+//     they go above one account's rate.
 //
 // It needs PostgreSQL: on the SQLite run (no STRIPELINK_TEST_PG) it starts
 // a throwaway cluster of its own through the harness.
@@ -131,11 +134,11 @@ test('two nodes on one PostgreSQL behind one nginx upstream', { timeout: 300000 
   const one = (sql) => Object.values(q(sql)[0] || {})[0];
 
   // Wizard steps 2 and 3 for customers: email and name mapped.
-  async function addCustomers(sync) {
-    const step2 = await admin.submit(`/apps/stripe/${id}/resource`, `/apps/stripe/${id}/resource`,
+  async function addCustomers(sync, conn = id) {
+    const step2 = await admin.submit(`/apps/stripe/${conn}/resource`, `/apps/stripe/${conn}/resource`,
       { resource: 'customer', sync_type: sync });
     assert.equal(step2.status, 303, `step 2: ${step2.status}`);
-    const mapUrl = `/apps/stripe/${id}/mapping/customer`;
+    const mapUrl = `/apps/stripe/${conn}/mapping/customer`;
     const page = await admin.get(mapUrl);
     const fin = await admin.request('POST', mapUrl, {
       form: {
@@ -263,5 +266,42 @@ test('two nodes on one PostgreSQL behind one nginx upstream', { timeout: 300000 
     const peak = busiestWindow(reqs);
     t.diagnostic(`${reqs.length} list requests from both nodes; busiest second ${peak} (shared limit ${RATE}/s)`);
     assert.ok(peak <= RATE + 1, `${peak} list requests within one second at a shared limit of ${RATE}/s`);
+  });
+
+  await t.test('two Stripe accounts on both nodes: each account within its rate, together above it', async () => {
+    // node a comes back; a second Stripe account is connected (the fake's
+    // objects are the same for its key)
+    await nodes.a.stop().catch(() => {});
+    nodes.a = await startApp(env('node-a'));
+    admin.base = nodes.a.base;   // the session is the database's: good on the new node
+    const KEY2 = 'sk_test_twonode2';
+    await fake.ctl('POST', 'account', { key: KEY2, id: 'acct_TwoNodeSecond', name: 'Second Shop' });
+    const res = await admin.submit('/apps/stripe/connect', '/apps/stripe/connect', { secret_key: KEY2 });
+    assert.equal(res.status, 303, `connecting the second account: ${res.status} ${res.text.slice(0, 300)}`);
+    const id2 = Number(/^\/apps\/stripe\/(\d+)\/resource$/.exec(res.location)[1]);
+    await fake.ctl('DELETE', 'requests');
+    const sync = await admin.submit(`/apps/stripe/${id}`, `/apps/stripe/${id}/sync`, { resource: 'customer' });
+    assert.equal(sync.status, 303, `Sync history now: ${sync.status}`);
+    await addCustomers('historical', id2);
+    const jobs = [id, id2].map((c) => one(`SELECT max(id) FROM sync_jobs WHERE connection_id = ${c}`));
+    const end = Date.now() + 120000;
+    while (!jobs.every((j) => one(`SELECT state FROM sync_jobs WHERE id = ${j}`) === 'done')) {
+      if (Date.now() > end) throw new Error(`timed out: ${JSON.stringify(q(`SELECT id, state, objects FROM sync_jobs`))}`);
+      await sleep(200);
+    }
+    for (const j of jobs) assert.equal(one(`SELECT objects FROM sync_jobs WHERE id = ${j}`), 10000, `job ${j}: every customer once`);
+    // one budget row per account, in the database every node reserves from
+    assert.deepEqual(q(`SELECT key FROM rate_budgets WHERE key LIKE 'sync:%:test' AND key != 'sync:*:test' ORDER BY key`)
+      .map((r) => r.key), ['sync:acct_1FakeStripeTest0:test', 'sync:acct_TwoNodeSecond:test']);
+    const reqs = await fake.appRequests('/v1/customers');
+    const byKey = (key) => reqs.filter((r) => r.headers.authorization === `Bearer ${key}`);
+    const first = busiestWindow(byKey(KEY));
+    const second = busiestWindow(byKey(KEY2));
+    const both = busiestWindow(reqs);
+    t.diagnostic(`${byKey(KEY).length} + ${byKey(KEY2).length} list requests from both nodes; busiest second: ` +
+      `${first} of the first account, ${second} of the second, ${both} together (${RATE}/s per account)`);
+    assert.ok(first <= RATE + 1, `the first account: ${first} list requests within one second`);
+    assert.ok(second <= RATE + 1, `the second account: ${second} list requests within one second`);
+    assert.ok(both > RATE + 1, `together ${both} within one second: more than one account's ${RATE}/s`);
   });
 });
