@@ -14,13 +14,17 @@
 //   BENCH_STRACE=/tmp/w.txt node bench/lifecycle_bench.js   (strace -c of the worker at c16: system calls)
 //   BENCH_SENDS=/tmp/s.txt node bench/lifecycle_bench.js    (every sendto of the worker's threads at c16:
 //                                                            round trips to PostgreSQL per thread and event)
+//   STRIPELINK_TEST_PG=1 STRIPELINK_PG_FSYNC=on ...          (the store on a local PostgreSQL 15 cluster, fsync on)
+//   ... BENCH_NODES=2                                         (that many nodes on that database behind one nginx
+//                                                            upstream; wrk posts to that nginx)
 //   BENCH_AUTOMATIONS=1 ...                                  (with three automations on "Order created")
 'use strict';
 const path = require('node:path');
 const fs = require('node:fs');
 const { execFileSync, spawn } = require('node:child_process');
 const TESTS = path.resolve(__dirname, '..', 'tests');
-const { startApp, adminClient } = require(path.join(TESTS, 'integration', 'harness'));
+const { startApp, adminClient, startUpstream, PG } = require(path.join(TESTS, 'integration', 'harness'));
+const os = require('node:os');
 const { start } = require(path.join(TESTS, 'fake-stripe', 'server'));
 
 const LOOKUP_MS = Number(process.env.LOOKUP_MS || 150);
@@ -51,8 +55,16 @@ function load(url, secret, count, concurrency, seed) {
 
 (async () => {
   const fake = await start({ port: 0 });
-  const app = await startApp({ STRIPELINK_STRIPE_API: fake.url, STRIPELINK_THREADS: process.env.STRIPELINK_THREADS || '16',
-    ...(process.env.BENCH_AUTOMATIONS ? { STRIPELINK_OUTBOUND_ALLOW_PRIVATE: '1', STRIPELINK_OUTBOUND_ALLOW_HTTP: '1' } : {}) });
+  const nodes = Number(process.env.BENCH_NODES || 1);
+  if (nodes > 1 && !PG) throw new Error('BENCH_NODES needs STRIPELINK_TEST_PG=1: several nodes share one PostgreSQL database');
+  const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stripelink-bench-'));
+  const common = { STRIPELINK_STRIPE_API: fake.url, STRIPELINK_THREADS: process.env.STRIPELINK_THREADS || '16',
+    STRIPELINK_KEY_FILE: path.join(keyDir, 'secret.key'),
+    ...(process.env.BENCH_AUTOMATIONS ? { STRIPELINK_OUTBOUND_ALLOW_PRIVATE: '1', STRIPELINK_OUTBOUND_ALLOW_HTTP: '1' } : {}) };
+  const app = await startApp({ ...common, STRIPELINK_NODE_ID: 'bench-1' });
+  const others = [];
+  for (let n = 2; n <= nodes; n++) others.push(await startApp({ ...common, STRIPELINK_NODE_ID: `bench-${n}`, STRIPELINK_DATABASE_URL: app.dbUrl }));
+  const upstream = nodes > 1 ? await startUpstream([app, ...others].map((a) => path.join(a.dataDir, 'run', 'stripelink.sock'))) : null;
   try {
     const admin = await adminClient(app);
     const res = await admin.submit('/apps/stripe/connect', '/apps/stripe/connect', { secret_key: 'sk_test_benchmark123' });
@@ -76,7 +88,7 @@ function load(url, secret, count, concurrency, seed) {
     }
     await fetch(`${fake.url}/_fake/faults`, { method: 'POST', headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ rules: [{ path: '/v1/customers/*', method: 'GET', delay_ms: LOOKUP_MS, count: -1 }] }) });
-    const url = `${app.base}/webhooks/stripe/${id}`;
+    const url = `${upstream ? upstream.base : app.base}/webhooks/stripe/${id}`;
     const worker = execFileSync('pgrep', ['-f', '-P', String(app.child.pid), 'stripelink serve'], { encoding: 'utf8' }).trim().split('\n')[0];
     const lookups = async () => (await (await fetch(`${fake.url}/_fake/requests`)).json());
     const countLookups = async () => {
@@ -131,8 +143,11 @@ function load(url, secret, count, concurrency, seed) {
       console.log(`  database ${(dbBytes() / 1048576).toFixed(1)} MiB: ${((dbBytes() - db0) / total).toFixed(0)} bytes per event`);
       return;
     }
+    const store = PG ? `PostgreSQL 15 (local cluster, synchronous_commit=on, fsync=${process.env.STRIPELINK_PG_FSYNC || 'off'})`
+      : 'SQLite WAL synchronous=FULL';
     console.log(`lifecycle mix (6 event types per customer, ~3.8 KB), Customer resource mapped (only new records), ` +
-      `3 switches on, Stripe customer lookups answered after ${LOOKUP_MS} ms; WAL synchronous=FULL, group commit`);
+      `3 switches on, Stripe customer lookups answered after ${LOOKUP_MS} ms; ${store}, group commit` +
+      `${nodes > 1 ? `; ${nodes} nodes behind one nginx upstream (writer figures: node 1)` : ''}`);
     // the web worker's writer: jobs and groups (one disk sync each) from /metrics
     const writerStats = async () => {
       const text = await (await fetch(`${app.base}/metrics`)).text();
@@ -172,7 +187,10 @@ function load(url, secret, count, concurrency, seed) {
     const counts = app.sql("SELECT result, count(*) FROM integration_log GROUP BY result ORDER BY result;").trim().replace(/\n/g, ', ');
     console.log(`  integration log: ${counts}`);
   } finally {
+    if (upstream) upstream.stop();
+    for (const o of others) await o.stop();
     await app.stop();
     await fake.close();
+    fs.rmSync(keyDir, { recursive: true, force: true });
   }
 })().catch((e) => { console.error(e); process.exit(1); });

@@ -44,6 +44,7 @@ enum setting {
 	SET_KEY_FILE,
 	SET_FASTCGI_LISTEN,
 	SET_LEASE,
+	SET_WRITERS,
 	SET_CHARGE_WAIT,
 	SET__MAX
 };
@@ -87,6 +88,7 @@ static const struct setting_row settings[] = {
 	[SET_KEY_FILE] = {"STRIPELINK_KEY_FILE", NULL, 0, 0},   /* default: <data>/secret.key; nodes share one */
 	[SET_FASTCGI_LISTEN] = {"STRIPELINK_FASTCGI_LISTEN", NULL, 0, 0},   /* host:port instead of the socket */
 	[SET_LEASE] = {"STRIPELINK_LEASE_SECONDS", "30", 2, 3600},   /* sync windows, catch-ups, deliveries */
+	[SET_WRITERS] = {"STRIPELINK_WRITERS", "4", 1, 32},   /* PostgreSQL: writer threads per node */
 	/* a refund or dispute before its charge: Stripe retries a delivery for 3 days */
 	[SET_CHARGE_WAIT] = {"STRIPELINK_CHARGE_WAIT", "259200", 0, 2592000},
 };
@@ -167,6 +169,7 @@ sl_err config_load(void)
 	if ((e = integer(SET_PORT, &cfg.port)) ||
 	    (e = integer(SET_THREADS, &cfg.threads)) ||
 	    (e = integer(SET_LEASE, &cfg.lease_seconds)) ||
+	    (e = integer(SET_WRITERS, &cfg.writers)) ||
 	    (e = integer(SET_SYNC_RATE_LIVE, &cfg.sync_rate_live)) ||
 	    (e = integer(SET_SYNC_RATE_TEST, &cfg.sync_rate_test)) ||
 	    (e = integer(SET_TEMPLATE_RELOAD, &cfg.template_reload)) ||

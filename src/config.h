@@ -49,6 +49,7 @@ struct config {
 	bool fastcgi_tcp;        /* socket_path is host:port */
 	const char *node_id;     /* STRIPELINK_NODE_ID, or host:data dir: who holds a lease */
 	int lease_seconds;       /* STRIPELINK_LEASE_SECONDS: a node that dies hands its work over after this */
+	int writers;             /* STRIPELINK_WRITERS: writer threads on PostgreSQL (SQLite: one) */
 	const char *sync_metrics_path; /* <data>/run/sync.metrics: the sync worker's counters */
 	const char *metrics_token; /* STRIPELINK_METRICS_TOKEN: bearer token for /metrics off loopback ("": none) */
 };

@@ -70,6 +70,11 @@ sl_err db_begin(struct db *db)
 	return db->ops->begin(db);
 }
 
+sl_err db_begin_keyed(struct db *db, const long long *keys, int n)
+{
+	return db->ops->begin_keyed ? db->ops->begin_keyed(db, keys, n) : db->ops->begin(db);
+}
+
 /* Runs one of the parameterless transaction statements, prepared once. */
 static sl_err tx(struct db *db, int which)
 {

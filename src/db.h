@@ -88,6 +88,12 @@ void db_migrate_unlock(struct db *db);
  * savepoint are queued (see db_run_queued): a failure to begin is the
  * failure of the transaction's first read, release or commit. */
 sl_err db_begin(struct db *db);
+/* A writing transaction that reads then writes only what keys name
+ * (sorted, each once). PostgreSQL: the writers' lock shared and each key's
+ * transaction advisory lock, in key order (so two such transactions never
+ * wait on each other in a circle), beside other keyed transactions; a
+ * db_begin waits for all of them. SQLite: db_begin. */
+sl_err db_begin_keyed(struct db *db, const long long *keys, int n);
 sl_err db_commit(struct db *db);
 sl_err db_rollback(struct db *db);
 sl_err db_savepoint(struct db *db);

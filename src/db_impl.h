@@ -18,6 +18,7 @@ struct db_ops {
 	sl_err (*migrate_lock)(struct db *db);
 	void (*migrate_unlock)(struct db *db);
 	sl_err (*begin)(struct db *db);
+	sl_err (*begin_keyed)(struct db *db, const long long *keys, int n);   /* NULL: begin */
 	struct db_stmt *(*prepare)(struct db *db, const char *sql, const char *types);
 	sl_err (*bind)(struct db_stmt *st, const struct db_val *vals, int n);
 	sl_err (*step)(struct db_stmt *st, bool *row);

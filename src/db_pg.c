@@ -34,7 +34,11 @@
 
 /* advisory lock keys: migrating (session), writing (transaction) */
 #define LOCK_MIGRATE 0x73746c6d   /* "stlm" */
-#define LOCK_WRITE_SQL "SELECT pg_advisory_xact_lock(1937009783)"   /* 0x73746c77, "stlw" */
+#define LOCK_WRITE 1937009783LL   /* 0x73746c77, "stlw" */
+#define LOCK_WRITE_SQL "SELECT pg_advisory_xact_lock(1937009783)"
+#define LOCK_WRITE_SHARED_SQL "SELECT pg_advisory_xact_lock_shared(1937009783)"
+/* a keyed writer's keys ($1: a bigint array, sorted), taken in order */
+#define LOCK_KEYS_SQL "SELECT pg_advisory_xact_lock(k) FROM (SELECT k FROM unnest($1::bigint[]) AS k ORDER BY k) s"
 
 /* Commands sent in pipeline mode whose results are not read yet. */
 #define PG_QUEUE 64
@@ -330,6 +334,39 @@ static sl_err pg_begin(struct db *db)
 	revive(p);
 	sl_err e = drain(p, NULL);
 	if (!e && !(e = queue_text(p, "BEGIN")) && !(e = queue_text(p, LOCK_WRITE_SQL)))
+		p->in_tx = true;
+	if (e) {
+		drain(p, NULL);
+		run_script(p, "ROLLBACK");
+	}
+	return e;
+}
+
+/* The writers' lock shared, then the keys: beside other keyed writers,
+ * after (and before) any writer that holds the lock alone. */
+static sl_err pg_begin_keyed(struct db *db, const long long *keys, int n)
+{
+	struct pg_db *p = pg_of(db);
+	char *list = malloc((size_t)n * 22 + 3);   /* {k,k,...} */
+	if (!list)
+		return SL_ERR_NOMEM;
+	char *at = list;
+	*at++ = '{';
+	for (int i = 0; i < n; i++) {
+		/* the whole-store lock's key is in the same space: never take it here */
+		long long k = keys[i] == LOCK_WRITE ? LOCK_WRITE ^ 1 : keys[i];
+		at += sprintf(at, "%s%lld", i ? "," : "", k);
+	}
+	strcpy(at, "}");
+	revive(p);
+	sl_err e = drain(p, NULL);
+	if (!e && !(e = queue_text(p, "BEGIN")) && !(e = queue_text(p, LOCK_WRITE_SHARED_SQL)) && n > 0) {
+		const char *values[1] = {list};
+		e = queued(p, PQsendQueryParams(p->c, LOCK_KEYS_SQL, 1, NULL, values, NULL, NULL, 0), LOCK_KEYS_SQL,
+			   NULL);
+	}
+	free(list);   /* libpq copied it into its buffer */
+	if (!e)
 		p->in_tx = true;
 	if (e) {
 		drain(p, NULL);
@@ -671,6 +708,7 @@ const struct db_ops db_pg_ops = {
 	.migrate_lock = pg_migrate_lock,
 	.migrate_unlock = pg_migrate_unlock,
 	.begin = pg_begin,
+	.begin_keyed = pg_begin_keyed,
 	.prepare = pg_prepare,
 	.bind = pg_bind,
 	.step = pg_step,

@@ -133,7 +133,7 @@ static int cmd_serve(int argc, char **argv, const char *self)
 	char templates[4096];
 	snprintf(templates, sizeof templates, "%s/templates/", c->root);
 	view_init(templates, c->template_reload != 0);
-	shared.writer = writer_start(c->db_path, &e);
+	shared.writer = writer_start_n(c->db_path, c->writers, &e);
 	if (!shared.writer) {
 		fprintf(stderr, "stripelink: cannot open the database: %s\n", err_name(e));
 		return 1;

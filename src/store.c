@@ -1647,6 +1647,14 @@ sl_err store_begin(struct store *db)
 	return e;
 }
 
+sl_err store_begin_keyed(struct store *db, const long long *keys, int n)
+{
+	db->n_triggers = -1;
+	sl_err e = db_begin_keyed(db->db, keys, n);
+	db->in_tx = !e;
+	return e;
+}
+
 sl_err store_commit(struct store *db)
 {
 	db->in_tx = false;

@@ -43,6 +43,11 @@ sl_err store_migrate(struct store *db);
 int store_schema_version(void);
 
 /* Transactions. store_begin starts BEGIN IMMEDIATE (we always write). */
+/* store_begin for a writer group that touches only what keys name
+ * (sorted, each once; see writer.h): PostgreSQL holds each key for the
+ * transaction and lets other such groups run beside it; SQLite (one
+ * writer) begins as store_begin. */
+sl_err store_begin_keyed(struct store *db, const long long *keys, int n);
 sl_err store_begin(struct store *db);
 sl_err store_commit(struct store *db);
 sl_err store_rollback(struct store *db);

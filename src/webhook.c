@@ -685,6 +685,25 @@ static json_object *decode(const struct deps *deps, struct arena *a, const struc
 	return event;
 }
 
+/* The ids an event's job reads and then writes (writer.h): its own id,
+ * its object, the customer, charge and subscription it names, what it may
+ * wait for. Jobs of other objects and customers run beside it. */
+static void delivery_keys(const struct delivery *d, const struct change_set *cs, struct writer_keys *ks)
+{
+	char event[160];
+	snprintf(event, sizeof event, "%lld/%s", d->connection_id, d->event_id);
+	writer_keys_add(ks, event);
+	writer_keys_add(ks, d->wait_for);
+	writer_keys_add(ks, cs->object_id);
+	writer_keys_add(ks, cs->customer_id);
+	writer_keys_add(ks, cs->order.id);
+	writer_keys_add(ks, cs->recurring.subscription_id);
+	writer_keys_add(ks, cs->subscription_id);
+	writer_keys_add(ks, cs->dispute.charge_id);
+	for (size_t i = 0; i < cs->refund_count; i++)
+		writer_keys_add(ks, cs->refunds[i].charge_id);
+}
+
 /* Shared by receive, replay, catch-up and completion once the body is
  * trusted. refetch: completing a tie, the object to fetch (else NULL). */
 static sl_err process(const struct deps *deps, struct arena *a, const struct connection_row *c,
@@ -695,7 +714,9 @@ static sl_err process(const struct deps *deps, struct arena *a, const struct con
 	struct change_set cs;
 	change_set_init(&cs);
 	json_object *event = decode(deps, a, c, &d, &cs, refetch);
-	sl_err e = writer_run(deps->writer, delivery_job, &d);
+	struct writer_keys keys = {.n = 0};
+	delivery_keys(&d, &cs, &keys);
+	sl_err e = writer_run_keyed(deps->writer, delivery_job, &d, &keys);
 	if (!e) {
 		int status = d.reject_reason ? 400 : d.fail_reason && !d.completing ? 503 : 200;
 		answer(a, out, status, &d);

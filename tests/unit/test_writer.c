@@ -414,6 +414,132 @@ static void test_stats_fresh(void **state)
 	assert_int_equal(st.largest, 0);
 }
 
+/* ---- keyed jobs (several writer threads on PostgreSQL) ---- */
+
+/* Two jobs meet through these: a job marks itself started after its first
+ * read (when its transaction holds its keys), then the first waits for the
+ * second's mark. */
+struct meeting {
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	bool second_started;
+	bool first_saw_second;   /* set by the first job */
+	int wait_ms;
+};
+
+struct keyed_call {
+	struct writer *w;
+	struct meeting *m;
+	const char *key;         /* NULL: an unkeyed job */
+	bool first;
+	sl_err result;
+};
+
+static sl_err meeting_job(struct store *db, void *arg)
+{
+	struct keyed_call *c = arg;
+	struct meeting *m = c->m;
+	sl_err e = store_ping(db);   /* the transaction's first round trip: keys held from here */
+	if (e)
+		return e;
+	pthread_mutex_lock(&m->lock);
+	if (!c->first) {
+		m->second_started = true;
+		pthread_cond_broadcast(&m->changed);
+	} else {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += (long)m->wait_ms * 1000000L;
+		until.tv_sec += until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		while (!m->second_started)
+			if (pthread_cond_timedwait(&m->changed, &m->lock, &until) != 0)
+				break;
+		m->first_saw_second = m->second_started;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return SL_OK;
+}
+
+static void *keyed_main(void *p)
+{
+	struct keyed_call *c = p;
+	struct writer_keys ks = {.n = 0};
+	writer_keys_add(&ks, c->key);
+	c->result = c->key ? writer_run_keyed(c->w, meeting_job, c, &ks) : writer_run(c->w, meeting_job, c);
+	return NULL;
+}
+
+/* Runs the first job, then (once the first is in its transaction) the
+ * second; returns whether the first saw the second run meanwhile. */
+static bool meet(struct writer *w, const char *first_key, const char *second_key, int wait_ms)
+{
+	struct meeting m = {.wait_ms = wait_ms};
+	pthread_mutex_init(&m.lock, NULL);
+	pthread_cond_init(&m.changed, NULL);
+	struct keyed_call a = {.w = w, .m = &m, .key = first_key, .first = true};
+	struct keyed_call b = {.w = w, .m = &m, .key = second_key};
+	pthread_t ta, tb;
+	assert_int_equal(pthread_create(&ta, NULL, keyed_main, &a), 0);
+	usleep(100 * 1000);   /* the first is queued and taken before the second */
+	assert_int_equal(pthread_create(&tb, NULL, keyed_main, &b), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	assert_int_equal(a.result, SL_OK);
+	assert_int_equal(b.result, SL_OK);
+	pthread_mutex_destroy(&m.lock);
+	pthread_cond_destroy(&m.changed);
+	return m.first_saw_second;
+}
+
+static void test_keys_hash_once(void **state)
+{
+	(void)state;
+	struct writer_keys ks = {.n = 0};
+	writer_keys_add(&ks, "cus_1");
+	writer_keys_add(&ks, "cus_1");
+	writer_keys_add(&ks, NULL);
+	writer_keys_add(&ks, "");
+	writer_keys_add(&ks, "ch_1");
+	assert_int_equal(ks.n, 2);
+	assert_true(ks.k[0] != ks.k[1]);
+	assert_false(ks.overflow);
+	for (int i = 0; i < WRITER_KEYS + 1; i++) {
+		char id[16];
+		snprintf(id, sizeof id, "obj_%d", i);
+		writer_keys_add(&ks, id);
+	}
+	assert_int_equal(ks.n, WRITER_KEYS);
+	assert_true(ks.overflow);
+}
+
+/* Jobs with different keys run side by side on PostgreSQL (several writer
+ * threads); on SQLite's one writer the second waits for the first. */
+static void test_keyed_side_by_side(void **state)
+{
+	struct fixture *fx = *state;
+	sl_err e;
+	struct writer *w = writer_start_n(fx->path, 4, &e);
+	assert_non_null(w);
+	bool several = !store_is_file(fx->path);
+	assert_int_equal(meet(w, "cus_a", "cus_b", several ? 5000 : 500), several);
+	writer_stop(w);
+}
+
+/* Jobs that share a key never overlap; nor does a job without keys with
+ * anything. */
+static void test_keyed_one_at_a_time(void **state)
+{
+	struct fixture *fx = *state;
+	sl_err e;
+	struct writer *w = writer_start_n(fx->path, 4, &e);
+	assert_non_null(w);
+	assert_false(meet(w, "cus_same", "cus_same", 500));
+	assert_false(meet(w, NULL, "cus_other", 500));
+	assert_false(meet(w, "cus_other", NULL, 500));
+	writer_stop(w);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -424,6 +550,9 @@ int main(void)
 		T(test_failing_job_rolled_back_alone),
 		T(test_constraint_failure),
 		T(test_visible_after_return),
+		T(test_keyed_side_by_side),
+		T(test_keyed_one_at_a_time),
+		cmocka_unit_test(test_keys_hash_once),
 		cmocka_unit_test(test_start_failure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
