@@ -1267,10 +1267,15 @@ static const struct {
 	[ST_RECURRING_CANCELED_AT] = {"tt", "UPDATE recurring_payments SET canceled_at = ?2 WHERE subscription_id = ?1", NULL},
 	[ST_AUTOMATION_TRIGGERS] = {"", "SELECT DISTINCT trigger FROM automations WHERE enabled = 1", NULL},
 	/* a writer job's two first questions in one round trip */
-	[ST_EVENT_STATE] = {"itttt", "SELECT (SELECT result FROM stripe_events WHERE connection_id = ?1 AND event_id = ?2),"
+	[ST_EVENT_STATE] = {"ittttttt", "SELECT (SELECT result FROM stripe_events WHERE connection_id = ?1 AND event_id = ?2),"
 				   " coalesce((SELECT version FROM object_versions WHERE object_id = ?3), -1),"
 				   " EXISTS (SELECT 1 FROM pending_events WHERE customer_id = ?4 AND connection_id = ?1),"
-				   " EXISTS (SELECT 1 FROM pending_events WHERE customer_id = ?5 AND connection_id = ?1)", NULL},
+				   " EXISTS (SELECT 1 FROM pending_events WHERE customer_id = ?5 AND connection_id = ?1),"
+				   /* answers ahead (struct answer): NULL when there is no row */
+				   " (SELECT id FROM contacts WHERE email_key = ?6),"
+				   " (SELECT coalesce(contact_id, 0) FROM stripe_customers WHERE customer_id = ?4),"
+				   " (SELECT coalesce(status, '') FROM orders WHERE stripe_id = ?7),"
+				   " (SELECT coalesce(status, '') FROM recurring_payments WHERE subscription_id = ?8)", NULL},
 	/* several nodes: a sync run claims windows (an unleased one, else the
 	 * older half of the widest) and holds each by a lease it renews per page */
 	[ST_WINDOW_FIRST] = {"iii", "INSERT INTO sync_windows (job_id, created_gte, created_lt) SELECT ?1, ?2, ?3"
@@ -1353,6 +1358,18 @@ struct store {
 	bool in_tx;
 	int n_triggers;
 	char triggers[TRIGGER_CACHE][TRIGGER_NAME];
+	/* answers fetched ahead by store_event_state for the job that asked
+	 * (one round trip instead of one per lookup): a lookup by one text key
+	 * finds its answer here. Forgotten when the job ends (release,
+	 * rollback) and when a statement writes the answer's table. */
+	struct answer {
+		enum stmt lookup;    /* the statement it answers */
+		const char *table;   /* the table it reads, followed by a space */
+		bool valid, found;
+		char key[256];
+		long long i;         /* the first column: an id */
+		char text[32];       /* or a status */
+	} answers[4];
 };
 
 /* ---- binding: values are made by V() from their C type, counted by ARGS() ---- */
@@ -1457,10 +1474,63 @@ static const char *sql_of(struct store *db, enum stmt s)
 	return db_engine(db->db) == DB_PG && stmts[s].pg ? stmts[s].pg : stmts[s].sql;
 }
 
+/* ---- answers ahead (struct answer) ---- */
+
+static void forget_answers(struct store *db)
+{
+	for (size_t i = 0; i < sizeof db->answers / sizeof db->answers[0]; i++)
+		db->answers[i].valid = false;
+}
+
+/* Whether sql changes rows of table ("contacts "). */
+static bool writes_table(const char *sql, const char *table)
+{
+	static const char *const verbs[] = {"INSERT INTO ", "UPDATE ", "DELETE FROM "};
+	for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
+		size_t n = strlen(verbs[i]);
+		if (strncmp(sql, verbs[i], n) == 0 && strncmp(sql + n, table, strlen(table)) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Keeps an answer column (NULL: no row) for lookup by key. */
+static void keep_answer(struct answer *an, enum stmt lookup, const char *table, const char *key,
+			struct db_stmt *st, int col)
+{
+	an->valid = false;
+	if (!key || strlen(key) >= sizeof an->key)
+		return;
+	an->lookup = lookup;
+	an->table = table;
+	snprintf(an->key, sizeof an->key, "%s", key);
+	an->found = !db_column_null(st, col);
+	an->i = an->found ? db_column_int(st, col) : 0;
+	const char *t = an->found ? db_column_text(st, col) : NULL;
+	snprintf(an->text, sizeof an->text, "%s", t ? t : "");
+	an->valid = true;
+}
+
+/* The answer kept for lookup s by key, or NULL: ask. */
+static const struct answer *answered(struct store *db, enum stmt s, const struct db_val *vals, int n)
+{
+	if (n != 1 || vals[0].type != DB_TEXT || !vals[0].s)
+		return NULL;
+	for (size_t i = 0; i < sizeof db->answers / sizeof db->answers[0]; i++) {
+		const struct answer *an = &db->answers[i];
+		if (an->valid && an->lookup == s && strcmp(an->key, vals[0].s) == 0)
+			return an;
+	}
+	return NULL;
+}
+
 /* Returns statement s with vals bound, or NULL (logged). The caller ends
  * its run with db_reset(). */
 static struct db_stmt *bound(struct store *db, enum stmt s, const struct db_val *vals, int n)
 {
+	for (size_t i = 0; i < sizeof db->answers / sizeof db->answers[0]; i++)
+		if (db->answers[i].valid && writes_table(stmts[s].sql, db->answers[i].table))
+			db->answers[i].valid = false;
 	struct db_stmt *st = db_prepare(db->db, (int)s, sql_of(db, s), stmts[s].types);
 	if (st && db_bind(st, vals, n)) {
 		db_reset(st);
@@ -1492,6 +1562,12 @@ static sl_err exec_changed(struct store *db, enum stmt s, const struct db_val *v
  * INSERT's RETURNING id) into *out; SL_ERR_NOT_FOUND when it has no row. */
 static sl_err query_int(struct store *db, enum stmt s, const struct db_val *vals, int n, long long *out)
 {
+	const struct answer *an = answered(db, s, vals, n);
+	if (an) {
+		if (an->found && out)
+			*out = an->i;
+		return an->found ? SL_OK : SL_ERR_NOT_FOUND;
+	}
 	struct db_stmt *st = bound(db, s, vals, n);
 	if (!st)
 		return SL_ERR_DB;
@@ -1657,6 +1733,7 @@ sl_err store_begin_keyed(struct store *db, const long long *keys, int n)
 
 sl_err store_commit(struct store *db)
 {
+	forget_answers(db);
 	db->in_tx = false;
 	db->n_triggers = -1;
 	return db_commit(db->db);
@@ -1664,6 +1741,7 @@ sl_err store_commit(struct store *db)
 
 sl_err store_rollback(struct store *db)
 {
+	forget_answers(db);
 	db->n_tags = 0;
 	db->in_tx = false;
 	db->n_triggers = -1;
@@ -1674,6 +1752,7 @@ sl_err store_savepoint(struct store *db) { return db_savepoint(db->db); }
  * savepoint back, so the caller's transaction goes on without it. */
 sl_err store_release(struct store *db)
 {
+	forget_answers(db);
 	sl_err e = db_release(db->db);
 	if (e) {
 		db->n_tags = 0;
@@ -1686,6 +1765,7 @@ sl_err store_release(struct store *db)
 
 sl_err store_rollback_to(struct store *db)
 {
+	forget_answers(db);
 	db->n_tags = 0;
 	db->n_triggers = -1;
 	sl_err e = db_rollback_to(db->db);
@@ -2131,8 +2211,11 @@ sl_err store_event_result(struct store *db, struct arena *a, long long connectio
 sl_err store_event_state(struct store *db, struct arena *a, long long connection_id,
 			 const char *event_id, const struct event_keys *k, struct event_state *out)
 {
+	forget_answers(db);
 	struct db_stmt *st = bound(db, ST_EVENT_STATE, ARGS(V(connection_id), V(event_id), v_text(k->object_id),
-							  v_text(k->customer_id), v_text(k->charge_id)));
+							  v_text(k->customer_id), v_text(k->charge_id),
+							  v_text(k->email_key), v_text(k->order_id),
+							  v_text(k->subscription_id)));
 	if (!st)
 		return SL_ERR_DB;
 	bool row;
@@ -2143,6 +2226,10 @@ sl_err store_event_state(struct store *db, struct arena *a, long long connection
 		out->version = db_column_int(st, 1);
 		out->customer_waits = db_column_int(st, 2) != 0;
 		out->charge_waits = db_column_int(st, 3) != 0;
+		keep_answer(&db->answers[0], ST_CONTACT_FIND_KEY, "contacts ", k->email_key, st, 4);
+		keep_answer(&db->answers[1], ST_LINK_GET, "stripe_customers ", k->customer_id, st, 5);
+		keep_answer(&db->answers[2], ST_ORDER_STATUS, "orders ", k->order_id, st, 6);
+		keep_answer(&db->answers[3], ST_RECURRING_STATUS, "recurring_payments ", k->subscription_id, st, 7);
 		if (t && !(out->result = arena_strdup(a, t)))
 			e = SL_ERR_NOMEM;
 	}
@@ -2744,6 +2831,12 @@ sl_err store_contact_untag(struct store *db, long long id, const char *tag, bool
 /* Copies the one text column a statement keyed by ?1 finds into out. */
 static sl_err status_of(struct store *db, enum stmt which, const char *key, char *out, size_t cap)
 {
+	const struct answer *an = answered(db, which, ARGS(V(key)));
+	if (an) {
+		if (an->found)
+			snprintf(out, cap, "%s", an->text);
+		return an->found ? SL_OK : SL_ERR_NOT_FOUND;
+	}
 	struct db_stmt *st = bound(db, which, ARGS(V(key)));
 	if (!st)
 		return SL_ERR_DB;

@@ -262,10 +262,17 @@ struct event_keys {
 	const char *object_id;
 	const char *customer_id;
 	const char *charge_id;
+	const char *email_key;
+	const char *order_id;
+	const char *subscription_id;
 };
 
 /* ...the event's recorded result, the object's applied version, and
- * whether events of the connection wait for the customer or the charge. */
+ * whether events of the connection wait for the customer or the charge.
+ * The same round trip answers ahead, for the rest of the job, the lookups
+ * of the contact by email_key, the customer's link, and the order's and
+ * the subscription's status (store_contact_find, store_customer_contact,
+ * store_order_status, store_recurring_status ask nothing then). */
 struct event_state {
 	const char *result;      /* NULL: never received; in the caller's arena */
 	long long version;       /* -1: none applied (or no object id) */

@@ -158,6 +158,9 @@ static sl_err delivery_job(struct store *db, void *arg)
 		.object_id = ks ? ks->object_id : NULL,
 		.customer_id = ks ? ks->customer_id : NULL,
 		.charge_id = ks && ks->object_type && !strcmp(ks->object_type, "charge") ? ks->order.id : NULL,
+		.email_key = ks ? ks->email_key : NULL,
+		.order_id = ks ? ks->order.id : NULL,
+		.subscription_id = ks ? ks->recurring.subscription_id : NULL,
 	};
 	struct event_state st;
 	e = store_event_state(db, a, d->connection_id, d->event_id, &keys, &st);
