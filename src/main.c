@@ -19,6 +19,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "deliver.h"
+#include "event_cache.h"
 #include "fcgi.h"
 #include "retention.h"
 #include "store.h"
@@ -144,6 +145,7 @@ static int cmd_serve(int argc, char **argv, const char *self)
 	e = fcgi_serve(c->socket_path, c->threads, &shared);
 	retention_stop(retention);
 	writer_stop(shared.writer);
+	event_cache_clear();
 	stripe_global_cleanup();
 	return e ? 1 : 0;
 }

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "deps.h"
+#include "event_cache.h"
 #include "store.h"
 #include "metrics.h"
 #include "ratelimit.h"
@@ -193,6 +194,7 @@ int main(void)
 	if (waiting_started)
 		pthread_join(waiting_thread, NULL);
 	writer_stop(w);
+	event_cache_clear();
 	ratelimit_destroy(&live);
 	ratelimit_destroy(&test);
 	stripe_global_cleanup();

@@ -34,6 +34,7 @@
 #include "connection.h"
 #include "crypto.h"
 #include "deps.h"
+#include "event_cache.h"
 #include "event_version.h"
 #include "ingest.h"
 #include "mapping.h"
@@ -618,19 +619,25 @@ static struct delivery delivery_init(const struct connection_row *c, const unsig
 
 /* Parses and checks d's body and maps it (prepare) into d and cs; when
  * refetch names the object of a tie being completed, the object as fetched
- * from Stripe (settle_tie) is mapped instead of the event's. Returns the
- * parsed event (NULL when it did not parse); the caller puts it, and
- * d->fetched, after cs, whose strings may point into them, is done with. */
+ * from Stripe (settle_tie) is mapped instead of the event's. parsed: the
+ * body's parse when the caller has it already (taken over), else NULL.
+ * Returns the parsed event (NULL when it did not parse); the caller puts
+ * it, and d->fetched, after cs, whose strings may point into them, is done
+ * with. */
 static json_object *decode(const struct deps *deps, struct arena *a, const struct connection_row *c,
-			   struct delivery *d, struct change_set *cs, const char *refetch)
+			   struct delivery *d, struct change_set *cs, const char *refetch,
+			   json_object *parsed)
 {
-	json_tokener *tok = json_tokener_new();
-	json_object *event = tok ? json_tokener_parse_ex(tok, (const char *)d->payload,
-							 (int)d->payload_len) : NULL;
-	bool complete = tok && json_tokener_get_error(tok) == json_tokener_success &&
-			json_tokener_get_parse_end(tok) == d->payload_len;
-	if (tok)
-		json_tokener_free(tok);
+	json_object *event = parsed;
+	bool complete = parsed != NULL;
+	if (!parsed) {
+		json_tokener *tok = json_tokener_new();
+		event = tok ? json_tokener_parse_ex(tok, (const char *)d->payload, (int)d->payload_len) : NULL;
+		complete = tok && json_tokener_get_error(tok) == json_tokener_success &&
+			   json_tokener_get_parse_end(tok) == d->payload_len;
+		if (tok)
+			json_tokener_free(tok);
+	}
 	json_object *data = NULL, *object = NULL, *created = NULL;
 	const char *id = json_str(event, "id");
 	const char *type = json_str(event, "type");
@@ -681,7 +688,7 @@ static sl_err process(const struct deps *deps, struct arena *a, const struct con
 	struct delivery d = delivery_init(c, body, len, now, path);
 	struct change_set cs;
 	change_set_init(&cs);
-	json_object *event = decode(deps, a, c, &d, &cs, refetch);
+	json_object *event = decode(deps, a, c, &d, &cs, refetch, NULL);
 	sl_err e = writer_run(deps->writer, delivery_job, &d);
 	if (!e) {
 		int status = d.reject_reason ? 400 : d.fail_reason && !d.completing ? 503 : 200;
@@ -689,7 +696,13 @@ static sl_err process(const struct deps *deps, struct arena *a, const struct con
 	}
 	change_set_clear(&cs);
 	json_object_put(d.fetched);
-	json_object_put(event);
+	/* recorded as waiting for its customer or charge: the writer job that
+	 * completes it (complete_inline) takes this parse instead of parsing
+	 * the body again */
+	if (!e && d.wait_for && !d.completing && d.result && strcmp(d.result, "waiting") == 0)
+		event_cache_put(c->id, d.event_id, body, len, event, now, now + d.wait);
+	else
+		json_object_put(event);
 	return e;
 }
 
@@ -717,7 +730,10 @@ static void complete_inline(struct store *db, const struct delivery *d, const ch
 						  p[i].payload_len, d->now, PATH_LINKED);
 		struct change_set cs;
 		change_set_init(&cs);
-		json_object *event = decode(&lent, a, d->conn, &w, &cs, NULL);
+		/* parsed on the request thread that recorded it waiting, if kept */
+		json_object *event = decode(&lent, a, d->conn, &w, &cs, NULL,
+					    event_cache_take(d->connection_id, p[i].event_id, p[i].payload,
+							     p[i].payload_len));
 		if (!w.reject_reason && !w.wait_for && !w.fail_reason && !(e = store_savepoint(db))) {
 			sl_err je = delivery_job(db, &w);
 			e = je ? store_rollback_to(db) : SL_OK;
