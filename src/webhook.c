@@ -620,10 +620,10 @@ static struct delivery delivery_init(const struct connection_row *c, const unsig
 /* Parses and checks d's body and maps it (prepare) into d and cs; when
  * refetch names the object of a tie being completed, the object as fetched
  * from Stripe (settle_tie) is mapped instead of the event's. parsed: the
- * body's parse when the caller has it already (taken over), else NULL.
- * Returns the parsed event (NULL when it did not parse); the caller puts
- * it, and d->fetched, after cs, whose strings may point into them, is done
- * with. */
+ * body's parse when the caller has it already (read only), else NULL.
+ * Returns the parsed event (parsed itself when given; NULL when it did not
+ * parse); the caller puts it (or returns parsed where it got it), and
+ * d->fetched, after cs, whose strings may point into them, is done with. */
 static json_object *decode(const struct deps *deps, struct arena *a, const struct connection_row *c,
 			   struct delivery *d, struct change_set *cs, const char *refetch,
 			   json_object *parsed)
@@ -689,6 +689,11 @@ static sl_err process(const struct deps *deps, struct arena *a, const struct con
 	struct change_set cs;
 	change_set_init(&cs);
 	json_object *event = decode(deps, a, c, &d, &cs, refetch, NULL);
+	/* an event about to wait: the writer job that completes it (maybe
+	 * later in this very group) may use this parse, not parse it again */
+	bool lent = d.wait_for && !d.completing && event;
+	if (lent)
+		event_cache_lend(c->id, d.event_id, body, len, event);
 	sl_err e = writer_run(deps->writer, delivery_job, &d);
 	if (!e) {
 		int status = d.reject_reason ? 400 : d.fail_reason && !d.completing ? 503 : 200;
@@ -696,11 +701,9 @@ static sl_err process(const struct deps *deps, struct arena *a, const struct con
 	}
 	change_set_clear(&cs);
 	json_object_put(d.fetched);
-	/* recorded as waiting for its customer or charge: the writer job that
-	 * completes it (complete_inline) takes this parse instead of parsing
-	 * the body again */
-	if (!e && d.wait_for && !d.completing && d.result && strcmp(d.result, "waiting") == 0)
-		event_cache_put(c->id, d.event_id, body, len, event, now, now + d.wait);
+	if (lent)   /* kept while the event waits for a job in a later group */
+		event_cache_reclaim(c->id, d.event_id, body, len, event,
+				    !e && d.result && strcmp(d.result, "waiting") == 0, now, now + d.wait);
 	else
 		json_object_put(event);
 	return e;
@@ -730,10 +733,11 @@ static void complete_inline(struct store *db, const struct delivery *d, const ch
 						  p[i].payload_len, d->now, PATH_LINKED);
 		struct change_set cs;
 		change_set_init(&cs);
-		/* parsed on the request thread that recorded it waiting, if kept */
-		json_object *event = decode(&lent, a, d->conn, &w, &cs, NULL,
-					    event_cache_take(d->connection_id, p[i].event_id, p[i].payload,
-							     p[i].payload_len));
+		/* the parse made on the request thread that recorded it waiting,
+		 * when lent or kept (borrowed), else parsed here */
+		json_object *parsed = event_cache_use(d->connection_id, p[i].event_id, p[i].payload,
+						      p[i].payload_len);
+		json_object *event = decode(&lent, a, d->conn, &w, &cs, NULL, parsed);
 		if (!w.reject_reason && !w.wait_for && !w.fail_reason && !(e = store_savepoint(db))) {
 			sl_err je = delivery_job(db, &w);
 			e = je ? store_rollback_to(db) : SL_OK;
@@ -741,7 +745,10 @@ static void complete_inline(struct store *db, const struct delivery *d, const ch
 				e = store_release(db);
 		}
 		change_set_clear(&cs);
-		json_object_put(event);
+		if (parsed)
+			event_cache_release(parsed);
+		else
+			json_object_put(event);
 	}
 	if (e)
 		fprintf(stderr, "stripelink: completing the events waiting for %s: %s (the sync worker "
