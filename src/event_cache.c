@@ -123,14 +123,19 @@ void event_cache_lend(long long connection_id, const char *event_id, const void 
 }
 
 void event_cache_reclaim(long long connection_id, const char *event_id, const void *body, size_t len,
-			 json_object *event, bool keep, long long now, long long until)
+			 json_object *event, bool keep, long long now)
 {
 	unsigned char *copy = keep && event ? malloc(len ? len : 1) : NULL;
 	char *id = copy ? strdup(event_id) : NULL;
-	struct dropped old = {0}, put = {0};
+	struct dropped old = {0}, put = {0}, expired[EVENT_CACHE_SLOTS];
+	int n_expired = 0;
+	long long until = now + EVENT_CACHE_KEEP_SECONDS;
 	if (copy)
 		memcpy(copy, body, len);
 	pthread_mutex_lock(&lock);
+	for (int i = 0; i < EVENT_CACHE_SLOTS; i++)
+		if (slots[i].used && !slots[i].lent && !slots[i].users && slots[i].until < now)
+			empty(i, &expired[n_expired++]);
 	int i = event ? find_event(event) : -1;
 	if (i >= 0 && !slots[i].lent)
 		i = -1;   /* not this request's loan */
@@ -165,6 +170,8 @@ void event_cache_reclaim(long long connection_id, const char *event_id, const vo
 	free(id);
 	dropped_free(&old);
 	dropped_free(&put);
+	for (int k = 0; k < n_expired; k++)
+		dropped_free(&expired[k]);
 }
 
 json_object *event_cache_use(long long connection_id, const char *event_id, const void *body,

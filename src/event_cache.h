@@ -17,7 +17,10 @@
  * Only a cache: the waiting event's body is on disk (pending_events) and is
  * what counts; a parse is used only for exactly the bytes it was made from,
  * and a miss parses them as before. Process-wide, one lock, at most
- * EVENT_CACHE_SLOTS parses; the oldest kept one makes room first.
+ * EVENT_CACHE_SLOTS parses; a parse is kept EVENT_CACHE_KEEP_SECONDS (an
+ * event's customer or charge usually follows within that; later, the sync
+ * worker completes most of them, in its own process), and the oldest kept
+ * one makes room first.
  */
 #ifndef STRIPELINK_EVENT_CACHE_H
 #define STRIPELINK_EVENT_CACHE_H
@@ -26,7 +29,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define EVENT_CACHE_SLOTS 64   /* parses lent or kept at most (~50 KB each) */
+#define EVENT_CACHE_SLOTS 32        /* parses lent or kept at most (~50 KB each) */
+#define EVENT_CACHE_KEEP_SECONDS 2  /* how long a parse is kept after its request */
 
 /* Lends event, the parse of body (len bytes) of event_id for
  * connection_id, to writer jobs. Both stay the caller's and must stay
@@ -37,11 +41,12 @@ void event_cache_lend(long long connection_id, const char *event_id, const void 
 
 /* Ends the loan of event (lent or not) and takes it over: the caller must
  * not use it afterwards. keep: the event was recorded as waiting; the
- * parse of body (len bytes) is kept until the unix time until (or until
- * newer ones push it out). Otherwise, or when it cannot be kept, it is put
- * now, or by its last user. */
+ * parse of body (len bytes) is kept EVENT_CACHE_KEEP_SECONDS after now (the
+ * unix time), or until newer ones push it out. Otherwise, or when it cannot
+ * be kept, it is put now, or by its last user. Parses kept past their time
+ * are dropped here too. */
 void event_cache_reclaim(long long connection_id, const char *event_id, const void *body, size_t len,
-			 json_object *event, bool keep, long long now, long long until);
+			 json_object *event, bool keep, long long now);
 
 /* The parse of body (len bytes) of event_id for connection_id, lent or
  * kept; NULL when there is none for exactly these bytes. Borrowed: the

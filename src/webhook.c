@@ -703,7 +703,7 @@ static sl_err process(const struct deps *deps, struct arena *a, const struct con
 	json_object_put(d.fetched);
 	if (lent)   /* kept while the event waits for a job in a later group */
 		event_cache_reclaim(c->id, d.event_id, body, len, event,
-				    !e && d.result && strcmp(d.result, "waiting") == 0, now, now + d.wait);
+				    !e && d.result && strcmp(d.result, "waiting") == 0, now);
 	else
 		json_object_put(event);
 	return e;

@@ -63,7 +63,7 @@ static void test_lent_then_dropped(void **state)
 	assert_int_equal(n_of(used), 7);
 	event_cache_release(used);
 	/* its job did not record it waiting: dropped when handed over */
-	event_cache_reclaim(1, "evt_a", "{body a}", 8, o, false, 100, 110);
+	event_cache_reclaim(1, "evt_a", "{body a}", 8, o, false, 100);
 	assert_true(let_go(o));
 	assert_null(event_cache_use(1, "evt_a", "{body a}", 8));
 }
@@ -74,7 +74,7 @@ static void test_kept_while_waiting(void **state)
 	char body[] = "{body a}";
 	json_object *o = parse_of(1);
 	event_cache_lend(1, "evt_a", body, 8, o);
-	event_cache_reclaim(1, "evt_a", body, 8, o, true, 100, 110);
+	event_cache_reclaim(1, "evt_a", body, 8, o, true, 100);
 	memcpy(body, "{gone!!}", 8);   /* the request's bytes die with it: the cache kept a copy */
 	assert_null(event_cache_use(1, "evt_a", "{gone!!}", 8));
 	json_object *used = event_cache_use(1, "evt_a", "{body a}", 8);
@@ -92,7 +92,7 @@ static void test_handed_over_while_in_use(void **state)
 	json_object *used = event_cache_use(1, "evt_a", "{body a}", 8);
 	assert_ptr_equal(used, o);
 	/* the request is done while a job still reads the parse */
-	event_cache_reclaim(1, "evt_a", "{body a}", 8, o, false, 100, 110);
+	event_cache_reclaim(1, "evt_a", "{body a}", 8, o, false, 100);
 	assert_int_equal(n_of(used), 1);
 	assert_null(event_cache_use(1, "evt_a", "{body a}", 8));   /* not offered again */
 	event_cache_release(used);                                  /* the last user puts it */
@@ -106,7 +106,7 @@ static void test_completed_during_loan_not_kept(void **state)
 	event_cache_lend(1, "evt_a", "{body a}", 8, o);
 	event_cache_release(event_cache_use(1, "evt_a", "{body a}", 8));
 	/* recorded waiting, but completed in the same group already */
-	event_cache_reclaim(1, "evt_a", "{body a}", 8, o, true, 100, 110);
+	event_cache_reclaim(1, "evt_a", "{body a}", 8, o, true, 100);
 	assert_true(let_go(o));
 }
 
@@ -114,7 +114,7 @@ static void test_kept_without_loan(void **state)
 {
 	(void)state;
 	json_object *o = parse_of(3);
-	event_cache_reclaim(1, "evt_a", "{body a}", 8, o, true, 100, 110);
+	event_cache_reclaim(1, "evt_a", "{body a}", 8, o, true, 100);
 	json_object *used = event_cache_use(1, "evt_a", "{body a}", 8);
 	assert_ptr_equal(used, o);
 	event_cache_release(used);
@@ -125,14 +125,14 @@ static void test_later_delivery_replaces_kept(void **state)
 {
 	(void)state;
 	json_object *old = parse_of(1), *new = parse_of(2);
-	event_cache_reclaim(1, "evt_a", "{old}", 5, old, true, 100, 110);
+	event_cache_reclaim(1, "evt_a", "{old}", 5, old, true, 100);
 	event_cache_lend(1, "evt_a", "{new!}", 6, new);
 	assert_true(let_go(old));
 	assert_null(event_cache_use(1, "evt_a", "{old}", 5));
 	json_object *used = event_cache_use(1, "evt_a", "{new!}", 6);
 	assert_ptr_equal(used, new);
 	event_cache_release(used);
-	event_cache_reclaim(1, "evt_a", "{new!}", 6, new, false, 100, 110);
+	event_cache_reclaim(1, "evt_a", "{new!}", 6, new, false, 100);
 	assert_true(let_go(new));
 }
 
@@ -144,7 +144,7 @@ static void test_oldest_kept_makes_room(void **state)
 	/* one more than fits: the first kept is the one dropped */
 	for (int i = 0; i <= EVENT_CACHE_SLOTS; i++) {
 		snprintf(id, sizeof id, "evt_%d", i);
-		event_cache_reclaim(1, id, id, strlen(id), o[i] = parse_of(i), true, 100, 200);
+		event_cache_reclaim(1, id, id, strlen(id), o[i] = parse_of(i), true, 100);
 	}
 	assert_true(let_go(o[0]));
 	assert_null(event_cache_use(1, "evt_0", "evt_0", 5));
@@ -158,29 +158,42 @@ static void test_oldest_kept_makes_room(void **state)
 	}
 }
 
-static void test_expired_makes_room_first(void **state)
+static void test_expired_dropped(void **state)
 {
 	(void)state;
 	char id[32];
 	json_object *o[EVENT_CACHE_SLOTS];
-	/* a full cache whose entry 5 is past its time (105 < 150) */
+	/* a full cache whose entry 5 was kept long ago (at 100: past its time at 150) */
 	for (int i = 0; i < EVENT_CACHE_SLOTS; i++) {
 		snprintf(id, sizeof id, "evt_%d", i);
-		event_cache_reclaim(1, id, id, strlen(id), o[i] = parse_of(i), true, 100, i == 5 ? 105 : 200);
+		event_cache_reclaim(1, id, id, strlen(id), o[i] = parse_of(i), true, i == 5 ? 100 : 149);
 	}
 	json_object *fresh = parse_of(99);
-	event_cache_reclaim(1, "evt_new", "evt_new", 7, fresh, true, 150, 200);
+	event_cache_reclaim(1, "evt_new", "evt_new", 7, fresh, true, 150);
 	assert_true(let_go(o[5]));
 	json_object *used = event_cache_use(1, "evt_0", "evt_0", 5);   /* the oldest stayed */
 	assert_ptr_equal(used, o[0]);
 	event_cache_release(used);
 	assert_ptr_equal(used = event_cache_use(1, "evt_new", "evt_new", 7), fresh);
 	event_cache_release(used);
-	event_cache_clear();
-	for (int i = 0; i < EVENT_CACHE_SLOTS; i++)
+	assert_true(let_go(o[0]));
+	assert_true(let_go(fresh));
+	/* a later hand-over drops what is past its time, room or not */
+	json_object *late = parse_of(7);
+	event_cache_reclaim(1, "evt_late", "evt_late", 8, late, false, 149 + EVENT_CACHE_KEEP_SECONDS + 1);
+	assert_true(let_go(late));
+	for (int i = 1; i < EVENT_CACHE_SLOTS; i++)
 		if (i != 5)
 			assert_true(let_go(o[i]));
-	assert_true(let_go(fresh));
+	/* and keeps what is not */
+	json_object *kept = parse_of(8);
+	event_cache_reclaim(1, "evt_k", "k", 1, kept, true, 1000);
+	json_object *other = parse_of(9);
+	event_cache_reclaim(1, "evt_x", "x", 1, other, false, 1000 + EVENT_CACHE_KEEP_SECONDS);
+	assert_true(let_go(other));
+	assert_ptr_equal(used = event_cache_use(1, "evt_k", "k", 1), kept);
+	event_cache_release(used);
+	assert_true(let_go(kept));
 }
 
 static void test_lent_never_evicted(void **state)
@@ -200,10 +213,10 @@ static void test_lent_never_evicted(void **state)
 	event_cache_release(used);
 	/* and it cannot be kept either: no kept slot to make room from */
 	event_cache_reclaim(1, id[EVENT_CACHE_SLOTS], id[EVENT_CACHE_SLOTS], strlen(id[EVENT_CACHE_SLOTS]),
-			    o[EVENT_CACHE_SLOTS], true, 100, 200);
+			    o[EVENT_CACHE_SLOTS], true, 100);
 	assert_true(let_go(o[EVENT_CACHE_SLOTS]));
 	for (int i = 0; i < EVENT_CACHE_SLOTS; i++) {
-		event_cache_reclaim(1, id[i], id[i], strlen(id[i]), o[i], false, 100, 200);
+		event_cache_reclaim(1, id[i], id[i], strlen(id[i]), o[i], false, 100);
 		assert_true(let_go(o[i]));
 	}
 }
@@ -212,12 +225,12 @@ static void test_clear(void **state)
 {
 	(void)state;
 	json_object *o = parse_of(1);
-	event_cache_reclaim(1, "evt_a", "a", 1, o, true, 100, 110);
+	event_cache_reclaim(1, "evt_a", "a", 1, o, true, 100);
 	event_cache_clear();
 	assert_true(let_go(o));
 	assert_null(event_cache_use(1, "evt_a", "a", 1));
 	event_cache_lend(1, "evt_a", "a", 1, NULL);                 /* nothing to lend */
-	event_cache_reclaim(1, "evt_a", "a", 1, NULL, true, 100, 110);
+	event_cache_reclaim(1, "evt_a", "a", 1, NULL, true, 100);
 	assert_null(event_cache_use(1, "evt_a", "a", 1));
 }
 
@@ -238,7 +251,7 @@ static void *stress_request(void *p)
 		json_object *o = json_object_new_object();   /* no extra reference: the cache owns it */
 		json_object_object_add(o, "n", json_object_new_int(i));
 		event_cache_lend(1, id, id, strlen(id), o);
-		event_cache_reclaim(1, id, id, strlen(id), o, i % 3 == 0, i, i + 5);
+		event_cache_reclaim(1, id, id, strlen(id), o, i % 3 == 0, i);
 	}
 	atomic_fetch_add(&stress_done, 1);
 	return NULL;
@@ -283,7 +296,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_kept_without_loan, teardown),
 		cmocka_unit_test_teardown(test_later_delivery_replaces_kept, teardown),
 		cmocka_unit_test_teardown(test_oldest_kept_makes_room, teardown),
-		cmocka_unit_test_teardown(test_expired_makes_room_first, teardown),
+		cmocka_unit_test_teardown(test_expired_dropped, teardown),
 		cmocka_unit_test_teardown(test_lent_never_evicted, teardown),
 		cmocka_unit_test_teardown(test_clear, teardown),
 		cmocka_unit_test_teardown(test_concurrent, teardown),
