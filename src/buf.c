@@ -29,6 +29,11 @@ static void reserve(struct buf *b, size_t extra)
 	b->cap = cap;
 }
 
+void buf_reserve(struct buf *b, size_t n)
+{
+	reserve(b, n);
+}
+
 void buf_append(struct buf *b, const void *p, size_t n)
 {
 	reserve(b, n);

@@ -92,12 +92,33 @@ static void test_buf_printf_lengths(void **state)
 		}
 }
 
+static void test_buf_reserve_keeps(void **state)
+{
+	(void)state;
+	struct buf b = BUF_INIT;
+	buf_puts(&b, "head");
+	buf_reserve(&b, 100000);
+	assert_true(b.cap > b.len + 100000);
+	assert_int_equal(b.len, 4);
+	assert_memory_equal(b.data, "head", 4);
+	memset(b.data + b.len, 'x', 100000);   /* the room is writable */
+	b.len = 0;                              /* reused from the start, as fcgi.c does */
+	buf_reserve(&b, 10);
+	buf_puts(&b, "again");
+	assert_string_equal(b.data, "again");
+	buf_free(&b);
+	buf_reserve(&b, 0);                     /* an empty buffer gets room too */
+	assert_non_null(b.data);
+	buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_arena_printf_lengths),
 		cmocka_unit_test(test_arena_printf_after_reset),
 		cmocka_unit_test(test_buf_printf_lengths),
+		cmocka_unit_test(test_buf_reserve_keeps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
