@@ -277,17 +277,35 @@ const char *app_log_value(struct arena *a, const char *v)
 	return out;
 }
 
+/* Each thread's last second, formatted: a log line's time costs a
+ * strftime once a second, not once a line. */
+static _Thread_local time_t log_second = -1;
+static _Thread_local char log_second_text[26];
+static _Thread_local size_t log_second_len;
+
 void app_log_time(char out[32])
 {
 	struct timespec ts;
-	struct tm tm;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000);
+	if (ts.tv_sec != log_second) {
+		struct tm tm;
+		gmtime_r(&ts.tv_sec, &tm);
+		log_second_len = strftime(log_second_text, sizeof log_second_text, "%Y-%m-%dT%H:%M:%S", &tm);
+		log_second = ts.tv_sec;
+	}
+	long ms = ts.tv_nsec / 1000000;
+	memcpy(out, log_second_text, log_second_len);
+	char *p = out + log_second_len;
+	*p++ = '.';
+	*p++ = (char)('0' + ms / 100);
+	*p++ = (char)('0' + ms / 10 % 10);
+	*p++ = (char)('0' + ms % 10);
+	*p++ = 'Z';
+	*p = '\0';
 }
 
 static _Atomic unsigned long long request_counter;
+static _Atomic unsigned request_pid;   /* this process's id, read once (getpid is a system call) */
 
 void app_serve(struct app_thread *t, struct arena *a, char *const *envp,
 	       const unsigned char *body, size_t body_len, bool body_too_large,
@@ -297,18 +315,24 @@ void app_serve(struct app_thread *t, struct arena *a, char *const *envp,
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	struct http_request req = {0};
 	const struct route *route = NULL;
-	/* the request id: this process and a counter, also sent to the client */
-	const char *id = arena_printf(a, "%x-%llx", (unsigned)getpid(),
-				      atomic_fetch_add(&request_counter, 1) + 1);
+	/* the request id: this process and a counter, also sent to the client;
+	 * the serving process never forks, so its id is read once */
+	unsigned pid = atomic_load_explicit(&request_pid, memory_order_relaxed);
+	if (!pid)
+		atomic_store_explicit(&request_pid, pid = (unsigned)getpid(), memory_order_relaxed);
+	const char *id = arena_printf(a, "%x-%llx", pid, atomic_fetch_add(&request_counter, 1) + 1);
 	serve(t, a, envp, body, body_len, body_too_large, resp, &req, &route, id);
 	http_header(resp, "X-Request-Id", id);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	char when[32];
 	app_log_time(when);
-	/* the route's pattern, never the raw path: no ids, tokens or keys */
-	fprintf(stderr, "time=%s level=%s request_id=%s method=%s route=%s status=%d ms=%.2f\n",
+	/* one line (one write) per request: the route's pattern, never the raw
+	 * path (no ids, tokens or keys); then what the handler adds, such as a
+	 * webhook delivery's fields */
+	fprintf(stderr, "time=%s level=%s request_id=%s method=%s route=%s status=%d ms=%.2f%s%s\n",
 		when, resp->status >= 500 ? "error" : resp->status >= 400 ? "warn" : "info",
 		id, app_log_value(a, req.method_name),
-		app_log_value(a, route ? route->pattern : "unmatched"), resp->status, ms);
+		app_log_value(a, route ? route->pattern : "unmatched"), resp->status, ms,
+		req.log_fields ? " " : "", req.log_fields ? req.log_fields : "");
 }

@@ -112,15 +112,27 @@ char *arena_strdup(struct arena *a, const char *s)
 
 char *arena_printf(struct arena *a, const char *fmt, ...)
 {
-	va_list ap;
+	va_list ap, again;
 	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_copy(again, ap);
+	/* formatted once into the current block when it fits there; measured
+	 * and formatted again only when it does not */
+	struct block *b = a->head;
+	char *p = (char *)b->data + b->used;
+	size_t room = b->size - b->used;
+	int n = vsnprintf(p, room, fmt, ap);
 	va_end(ap);
-	if (n < 0)
+	if (n < 0) {
+		va_end(again);
 		return arena_strdup(a, "");
-	char *p = arena_alloc(a, (size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(p, (size_t)n + 1, fmt, ap);
-	va_end(ap);
+	}
+	if ((size_t)n < room) {
+		size_t need = ((size_t)n + 1 + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+		b->used += need <= room ? need : room;
+	} else {
+		p = arena_alloc(a, (size_t)n + 1);
+		vsnprintf(p, (size_t)n + 1, fmt, again);
+	}
+	va_end(again);
 	return p;
 }

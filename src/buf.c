@@ -29,6 +29,11 @@ static void reserve(struct buf *b, size_t extra)
 	b->cap = cap;
 }
 
+void buf_reserve(struct buf *b, size_t n)
+{
+	reserve(b, n);
+}
+
 void buf_append(struct buf *b, const void *p, size_t n)
 {
 	reserve(b, n);
@@ -50,17 +55,23 @@ void buf_putc(struct buf *b, char c)
 
 void buf_printf(struct buf *b, const char *fmt, ...)
 {
-	va_list ap;
+	va_list ap, again;
 	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_copy(again, ap);
+	/* formatted once where it fits; measured first only when it does not */
+	if (b->cap - b->len < 64)
+		reserve(b, 64);
+	int n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
 	va_end(ap);
-	if (n <= 0)
-		return;
-	reserve(b, (size_t)n);
-	va_start(ap, fmt);
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
+	if (n > 0 && (size_t)n >= b->cap - b->len) {
+		reserve(b, (size_t)n);
+		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
+	}
+	va_end(again);
+	if (n > 0)
+		b->len += (size_t)n;
+	else if (b->data)
+		b->data[b->len] = '\0';
 }
 
 const char *buf_cstr(struct buf *b)

@@ -14,6 +14,10 @@ struct buf {
 
 #define BUF_INIT {NULL, 0, 0}
 
+/* Makes room for n more bytes and a NUL at data + len, keeping the
+ * contents. Aborts on out-of-memory (see arena.h for why). */
+void buf_reserve(struct buf *b, size_t n);
+
 /* Appends n bytes. Aborts on out-of-memory (see arena.h for why). */
 void buf_append(struct buf *b, const void *p, size_t n);
 

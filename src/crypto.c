@@ -16,6 +16,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,9 +26,10 @@
 #include <threads.h>
 #include <unistd.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include "crypto.h"
@@ -292,23 +295,115 @@ out:
 	return ok;
 }
 
+/*
+ * HMAC-SHA256 keeps, per thread, one context set up with the key it was
+ * last used with: a webhook's signature check under the same signing
+ * secret then restarts it (EVP_MAC_init without a key) instead of fetching
+ * the algorithm, making a context and hashing the key's pads again. Keys
+ * longer than HMAC_CACHED_KEY are set up every time. The context (and the
+ * copy of the key it is compared by) is freed, cleansed, when its thread
+ * ends.
+ */
+#define HMAC_CACHED_KEY 128
+
+struct hmac_state {
+	EVP_MAC_CTX *ctx;
+	bool keyed;                            /* ctx holds key[0..key_len) */
+	size_t key_len;
+	unsigned char key[HMAC_CACHED_KEY];
+};
+
+static EVP_MAC *hmac_mac;                      /* fetched once; shared by every thread */
+static pthread_key_t hmac_key;
+static bool hmac_key_made;
+static once_flag hmac_once = ONCE_FLAG_INIT;
+
+static void hmac_state_free(void *p)
+{
+	struct hmac_state *st = p;
+	if (!st)
+		return;
+	EVP_MAC_CTX_free(st->ctx);
+	OPENSSL_cleanse(st, sizeof *st);
+	free(st);
+}
+
+static void hmac_init_once(void)
+{
+	hmac_mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	hmac_key_made = pthread_key_create(&hmac_key, hmac_state_free) == 0;
+}
+
+/* The thread's HMAC state, made at its first use; NULL when out of memory
+ * or OpenSSL has no HMAC. */
+static struct hmac_state *hmac_state(void)
+{
+	call_once(&hmac_once, hmac_init_once);
+	if (!hmac_mac || !hmac_key_made)
+		return NULL;
+	struct hmac_state *st = pthread_getspecific(hmac_key);
+	if (st)
+		return st;
+	if (!(st = calloc(1, sizeof *st)))
+		return NULL;
+	if (!(st->ctx = EVP_MAC_CTX_new(hmac_mac)) || pthread_setspecific(hmac_key, st) != 0) {
+		hmac_state_free(st);
+		return NULL;
+	}
+	return st;
+}
+
+sl_err crypto_hmac_sha256_parts(const void *key, size_t key_len, const struct crypto_part *parts,
+				size_t n_parts, unsigned char out[CRYPTO_HMAC_LEN])
+{
+	static const unsigned char empty[1];
+	if ((!key && key_len) || (!parts && n_parts) || !out)
+		return SL_ERR_INVALID;
+	for (size_t i = 0; i < n_parts; i++)
+		if (!parts[i].data && parts[i].len)
+			return SL_ERR_INVALID;
+	if (key_len > INT_MAX)
+		return SL_ERR_TOO_LARGE;
+	struct hmac_state *st = hmac_state();
+	if (!st)
+		return SL_ERR_CRYPTO;
+	bool same = st->keyed && st->key_len == key_len && (key_len == 0 || CRYPTO_memcmp(st->key, key, key_len) == 0);
+	int ok;
+	if (same) {
+		ok = EVP_MAC_init(st->ctx, NULL, 0, NULL);   /* the same key: start again */
+	} else {
+		char digest[] = "SHA256";
+		OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+				       OSSL_PARAM_construct_end()};
+		st->keyed = false;
+		ok = EVP_MAC_init(st->ctx, key_len ? key : empty, key_len, params);
+		if (ok && key_len <= HMAC_CACHED_KEY) {
+			if (key_len)
+				memcpy(st->key, key, key_len);
+			st->key_len = key_len;
+			st->keyed = true;
+		}
+	}
+	for (size_t i = 0; ok && i < n_parts; i++)
+		if (parts[i].len)
+			ok = EVP_MAC_update(st->ctx, parts[i].data, parts[i].len);
+	size_t out_len = 0;
+	if (ok)
+		ok = EVP_MAC_final(st->ctx, out, &out_len, CRYPTO_HMAC_LEN);
+	if (!ok || out_len != CRYPTO_HMAC_LEN) {
+		st->keyed = false;   /* set it up from the key next time */
+		return SL_ERR_CRYPTO;
+	}
+	return SL_OK;
+}
+
 /* Writes HMAC-SHA256(key, msg) into out; either buffer may be empty.
  * SL_ERR_INVALID for NULL with a length, SL_ERR_CRYPTO if OpenSSL fails. */
 sl_err crypto_hmac_sha256(const void *key, size_t key_len, const void *msg,
 			  size_t msg_len, unsigned char out[CRYPTO_HMAC_LEN])
 {
-	static const unsigned char empty[1];
-	unsigned int out_len = 0;
-
-	if ((!key && key_len) || (!msg && msg_len) || !out)
-		return SL_ERR_INVALID;
-	if (key_len > INT_MAX)
-		return SL_ERR_TOO_LARGE;
-	if (!HMAC(EVP_sha256(), key_len ? key : empty, (int)key_len,
-		  msg_len ? msg : empty, msg_len, out, &out_len) ||
-	    out_len != CRYPTO_HMAC_LEN)
-		return SL_ERR_CRYPTO;
-	return SL_OK;
+	const struct crypto_part part = {msg, msg_len};
+	return crypto_hmac_sha256_parts(key, key_len, &part, 1, out);
 }
 
 /* Compares len bytes in time that depends only on len. */

@@ -40,6 +40,19 @@ long crypto_pbkdf2_iterations_for(const char *setting, bool insecure_test_hashin
 sl_err crypto_hmac_sha256(const void *key, size_t key_len, const void *msg,
 			  size_t msg_len, unsigned char out[CRYPTO_HMAC_LEN]);
 
+/* A piece of a message given in pieces; data may be NULL when len is 0. */
+struct crypto_part {
+	const void *data;
+	size_t len;
+};
+
+/* HMAC-SHA256 under key of the concatenation of n_parts parts, into
+ * out[CRYPTO_HMAC_LEN] (no copy of the whole message is made). The
+ * thread keeps the key's context for its next call (freed when it ends).
+ * SL_ERR_INVALID for NULL with a length, SL_ERR_CRYPTO if OpenSSL fails. */
+sl_err crypto_hmac_sha256_parts(const void *key, size_t key_len, const struct crypto_part *parts,
+				size_t n_parts, unsigned char out[CRYPTO_HMAC_LEN]);
+
 /* Constant-time equality of two equal-length buffers. */
 bool crypto_equal(const void *a, const void *b, size_t len);
 

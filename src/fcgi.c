@@ -53,9 +53,14 @@ static void stop_kept(struct pool *pool)
 	pthread_mutex_unlock(&pool->lock);
 }
 
-/* Reads up to limit bytes of body; sets *too_large when more was
- * announced. Returns a malloc'd buffer (caller frees) and its length. */
-static unsigned char *read_body(FCGX_Request *req, size_t *len, bool *too_large)
+/* A thread keeps buffers of up to this many bytes from one request to the
+ * next (a webhook's body, a response's head); larger ones are freed. */
+#define KEPT_BUFFER 65536
+
+/* Reads up to limit bytes of body into *keep (the thread's buffer, grown
+ * as needed); sets *too_large when more was announced. Returns the body
+ * (in *keep; NULL when there is none) and its length. */
+static unsigned char *read_body(FCGX_Request *req, struct buf *keep, size_t *len, bool *too_large)
 {
 	const char *cl = FCGX_GetParam("CONTENT_LENGTH", req->envp);
 	long long want = cl && *cl ? atoll(cl) : 0;
@@ -67,9 +72,9 @@ static unsigned char *read_body(FCGX_Request *req, size_t *len, bool *too_large)
 		*too_large = true;
 		return NULL;
 	}
-	unsigned char *body = malloc((size_t)want + 1);
-	if (!body)
-		return NULL;
+	keep->len = 0;
+	buf_reserve(keep, (size_t)want);
+	unsigned char *body = (unsigned char *)keep->data;
 	size_t got = 0;
 	while (got < (size_t)want) {
 		int n = FCGX_GetStr((char *)body + got, (int)((size_t)want - got), req->in);
@@ -96,12 +101,13 @@ static sl_err put(void *sink, const void *data, size_t len)
 	return SL_OK;
 }
 
-static void write_response(FCGX_Request *req, const struct http_response *resp, bool head_only)
+/* Writes the response; head is the thread's buffer for its head. */
+static void write_response(FCGX_Request *req, struct buf *head, const struct http_response *resp,
+			   bool head_only)
 {
-	struct buf head = BUF_INIT;
-	http_response_head(resp, &head);
-	put(req->out, head.data, head.len);
-	buf_free(&head);
+	head->len = 0;
+	http_response_head(resp, head);
+	put(req->out, head->data, head->len);
 	if (head_only)
 		return;
 	sl_err e = resp->stream ? resp->stream(resp->stream_ctx, put, req->out)
@@ -129,25 +135,32 @@ static void *serve_thread(void *p)
 	FCGX_InitRequest(&req, pool->listen_fd, 0);
 	pool_register(pool, ta->slot, &req);
 	struct arena *arena = arena_new();
+	struct buf body_buf = BUF_INIT, head_buf = BUF_INIT;   /* kept across requests */
 	while (!pool->stopping) {
 		if (FCGX_Accept_r(&req) < 0)
 			break;
 		size_t len;
 		bool too_large;
-		unsigned char *body = read_body(&req, &len, &too_large);
+		unsigned char *body = read_body(&req, &body_buf, &len, &too_large);
 		struct http_response resp;
 		app_serve(t, arena, req.envp, body ? body : (const unsigned char *)"", len,
 			  too_large, &resp);
 		const char *method = FCGX_GetParam("REQUEST_METHOD", req.envp);
-		write_response(&req, &resp, method && strcmp(method, "HEAD") == 0);
-		/* the one point where per-request memory is released */
+		write_response(&req, &head_buf, &resp, method && strcmp(method, "HEAD") == 0);
+		/* the one point where per-request memory is released (a large
+		 * body's or head's buffer too; small ones are kept) */
 		http_response_free(&resp);
-		free(body);
+		if (body_buf.cap > KEPT_BUFFER)
+			buf_free(&body_buf);
+		if (head_buf.cap > KEPT_BUFFER)
+			buf_free(&head_buf);
 		arena_reset(arena);
 		FCGX_Finish_r(&req);
 	}
 	pool_register(pool, ta->slot, NULL);
 	FCGX_Free(&req, 1);
+	buf_free(&body_buf);
+	buf_free(&head_buf);
 	arena_free(arena);
 	app_thread_free(t);
 	return NULL;

@@ -153,45 +153,79 @@ bool http_wants_json(const struct http_request *r)
 	       !strstr(r->accept, "text/html");
 }
 
-static const char *env_get(char *const *envp, const char *name)
+/* The CGI variables a request reads, read in one pass over the
+ * environment (nginx passes a few dozen). */
+enum env_var {
+	ENV_REQUEST_METHOD, ENV_CONTENT_TYPE, ENV_HTTP_ACCEPT, ENV_REMOTE_ADDR, ENV_HTTP_HOST,
+	ENV_HTTP_X_FORWARDED_FOR, ENV_HTTP_X_REAL_IP, ENV_HTTP_X_FORWARDED_PROTO,
+	ENV_HTTP_STRIPE_SIGNATURE, ENV_HTTP_AUTHORIZATION, ENV_HTTPS, ENV_DOCUMENT_URI,
+	ENV_REQUEST_URI, ENV_QUERY_STRING, ENV_HTTP_COOKIE, ENV__MAX
+};
+
+#define ENV_NAME(v) [ENV_##v] = {#v, sizeof #v - 1}
+static const struct env_name {
+	const char *name;
+	size_t len;
+} env_names[] = {
+	ENV_NAME(REQUEST_METHOD), ENV_NAME(CONTENT_TYPE), ENV_NAME(HTTP_ACCEPT), ENV_NAME(REMOTE_ADDR),
+	ENV_NAME(HTTP_HOST), ENV_NAME(HTTP_X_FORWARDED_FOR), ENV_NAME(HTTP_X_REAL_IP),
+	ENV_NAME(HTTP_X_FORWARDED_PROTO), ENV_NAME(HTTP_STRIPE_SIGNATURE), ENV_NAME(HTTP_AUTHORIZATION),
+	ENV_NAME(HTTPS), ENV_NAME(DOCUMENT_URI), ENV_NAME(REQUEST_URI), ENV_NAME(QUERY_STRING),
+	ENV_NAME(HTTP_COOKIE),
+};
+_Static_assert(sizeof env_names / sizeof env_names[0] == ENV__MAX, "a name for every variable");
+
+/* Fills out[] with the value of each variable (borrowed from envp; NULL
+ * when absent; the first one when repeated). */
+static void env_read(char *const *envp, const char *out[ENV__MAX])
 {
-	size_t n = strlen(name);
-	for (; envp && *envp; envp++)
-		if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
-			return *envp + n + 1;
-	return NULL;
+	for (int k = 0; k < ENV__MAX; k++)
+		out[k] = NULL;
+	for (; envp && *envp; envp++) {
+		const char *eq = strchr(*envp, '=');
+		if (!eq)
+			continue;
+		size_t n = (size_t)(eq - *envp);
+		for (int k = 0; k < ENV__MAX; k++)
+			if (env_names[k].len == n && !out[k] && memcmp(*envp, env_names[k].name, n) == 0) {
+				out[k] = eq + 1;
+				break;
+			}
+	}
 }
 
 sl_err http_request_parse(struct http_request *r, struct arena *a,
 			  char *const *envp, const unsigned char *body,
 			  size_t body_len)
 {
+	const char *env[ENV__MAX];
+	env_read(envp, env);
 	memset(r, 0, sizeof *r);
 	r->arena = a;
 	r->now = (long long)time(NULL);
-	r->method_name = arena_strdup(a, env_get(envp, "REQUEST_METHOD"));
+	r->method_name = arena_strdup(a, env[ENV_REQUEST_METHOD]);
 	if (!r->method_name)
 		r->method_name = "GET";
 	r->method = http_method_from(r->method_name);
-	const char *ct = env_get(envp, "CONTENT_TYPE");
+	const char *ct = env[ENV_CONTENT_TYPE];
 	r->content_type = ct ? arena_strdup(a, ct) : "";
-	r->accept = arena_strdup(a, env_get(envp, "HTTP_ACCEPT"));
-	r->remote_addr = arena_strdup(a, env_get(envp, "REMOTE_ADDR"));
+	r->accept = arena_strdup(a, env[ENV_HTTP_ACCEPT]);
+	r->remote_addr = arena_strdup(a, env[ENV_REMOTE_ADDR]);
 	r->peer_addr = r->remote_addr;
-	r->host = arena_strdup(a, env_get(envp, "HTTP_HOST"));
-	r->forwarded_for = arena_strdup(a, env_get(envp, "HTTP_X_FORWARDED_FOR"));
-	r->real_ip = arena_strdup(a, env_get(envp, "HTTP_X_REAL_IP"));
-	r->forwarded_proto = arena_strdup(a, env_get(envp, "HTTP_X_FORWARDED_PROTO"));
-	r->stripe_signature = arena_strdup(a, env_get(envp, "HTTP_STRIPE_SIGNATURE"));
-	r->authorization = arena_strdup(a, env_get(envp, "HTTP_AUTHORIZATION"));
-	r->https = arena_strdup(a, env_get(envp, "HTTPS"));
+	r->host = arena_strdup(a, env[ENV_HTTP_HOST]);
+	r->forwarded_for = arena_strdup(a, env[ENV_HTTP_X_FORWARDED_FOR]);
+	r->real_ip = arena_strdup(a, env[ENV_HTTP_X_REAL_IP]);
+	r->forwarded_proto = arena_strdup(a, env[ENV_HTTP_X_FORWARDED_PROTO]);
+	r->stripe_signature = arena_strdup(a, env[ENV_HTTP_STRIPE_SIGNATURE]);
+	r->authorization = arena_strdup(a, env[ENV_HTTP_AUTHORIZATION]);
+	r->https = arena_strdup(a, env[ENV_HTTPS]);
 	r->secure = r->https && strcmp(r->https, "on") == 0;
 	r->path = "/";
 	r->body = (const unsigned char *)"";
 
 	/* DOCUMENT_URI is the decoded path (nginx); fall back to REQUEST_URI. */
-	const char *uri = env_get(envp, "DOCUMENT_URI");
-	const char *req_uri = env_get(envp, "REQUEST_URI");
+	const char *uri = env[ENV_DOCUMENT_URI];
+	const char *req_uri = env[ENV_REQUEST_URI];
 	if (!uri && req_uri) {
 		size_t n = strcspn(req_uri, "?");
 		const char *decoded;
@@ -211,7 +245,7 @@ sl_err http_request_parse(struct http_request *r, struct arena *a,
 	r->body = (const unsigned char *)arena_strndup(a, (const char *)body, body_len);
 	r->body_len = body_len;
 
-	const char *q = env_get(envp, "QUERY_STRING");
+	const char *q = env[ENV_QUERY_STRING];
 	if (q && *q) {
 		if (strlen(q) > HTTP_MAX_QUERY)
 			return SL_ERR_TOO_LARGE;
@@ -219,7 +253,7 @@ sl_err http_request_parse(struct http_request *r, struct arena *a,
 		if (e)
 			return e;
 	}
-	const char *cookie = env_get(envp, "HTTP_COOKIE");
+	const char *cookie = env[ENV_HTTP_COOKIE];
 	if (cookie) {
 		if (strlen(cookie) > HTTP_MAX_COOKIE)
 			return SL_ERR_TOO_LARGE;

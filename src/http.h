@@ -66,6 +66,8 @@ struct http_request {
 	const struct auth_session *session; /* NULL when not logged in */
 	long long now;                /* request time, unix seconds */
 	const char *request_id;       /* set by the pipeline; in log lines and X-Request-Id */
+	const char *log_fields;       /* set by a handler: more "key=value ..." for the request's
+					 one log line (values through app_log_value); NULL: none */
 };
 
 /* Writes len bytes of a streamed body to the client (sink is the server's).

@@ -35,6 +35,7 @@ struct snapshot {
 		int64_t id;           /* 0: free slot; -1: every connection past the table */
 		uint64_t objects, pages, rate_limited, waits, wait_ns;
 	} conn[METRICS_CONNECTIONS + 1];
+	uint64_t waiting_parses[2];   /* [0] parsed again, [1] the arrival's parse reused */
 	uint64_t writer_groups, writer_jobs, writer_largest;
 	uint64_t rss_bytes;
 	int64_t written_at;
@@ -51,6 +52,7 @@ static struct {
 		_Atomic int64_t id;
 		_Atomic uint64_t objects, pages, rate_limited, waits, wait_ns;
 	} conn[METRICS_CONNECTIONS + 1];
+	_Atomic uint64_t waiting_parses[2];
 } live;
 
 static _Thread_local long long current_connection;
@@ -119,6 +121,11 @@ void metrics_rate_limit_wait(long long connection_id, long long waited_ns)
 	atomic_fetch_add_explicit(&live.conn[s].wait_ns, (uint64_t)waited_ns, memory_order_relaxed);
 }
 
+void metrics_waiting_parse(bool reused)
+{
+	atomic_fetch_add_explicit(&live.waiting_parses[reused], 1, memory_order_relaxed);
+}
+
 void metrics_set_connection(long long connection_id)
 {
 	current_connection = connection_id;
@@ -161,6 +168,8 @@ static void take(struct snapshot *s, const struct writer_stats *w)
 		s->conn[i].waits = atomic_load(&live.conn[i].waits);
 		s->conn[i].wait_ns = atomic_load(&live.conn[i].wait_ns);
 	}
+	for (size_t i = 0; i < 2; i++)
+		s->waiting_parses[i] = atomic_load(&live.waiting_parses[i]);
 	if (w) {
 		s->writer_groups = w->groups;
 		s->writer_jobs = w->jobs;
@@ -281,6 +290,15 @@ void metrics_render(struct buf *out, const struct writer_stats *writer,
 			buf_printf(out, "%s{process=\"%s\"} %llu\n", writer_rows[r].name, p.name[k],
 				   (unsigned long long)(r == 0 ? p.s[k]->writer_groups : p.s[k]->writer_jobs));
 	}
+	family(out, "stripelink_waiting_event_parses_total", "counter",
+	       "Waiting webhook events completed in the writer job of their customer or charge, by "
+	       "whether the parse made when the event arrived was reused or the body parsed again.");
+	for (int k = 0; k < p.n; k++)
+		for (int reused = 1; reused >= 0; reused--)
+			buf_printf(out, "stripelink_waiting_event_parses_total{process=\"%s\",parse=\"%s\"} %llu\n",
+				   p.name[k], reused ? "reused" : "again",
+				   (unsigned long long)p.s[k]->waiting_parses[reused]);
+
 	family(out, "stripelink_writer_largest_group", "gauge", "The most jobs committed in one group so far.");
 	for (int k = 0; k < p.n; k++)
 		buf_printf(out, "stripelink_writer_largest_group{process=\"%s\"} %llu\n", p.name[k],

@@ -34,6 +34,10 @@ void metrics_sync_page(long long connection_id, long long objects);
  * connection, see metrics_set_connection) wait this long. */
 void metrics_rate_limit_wait(long long connection_id, long long waited_ns);
 
+/* A waiting webhook event completed in its customer's or charge's writer
+ * job: the parse made when it arrived was reused, or its body parsed again. */
+void metrics_waiting_parse(bool reused);
+
 /* The connection whose Stripe requests this thread makes now (0: none), so
  * a 429 is counted against it. */
 void metrics_set_connection(long long connection_id);

@@ -38,15 +38,12 @@ HANDLER(page_webhook_post)
 	if (e)
 		return e;
 	metrics_delivery(out.result, ms / 1e3);
-	/* one line per delivery; the reason is for people and never secret */
-	char when[32];
-	app_log_time(when);
-	fprintf(stderr, "time=%s level=%s request_id=%s event=delivery connection=%lld event_id=%s "
-			"type=%s result=%s status=%d ms=%.2f reason=%s\n",
-		when, out.status >= 500 ? "error" : out.status >= 400 ? "warn" : "info",
-		app_log_value(r->arena, r->request_id), id, app_log_value(r->arena, out.event_id),
-		app_log_value(r->arena, out.type), out.result, out.status, ms,
-		app_log_value(r->arena, out.reason));
+	/* the delivery's fields on the request's log line (app_serve writes
+	 * it: one line per delivery); the reason is for people, never secret */
+	r->log_fields = arena_printf(r->arena, "event=delivery connection=%lld event_id=%s type=%s "
+				     "result=%s reason=%s", id, app_log_value(r->arena, out.event_id),
+				     app_log_value(r->arena, out.type), out.result,
+				     app_log_value(r->arena, out.reason));
 	json_object *o = json_object_new_object();
 	if (out.status < 400)
 		json_object_object_add(o, "received", json_object_new_boolean(1));

@@ -20,7 +20,8 @@
  * constant time and |now - t| <= tolerance; other schemes are ignored.
  * Returns SL_OK; SL_ERR_INVALID for a malformed header (no t, garbage, no
  * v1), no usable secret or a negative tolerance; SL_ERR_AUTH when nothing
- * matches or t is too far from now; SL_ERR_NOMEM. When reason is not NULL
+ * matches or t is too far from now; SL_ERR_CRYPTO when the HMAC cannot be
+ * computed (out of memory). When reason is not NULL
  * it receives a short static English phrase ("ok" on success). */
 sl_err stripe_sig_verify(const char *header, const void *payload,
 			 size_t payload_len, const char *const *secrets,

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "deps.h"
+#include "event_cache.h"
 #include "store.h"
 #include "metrics.h"
 #include "pacer.h"
@@ -196,6 +197,7 @@ int main(void)
 	if (waiting_started)
 		pthread_join(waiting_thread, NULL);
 	writer_stop(w);
+	event_cache_clear();
 	ratelimits_free(limits);
 	stripe_global_cleanup();
 	memset(key, 0, sizeof key);

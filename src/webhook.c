@@ -34,6 +34,7 @@
 #include "connection.h"
 #include "crypto.h"
 #include "deps.h"
+#include "event_cache.h"
 #include "event_version.h"
 #include "ingest.h"
 #include "mapping.h"
@@ -634,19 +635,25 @@ static struct delivery delivery_init(const struct connection_row *c, const unsig
 
 /* Parses and checks d's body and maps it (prepare) into d and cs; when
  * refetch names the object of a tie being completed, the object as fetched
- * from Stripe (settle_tie) is mapped instead of the event's. Returns the
- * parsed event (NULL when it did not parse); the caller puts it, and
+ * from Stripe (settle_tie) is mapped instead of the event's. parsed: the
+ * body's parse when the caller has it already (read only), else NULL.
+ * Returns the parsed event (parsed itself when given; NULL when it did not
+ * parse); the caller puts it (or returns parsed where it got it), and
  * d->fetched, after cs, whose strings may point into them, is done with. */
 static json_object *decode(const struct deps *deps, struct arena *a, const struct connection_row *c,
-			   struct delivery *d, struct change_set *cs, const char *refetch)
+			   struct delivery *d, struct change_set *cs, const char *refetch,
+			   json_object *parsed)
 {
-	json_tokener *tok = json_tokener_new();
-	json_object *event = tok ? json_tokener_parse_ex(tok, (const char *)d->payload,
-							 (int)d->payload_len) : NULL;
-	bool complete = tok && json_tokener_get_error(tok) == json_tokener_success &&
-			json_tokener_get_parse_end(tok) == d->payload_len;
-	if (tok)
-		json_tokener_free(tok);
+	json_object *event = parsed;
+	bool complete = parsed != NULL;
+	if (!parsed) {
+		json_tokener *tok = json_tokener_new();
+		event = tok ? json_tokener_parse_ex(tok, (const char *)d->payload, (int)d->payload_len) : NULL;
+		complete = tok && json_tokener_get_error(tok) == json_tokener_success &&
+			   json_tokener_get_parse_end(tok) == d->payload_len;
+		if (tok)
+			json_tokener_free(tok);
+	}
 	json_object *data = NULL, *object = NULL, *created = NULL;
 	const char *id = json_str(event, "id");
 	const char *type = json_str(event, "type");
@@ -716,7 +723,12 @@ static sl_err process(const struct deps *deps, struct arena *a, const struct con
 	struct delivery d = delivery_init(c, body, len, now, path);
 	struct change_set cs;
 	change_set_init(&cs);
-	json_object *event = decode(deps, a, c, &d, &cs, refetch);
+	json_object *event = decode(deps, a, c, &d, &cs, refetch, NULL);
+	/* an event about to wait: the writer job that completes it (maybe
+	 * later in this very group) may use this parse, not parse it again */
+	bool lent = d.wait_for && !d.completing && event;
+	if (lent)
+		event_cache_lend(c->id, d.event_id, body, len, event);
 	struct writer_keys keys = {.n = 0};
 	delivery_keys(&d, &cs, &keys);
 	sl_err e = writer_run_keyed(deps->writer, delivery_job, &d, &keys);
@@ -726,7 +738,11 @@ static sl_err process(const struct deps *deps, struct arena *a, const struct con
 	}
 	change_set_clear(&cs);
 	json_object_put(d.fetched);
-	json_object_put(event);
+	if (lent)   /* kept while the event waits for a job in a later group */
+		event_cache_reclaim(c->id, d.event_id, body, len, event,
+				    !e && d.result && strcmp(d.result, "waiting") == 0, now);
+	else
+		json_object_put(event);
 	return e;
 }
 
@@ -754,7 +770,11 @@ static void complete_inline(struct store *db, const struct delivery *d, const ch
 						  p[i].payload_len, d->now, PATH_LINKED);
 		struct change_set cs;
 		change_set_init(&cs);
-		json_object *event = decode(&lent, a, d->conn, &w, &cs, NULL);
+		/* the parse made on the request thread that recorded it waiting,
+		 * when lent or kept (borrowed), else parsed here */
+		json_object *parsed = event_cache_use(d->connection_id, p[i].event_id, p[i].payload,
+						      p[i].payload_len);
+		json_object *event = decode(&lent, a, d->conn, &w, &cs, NULL, parsed);
 		if (!w.reject_reason && !w.wait_for && !w.fail_reason && !(e = store_savepoint(db))) {
 			sl_err je = delivery_job(db, &w);
 			e = je ? store_rollback_to(db) : SL_OK;
@@ -762,7 +782,10 @@ static void complete_inline(struct store *db, const struct delivery *d, const ch
 				e = store_release(db);
 		}
 		change_set_clear(&cs);
-		json_object_put(event);
+		if (parsed)
+			event_cache_release(parsed);
+		else
+			json_object_put(event);
 	}
 	if (e)
 		fprintf(stderr, "stripelink: completing the events waiting for %s: %s (the sync worker "

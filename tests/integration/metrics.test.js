@@ -159,8 +159,11 @@ test('/metrics and the log', async (t) => {
   const log = app.log();
   assert.match(log, /time=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z level=info request_id=\S+ method=GET route=\/metrics status=200 ms=[\d.]+/);
   assert.match(log, /level=info request_id=\S+ method=POST route=\/apps\/stripe\/:id\/mapping\/:resource status=303 ms=/);
-  assert.match(log, new RegExp(`event=delivery connection=${id} event_id=evt_met1 type=charge.succeeded result=processed status=200 ms=[\\d.]+`));
-  assert.match(log, /event=delivery connection=\d+ event_id=- type=- result=rejected status=400 ms=[\d.]+ reason="signature check failed/);
+  // a webhook delivery is one line: the request's fields, then the delivery's
+  assert.match(log, new RegExp(`level=info request_id=\\S+ method=POST route=/webhooks/stripe/:id status=200 ms=[\\d.]+ ` +
+    `event=delivery connection=${id} event_id=evt_met1 type=charge.succeeded result=processed reason=`));
+  assert.match(log, /level=warn request_id=\S+ method=POST route=\/webhooks\/stripe\/:id status=400 ms=[\d.]+ event=delivery connection=\d+ event_id=- type=- result=rejected reason="signature check failed/);
+  assert.equal(log.split('\n').filter((l) => /event_id=evt_met1 /.test(l)).length, 1, 'one line per delivery');
   // no secret in any line: the key, the signing secret, signatures, the
   // password, the session cookie, CSRF tokens, the metrics token
   const session = admin.cookies.get('sl_session');

@@ -761,6 +761,13 @@ test('webhook endpoint, end to end over nginx', async (t) => {
     const sync = syncPid(rig.app);
     assert.ok(sync, 'found the sync worker');
     process.kill(sync, 'SIGSTOP');
+    // the parse made when the waiting event arrived is reused by its completion
+    const parses = async () => {
+      const text = await (await fetch(`${rig.app.base}/metrics`)).text();
+      const get = (p) => Number((new RegExp(`^stripelink_waiting_event_parses_total\\{process="web",parse="${p}"\\} (\\d+)$`, 'm').exec(text) || [])[1]);
+      return { reused: get('reused'), again: get('again') };
+    };
+    const before = await parses();
     try {
       const paid = stripeEvent({
         id: 'evt_whInline01', type: 'invoice.paid', created: 1700034000,
@@ -777,6 +784,8 @@ test('webhook endpoint, end to end over nginx', async (t) => {
       assert.equal(rig.count(`SELECT count(*) FROM pending_events WHERE event_id = '${paid.id}'`), 0);
       assert.equal(rig.count(`SELECT count(*) FROM stripe_events WHERE event_id = '${paid.id}' AND result = 'processed'`), 1);
       assert.equal(await rig.lookups('cus_whInline01'), 0, 'no Stripe call');
+      assert.deepEqual(await parses(), { reused: before.reused + 1, again: before.again },
+        'the completion reused the parse made on arrival');
       const again = await rig.deliver(paid);
       assert.equal(again.json.result, 'duplicate', "Stripe's retry of the completed event changes nothing");
     } finally {

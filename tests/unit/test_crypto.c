@@ -20,6 +20,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -152,6 +153,107 @@ static void test_hmac_edges(void **state)
 	}
 	assert_int_equal(crypto_hmac_sha256(NULL, 3, "x", 1, mac), SL_ERR_INVALID);
 	assert_int_equal(crypto_hmac_sha256("k", 1, NULL, 3, mac), SL_ERR_INVALID);
+}
+
+/* The thread keeps the last key's context: every order of keys, repeats,
+ * keys that share a prefix, keys past the cached length, empty keys and
+ * messages in pieces give what a fresh HMAC of the whole message gives. */
+static void hmac_hex_of(const void *key, size_t key_len, const char *msg, char hex[65])
+{
+	unsigned char mac[CRYPTO_HMAC_LEN];
+	assert_int_equal(crypto_hmac_sha256(key, key_len, msg, strlen(msg), mac), SL_OK);
+	crypto_hex(mac, sizeof mac, hex);
+}
+
+static void test_hmac_key_reuse_and_parts(void **state)
+{
+	(void)state;
+	/* RFC 4231 case 2 and case 1 (key 0x0b x 20), alternately and again */
+	static const char case2[] = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+	static const char case1[] = "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7";
+	unsigned char k1[20];
+	memset(k1, 0x0b, sizeof k1);
+	char hex[65];
+	for (int round = 0; round < 3; round++) {
+		hmac_hex_of("Jefe", 4, "what do ya want for nothing?", hex);
+		assert_string_equal(hex, case2);
+		hmac_hex_of("Jefe", 4, "what do ya want for nothing?", hex);
+		assert_string_equal(hex, case2);
+		hmac_hex_of(k1, sizeof k1, "Hi There", hex);
+		assert_string_equal(hex, case1);
+	}
+	/* a key that starts like the cached one is another key */
+	char a[65], b[65], c[65], d[65];
+	hmac_hex_of("whsec_abc", 9, "m", a);
+	hmac_hex_of("whsec_ab", 8, "m", b);
+	hmac_hex_of("whsec_abcd", 10, "m", c);
+	hmac_hex_of("whsec_abc", 9, "m", d);
+	assert_string_not_equal(a, b);
+	assert_string_not_equal(a, c);
+	assert_string_equal(a, d);
+	/* keys longer than the cached length (and the block), twice */
+	unsigned char long_key[300];
+	memset(long_key, 0xaa, 131);
+	hmac_hex_of(long_key, 131, "Test Using Larger Than Block-Size Key - Hash Key First", hex);
+	assert_string_equal(hex, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+	hmac_hex_of(long_key, 131, "Test Using Larger Than Block-Size Key - Hash Key First", hex);
+	assert_string_equal(hex, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+	memset(long_key, 0x11, sizeof long_key);
+	hmac_hex_of(long_key, 300, "m", a);
+	long_key[299] = 0x12;   /* differs only past the cached length */
+	hmac_hex_of(long_key, 300, "m", b);
+	assert_string_not_equal(a, b);
+	/* the empty key after a cached one */
+	hmac_hex_of("", 0, "", hex);
+	assert_string_equal(hex, "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+	/* pieces: the same as the whole, empty pieces included */
+	const char *whole = "1700000000.{\"id\": \"evt_1\"}";
+	hmac_hex_of("whsec_k", 7, whole, a);
+	const struct crypto_part parts[] = {{"1700000000", 10}, {NULL, 0}, {".", 1}, {whole + 11, strlen(whole) - 11}};
+	unsigned char mac[CRYPTO_HMAC_LEN];
+	assert_int_equal(crypto_hmac_sha256_parts("whsec_k", 7, parts, 4, mac), SL_OK);
+	crypto_hex(mac, sizeof mac, b);
+	assert_string_equal(a, b);
+	const struct crypto_part bad[] = {{NULL, 3}};
+	assert_int_equal(crypto_hmac_sha256_parts("k", 1, bad, 1, mac), SL_ERR_INVALID);
+	assert_int_equal(crypto_hmac_sha256_parts("k", 1, NULL, 1, mac), SL_ERR_INVALID);
+	assert_int_equal(crypto_hmac_sha256_parts("k", 1, NULL, 0, mac), SL_OK);
+	crypto_hex(mac, sizeof mac, a);
+	hmac_hex_of("k", 1, "", b);
+	assert_string_equal(a, b);
+}
+
+/* Threads each keep their own context: concurrent HMACs under different
+ * keys give the right answers. */
+static void *hmac_thread(void *p)
+{
+	const char *key = p;
+	char want[65], got[65];
+	hmac_hex_of(key, strlen(key), "payload", want);
+	for (int i = 0; i < 2000; i++) {
+		hmac_hex_of(key, strlen(key), "payload", got);
+		if (strcmp(want, got) != 0)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void test_hmac_threads(void **state)
+{
+	(void)state;
+	static const char *const keys[] = {"whsec_one", "whsec_two", "whsec_three", "whsec_one"};
+	pthread_t t[4];
+	char expect[4][65];
+	for (int i = 0; i < 4; i++)
+		hmac_hex_of(keys[i], strlen(keys[i]), "payload", expect[i]);
+	assert_string_not_equal(expect[0], expect[1]);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, hmac_thread, (void *)keys[i]), 0);
+	for (int i = 0; i < 4; i++) {
+		void *r;
+		pthread_join(t[i], &r);
+		assert_null(r);
+	}
 }
 
 /* ---- constant-time equality, hex, randomness ---- */
@@ -733,6 +835,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hmac_rfc4231),
 		cmocka_unit_test(test_hmac_edges),
+		cmocka_unit_test(test_hmac_key_reuse_and_parts),
+		cmocka_unit_test(test_hmac_threads),
 		cmocka_unit_test(test_equal),
 		cmocka_unit_test(test_hex),
 		cmocka_unit_test(test_random_and_tokens),

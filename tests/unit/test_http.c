@@ -414,6 +414,33 @@ static sl_err parse_env(struct arena *a, struct http_request *r, const unsigned 
 	return http_request_parse(r, a, envp, body, body_len);
 }
 
+/* The CGI variables are read in one pass: a name must match whole (a
+ * longer name that starts with it is another variable), the first of a
+ * repeated name counts, and an entry without '=' is passed over. */
+static void test_env_names_match_whole(void **state)
+{
+	(void)state;
+	struct arena *a = arena_new();
+	struct http_request r;
+	assert_int_equal(parse_env(a, &r, (const unsigned char *)"", 0, "REQUEST_METHODX=POST",
+				   "HTTPSX=on", "HTTP_HOST_EXTRA=evil.example", "NOEQUALS",
+				   "HTTP_HOST=good.example", "HTTP_HOST=second.example",
+				   "REQUEST_METHOD=DELETE", "HTTP_STRIPE_SIGNATURE=t=1,v1=ab",
+				   "DOCUMENT_URI=/x", "QUERY_STRING=a=1", "HTTP_COOKIE=c=2", NULL), SL_OK);
+	assert_string_equal(r.host, "good.example");
+	assert_false(r.secure);
+	assert_null(r.https);
+	assert_int_equal(r.method, HTTP_DELETE);
+	assert_string_equal(r.stripe_signature, "t=1,v1=ab");
+	assert_string_equal(r.path, "/x");
+	assert_string_equal(http_get(&r.query, "a"), "1");
+	assert_string_equal(http_get(&r.cookies, "c"), "2");
+	assert_null(r.authorization);
+	assert_null(r.forwarded_for);
+	assert_string_equal(r.content_type, "");
+	arena_free(a);
+}
+
 static void test_max_fields(void **state)
 {
 	(void)state;
@@ -924,6 +951,7 @@ int main(void)
 		cmocka_unit_test(test_max_field_len),
 		cmocka_unit_test(test_max_query_and_cookie),
 		cmocka_unit_test(test_max_path),
+		cmocka_unit_test(test_env_names_match_whole),
 		cmocka_unit_test(test_huge_request_uri_is_too_large),
 		cmocka_unit_test(test_max_body),
 		cmocka_unit_test(test_get_and_param),

@@ -853,6 +853,75 @@ static long long count_rows(const char *path, const char *sql)
 	return n;
 }
 
+/* The log's result is one of the seven, with or without the id asked
+ * back; anything else is refused by the schema. */
+static void test_log_result_check(void **state)
+{
+	struct fixture *fx = *state;
+	static const char *const results[] = {"processed", "duplicate", "skipped", "ignored",
+					      "rejected", "failed", "waiting"};
+	for (size_t i = 0; i < sizeof results / sizeof results[0]; i++) {
+		struct log_entry l = {.connection_id = 1, .at = 100, .event_id = "evt", .type = "t",
+				      .result = results[i], .reason = ""};
+		long long id = 0;
+		assert_int_equal(store_log_add(fx->db, &l, NULL), SL_OK);
+		assert_int_equal(store_log_add(fx->db, &l, &id), SL_OK);
+		assert_true(id > 0);
+	}
+	static const char *const wrong[] = {"bogus", "", "Processed", "processed "};
+	for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
+		struct log_entry l = {.connection_id = 1, .at = 100, .event_id = "evt", .type = "t",
+				      .result = wrong[i], .reason = ""};
+		assert_int_not_equal(store_log_add(fx->db, &l, NULL), SL_OK);
+	}
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM integration_log"), 14);
+}
+
+/* Migration 14 copies the log into a table whose CHECK is comparisons
+ * (an IN list costs SQLite a temporary b-tree per insert): run again over
+ * a log with rows, it keeps every row, its id and its payload, and both
+ * indexes. SQLite only (PostgreSQL's step is empty). */
+static void test_migration_14_keeps_the_log(void **state)
+{
+	struct fixture *fx = *state;
+	if (testdb_pg())
+		return;
+	static const char payload[] = "{\"id\":\"evt_b\"}";
+	struct log_entry a = {.connection_id = 1, .at = 100, .event_id = "evt_a", .type = "charge.succeeded",
+			      .result = "processed", .reason = "", .contact_id = 7};
+	struct log_entry b = {.connection_id = 2, .at = 200, .event_id = "evt_b", .type = "invoice.paid",
+			      .result = "skipped", .reason = "no email", .payload = payload,
+			      .payload_len = sizeof payload - 1, .source = "catchup"};
+	long long ida, idb;
+	assert_int_equal(store_log_add(fx->db, &a, &ida), SL_OK);
+	assert_int_equal(store_log_add(fx->db, &b, &idb), SL_OK);
+	sqlite3 *h = NULL;
+	assert_int_equal(sqlite3_open(fx->path, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "PRAGMA user_version = 13", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	assert_int_equal(store_migrate(fx->db), SL_OK);
+	assert_int_equal(user_version(fx->path), 14);
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM integration_log"), 2);
+	char sql[400];
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM integration_log WHERE id = %lld AND connection_id = 1"
+		 " AND at = 100 AND event_id = 'evt_a' AND type = 'charge.succeeded' AND result = 'processed'"
+		 " AND contact_id = 7 AND payload IS NULL AND source = 'webhook'", ida);
+	assert_int_equal(count_rows(fx->path, sql), 1);
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM integration_log WHERE id = %lld AND connection_id = 2"
+		 " AND result = 'skipped' AND reason = 'no email' AND payload = '{\"id\":\"evt_b\"}'"
+		 " AND source = 'catchup'", idb);
+	assert_int_equal(count_rows(fx->path, sql), 1);
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND"
+					     " tbl_name = 'integration_log' AND name IN ('integration_log_by_connection',"
+					     " 'integration_log_by_at')"), 2);
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM sqlite_schema WHERE name = 'integration_log'"
+					     " AND sql LIKE '%result = ''waiting''%' AND sql NOT LIKE '% IN (%'"), 1);
+	/* new rows go on after the copied ids */
+	long long idc;
+	assert_int_equal(store_log_add(fx->db, &a, &idc), SL_OK);
+	assert_true(idc > idb);
+}
+
 /* Retention removes at most the batch size per call, only what is older. */
 static void test_prune(void **state)
 {
@@ -1069,6 +1138,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_migrate_twice),
 		T(test_migrate_refuses_newer_schema),
+		T(test_log_result_check),
+		T(test_migration_14_keeps_the_log),
 		cmocka_unit_test(test_open_failure),
 		T(test_transactions),
 		T(test_users),
