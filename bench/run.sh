@@ -14,6 +14,10 @@ echo "== segment counts on 100,000 contacts"
 build/bench/bench_segment 100000 5
 echo "== webhooks through nginx, lifecycle mix (the headline)"
 node bench/lifecycle_bench.js ${LIFECYCLE_EVENTS:-}
+echo "== the same lifecycle mix on PostgreSQL 15 (local cluster, fsync on)"
+STRIPELINK_TEST_PG=1 STRIPELINK_PG_FSYNC=on node bench/lifecycle_bench.js ${LIFECYCLE_EVENTS:-}
+echo "== the same, two nodes on that database behind one nginx upstream"
+STRIPELINK_TEST_PG=1 STRIPELINK_PG_FSYNC=on BENCH_NODES=2 node bench/lifecycle_bench.js ${LIFECYCLE_EVENTS:-}
 echo "== webhooks through nginx, light mix"
 node bench/webhook_bench.js "${BENCH_SECONDS:-10}"
 echo "== webhooks through nginx, light mix, on PostgreSQL 15 (local cluster, fsync on)"
