@@ -34,9 +34,11 @@
 
 /* advisory lock keys: migrating (session), writing (transaction) */
 #define LOCK_MIGRATE 0x73746c6d   /* "stlm" */
-#define LOCK_WRITE 1937009783LL   /* 0x73746c77, "stlw" */
-#define LOCK_WRITE_SQL "SELECT pg_advisory_xact_lock(1937009783)"
-#define LOCK_WRITE_SHARED_SQL "SELECT pg_advisory_xact_lock_shared(1937009783)"
+#define LOCK_WRITE 1937009783   /* 0x73746c77, "stlw"; a decimal literal, spelt into the SQL below */
+#define SQL_NUMBER_(n) #n
+#define SQL_NUMBER(n) SQL_NUMBER_(n)
+#define LOCK_WRITE_SQL "SELECT pg_advisory_xact_lock(" SQL_NUMBER(LOCK_WRITE) ")"
+#define LOCK_WRITE_SHARED_SQL "SELECT pg_advisory_xact_lock_shared(" SQL_NUMBER(LOCK_WRITE) ")"
 /* a keyed writer's keys ($1: a bigint array, sorted), taken in order */
 #define LOCK_KEYS_SQL "SELECT pg_advisory_xact_lock(k) FROM (SELECT k FROM unnest($1::bigint[]) AS k ORDER BY k) s"
 
@@ -354,7 +356,7 @@ static sl_err pg_begin_keyed(struct db *db, const long long *keys, int n)
 	*at++ = '{';
 	for (int i = 0; i < n; i++) {
 		/* the whole-store lock's key is in the same space: never take it here */
-		long long k = keys[i] == LOCK_WRITE ? LOCK_WRITE ^ 1 : keys[i];
+		long long k = keys[i] == LOCK_WRITE ? LOCK_WRITE ^ 1LL : keys[i];
 		at += sprintf(at, "%s%lld", i ? "," : "", k);
 	}
 	strcpy(at, "}");
