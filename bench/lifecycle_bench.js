@@ -11,12 +11,16 @@
 //   BENCH_CALLGRIND=/tmp/w.out node bench/lifecycle_bench.js [events]   (the worker under callgrind)
 //   BENCH_PERF=/tmp/w.data node bench/lifecycle_bench.js    (perf record of the worker at c16;
 //                                                            then perf report -i /tmp/w.data)
+//   BENCH_PERF_ALL=1 BENCH_PERF=/tmp/a.data ...             (the same of the whole machine: nginx, PostgreSQL;
+//                                                            perf report --sort comm -i /tmp/a.data)
 //   BENCH_STRACE=/tmp/w.txt node bench/lifecycle_bench.js   (strace -c of the worker at c16: system calls)
 //   BENCH_SENDS=/tmp/s.txt node bench/lifecycle_bench.js    (every sendto of the worker's threads at c16:
 //                                                            round trips to PostgreSQL per thread and event)
 //   STRIPELINK_TEST_PG=1 STRIPELINK_PG_FSYNC=on ...          (the store on a local PostgreSQL 15 cluster, fsync on)
 //   ... BENCH_NODES=2                                         (that many nodes on that database behind one nginx
 //                                                            upstream; wrk posts to that nginx)
+//   BENCH_PG_STATEMENTS=1 STRIPELINK_PG_OPTS="-c shared_preload_libraries=pg_stat_statements" ...
+//                                                            (the statements PostgreSQL ran, by calls)
 //   BENCH_AUTOMATIONS=1 ...                                  (with three automations on "Order created")
 'use strict';
 const path = require('node:path');
@@ -160,7 +164,8 @@ function load(url, secret, count, concurrency, seed) {
       // BENCH_PERF=file: perf record of the worker during the concurrency-16 run (profile first)
       // BENCH_STRACE=file: strace -c of the worker's threads during the same run (system calls per event)
       const perf = process.env.BENCH_PERF && conc === 16
-        ? spawn('perf', ['record', '-F', '1999', '-g', '-p', worker, '-o', process.env.BENCH_PERF], { stdio: 'ignore' })
+        ? spawn('perf', ['record', '-F', '1999', '-g', ...(process.env.BENCH_PERF_ALL ? ['-a'] : ['-p', worker]),
+          '-o', process.env.BENCH_PERF], { stdio: 'ignore' })
         : process.env.BENCH_STRACE && conc === 16
           ? spawn('strace', ['-c', '-f', '-p', worker, '-o', process.env.BENCH_STRACE], { stdio: 'ignore' })
           : process.env.BENCH_SENDS && conc === 16
@@ -183,6 +188,13 @@ function load(url, secret, count, concurrency, seed) {
     while (Number(app.sql('SELECT count(*) FROM pending_events;').trim()) > 0 && Date.now() - drainStart < 120000)
       await new Promise((r) => setTimeout(r, 100));
     console.log(`  events that waited for their customer were all completed ${((Date.now() - drainStart) / 1000).toFixed(1)} s after the last answer`);
+    // BENCH_PG_STATEMENTS=1 with STRIPELINK_PG_OPTS="-c shared_preload_libraries=pg_stat_statements":
+    // every statement the run sent, its calls and time (both concurrencies)
+    if (process.env.BENCH_PG_STATEMENTS) {
+      app.sql('CREATE EXTENSION IF NOT EXISTS pg_stat_statements;');
+      console.log(app.sql("SELECT calls, round(total_exec_time::numeric, 1) AS ms, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) " +
+        'FROM pg_stat_statements ORDER BY calls DESC LIMIT 60;'));
+    }
     if (process.env.BENCH_DEBUG) console.log(app.sql("SELECT type, reason, count(*) FROM integration_log WHERE result = 'skipped' GROUP BY 1, 2;"));
     const counts = app.sql("SELECT result, count(*) FROM integration_log GROUP BY result ORDER BY result;").trim().replace(/\n/g, ', ');
     console.log(`  integration log: ${counts}`);

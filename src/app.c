@@ -70,6 +70,7 @@ static const struct {
 	{SL_ERR_AUTH, 403},
 	{SL_ERR_FORBIDDEN, 403},
 	{SL_ERR_BUSY, 503},
+	{SL_ERR_STALE, 503},   /* the configuration kept changing under it: try again */
 	{SL_ERR_IO, 503},      /* disk full or failing: Stripe retries, so may a person */
 	{SL_ERR_RATE_LIMITED, 429},
 	{SL_ERR_NETWORK, 502},

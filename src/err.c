@@ -20,6 +20,7 @@ static const char *const names[] = {
 	[SL_ERR_TIMEOUT] = "timeout",
 	[SL_ERR_REMOTE] = "remote",
 	[SL_ERR_RATE_LIMITED] = "rate_limited",
+	[SL_ERR_STALE] = "stale",
 };
 _Static_assert(sizeof names / sizeof names[0] == SL_ERR__MAX,
 	       "every sl_err needs a name");

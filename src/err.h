@@ -25,6 +25,7 @@ typedef enum {
 	SL_ERR_TIMEOUT,      /* a remote service did not answer in time */
 	SL_ERR_REMOTE,       /* a remote service answered with an error */
 	SL_ERR_RATE_LIMITED, /* a remote service said slow down (429) */
+	SL_ERR_STALE,        /* what was read before the transaction changed: read again */
 	SL_ERR__MAX
 } sl_err;
 

@@ -394,6 +394,19 @@ static const char *const migrations[] = {
 	"ALTER TABLE integration_log_new RENAME TO integration_log;"
 	"CREATE INDEX integration_log_by_connection ON integration_log (connection_id, id);"
 	"CREATE INDEX integration_log_by_at ON integration_log (at);",
+	/* 15: a connection's configuration generation: any change to the row
+	 * or to its resources moves it on (triggers, so no writer can forget);
+	 * a request thread's copy of both (conn_cache.h) is checked against it
+	 * inside the writer's transaction */
+	"ALTER TABLE connections ADD COLUMN config_gen INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TRIGGER connections_gen AFTER UPDATE ON connections WHEN NEW.config_gen = OLD.config_gen"
+	"  BEGIN UPDATE connections SET config_gen = OLD.config_gen + 1 WHERE id = NEW.id; END;"
+	"CREATE TRIGGER resources_gen_insert AFTER INSERT ON connection_resources"
+	"  BEGIN UPDATE connections SET config_gen = config_gen + 1 WHERE id = NEW.connection_id; END;"
+	"CREATE TRIGGER resources_gen_update AFTER UPDATE ON connection_resources"
+	"  BEGIN UPDATE connections SET config_gen = config_gen + 1 WHERE id = NEW.connection_id; END;"
+	"CREATE TRIGGER resources_gen_delete AFTER DELETE ON connection_resources"
+	"  BEGIN UPDATE connections SET config_gen = config_gen + 1 WHERE id = OLD.connection_id; END;",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -685,6 +698,17 @@ static const char *const pg_migrations[] = {
 	"CREATE TABLE setup_tokens (token_hash TEXT PRIMARY KEY, created_at BIGINT NOT NULL)",
 	/* 14: nothing: PostgreSQL checks an IN list without building a table */
 	"SELECT 1",
+	/* 15 */
+	"ALTER TABLE connections ADD COLUMN config_gen BIGINT NOT NULL DEFAULT 0;"
+	"CREATE FUNCTION stripelink_connection_gen() RETURNS trigger LANGUAGE plpgsql AS"
+	"  $$BEGIN NEW.config_gen := OLD.config_gen + 1; RETURN NEW; END$$;"
+	"CREATE TRIGGER connections_gen BEFORE UPDATE ON connections FOR EACH ROW"
+	"  EXECUTE FUNCTION stripelink_connection_gen();"
+	"CREATE FUNCTION stripelink_resource_gen() RETURNS trigger LANGUAGE plpgsql AS"
+	"  $$BEGIN UPDATE connections SET config_gen = config_gen + 1 WHERE id ="
+	"  CASE WHEN TG_OP = 'DELETE' THEN OLD.connection_id ELSE NEW.connection_id END; RETURN NULL; END$$;"
+	"CREATE TRIGGER resources_gen AFTER INSERT OR UPDATE OR DELETE ON connection_resources FOR EACH ROW"
+	"  EXECUTE FUNCTION stripelink_resource_gen()",
 };
 _Static_assert(sizeof pg_migrations / sizeof pg_migrations[0] == N_MIGRATIONS,
 	       "every migration needs its PostgreSQL step");
@@ -887,7 +911,7 @@ enum stmt {
 #define CONNECTION_COLUMNS \
 	"id, status, account_id, account_name, livemode, key_sealed, key_hint, endpoint_id," \
 	" secret_sealed, previous_secret_sealed, previous_secret_until, create_contact," \
-	" create_order, create_recurring, created_at, connected_at, disconnected_at"
+	" create_order, create_recurring, created_at, connected_at, disconnected_at, config_gen"
 
 #define LOG_COLUMNS "id, connection_id, at, coalesce(event_id, ''), type, result, reason, coalesce(contact_id, 0)," \
 	" payload IS NOT NULL, source"
@@ -1302,7 +1326,8 @@ static const struct {
 				   " (SELECT id FROM contacts WHERE email_key = ?6),"
 				   " (SELECT coalesce(contact_id, 0) FROM stripe_customers WHERE customer_id = ?4),"
 				   " (SELECT coalesce(status, '') FROM orders WHERE stripe_id = ?7),"
-				   " (SELECT coalesce(status, '') FROM recurring_payments WHERE subscription_id = ?8)", NULL},
+				   " (SELECT coalesce(status, '') FROM recurring_payments WHERE subscription_id = ?8),"
+				   " coalesce((SELECT config_gen FROM connections WHERE id = ?1), -1)", NULL},
 	/* several nodes: a sync run claims windows (an unleased one, else the
 	 * older half of the widest) and holds each by a lease it renews per page */
 	[ST_WINDOW_FIRST] = {"iii", "INSERT INTO sync_windows (job_id, created_gte, created_lt) SELECT ?1, ?2, ?3"
@@ -2120,7 +2145,7 @@ static const struct col connection_cols[] = {
 	C_INT(struct connection_row, previous_secret_until), C_BOOL(struct connection_row, create_contact),
 	C_BOOL(struct connection_row, create_order), C_BOOL(struct connection_row, create_recurring),
 	C_INT(struct connection_row, created_at), C_INT(struct connection_row, connected_at),
-	C_INT(struct connection_row, disconnected_at),
+	C_INT(struct connection_row, disconnected_at), C_INT(struct connection_row, config_gen),
 };
 
 sl_err store_connection_get(struct store *db, struct arena *a, long long id,
@@ -2247,12 +2272,13 @@ sl_err store_event_state(struct store *db, struct arena *a, long long connection
 		return SL_ERR_DB;
 	bool row;
 	sl_err e = db_step(st, &row);
-	*out = (struct event_state){.version = -1};
+	*out = (struct event_state){.version = -1, .config_gen = -1};
 	if (!e && row) {
 		const char *t = db_column_text(st, 0);
 		out->version = db_column_int(st, 1);
 		out->customer_waits = db_column_int(st, 2) != 0;
 		out->charge_waits = db_column_int(st, 3) != 0;
+		out->config_gen = db_column_int(st, 8);
 		keep_answer(&db->answers[0], ST_CONTACT_FIND_KEY, "contacts ", k->email_key, st, 4);
 		keep_answer(&db->answers[1], ST_LINK_GET, "stripe_customers ", k->customer_id, st, 5);
 		keep_answer(&db->answers[2], ST_ORDER_STATUS, "orders ", k->order_id, st, 6);

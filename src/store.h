@@ -196,6 +196,7 @@ struct connection_row {
 	long long previous_secret_until;
 	bool create_contact, create_order, create_recurring;
 	long long created_at, connected_at, disconnected_at;
+	long long config_gen;        /* moves on with any change to the row or its resources */
 };
 
 sl_err store_connection_get(struct store *db, struct arena *a, long long id,
@@ -278,6 +279,7 @@ struct event_state {
 	long long version;       /* -1: none applied (or no object id) */
 	bool customer_waits;
 	bool charge_waits;
+	long long config_gen;    /* the connection's (connection_row): -1 when it is gone */
 };
 
 sl_err store_event_state(struct store *db, struct arena *a, long long connection_id,

@@ -31,6 +31,7 @@
 
 #include "catalog.h"
 #include "config.h"
+#include "conn_cache.h"
 #include "connection.h"
 #include "crypto.h"
 #include "deps.h"
@@ -64,6 +65,7 @@ struct delivery {
 	const unsigned char *payload;
 	size_t payload_len;
 	const struct connection_row *conn; /* borrowed: the connection the event came for */
+	long long conn_gen;               /* its config_gen when read (the job checks it) */
 	bool may_ask;                     /* a customer lookup at Stripe is allowed */
 	bool completing;                  /* a waiting event, completed off the request path */
 	int wait;                         /* seconds before a waiting event is looked up */
@@ -167,6 +169,12 @@ static sl_err delivery_job(struct store *db, void *arg)
 	e = store_event_state(db, a, d->connection_id, d->event_id, &keys, &st);
 	if (e)
 		goto out;
+	if (st.config_gen != d->conn_gen) {
+		/* mapped with a copy of the connection older than its row: the
+		 * caller does it again from a fresh one (conn_cache.h) */
+		e = SL_ERR_STALE;
+		goto out;
+	}
 	const char *prior = st.result;
 	bool seen = prior != NULL;
 	bool replayable = seen && (!strcmp(prior, "skipped") || !strcmp(prior, "failed"));
@@ -305,11 +313,14 @@ static bool same_text(const char *a, const char *b)
  * resource is not set up). Borrowed from the thread's cache: valid until the
  * thread's next call; NULL when memory runs out. */
 static const struct mapping *mapping_for(const struct deps *deps, struct arena *a,
-					 long long connection_id, enum resource res)
+					 const struct connection_row *c, enum resource res)
 {
 	struct resource_row row;
 	const char *text = NULL;
-	if (store_resource_get(deps->db, a, connection_id, catalog_resource(res)->slug, &row) == SL_OK)
+	const char *slug = catalog_resource(res)->slug;
+	/* read with c when c is a request thread's copy (conn_cache.h), else now */
+	if (!conn_cache_mapping(c, slug, &text) &&
+	    store_resource_get(deps->db, a, c->id, slug, &row) == SL_OK)
 		text = row.mapping;
 	pthread_once(&mapping_once, mapping_key_init);
 	struct mapping_slot *slots = pthread_getspecific(mapping_key);
@@ -448,7 +459,7 @@ static void prepare(const struct deps *deps, struct arena *a, const struct conne
 		    struct change_set *cs)
 {
 	enum resource res = d->ev->resource;
-	const struct mapping *m = mapping_for(deps, a, c->id, res);   /* borrowed */
+	const struct mapping *m = mapping_for(deps, a, c, res);   /* borrowed */
 	json_object *customer = NULL;
 	bool asked_stripe = false;   /* at most one customer lookup per event */
 	if (!m) {
@@ -627,6 +638,7 @@ static struct delivery delivery_init(const struct connection_row *c, const unsig
 		.connection_id = c->id, .now = now, .replay = path == PATH_REPLAY,
 		.source = path == PATH_CATCHUP ? WEBHOOK_SOURCE_CATCHUP : NULL,
 		.payload = body, .payload_len = len, .type = "", .event_id = "", .conn = c,
+		.conn_gen = c->config_gen,
 		.may_ask = path != PATH_DELIVERY && path != PATH_LINKED,
 		.completing = path == PATH_COMPLETE || path == PATH_LINKED,
 		.wait = config_get()->webhook_wait,
@@ -846,32 +858,60 @@ static sl_err reject(const struct deps *deps, const struct connection_row *c, lo
 	return e;
 }
 
-sl_err webhook_receive(const struct deps *deps, struct arena *a, long long connection_id,
-		       const char *signature, const unsigned char *body, size_t len,
-		       long long now, struct webhook_outcome *out)
+/* One try of webhook_receive with the thread's copy of the connection,
+ * or a fresh one. SL_ERR_STALE: a copy that may be out of date refused
+ * the delivery, or mapped it with an older configuration than the row's;
+ * the caller tries again with a fresh one. */
+static sl_err receive(const struct deps *deps, struct arena *a, long long connection_id,
+		      const char *signature, const unsigned char *body, size_t len,
+		      long long now, bool fresh, struct webhook_outcome *out)
 {
-	struct connection_row c;
-	if (!load(deps, a, connection_id, &c, out))
+	const struct connection_row *c;   /* borrowed from the thread's cache */
+	sl_err e = conn_cache_get(deps->db, connection_id, fresh, &c);
+	if (e && e != SL_ERR_NOT_FOUND)
+		return e;
+	if (e || strcmp(c->status, "connected") != 0) {
+		if (!fresh)
+			return SL_ERR_STALE;
+		if (e || strcmp(c->status, "pending") == 0)
+			*out = (struct webhook_outcome){404, "rejected", "no such connection", 0, "", ""};
+		else
+			*out = (struct webhook_outcome){410, "rejected", "this connection was disconnected", 0, "", ""};
 		return SL_OK;
+	}
 	if (!signature)
-		return reject(deps, &c, now, "no Stripe-Signature header", out);
+		return reject(deps, c, now, "no Stripe-Signature header", out);
 	char current[256], previous[256];
 	const char *secrets[2];
 	size_t n = 0;
-	if (secret_open(deps, c.secret_sealed, current, sizeof current))
+	if (secret_open(deps, c->secret_sealed, current, sizeof current))
 		secrets[n++] = current;
-	if (c.previous_secret_until > now &&
-	    secret_open(deps, c.previous_secret_sealed, previous, sizeof previous))
+	if (c->previous_secret_until > now &&
+	    secret_open(deps, c->previous_secret_sealed, previous, sizeof previous))
 		secrets[n++] = previous;
 	const char *why = NULL;
 	sl_err v = n ? stripe_sig_verify(signature, body, len, secrets, n, now, WEBHOOK_TOLERANCE, &why)
 		     : SL_ERR_AUTH;
 	explicit_bzero(current, sizeof current);
 	explicit_bzero(previous, sizeof previous);
+	if (v && !fresh)
+		return SL_ERR_STALE;   /* the secret may have been rolled since the copy */
 	if (v)
-		return reject(deps, &c, now, arena_printf(a, "signature check failed: %s",
-							  why ? why : "no signing secret"), out);
-	return process(deps, a, &c, body, len, now, PATH_DELIVERY, NULL, out);
+		return reject(deps, c, now, arena_printf(a, "signature check failed: %s",
+							 why ? why : "no signing secret"), out);
+	return process(deps, a, c, body, len, now, PATH_DELIVERY, NULL, out);
+}
+
+sl_err webhook_receive(const struct deps *deps, struct arena *a, long long connection_id,
+		       const char *signature, const unsigned char *body, size_t len,
+		       long long now, struct webhook_outcome *out)
+{
+	/* the copy first; a fresh read when it will not do, and once more
+	 * when the configuration changed again in between */
+	sl_err e = SL_ERR_STALE;
+	for (int try = 0; try < 3 && e == SL_ERR_STALE; try++)
+		e = receive(deps, a, connection_id, signature, body, len, now, try > 0, out);
+	return e;
 }
 
 sl_err webhook_replay(const struct deps *deps, struct arena *a, long long connection_id,
@@ -884,10 +924,15 @@ sl_err webhook_replay(const struct deps *deps, struct arena *a, long long connec
 		return e;
 	if (!l.payload || (strcmp(l.result, "skipped") && strcmp(l.result, "failed")))
 		return SL_ERR_INVALID;
-	if (!load(deps, a, connection_id, &c, out))
-		return SL_ERR_INVALID;
-	return process(deps, a, &c, (const unsigned char *)l.payload, l.payload_len, now, PATH_REPLAY, NULL,
-		       out);
+	/* twice when the configuration changed between the read and the job */
+	for (int try = 0; try < 2; try++) {
+		if (!load(deps, a, connection_id, &c, out))
+			return SL_ERR_INVALID;
+		if ((e = process(deps, a, &c, (const unsigned char *)l.payload, l.payload_len, now,
+				 PATH_REPLAY, NULL, out)) != SL_ERR_STALE)
+			break;
+	}
+	return e;
 }
 
 sl_err webhook_ingest_trusted(const struct deps *deps, struct arena *a,
@@ -895,9 +940,14 @@ sl_err webhook_ingest_trusted(const struct deps *deps, struct arena *a,
 			      long long now, struct webhook_outcome *out)
 {
 	struct connection_row c;
-	if (!load(deps, a, connection_id, &c, out))
-		return SL_OK;
-	return process(deps, a, &c, body, len, now, PATH_CATCHUP, NULL, out);
+	sl_err e = SL_ERR_STALE;
+	/* twice when the configuration changed between the read and the job */
+	for (int try = 0; try < 2 && e == SL_ERR_STALE; try++) {
+		if (!load(deps, a, connection_id, &c, out))
+			return SL_OK;
+		e = process(deps, a, &c, body, len, now, PATH_CATCHUP, NULL, out);
+	}
+	return e;
 }
 
 /* Puts a waiting event of a connection that is gone off for an hour. */
@@ -936,7 +986,9 @@ sl_err webhook_complete_waiting(const struct deps *deps, struct arena *a, long l
 		metrics_set_connection(c.id);
 		e = process(&lent, a, &c, (const unsigned char *)p[i].payload, p[i].payload_len, now,
 			    PATH_COMPLETE, p[i].fetch_object, &out);
-		if (!e && strcmp(out.result, "waiting") != 0)
+		if (e == SL_ERR_STALE)
+			e = SL_OK;   /* the configuration changed meanwhile: still waiting, next round */
+		else if (!e && strcmp(out.result, "waiting") != 0)
 			(*completed)++;
 	}
 	metrics_set_connection(0);

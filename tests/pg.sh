@@ -5,6 +5,8 @@
 #                                   with its socket in DIR; prints the URL of
 #                                   the database "stripelink"
 #   sh tests/pg.sh stop DIR         stop it and remove DIR
+# STRIPELINK_PG_OPTS adds server settings (say "-c shared_preload_libraries=
+# pg_stat_statements" to count a benchmark's statements).
 # As root the server runs as the unprivileged postgres user (it refuses
 # root); as another user, as that user.
 set -e
@@ -25,7 +27,7 @@ start)
 	as "$PGBIN/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C >"$dir/initdb.log" 2>&1
 	# pg_ctl -w inherits open descriptors: close everything past stderr
 	as "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-		-o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=${STRIPELINK_PG_FSYNC:-off} -c full_page_writes=${STRIPELINK_PG_FSYNC:-off} -c max_connections=300 -c shared_buffers=64MB" \
+		-o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=${STRIPELINK_PG_FSYNC:-off} -c full_page_writes=${STRIPELINK_PG_FSYNC:-off} -c max_connections=300 -c shared_buffers=64MB ${STRIPELINK_PG_OPTS:-}" \
 		start >/dev/null 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
 	as "$PGBIN/createdb" -h 127.0.0.1 -p "$port" -U postgres stripelink
 	# the benchmarks' cluster (fsync on) is warmed as a running server is:

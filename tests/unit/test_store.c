@@ -897,10 +897,14 @@ static void test_migration_14_keeps_the_log(void **state)
 	assert_int_equal(store_log_add(fx->db, &b, &idb), SL_OK);
 	sqlite3 *h = NULL;
 	assert_int_equal(sqlite3_open(fx->path, &h), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(h, "PRAGMA user_version = 13", NULL, NULL, NULL), SQLITE_OK);
+	/* back to 13: step 15 undone first, so both run again */
+	assert_int_equal(sqlite3_exec(h, "DROP TRIGGER connections_gen; DROP TRIGGER resources_gen_insert;"
+				      " DROP TRIGGER resources_gen_update; DROP TRIGGER resources_gen_delete;"
+				      " ALTER TABLE connections DROP COLUMN config_gen; PRAGMA user_version = 13",
+				      NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(h);
 	assert_int_equal(store_migrate(fx->db), SL_OK);
-	assert_int_equal(user_version(fx->path), 14);
+	assert_int_equal(user_version(fx->path), 15);
 	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM integration_log"), 2);
 	char sql[400];
 	snprintf(sql, sizeof sql, "SELECT count(*) FROM integration_log WHERE id = %lld AND connection_id = 1"
@@ -1133,6 +1137,61 @@ static void test_setup_tokens(void **state)
 	assert_int_equal(store_setup_tokens_clear(fx->db), SL_OK);
 }
 
+/* A connection's config_gen moves on with every change to its row or its
+ * resources (the request threads' copies are checked against it), and the
+ * writer's first question of a job answers it (-1: no such connection). */
+static long long gen_of(struct store *db, long long id)
+{
+	struct arena *a = arena_new();
+	struct connection_row c;
+	assert_non_null(a);
+	assert_int_equal(store_connection_get(db, a, id, &c), SL_OK);
+	arena_free(a);
+	return c.config_gen;
+}
+
+static long long gen_asked(struct store *db, long long id)
+{
+	struct arena *a = arena_new();
+	struct event_state st;
+	const struct event_keys k = {0};
+	assert_non_null(a);
+	assert_int_equal(store_event_state(db, a, id, "evt_gen", &k, &st), SL_OK);
+	arena_free(a);
+	return st.config_gen;
+}
+
+static void test_config_gen(void **state)
+{
+	struct fixture *fx = *state;
+	long long id;
+	assert_int_equal(store_connection_begin(fx->db, "acct_gen", "Gen", false, 100, &id), SL_OK);
+	long long g = gen_of(fx->db, id);
+	assert_int_equal(gen_asked(fx->db, id), g);
+	assert_int_equal(gen_asked(fx->db, id + 1000), -1);
+	assert_int_equal(store_connection_activate(fx->db, id, "k", "sk_…1", "we_1", "s1", 101), SL_OK);
+	assert_true(gen_of(fx->db, id) > g);
+	g = gen_of(fx->db, id);
+	assert_int_equal(store_connection_switches(fx->db, id, true, false, true), SL_OK);
+	assert_true(gen_of(fx->db, id) > g);
+	g = gen_of(fx->db, id);
+	assert_int_equal(store_connection_roll(fx->db, id, "we_2", "s2", 200), SL_OK);
+	assert_true(gen_of(fx->db, id) > g);
+	g = gen_of(fx->db, id);
+	assert_int_equal(store_resource_upsert(fx->db, id, "customer", "new", 102), SL_OK);
+	assert_true(gen_of(fx->db, id) > g);
+	g = gen_of(fx->db, id);
+	assert_int_equal(store_resource_set_mapping(fx->db, id, "customer", "{}", 103), SL_OK);
+	assert_true(gen_of(fx->db, id) > g);
+	g = gen_of(fx->db, id);
+	assert_int_equal(gen_asked(fx->db, id), g);
+	assert_int_equal(store_resource_delete(fx->db, id, "customer"), SL_OK);
+	assert_true(gen_of(fx->db, id) > g);
+	g = gen_of(fx->db, id);
+	assert_int_equal(store_connection_disconnect(fx->db, id, 104), SL_OK);
+	assert_true(gen_of(fx->db, id) > g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1140,6 +1199,7 @@ int main(void)
 		T(test_migrate_refuses_newer_schema),
 		T(test_log_result_check),
 		T(test_migration_14_keeps_the_log),
+		T(test_config_gen),
 		cmocka_unit_test(test_open_failure),
 		T(test_transactions),
 		T(test_users),
