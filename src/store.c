@@ -2115,7 +2115,8 @@ sl_err store_contact_set(struct store *db, long long id, const char *key,
 	return exec(db, ST_CONTACT_SET_VALUE, ARGS(V(id), V(key), v_or_empty(value)));
 }
 
-sl_err store_contact_tag(struct store *db, long long id, const char *tag)
+/* The id of tag, made when new; kept on db once known. */
+static sl_err tag_id_of(struct store *db, const char *tag, long long *out)
 {
 	long long tag_id = 0;
 	for (size_t i = 0; i < db->n_tags && !tag_id; i++)
@@ -2130,7 +2131,15 @@ sl_err store_contact_tag(struct store *db, long long id, const char *tag)
 			db->tags[db->n_tags++].id = tag_id;
 		}
 	}
-	return exec(db, ST_CONTACT_TAG_INSERT, ARGS(V(id), V(tag_id)));
+	*out = tag_id;
+	return SL_OK;
+}
+
+sl_err store_contact_tag(struct store *db, long long id, const char *tag)
+{
+	long long tag_id;
+	sl_err e = tag_id_of(db, tag, &tag_id);
+	return e ? e : exec(db, ST_CONTACT_TAG_INSERT, ARGS(V(id), V(tag_id)));
 }
 
 /* ---- connections ---- */
@@ -2865,10 +2874,30 @@ sl_err store_connection_set_key(struct store *db, long long id, const char *key_
 
 /* ---- automations and the outbox ---- */
 
+static sl_err trigger_used(struct store *db, const char *trigger, bool *used);
+
 sl_err store_contact_tag_added(struct store *db, long long id, const char *tag, bool *added)
 {
-	sl_err e = store_contact_tag(db, id, tag);
-	if (!e && added)
+	bool used = false;
+	sl_err e = added ? trigger_used(db, "tag_added", &used) : SL_OK;   /* automation.h's slug */
+	if (e)
+		return e;
+	if (!used) {   /* nobody asks: the insert may be queued */
+		if (added)
+			*added = false;
+		return store_contact_tag(db, id, tag);
+	}
+	/* whether it added a row is read from the insert itself: not queued */
+	long long tag_id;
+	if ((e = tag_id_of(db, tag, &tag_id)))
+		return e;
+	struct db_stmt *st = bound(db, ST_CONTACT_TAG_INSERT, ARGS(V(id), V(tag_id)));
+	if (!st)
+		return SL_ERR_DB;
+	bool row;
+	e = db_step(st, &row);
+	db_reset(st);
+	if (!e)
 		*added = db_changes(db->db) > 0;
 	return e;
 }

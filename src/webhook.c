@@ -5,9 +5,11 @@
  * (prepare), then one writer job (delivery_job) that records the event id
  * and applies the change set in the group's transaction; answered after the
  * commit. Stripe is never called while answering: when the mapping needs a
- * customer the event only names (customer: cus_...) and that customer's
- * contact link is not committed yet, prepare() sets wait_for instead of
- * looking it up, and the job records the event as waiting (stripe_events
+ * customer the event only names (customer: cus_...), prepare() maps it as
+ * if that customer's contact link were there and names it in check_link;
+ * the job asks for the link in its transaction (answered with its first
+ * round trip) and, when it is not committed yet, records the event as
+ * waiting instead of applying it (stripe_events
  * result 'waiting', the body in pending_events, a 'waiting' log line) and
  * answers 200. webhook_complete_waiting(), run every second by the sync
  * worker, takes the waiting events whose customer is linked now or whose
@@ -70,6 +72,10 @@ struct delivery {
 	bool completing;                  /* a waiting event, completed off the request path */
 	int wait;                         /* seconds before a waiting event is looked up */
 	const char *wait_for;             /* set: the customer not linked yet (record as waiting) */
+	bool link_in_job;                 /* a delivery: whether the customer is linked is asked
+					     in the job (check_link), not on the request thread */
+	const char *check_link;           /* set: mapped as if linked; the job makes it wait for
+					     this customer when it is not */
 	json_object *fetched;             /* owned: a tie's object as fetched (process puts it) */
 	long long fetched_version;        /* its version (refetch_object) */
 	const char *wait_what;            /* what wait_for is: NULL for a customer, "charge" */
@@ -198,6 +204,16 @@ static sl_err delivery_job(struct store *db, void *arg)
 		d->reason = d->fail_reason;
 		e = store_pending_defer(db, d->connection_id, d->event_id, d->now + d->wait);
 		goto out;
+	}
+	if (d->check_link && !d->wait_for) {
+		/* mapped as if its customer were linked: wait when it is not (the
+		 * link was answered ahead by store_event_state) */
+		long long linked;
+		e = store_customer_contact(db, d->check_link, &linked);
+		if (e == SL_ERR_NOT_FOUND)
+			d->wait_for = d->check_link;
+		else if (e)
+			goto out;
 	}
 	if (d->wait_for) {
 		d->result = "waiting";
@@ -472,7 +488,9 @@ static void prepare(const struct deps *deps, struct arena *a, const struct conne
 	if (mapping_needs_customer(m, object)) {
 		const char *cus = json_str(object, "customer");
 		long long linked;
-		if (cus && store_customer_contact(deps->db, cus, &linked) != SL_OK) {
+		if (cus && d->link_in_job) {
+			d->check_link = arena_strdup(a, cus);   /* asked by the job, in its transaction */
+		} else if (cus && store_customer_contact(deps->db, cus, &linked) != SL_OK) {
 			const char *why = NULL;
 			if (!d->may_ask) {
 				d->wait_for = arena_strdup(a, cus);
@@ -494,7 +512,9 @@ static void prepare(const struct deps *deps, struct arena *a, const struct conne
 		/* the object names its customer but carries no email: the stored
 		 * link finds the contact; failing that, ask Stripe once */
 		long long linked;
-		if (store_customer_contact(deps->db, cs->customer_id, &linked) != SL_OK) {
+		if (d->link_in_job && (!d->check_link || !strcmp(d->check_link, cs->customer_id))) {
+			d->check_link = arena_strdup(a, cs->customer_id);
+		} else if (store_customer_contact(deps->db, cs->customer_id, &linked) != SL_OK) {
 			if (!customer && !asked_stripe && !d->may_ask) {
 				d->wait_for = arena_strdup(a, cs->customer_id);
 				return;
@@ -640,6 +660,7 @@ static struct delivery delivery_init(const struct connection_row *c, const unsig
 		.payload = body, .payload_len = len, .type = "", .event_id = "", .conn = c,
 		.conn_gen = c->config_gen,
 		.may_ask = path != PATH_DELIVERY && path != PATH_LINKED,
+		.link_in_job = path == PATH_DELIVERY,
 		.completing = path == PATH_COMPLETE || path == PATH_LINKED,
 		.wait = config_get()->webhook_wait,
 	};
@@ -716,6 +737,7 @@ static void delivery_keys(const struct delivery *d, const struct change_set *cs,
 	snprintf(event, sizeof event, "%lld/%s", d->connection_id, d->event_id);
 	writer_keys_add(ks, event);
 	writer_keys_add(ks, d->wait_for);
+	writer_keys_add(ks, d->check_link);
 	writer_keys_add(ks, cs->object_id);
 	writer_keys_add(ks, cs->customer_id);
 	writer_keys_add(ks, cs->order.id);
@@ -738,7 +760,7 @@ static sl_err process(const struct deps *deps, struct arena *a, const struct con
 	json_object *event = decode(deps, a, c, &d, &cs, refetch, NULL);
 	/* an event about to wait: the writer job that completes it (maybe
 	 * later in this very group) may use this parse, not parse it again */
-	bool lent = d.wait_for && !d.completing && event;
+	bool lent = (d.wait_for || d.check_link) && !d.completing && event;
 	if (lent)
 		event_cache_lend(c->id, d.event_id, body, len, event);
 	struct writer_keys keys = {.n = 0};

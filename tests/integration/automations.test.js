@@ -252,6 +252,13 @@ test('automations fire from webhooks and ticked history; deliveries signed, retr
     assert.equal((await res.json()).result, 'duplicate');
     await sleep(500);
     assert.equal(recv.ok().length, 2);
+    // another charge of hers: the tag is there already, so "Tag added" does not fire again
+    await rig.deliver(chargeEvent(11, 'ada@example.com'));
+    await until('the second order\'s delivery', () => recv.ok().length >= 3);
+    await sleep(500);
+    assert.equal(recv.ok().length, 3, 'one more delivery: the order only');
+    assert.equal(JSON.parse(recv.ok()[2].body).trigger, 'order_created');
+    assert.deepEqual(rig.rows(`SELECT runs FROM automations WHERE id = ${tagAuto.id}`)[0], { runs: 1 });
     const page = await rig.admin.get(`/automations/${tagAuto.id}`);
     assert.match(page.text, /<td class="state">delivered<\/td>/);
     assert.match(page.text, /Tag added: stripe-integration-charge-succeeded/);
