@@ -32,14 +32,19 @@ struct writer_thread {
 	struct store *db;      /* owned; used only by this thread */
 	pthread_t thread;
 	bool started;
-	long long *keys;       /* owned: room for a group's keys */
+	long long *keys;       /* owned: its group's keys, sorted, each once */
+	size_t n_keys;         /* guarded by w->lock while running */
+	bool running;          /* guarded by w->lock: its group holds its keys */
+	bool alone;            /* its group runs alone (a job names no keys) */
 };
 
 struct writer {
 	pthread_mutex_t lock;
-	pthread_cond_t work;         /* signalled when a job is queued */
+	pthread_cond_t work;         /* signalled when a job is queued or a group ends */
 	struct job *head, *tail;     /* queue, guarded by lock */
 	bool stopping;
+	int running;                 /* groups running, guarded by lock */
+	bool alone_running;          /* one of them runs alone, guarded by lock */
 	struct writer_stats stats;   /* guarded by lock */
 	int n;
 	struct writer_thread t[WRITER_MAX_THREADS];
@@ -68,30 +73,116 @@ static int key_order(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Begins the group's transaction: holding its jobs' keys (sorted, each
- * once) when every job named them, else alone. */
-static sl_err begin(struct writer_thread *t, struct job *group)
+/* Begins the group's transaction: holding its keys (pick() gathered
+ * them), or alone. */
+static sl_err begin(struct writer_thread *t)
 {
-	size_t n = 0;
-	for (struct job *j = group; j; j = j->next) {
-		if (!j->keys || j->keys->overflow)
-			return store_begin(t->db);
-		memcpy(t->keys + n, j->keys->k, (size_t)j->keys->n * sizeof *t->keys);
-		n += (size_t)j->keys->n;
+	return t->alone ? store_begin(t->db) : store_begin_keyed(t->db, t->keys, (int)t->n_keys);
+}
+
+static bool has_key(const long long *keys, size_t n, long long k)
+{
+	return bsearch(&k, keys, n, sizeof *keys, key_order) != NULL;
+}
+
+/* Whether a job with keys ks must wait for a group another thread of
+ * this process runs (one of its keys is held there). Under w->lock. */
+static bool held_elsewhere(const struct writer *w, const struct writer_thread *self,
+			   const struct writer_keys *ks)
+{
+	for (int i = 0; i < w->n; i++) {
+		const struct writer_thread *o = &w->t[i];
+		if (o == self || !o->running)
+			continue;
+		for (int k = 0; k < ks->n; k++)
+			if (has_key(o->keys, o->n_keys, ks->k[k]))
+				return true;
 	}
-	qsort(t->keys, n, sizeof *t->keys, key_order);
+	return false;
+}
+
+#define WRITER_SKIPPED 256   /* keys of the jobs a pick passes over, at most */
+
+/*
+ * Takes a group off the queue for t, under w->lock: the jobs, oldest
+ * first, up to WRITER_MAX_GROUP, that no other thread's running group
+ * holds a key of. Within this process a job so never waits inside the
+ * database for a key another writer thread holds (the database's key
+ * locks still order the jobs of several processes). A job passed over
+ * holds back every later job that shares a key with it, so jobs that share
+ * a key run in the order they came. A job that names no keys runs alone:
+ * it is taken only while no other group runs and nothing before it was
+ * passed over, and then its group is taken whole; while it runs, nothing
+ * else is. Sets t's keys, running and alone; returns the group (NULL:
+ * nothing to run now) and its size in *count.
+ */
+static struct job *pick(struct writer *w, struct writer_thread *t, size_t *count)
+{
+	struct job *group = NULL, *glast = NULL, *prev = NULL;
+	long long skipped[WRITER_SKIPPED];
+	size_t n_skipped = 0, n_keys = 0;
+	bool alone = false;
+	*count = 0;
+	if (w->alone_running)
+		return NULL;
+	for (struct job *j = w->head, *next; j && *count < WRITER_MAX_GROUP; j = next) {
+		next = j->next;
+		bool unkeyed = !j->keys || j->keys->overflow;
+		if (unkeyed && !alone) {
+			if (w->running || n_skipped)
+				break;   /* it waits for everything before it */
+			alone = true;
+		} else if (!alone) {
+			bool wait = held_elsewhere(w, t, j->keys);
+			for (int k = 0; k < j->keys->n && !wait; k++)
+				for (size_t i = 0; i < n_skipped && !wait; i++)
+					wait = skipped[i] == j->keys->k[k];
+			if (wait) {
+				if (n_skipped + (size_t)j->keys->n > WRITER_SKIPPED)
+					break;
+				memcpy(skipped + n_skipped, j->keys->k, (size_t)j->keys->n * sizeof *skipped);
+				n_skipped += (size_t)j->keys->n;
+				prev = j;
+				continue;
+			}
+			memcpy(t->keys + n_keys, j->keys->k, (size_t)j->keys->n * sizeof *t->keys);
+			n_keys += (size_t)j->keys->n;
+		}
+		/* take j off the queue, onto the group */
+		if (prev)
+			prev->next = next;
+		else
+			w->head = next;
+		if (w->tail == j)
+			w->tail = prev;
+		j->next = NULL;
+		if (glast)
+			glast->next = j;
+		else
+			group = j;
+		glast = j;
+		(*count)++;
+	}
+	if (!group)
+		return NULL;
+	qsort(t->keys, n_keys, sizeof *t->keys, key_order);
 	size_t u = 0;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n_keys; i++)
 		if (!u || t->keys[u - 1] != t->keys[i])
 			t->keys[u++] = t->keys[i];
-	return store_begin_keyed(t->db, t->keys, (int)u);
+	t->n_keys = u;
+	t->alone = alone;
+	t->running = true;
+	w->running++;
+	w->alone_running = alone;
+	return group;
 }
 
 /* Runs one group; returns after every job in it has its result. */
 static void run_group(struct writer_thread *t, struct job *group, size_t count)
 {
 	struct store *db = t->db;
-	sl_err e = begin(t, group);
+	sl_err e = begin(t);
 	if (e) {
 		for (struct job *j = group; j; j = j->next)
 			j->result = e;
@@ -126,28 +217,25 @@ static void *writer_main(void *p)
 	struct writer *w = t->w;
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
-		while (!w->head && !w->stopping)
+		size_t count;
+		struct job *group = pick(w, t, &count);
+		if (!group) {
+			if (w->stopping && !w->head)
+				break;
 			pthread_cond_wait(&w->work, &w->lock);
-		if (!w->head && w->stopping)
-			break;
-		/* take up to WRITER_MAX_GROUP jobs off the queue */
-		struct job *group = w->head, *last = group;
-		size_t count = 1;
-		while (last->next && count < WRITER_MAX_GROUP) {
-			last = last->next;
-			count++;
+			continue;
 		}
-		w->head = last->next;
-		if (!w->head)
-			w->tail = NULL;
-		else
+		if (w->head)
 			pthread_cond_signal(&w->work);   /* more for another thread */
-		last->next = NULL;
 		pthread_mutex_unlock(&w->lock);
 
 		run_group(t, group, count);
 
 		pthread_mutex_lock(&w->lock);
+		t->running = false;
+		w->running--;
+		if (t->alone)
+			w->alone_running = false;
 		for (struct job *j = group, *next; j; j = next) {
 			next = j->next;   /* j belongs to its waiter once done is set */
 			j->done = true;
@@ -157,6 +245,8 @@ static void *writer_main(void *p)
 		w->stats.groups++;
 		if (count > w->stats.largest)
 			w->stats.largest = count;
+		if (w->head && w->n > 1)
+			pthread_cond_broadcast(&w->work);   /* what waited for its keys may run */
 	}
 	pthread_mutex_unlock(&w->lock);
 	return NULL;

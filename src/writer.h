@@ -13,7 +13,10 @@
  * of what they read and then write: an object, its customer, its charge)
  * runs beside other such groups, holding each key for its transaction so
  * jobs that share a key still run one after the other; a group with a job
- * that names no keys runs alone, as on SQLite (store_begin_keyed).
+ * that names no keys runs alone, as on SQLite (store_begin_keyed). Within
+ * a process a thread takes only the jobs no other thread's running group
+ * holds a key of, so the database's key locks make only the jobs of
+ * different processes (nodes) wait for each other.
  */
 #ifndef STRIPELINK_WRITER_H
 #define STRIPELINK_WRITER_H

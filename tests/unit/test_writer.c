@@ -540,6 +540,156 @@ static void test_keyed_one_at_a_time(void **state)
 	writer_stop(w);
 }
 
+/* Jobs that log their start in a shared gate and may hold their group
+ * open until the gate opens. */
+struct order_gate {
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	char log[16];
+	int n;
+	bool open;
+};
+
+struct gated_call {
+	struct writer *w;
+	struct order_gate *g;
+	char name;
+	const char *keys[2];
+	bool hold;
+	sl_err result;
+	pthread_t thread;
+};
+
+static void deadline_in(struct timespec *until, int ms)
+{
+	clock_gettime(CLOCK_REALTIME, until);
+	until->tv_nsec += (long)ms * 1000000L;
+	until->tv_sec += until->tv_nsec / 1000000000L;
+	until->tv_nsec %= 1000000000L;
+}
+
+static sl_err gated_job(struct store *db, void *arg)
+{
+	struct gated_call *c = arg;
+	sl_err e = store_ping(db);   /* keys held from here */
+	if (e)
+		return e;
+	struct order_gate *g = c->g;
+	struct timespec until;
+	deadline_in(&until, 5000);
+	pthread_mutex_lock(&g->lock);
+	g->log[g->n++] = c->name;
+	pthread_cond_broadcast(&g->changed);
+	while (c->hold && !g->open)
+		if (pthread_cond_timedwait(&g->changed, &g->lock, &until) != 0)
+			break;
+	pthread_mutex_unlock(&g->lock);
+	return SL_OK;
+}
+
+static void *gated_main(void *p)
+{
+	struct gated_call *c = p;
+	struct writer_keys ks = {.n = 0};
+	for (int i = 0; i < 2; i++)
+		writer_keys_add(&ks, c->keys[i]);
+	c->result = writer_run_keyed(c->w, gated_job, c, &ks);
+	return NULL;
+}
+
+/* Whether job name has started within ms. */
+static bool started_within(struct order_gate *g, char name, int ms)
+{
+	struct timespec until;
+	deadline_in(&until, ms);
+	pthread_mutex_lock(&g->lock);
+	bool seen = false;
+	while (!(seen = memchr(g->log, name, (size_t)g->n) != NULL))
+		if (pthread_cond_timedwait(&g->changed, &g->lock, &until) != 0)
+			break;
+	pthread_mutex_unlock(&g->lock);
+	return seen;
+}
+
+static void gate_open(struct order_gate *g)
+{
+	pthread_mutex_lock(&g->lock);
+	g->open = true;
+	pthread_cond_broadcast(&g->changed);
+	pthread_mutex_unlock(&g->lock);
+}
+
+static void gated_start(struct gated_call *c)
+{
+	assert_int_equal(pthread_create(&c->thread, NULL, gated_main, c), 0);
+	usleep(50 * 1000);   /* queued (or taken) before the next one */
+}
+
+/* Several writer threads: a job whose key a running group holds is passed
+ * over, not taken into a group that would wait for it in the database; the
+ * unrelated job queued behind it runs at once. */
+static void test_keyed_passed_over(void **state)
+{
+	struct fixture *fx = *state;
+	if (store_is_file(fx->path))
+		return;   /* one writer thread: nothing runs beside a held group */
+	sl_err e;
+	struct writer *w = writer_start_n(fx->path, 4, &e);
+	assert_non_null(w);
+	struct order_gate g = {.n = 0};
+	pthread_mutex_init(&g.lock, NULL);
+	pthread_cond_init(&g.changed, NULL);
+	struct gated_call a = {w, &g, 'A', {"cus_x"}, true, SL_OK, 0};
+	struct gated_call b = {w, &g, 'B', {"cus_x"}, false, SL_OK, 0};
+	struct gated_call c = {w, &g, 'C', {"cus_z"}, false, SL_OK, 0};
+	gated_start(&a);
+	assert_true(started_within(&g, 'A', 5000));
+	gated_start(&b);
+	gated_start(&c);
+	assert_true(started_within(&g, 'C', 2000));   /* while A still holds cus_x */
+	assert_false(started_within(&g, 'B', 100));
+	gate_open(&g);
+	pthread_join(a.thread, NULL);
+	pthread_join(b.thread, NULL);
+	pthread_join(c.thread, NULL);
+	assert_int_equal(a.result + b.result + c.result, SL_OK);
+	assert_memory_equal(g.log, "ACB", 3);
+	writer_stop(w);
+	pthread_mutex_destroy(&g.lock);
+	pthread_cond_destroy(&g.changed);
+}
+
+/* A job passed over holds back the later jobs that share a key with it:
+ * B (cus_x, cus_y) waits for A (cus_x); C (cus_y) came after B, so it runs
+ * after B, though nothing running holds cus_y. */
+static void test_keyed_order_kept(void **state)
+{
+	struct fixture *fx = *state;
+	sl_err e;
+	struct writer *w = writer_start_n(fx->path, 4, &e);
+	assert_non_null(w);
+	struct order_gate g = {.n = 0};
+	pthread_mutex_init(&g.lock, NULL);
+	pthread_cond_init(&g.changed, NULL);
+	struct gated_call a = {w, &g, 'A', {"cus_x"}, true, SL_OK, 0};
+	struct gated_call b = {w, &g, 'B', {"cus_x", "cus_y"}, false, SL_OK, 0};
+	struct gated_call c = {w, &g, 'C', {"cus_y"}, false, SL_OK, 0};
+	gated_start(&a);
+	assert_true(started_within(&g, 'A', 5000));
+	gated_start(&b);
+	gated_start(&c);
+	assert_false(started_within(&g, 'C', 300));
+	gate_open(&g);
+	pthread_join(a.thread, NULL);
+	pthread_join(b.thread, NULL);
+	pthread_join(c.thread, NULL);
+	assert_int_equal(a.result + b.result + c.result, SL_OK);
+	assert_memory_equal(g.log, "ABC", 3);
+	writer_stop(w);
+	pthread_mutex_destroy(&g.lock);
+	pthread_cond_destroy(&g.changed);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -552,6 +702,8 @@ int main(void)
 		T(test_visible_after_return),
 		T(test_keyed_side_by_side),
 		T(test_keyed_one_at_a_time),
+		T(test_keyed_passed_over),
+		T(test_keyed_order_kept),
 		cmocka_unit_test(test_keys_hash_once),
 		cmocka_unit_test(test_start_failure),
 	};
