@@ -38,9 +38,12 @@
 #define SQL_NUMBER_(n) #n
 #define SQL_NUMBER(n) SQL_NUMBER_(n)
 #define LOCK_WRITE_SQL "SELECT pg_advisory_xact_lock(" SQL_NUMBER(LOCK_WRITE) ")"
-#define LOCK_WRITE_SHARED_SQL "SELECT pg_advisory_xact_lock_shared(" SQL_NUMBER(LOCK_WRITE) ")"
-/* a keyed writer's keys ($1: a bigint array, sorted), taken in order */
-#define LOCK_KEYS_SQL "SELECT pg_advisory_xact_lock(k) FROM (SELECT k FROM unnest($1::bigint[]) AS k ORDER BY k) s"
+/* a keyed writer's locks in one statement, prepared on every connection
+ * (settle): the writing lock shared, then its keys ($1: a bigint array)
+ * in order */
+#define LOCK_KEYS_NAME "sl_lock_keys"
+#define LOCK_KEYS_SQL "SELECT pg_advisory_xact_lock_shared(" SQL_NUMBER(LOCK_WRITE) ")," \
+	" (SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT k FROM unnest($1::bigint[]) AS k ORDER BY k) s)"
 
 /* Commands sent in pipeline mode whose results are not read yet. */
 #define PG_QUEUE 64
@@ -142,8 +145,15 @@ static void pg_close(struct db *db)
 /* Session settings, on every (re)connection. */
 static sl_err settle(struct pg_db *db)
 {
-	return run_script(db, "SET synchronous_commit = on; SET client_min_messages = warning;"
-			      " SET TIME ZONE 'UTC'; SET lock_timeout = '5s'");
+	sl_err e = run_script(db, "SET synchronous_commit = on; SET client_min_messages = warning;"
+				  " SET TIME ZONE 'UTC'; SET lock_timeout = '5s'");
+	if (e)
+		return e;
+	PGresult *res = PQprepare(db->c, LOCK_KEYS_NAME, LOCK_KEYS_SQL, 1, NULL);
+	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+		e = fail(db, res, LOCK_KEYS_SQL);
+	PQclear(res);
+	return e;
 }
 
 static struct db *pg_open(const char *url, sl_err *err)
@@ -362,9 +372,9 @@ static sl_err pg_begin_keyed(struct db *db, const long long *keys, int n)
 	strcpy(at, "}");
 	revive(p);
 	sl_err e = drain(p, NULL);
-	if (!e && !(e = queue_text(p, "BEGIN")) && !(e = queue_text(p, LOCK_WRITE_SHARED_SQL)) && n > 0) {
+	if (!e && !(e = queue_text(p, "BEGIN"))) {
 		const char *values[1] = {list};
-		e = queued(p, PQsendQueryParams(p->c, LOCK_KEYS_SQL, 1, NULL, values, NULL, NULL, 0), LOCK_KEYS_SQL,
+		e = queued(p, PQsendQueryPrepared(p->c, LOCK_KEYS_NAME, 1, values, NULL, NULL, 0), LOCK_KEYS_SQL,
 			   NULL);
 	}
 	free(list);   /* libpq copied it into its buffer */

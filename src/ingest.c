@@ -72,8 +72,7 @@ static sl_err apply_stale(struct store *db, struct ingest_item *it, long long no
 	char before[LEDGER_STATUS_MAX], after[LEDGER_STATUS_MAX];
 	sl_err e = find_contact(db, it, now);
 	if (!e && it->contact_id && it->contact)
-		for (size_t i = 0; i < cs->tag_count && !e; i++)
-			e = store_contact_tag(db, it->contact_id, cs->tags[i]);
+		e = store_contact_tags(db, it->contact_id, cs->tags, cs->tag_count, NULL);
 	if (!e && it->order != ORDER_NONE && cs->refund_count && is_charge(cs))
 		e = charge_refunds(db, it, now, before, after);
 	if (!e && it->effect == EFFECT_CUSTOMER_DELETED && it->contact_id && cs->customer_id)
@@ -124,13 +123,8 @@ static sl_err apply_money(struct store *db, struct ingest_item *it, long long no
 		.order_refunded = strcmp(after, "refunded") == 0 && strcmp(before, "refunded") != 0,
 		.dispute_opened = first,
 	};
-	for (size_t i = 0; it->contact && i < cs->tag_count; i++) {
-		bool added = false;
-		if ((e = store_contact_tag_added(db, contact, cs->tags[i], &added)))
-			return e;
-		if (added && i < 64)
-			facts.tags_added |= UINT64_C(1) << i;
-	}
+	if (it->contact && (e = store_contact_tags(db, contact, cs->tags, cs->tag_count, &facts.tags_added)))
+		return e;
 	return automation_ingested(db, &facts, now);
 }
 
@@ -170,17 +164,12 @@ sl_err ingest_apply(struct store *db, struct ingest_item *it, long long now)
 		.contact_created = it->contact_created,
 	};
 	if (it->contact_id && it->contact) {
+		struct contact_change v[CHANGE_SET_MAX_FIELDS];
 		for (size_t i = 0; i < cs->field_count; i++)
-			if ((e = store_contact_set(db, it->contact_id, cs->fields[i].key,
-						   cs->fields[i].value, now)))
-				return e;
-		for (size_t i = 0; i < cs->tag_count; i++) {
-			bool added = false;
-			if ((e = store_contact_tag_added(db, it->contact_id, cs->tags[i], &added)))
-				return e;
-			if (added && i < 64)
-				facts.tags_added |= UINT64_C(1) << i;
-		}
+			v[i] = (struct contact_change){cs->fields[i].key, cs->fields[i].value};
+		if ((e = store_contact_set_all(db, it->contact_id, v, cs->field_count, now)) ||
+		    (e = store_contact_tags(db, it->contact_id, cs->tags, cs->tag_count, &facts.tags_added)))
+			return e;
 	}
 	if (it->contact_id && cs->customer_id &&
 	    (e = store_customer_link(db, cs->customer_id, it->contact_id)))

@@ -744,11 +744,13 @@ enum stmt {
 	ST_CONTACT_SET_FIRST,
 	ST_CONTACT_SET_LAST,
 	ST_CONTACT_SET_PHONE,
+	ST_CONTACT_SET_NAMES,
 	ST_CONTACT_SET_EMAIL,
 	ST_CONTACT_SET_VALUE,
 	ST_TAG_INSERT,
 	ST_TAG_ID,
 	ST_CONTACT_TAG_INSERT,
+	ST_CONTACT_TAG_INSERT2,
 	ST_CONNECTION_GET,
 	ST_CONNECTIONS_LIST,
 	ST_CONNECTION_BY_ACCOUNT,
@@ -987,6 +989,10 @@ static const struct {
 	[ST_CONTACT_SET_FIRST] = {"iti", "UPDATE contacts SET first_name = ?2, updated_at = ?3 WHERE id = ?1", NULL, true},
 	[ST_CONTACT_SET_LAST] = {"iti", "UPDATE contacts SET last_name = ?2, updated_at = ?3 WHERE id = ?1", NULL, true},
 	[ST_CONTACT_SET_PHONE] = {"iti", "UPDATE contacts SET phone = ?2, updated_at = ?3 WHERE id = ?1", NULL, true},
+	/* NULL keeps a column as it is */
+	[ST_CONTACT_SET_NAMES] = {"ittti", "UPDATE contacts SET first_name = coalesce(?2, first_name),"
+				 " last_name = coalesce(?3, last_name), phone = coalesce(?4, phone), updated_at = ?5"
+				 " WHERE id = ?1", NULL, true},
 	[ST_CONTACT_SET_EMAIL] = {"iti", "UPDATE contacts SET email = ?2, updated_at = ?3 WHERE id = ?1", NULL},
 	[ST_CONTACT_SET_VALUE] = {"itt", "INSERT INTO contact_values (contact_id, field_id, value)"
 				 " SELECT ?1, id, ?3 FROM fields WHERE key = ?2 AND builtin = 0"
@@ -994,6 +1000,8 @@ static const struct {
 	[ST_TAG_INSERT] = {"t", "INSERT INTO tags (name) VALUES (?1) ON CONFLICT (name) DO NOTHING", NULL},
 	[ST_TAG_ID] = {"t", "SELECT id FROM tags WHERE name = ?1", NULL},
 	[ST_CONTACT_TAG_INSERT] = {"ii", "INSERT INTO contact_tags (contact_id, tag_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING", NULL, true},
+	[ST_CONTACT_TAG_INSERT2] = {"iii", "INSERT INTO contact_tags (contact_id, tag_id) VALUES (?1, ?2), (?1, ?3)"
+				   " ON CONFLICT DO NOTHING", NULL, true},
 	[ST_CONNECTION_GET] = {"i", "SELECT " CONNECTION_COLUMNS " FROM connections WHERE id = ?1", NULL},
 	[ST_CONNECTIONS_LIST] = {"", "SELECT " CONNECTION_COLUMNS " FROM connections WHERE status != 'pending'"
 				" ORDER BY id", NULL},
@@ -2115,6 +2123,29 @@ sl_err store_contact_set(struct store *db, long long id, const char *key,
 	return exec(db, ST_CONTACT_SET_VALUE, ARGS(V(id), V(key), v_or_empty(value)));
 }
 
+sl_err store_contact_set_all(struct store *db, long long id, const struct contact_change *v, size_t n,
+			     long long now)
+{
+	/* the names and the phone (what a mapping sets most) in one statement */
+	const char *names[3] = {NULL, NULL, NULL};
+	bool any = false;
+	sl_err e = SL_OK;
+	for (size_t i = 0; i < n && !e; i++) {
+		int col = !strcmp(v[i].key, "first_name") ? 0 : !strcmp(v[i].key, "last_name") ? 1
+			: !strcmp(v[i].key, "phone") ? 2 : -1;
+		if (col < 0) {
+			e = store_contact_set(db, id, v[i].key, v[i].value, now);
+		} else {
+			names[col] = v[i].value ? v[i].value : "";
+			any = true;
+		}
+	}
+	if (!e && any)
+		e = exec(db, ST_CONTACT_SET_NAMES, ARGS(V(id), v_text(names[0]), v_text(names[1]), v_text(names[2]),
+						       V(now)));
+	return e;
+}
+
 /* The id of tag, made when new; kept on db once known. */
 static sl_err tag_id_of(struct store *db, const char *tag, long long *out)
 {
@@ -2466,6 +2497,10 @@ sl_err store_customer_contact(struct store *db, const char *customer_id, long lo
 
 sl_err store_customer_link(struct store *db, const char *customer_id, long long contact_id)
 {
+	/* linked to that contact already, as answered in this job: nothing to write */
+	const struct answer *an = answered(db, ST_LINK_GET, ARGS(V(customer_id)));
+	if (an && an->found && contact_id && an->i == contact_id)
+		return SL_OK;
 	return exec(db, ST_LINK_PUT, ARGS(V(customer_id), V(contact_id)));
 }
 
@@ -2875,6 +2910,34 @@ sl_err store_connection_set_key(struct store *db, long long id, const char *key_
 /* ---- automations and the outbox ---- */
 
 static sl_err trigger_used(struct store *db, const char *trigger, bool *used);
+
+sl_err store_contact_tags(struct store *db, long long id, const char *const *tags, size_t n,
+			  uint64_t *added)
+{
+	bool used = false;
+	sl_err e = added ? trigger_used(db, "tag_added", &used) : SL_OK;   /* automation.h's slug */
+	if (added)
+		*added = 0;
+	if (used) {   /* each insert on its own, to read whether it added a row */
+		for (size_t i = 0; i < n && !e; i++) {
+			bool one = false;
+			if (!(e = store_contact_tag_added(db, id, tags[i], &one)) && one && i < 64)
+				*added |= UINT64_C(1) << i;
+		}
+		return e;
+	}
+	/* nobody asks: two at a time, queued */
+	for (size_t i = 0; i < n && !e; i += 2) {
+		long long a, b;
+		if ((e = tag_id_of(db, tags[i], &a)))
+			break;
+		if (i + 1 == n)
+			e = exec(db, ST_CONTACT_TAG_INSERT, ARGS(V(id), V(a)));
+		else if (!(e = tag_id_of(db, tags[i + 1], &b)))
+			e = exec(db, ST_CONTACT_TAG_INSERT2, ARGS(V(id), V(a), V(b)));
+	}
+	return e;
+}
 
 sl_err store_contact_tag_added(struct store *db, long long id, const char *tag, bool *added)
 {

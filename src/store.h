@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "arena.h"
 #include "err.h"
 #include "segment.h"
@@ -177,8 +178,22 @@ sl_err store_contact_find(struct store *db, const char *email_key, long long *id
 /* Sets one field by key on a contact: a built-in column or a custom value. */
 sl_err store_contact_set(struct store *db, long long id, const char *key,
 			 const char *value, long long now);
+/* A field's new value (store_contact_set_all). */
+struct contact_change {
+	const char *key;
+	const char *value;
+};
+/* Sets n fields as store_contact_set does each (a later one of the same
+ * key wins); the names and the phone in one statement. */
+sl_err store_contact_set_all(struct store *db, long long id, const struct contact_change *v, size_t n,
+			     long long now);
 /* Adds a tag (creating the tag) to a contact; adding twice is a no-op. */
 sl_err store_contact_tag(struct store *db, long long id, const char *tag);
+/* Adds n tags as store_contact_tag does each. added (may be NULL): bit i
+ * set when tags[i] (i < 64) was not on the contact before; read only
+ * while an automation is triggered by an added tag, else always 0. */
+sl_err store_contact_tags(struct store *db, long long id, const char *const *tags, size_t n,
+			  uint64_t *added);
 
 /* ---- Stripe connections ---- */
 

@@ -491,6 +491,68 @@ static void test_contact_set(void **state)
 		assert_string_not_equal(v[i].key, "first_name");
 }
 
+/* Several fields at once: the names and the phone in one statement (a
+ * later value of a key wins, an absent one is kept), custom values beside. */
+static void test_contact_set_all(void **state)
+{
+	struct fixture *fx = *state;
+	long long id, plan;
+	bool created;
+	struct contact c;
+	struct contact_value *v;
+	size_t nv;
+	assert_int_equal(store_field_create(fx->db, "plan", "Plan", "text", &plan), SL_OK);
+	assert_int_equal(store_contact_upsert(fx->db, "a@x.com", "a@x.com", 100, &id, &created), SL_OK);
+	const struct contact_change first[] = {{"first_name", "Ada"}, {"last_name", "Lovelace"},
+					       {"plan", "gold"}, {"phone", "+1"}, {"first_name", "Augusta"}};
+	assert_int_equal(store_contact_set_all(fx->db, id, first, 5, 200), SL_OK);
+	assert_int_equal(store_contact_get(fx->db, fx->a, id, &c), SL_OK);
+	assert_string_equal(c.first_name, "Augusta");
+	assert_string_equal(c.last_name, "Lovelace");
+	assert_string_equal(c.phone, "+1");
+	assert_int_equal(c.updated_at, 200);
+	assert_int_equal(store_contact_values(fx->db, fx->a, id, &v, &nv), SL_OK);
+	assert_int_equal(nv, 1);
+	assert_string_equal(v[0].value, "gold");
+	const struct contact_change second[] = {{"phone", "+2"}};
+	assert_int_equal(store_contact_set_all(fx->db, id, second, 1, 300), SL_OK);
+	assert_int_equal(store_contact_get(fx->db, fx->a, id, &c), SL_OK);
+	assert_string_equal(c.first_name, "Augusta");
+	assert_string_equal(c.last_name, "Lovelace");
+	assert_string_equal(c.phone, "+2");
+	assert_int_equal(c.updated_at, 300);
+	assert_int_equal(store_contact_set_all(fx->db, id, NULL, 0, 400), SL_OK);
+	assert_int_equal(store_contact_get(fx->db, fx->a, id, &c), SL_OK);
+	assert_int_equal(c.updated_at, 300);   /* nothing to set: nothing written */
+}
+
+/* Several tags at once, two per statement: an odd count, a repeat, a tag
+ * already there. Outside a transaction (no automations known) each says
+ * whether it was new; inside one without a tag_added automation, none is
+ * read and the bits stay 0. */
+static void test_contact_tags_many(void **state)
+{
+	struct fixture *fx = *state;
+	long long id;
+	bool created;
+	struct contact c;
+	uint64_t added = 99;
+	assert_int_equal(store_contact_upsert(fx->db, "t@x.com", "t@x.com", 100, &id, &created), SL_OK);
+	const char *const three[] = {"a", "b", "c"};
+	assert_int_equal(store_contact_tags(fx->db, id, three, 3, &added), SL_OK);
+	assert_int_equal(added, 7);
+	const char *const more[] = {"b", "d", "d"};
+	assert_int_equal(store_contact_tags(fx->db, id, more, 3, &added), SL_OK);
+	assert_int_equal(added, 2);
+	assert_int_equal(store_begin(fx->db), SL_OK);
+	const char *const last[] = {"e", "a", "f", "e"};
+	assert_int_equal(store_contact_tags(fx->db, id, last, 4, &added), SL_OK);
+	assert_int_equal(added, 0);
+	assert_int_equal(store_commit(fx->db), SL_OK);
+	assert_int_equal(store_contact_get(fx->db, fx->a, id, &c), SL_OK);
+	assert_string_equal(c.tags, "a;b;c;d;e;f");
+}
+
 static void test_contact_tags(void **state)
 {
 	struct fixture *fx = *state;
@@ -1200,6 +1262,8 @@ int main(void)
 		T(test_log_result_check),
 		T(test_migration_14_keeps_the_log),
 		T(test_config_gen),
+		T(test_contact_set_all),
+		T(test_contact_tags_many),
 		cmocka_unit_test(test_open_failure),
 		T(test_transactions),
 		T(test_users),
