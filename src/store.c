@@ -1335,7 +1335,9 @@ static const struct {
 				   " (SELECT coalesce(contact_id, 0) FROM stripe_customers WHERE customer_id = ?4),"
 				   " (SELECT coalesce(status, '') FROM orders WHERE stripe_id = ?7),"
 				   " (SELECT coalesce(status, '') FROM recurring_payments WHERE subscription_id = ?8),"
-				   " coalesce((SELECT config_gen FROM connections WHERE id = ?1), -1)", NULL},
+				   " coalesce((SELECT config_gen FROM connections WHERE id = ?1), -1),"
+				   /* none enabled: the transaction needs not ask which triggers (trigger_used) */
+				   " EXISTS (SELECT 1 FROM automations WHERE enabled = 1)", NULL},
 	/* several nodes: a sync run claims windows (an unleased one, else the
 	 * older half of the widest) and holds each by a lease it renews per page */
 	[ST_WINDOW_FIRST] = {"iii", "INSERT INTO sync_windows (job_id, created_gte, created_lt) SELECT ?1, ?2, ?3"
@@ -2319,6 +2321,8 @@ sl_err store_event_state(struct store *db, struct arena *a, long long connection
 		out->customer_waits = db_column_int(st, 2) != 0;
 		out->charge_waits = db_column_int(st, 3) != 0;
 		out->config_gen = db_column_int(st, 8);
+		if (db->in_tx && db->n_triggers < 0 && !db_column_int(st, 9))
+			db->n_triggers = 0;   /* no automation enabled, as this transaction sees */
 		keep_answer(&db->answers[0], ST_CONTACT_FIND_KEY, "contacts ", k->email_key, st, 4);
 		keep_answer(&db->answers[1], ST_LINK_GET, "stripe_customers ", k->customer_id, st, 5);
 		keep_answer(&db->answers[2], ST_ORDER_STATUS, "orders ", k->order_id, st, 6);
