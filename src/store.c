@@ -1288,7 +1288,7 @@ static const struct {
 			  " created = CASE WHEN excluded.created > 0 THEN excluded.created ELSE refunds.created END,"
 			  " version = excluded.version, updated_at = excluded.updated_at"
 			  " WHERE excluded.version > refunds.version OR (excluded.version = refunds.version"
-			  " AND excluded.status_rank >= refunds.status_rank)", NULL},
+			  " AND excluded.status_rank >= refunds.status_rank)", NULL, true},
 	[ST_DISPUTE_STATUS] = {"t", "SELECT status FROM disputes WHERE dispute_id = ?1", NULL},
 	[ST_DISPUTE_PUT] = {"ttiitttiiiii", "INSERT INTO disputes (dispute_id, charge_id, connection_id, amount, currency, status, reason,"
 			   " lost, status_rank, created, version, updated_at)"
@@ -1301,7 +1301,7 @@ static const struct {
 			   " WHERE excluded.version > disputes.version OR (excluded.version = disputes.version"
 			   " AND excluded.status_rank >= disputes.status_rank)", NULL},
 	[ST_ORDER_REPORTED] = {"tii", "UPDATE orders SET refunded_reported = ?2, reported_at = ?3 WHERE stripe_id = ?1"
-			      " AND reported_at <= ?3", NULL},
+			      " AND reported_at <= ?3", NULL, true},
 	/* what the ledger needs of one charge (ledger.h): the order's amount and
 	 * status, the refunded amount its charge last reported, the refunds that
 	 * count, the refunds that report included (made by then, and counting or
@@ -1315,7 +1315,7 @@ static const struct {
 			     "  AND d.lost = 1)"
 			     " FROM orders o WHERE o.stripe_id = ?1", NULL},
 	[ST_ORDER_SETTLE] = {"tiiti", "UPDATE orders SET amount_refunded = ?2, amount_lost = ?3, status = ?4, updated_at = ?5"
-			    " WHERE stripe_id = ?1", NULL},
+			    " WHERE stripe_id = ?1", NULL, true},
 	[ST_ORDER_CONTACT] = {"t", "SELECT coalesce(contact_id, 0) FROM orders WHERE stripe_id = ?1", NULL},
 	[ST_CUSTOMER_DELETED] = {"ti", "UPDATE stripe_customers SET deleted_at = coalesce(deleted_at, ?2) WHERE customer_id = ?1", NULL},
 	[ST_CONTACT_LINKS] = {"i", "SELECT customer_id, coalesce(deleted_at, 0) FROM stripe_customers WHERE contact_id = ?1"
@@ -1601,22 +1601,33 @@ static struct db_stmt *bound(struct store *db, enum stmt s, const struct db_val 
 	return st;
 }
 
-/* Runs a statement for its effect (queued where its row says so). */
-static sl_err exec(struct store *db, enum stmt s, const struct db_val *vals, int n)
+/* Runs a statement for its effect: queued where its row says so and may_queue. */
+static sl_err run(struct store *db, enum stmt s, const struct db_val *vals, int n, bool may_queue)
 {
 	struct db_stmt *st = bound(db, s, vals, n);
 	if (!st)
 		return SL_ERR_DB;
 	bool row;
-	sl_err e = stmts[s].queue ? db_run_queued(st) : db_step(st, &row);
+	sl_err e = may_queue && stmts[s].queue ? db_run_queued(st) : db_step(st, &row);
 	db_reset(st);
 	return e;
 }
 
-/* As exec(); SL_ERR_NOT_FOUND when it changed no row. */
+static sl_err exec(struct store *db, enum stmt s, const struct db_val *vals, int n)
+{
+	return run(db, s, vals, n, true);
+}
+
+/* As exec(), never queued: its db_changes() may be read. */
+static sl_err exec_now(struct store *db, enum stmt s, const struct db_val *vals, int n)
+{
+	return run(db, s, vals, n, false);
+}
+
+/* As exec_now(); SL_ERR_NOT_FOUND when it changed no row. */
 static sl_err exec_changed(struct store *db, enum stmt s, const struct db_val *vals, int n)
 {
-	sl_err e = exec(db, s, vals, n);
+	sl_err e = exec_now(db, s, vals, n);
 	return !e && db_changes(db->db) == 0 ? SL_ERR_NOT_FOUND : e;
 }
 
@@ -2746,7 +2757,7 @@ sl_err store_catchup_claim(struct store *db, long long connection_id, const char
 {
 	sl_err e = catchup_ensure(db, connection_id);
 	if (!e)
-		e = exec(db, ST_CATCHUP_CLAIM, ARGS(V(connection_id), V(owner), V(now), V(until)));
+		e = exec_now(db, ST_CATCHUP_CLAIM, ARGS(V(connection_id), V(owner), V(now), V(until)));
 	*claimed = !e && db_changes(db->db) > 0;
 	return e;
 }
@@ -2958,20 +2969,14 @@ sl_err store_contact_tag_added(struct store *db, long long id, const char *tag, 
 	long long tag_id;
 	if ((e = tag_id_of(db, tag, &tag_id)))
 		return e;
-	struct db_stmt *st = bound(db, ST_CONTACT_TAG_INSERT, ARGS(V(id), V(tag_id)));
-	if (!st)
-		return SL_ERR_DB;
-	bool row;
-	e = db_step(st, &row);
-	db_reset(st);
-	if (!e)
+	if (!(e = exec_now(db, ST_CONTACT_TAG_INSERT, ARGS(V(id), V(tag_id)))))
 		*added = db_changes(db->db) > 0;
 	return e;
 }
 
 sl_err store_contact_untag(struct store *db, long long id, const char *tag, bool *removed)
 {
-	sl_err e = exec(db, ST_CONTACT_UNTAG, ARGS(V(id), V(tag)));
+	sl_err e = exec_now(db, ST_CONTACT_UNTAG, ARGS(V(id), V(tag)));
 	if (!e && removed)
 		*removed = db_changes(db->db) > 0;
 	return e;
@@ -3099,7 +3104,7 @@ sl_err store_prune(struct store *db, enum store_prune what, long long before, in
 	*changed = 0;
 	if ((int)what < 0 || what >= STORE_PRUNE__MAX)
 		return SL_ERR_INVALID;
-	sl_err e = exec(db, prune_stmts[what], ARGS(V(before), V(limit)));
+	sl_err e = exec_now(db, prune_stmts[what], ARGS(V(before), V(limit)));
 	if (!e)
 		*changed = (int)db_changes(db->db);
 	return e;
