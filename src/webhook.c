@@ -76,6 +76,7 @@ struct delivery {
 					     in the job (check_link), not on the request thread */
 	const char *check_link;           /* set: mapped as if linked; the job makes it wait for
 					     this customer when it is not */
+	bool link_waits;                  /* the job set wait_for from check_link */
 	json_object *fetched;             /* owned: a tie's object as fetched (process puts it) */
 	long long fetched_version;        /* its version (refetch_object) */
 	const char *wait_what;            /* what wait_for is: NULL for a customer, "charge" */
@@ -156,6 +157,13 @@ static sl_err delivery_job(struct store *db, void *arg)
 		d->reason = d->reject_reason;
 		return log_delivery(db, d, false);
 	}
+	/* a run again (writer_keys.rerunnable) starts from what the request
+	 * thread made: only wait_for and contact_id outlive a run */
+	if (d->link_waits) {
+		d->wait_for = NULL;
+		d->link_waits = false;
+	}
+	d->contact_id = 0;
 	a = arena_new();
 	if (!a)
 		return SL_ERR_NOMEM;
@@ -210,10 +218,12 @@ static sl_err delivery_job(struct store *db, void *arg)
 		 * link was answered ahead by store_event_state) */
 		long long linked;
 		e = store_customer_contact(db, d->check_link, &linked);
-		if (e == SL_ERR_NOT_FOUND)
+		if (e == SL_ERR_NOT_FOUND) {
 			d->wait_for = d->check_link;
-		else if (e)
+			d->link_waits = true;
+		} else if (e) {
 			goto out;
+		}
 	}
 	if (d->wait_for) {
 		d->result = "waiting";
@@ -763,7 +773,7 @@ static sl_err process(const struct deps *deps, struct arena *a, const struct con
 	bool lent = (d.wait_for || d.check_link) && !d.completing && event;
 	if (lent)
 		event_cache_lend(c->id, d.event_id, body, len, event);
-	struct writer_keys keys = {.n = 0};
+	struct writer_keys keys = {.n = 0, .rerunnable = true};   /* delivery_job starts afresh */
 	delivery_keys(&d, &cs, &keys);
 	sl_err e = writer_run_keyed(deps->writer, delivery_job, &d, &keys);
 	if (!e) {

@@ -178,11 +178,42 @@ static struct job *pick(struct writer *w, struct writer_thread *t, size_t *count
 	return group;
 }
 
+/* Whether every job of the group may run twice (writer_keys.rerunnable). */
+static bool rerunnable(const struct job *group)
+{
+	for (const struct job *j = group; j; j = j->next)
+		if (!j->keys || !j->keys->rerunnable)
+			return false;
+	return true;
+}
+
+/* Runs a group of rerunnable jobs in one transaction without savepoints;
+ * true when every job succeeded and the commit did. Otherwise the
+ * transaction is rolled back and nothing of it stays. */
+static bool run_plain(struct store *db, struct job *group)
+{
+	for (struct job *j = group; j; j = j->next)
+		if ((j->result = j->fn(db, j->arg))) {
+			store_rollback(db);
+			return false;
+		}
+	if (store_commit(db)) {   /* a queued write failed, or the commit did */
+		store_rollback(db);
+		return false;
+	}
+	return true;
+}
+
 /* Runs one group; returns after every job in it has its result. */
 static void run_group(struct writer_thread *t, struct job *group, size_t count)
 {
 	struct store *db = t->db;
 	sl_err e = begin(t);
+	if (!e && count > 1 && rerunnable(group)) {
+		if (run_plain(db, group))
+			return;
+		e = begin(t);   /* again, each job in its savepoint: the failure is its own */
+	}
 	if (e) {
 		for (struct job *j = group; j; j = j->next)
 			j->result = e;

@@ -57,6 +57,13 @@ struct writer_keys {
 	long long k[WRITER_KEYS];
 	int n;
 	bool overflow;   /* more ids than fit: the job runs alone */
+	/* the job may run again after its transaction was rolled back: it keeps
+	 * nothing from a run but what it wrote there, and acts on nothing
+	 * outside the database. A group of such jobs runs without a savepoint
+	 * per job (on PostgreSQL each is a subtransaction, and costs as much as
+	 * the job's own writes); when one fails, the group runs again with
+	 * them. */
+	bool rerunnable;
 };
 
 /* Adds the hash of id (NULL or "" adds nothing; a repeat is kept once). */

@@ -101,12 +101,14 @@ struct insert {
 	bool fail_after_write;   /* write, then return SL_ERR_INVALID */
 	long long id;            /* set by the job */
 	bool created;
+	int runs;                /* how many times the job ran */
 	sl_err result;           /* what writer_run returned */
 };
 
 static sl_err insert_job(struct store *db, void *arg)
 {
 	struct insert *j = arg;
+	j->runs++;
 	sl_err e = store_contact_upsert(db, j->email, j->email, 1, &j->id, &j->created);
 	if (e)
 		return e;
@@ -227,6 +229,7 @@ struct gated {
 	struct gate *g;
 	struct insert *job;
 	writer_fn fn;
+	bool rerunnable;    /* queued as writer_keys.rerunnable (no keys) */
 	sl_err result;
 };
 
@@ -244,7 +247,8 @@ static void *queued_main(void *p)
 	t->g->entered++;
 	pthread_cond_broadcast(&t->g->cond);
 	pthread_mutex_unlock(&t->g->lock);
-	t->job->result = writer_run(t->w, t->fn, t->job);
+	struct writer_keys ks = {.n = 0, .rerunnable = true};
+	t->job->result = t->rerunnable ? writer_run_keyed(t->w, t->fn, t->job, &ks) : writer_run(t->w, t->fn, t->job);
 	return NULL;
 }
 
@@ -254,7 +258,10 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-static void test_failing_job_rolled_back_alone(void **state)
+/* The group runs each job in its savepoint; a group of rerunnable jobs
+ * runs first without, and when a job fails, again with them. Either way
+ * the failing job alone is rolled back. */
+static void failing_job_rolled_back_alone(void **state, bool rerunnable)
 {
 	struct fixture *fx = *state;
 	struct gate g = {.holding = false, .open = false, .entered = 0};
@@ -287,7 +294,8 @@ static void test_failing_job_rolled_back_alone(void **state)
 	struct gated queued[N];
 	pthread_t tids[N];
 	for (int i = 0; i < N; i++) {
-		queued[i] = (struct gated){.w = fx->w, .g = &g, .job = &jobs[i], .fn = insert_job};
+		queued[i] = (struct gated){.w = fx->w, .g = &g, .job = &jobs[i], .fn = insert_job,
+					   .rerunnable = rerunnable};
 		assert_int_equal(pthread_create(&tids[i], NULL, queued_main, &queued[i]), 0);
 		/* one at a time, so the queue order is (very likely) the array order */
 		pthread_mutex_lock(&g.lock);
@@ -320,6 +328,10 @@ static void test_failing_job_rolled_back_alone(void **state)
 	assert_true(jobs[0].created != jobs[3].created);
 	assert_int_equal(jobs[3].id, jobs[0].id);
 	assert_int_equal(jobs[4].result, SL_OK);
+	/* without savepoints, the jobs up to the failing one ran twice */
+	assert_int_equal(jobs[0].runs, rerunnable ? 2 : 1);
+	assert_int_equal(jobs[1].runs, rerunnable ? 2 : 1);
+	assert_int_equal(jobs[4].runs, 1);
 
 	/* read back on another connection */
 	assert_int_equal(count_contacts(fx, "@group.example"), 3);
@@ -336,6 +348,16 @@ static void test_failing_job_rolled_back_alone(void **state)
 
 	pthread_mutex_destroy(&g.lock);
 	pthread_cond_destroy(&g.cond);
+}
+
+static void test_failing_job_rolled_back_alone(void **state)
+{
+	failing_job_rolled_back_alone(state, false);
+}
+
+static void test_failing_rerunnable_job_rolled_back_alone(void **state)
+{
+	failing_job_rolled_back_alone(state, true);
 }
 
 /* A job that fails inside SQLite (a constraint) is rolled back alone too,
@@ -703,6 +725,7 @@ int main(void)
 		T(test_stats_fresh),
 		T(test_many_threads),
 		T(test_failing_job_rolled_back_alone),
+		T(test_failing_rerunnable_job_rolled_back_alone),
 		T(test_constraint_failure),
 		T(test_visible_after_return),
 		T(test_keyed_side_by_side),
