@@ -2139,14 +2139,17 @@ sl_err store_contact_set(struct store *db, long long id, const char *key,
 sl_err store_contact_set_all(struct store *db, long long id, const struct contact_change *v, size_t n,
 			     long long now)
 {
-	/* the names and the phone (what a mapping sets most) in one statement */
+	/* the names and the phone (what a mapping sets most) in one statement:
+	 * ST_CONTACT_SET_NAMES's ?2, ?3, ?4 */
+	static const char *const name_keys[] = {"first_name", "last_name", "phone"};
 	const char *names[3] = {NULL, NULL, NULL};
 	bool any = false;
 	sl_err e = SL_OK;
 	for (size_t i = 0; i < n && !e; i++) {
-		int col = !strcmp(v[i].key, "first_name") ? 0 : !strcmp(v[i].key, "last_name") ? 1
-			: !strcmp(v[i].key, "phone") ? 2 : -1;
-		if (col < 0) {
+		size_t col = 0;
+		while (col < 3 && strcmp(v[i].key, name_keys[col]) != 0)
+			col++;
+		if (col == 3) {
 			e = store_contact_set(db, id, v[i].key, v[i].value, now);
 		} else {
 			names[col] = v[i].value ? v[i].value : "";
@@ -2181,9 +2184,7 @@ static sl_err tag_id_of(struct store *db, const char *tag, long long *out)
 
 sl_err store_contact_tag(struct store *db, long long id, const char *tag)
 {
-	long long tag_id;
-	sl_err e = tag_id_of(db, tag, &tag_id);
-	return e ? e : exec(db, ST_CONTACT_TAG_INSERT, ARGS(V(id), V(tag_id)));
+	return store_contact_tags(db, id, &tag, 1, NULL);
 }
 
 /* ---- connections ---- */
@@ -2926,6 +2927,17 @@ sl_err store_connection_set_key(struct store *db, long long id, const char *key_
 
 static sl_err trigger_used(struct store *db, const char *trigger, bool *used);
 
+/* Adds tag to the contact by an insert run at once: *added says whether
+ * it added the row. */
+static sl_err tag_counted(struct store *db, long long id, const char *tag, bool *added)
+{
+	long long tag_id;
+	sl_err e = tag_id_of(db, tag, &tag_id);
+	if (!e && !(e = exec_now(db, ST_CONTACT_TAG_INSERT, ARGS(V(id), V(tag_id)))))
+		*added = db_changes(db->db) > 0;
+	return e;
+}
+
 sl_err store_contact_tags(struct store *db, long long id, const char *const *tags, size_t n,
 			  uint64_t *added)
 {
@@ -2936,7 +2948,7 @@ sl_err store_contact_tags(struct store *db, long long id, const char *const *tag
 	if (used) {   /* each insert on its own, to read whether it added a row */
 		for (size_t i = 0; i < n && !e; i++) {
 			bool one = false;
-			if (!(e = store_contact_tag_added(db, id, tags[i], &one)) && one && i < 64)
+			if (!(e = tag_counted(db, id, tags[i], &one)) && one && i < 64)
 				*added |= UINT64_C(1) << i;
 		}
 		return e;
@@ -2956,21 +2968,10 @@ sl_err store_contact_tags(struct store *db, long long id, const char *const *tag
 
 sl_err store_contact_tag_added(struct store *db, long long id, const char *tag, bool *added)
 {
-	bool used = false;
-	sl_err e = added ? trigger_used(db, "tag_added", &used) : SL_OK;   /* automation.h's slug */
-	if (e)
-		return e;
-	if (!used) {   /* nobody asks: the insert may be queued */
-		if (added)
-			*added = false;
-		return store_contact_tag(db, id, tag);
-	}
-	/* whether it added a row is read from the insert itself: not queued */
-	long long tag_id;
-	if ((e = tag_id_of(db, tag, &tag_id)))
-		return e;
-	if (!(e = exec_now(db, ST_CONTACT_TAG_INSERT, ARGS(V(id), V(tag_id)))))
-		*added = db_changes(db->db) > 0;
+	uint64_t bits = 0;
+	sl_err e = store_contact_tags(db, id, &tag, 1, added ? &bits : NULL);
+	if (added)
+		*added = bits & 1;
 	return e;
 }
 

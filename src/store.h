@@ -705,7 +705,8 @@ sl_err store_segment_contains(struct store *db, long long segment_id, long long 
 			      long long now, bool *out);
 /* ---- automations and the outbox of signed webhooks ---- */
 
-/* store_contact_tag, telling whether the tag was new on the contact. */
+/* store_contact_tag, telling whether the tag was new on the contact
+ * (read only while a tag_added automation is enabled, else false). */
 sl_err store_contact_tag_added(struct store *db, long long id, const char *tag, bool *added);
 /* Removes a tag from a contact; *removed (may be NULL) says whether it had it. */
 sl_err store_contact_untag(struct store *db, long long id, const char *tag, bool *removed);

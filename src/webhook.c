@@ -76,7 +76,6 @@ struct delivery {
 					     in the job (check_link), not on the request thread */
 	const char *check_link;           /* set: mapped as if linked; the job makes it wait for
 					     this customer when it is not */
-	bool link_waits;                  /* the job set wait_for from check_link */
 	json_object *fetched;             /* owned: a tie's object as fetched (process puts it) */
 	long long fetched_version;        /* its version (refetch_object) */
 	const char *wait_what;            /* what wait_for is: NULL for a customer, "charge" */
@@ -158,11 +157,7 @@ static sl_err delivery_job(struct store *db, void *arg)
 		return log_delivery(db, d, false);
 	}
 	/* a run again (writer_keys.rerunnable) starts from what the request
-	 * thread made: only wait_for and contact_id outlive a run */
-	if (d->link_waits) {
-		d->wait_for = NULL;
-		d->link_waits = false;
-	}
+	 * thread made: the job changes none of it but its outcome */
 	d->contact_id = 0;
 	a = arena_new();
 	if (!a)
@@ -213,30 +208,29 @@ static sl_err delivery_job(struct store *db, void *arg)
 		e = store_pending_defer(db, d->connection_id, d->event_id, d->now + d->wait);
 		goto out;
 	}
-	if (d->check_link && !d->wait_for) {
+	const char *wait_for = d->wait_for;
+	if (d->check_link && !wait_for) {
 		/* mapped as if its customer were linked: wait when it is not (the
 		 * link was answered ahead by store_event_state) */
 		long long linked;
 		e = store_customer_contact(db, d->check_link, &linked);
-		if (e == SL_ERR_NOT_FOUND) {
-			d->wait_for = d->check_link;
-			d->link_waits = true;
-		} else if (e) {
+		if (e == SL_ERR_NOT_FOUND)
+			wait_for = d->check_link;
+		else if (e)
 			goto out;
-		}
 	}
-	if (d->wait_for) {
+	if (wait_for) {
 		d->result = "waiting";
 		/* in d, not the job's arena: the answer is written after the job */
 		if (d->wait_what)
 			snprintf(d->reason_buf, sizeof d->reason_buf, "waiting for %s %.100s: applied when "
-				 "it arrives, or after %d s without it", d->wait_what, d->wait_for, d->wait);
+				 "it arrives, or after %d s without it", d->wait_what, wait_for, d->wait);
 		else
 			snprintf(d->reason_buf, sizeof d->reason_buf, "waiting for customer %.100s: applied "
-				 "when it is linked, or looked up at Stripe after %d s", d->wait_for, d->wait);
+				 "when it is linked, or looked up at Stripe after %d s", wait_for, d->wait);
 		d->reason = d->reason_buf;
 		if (!(e = store_event_put(db, d->connection_id, d->event_id, "waiting")) &&
-		    !(e = store_pending_put(db, d->connection_id, d->event_id, d->wait_for, d->payload,
+		    !(e = store_pending_put(db, d->connection_id, d->event_id, wait_for, d->payload,
 					    d->payload_len, d->now, d->now + d->wait)))
 			e = log_delivery(db, d, false);
 		goto out;
@@ -837,11 +831,10 @@ static void complete_inline(struct store *db, const struct delivery *d, const ch
 	arena_free(a);
 }
 
-/* Loads the connection; sets out for unknown (404) and disconnected (410). */
-static bool load(const struct deps *deps, struct arena *a, long long id, struct connection_row *c,
-		 struct webhook_outcome *out)
+/* Whether a connection read with result e takes deliveries; sets out for
+ * unknown (404) and disconnected (410) when it does not. */
+static bool usable(sl_err e, const struct connection_row *c, struct webhook_outcome *out)
 {
-	sl_err e = store_connection_get(deps->db, a, id, c);
 	if (e || strcmp(c->status, "pending") == 0) {
 		*out = (struct webhook_outcome){404, "rejected", "no such connection", 0, "", ""};
 		return false;
@@ -851,6 +844,31 @@ static bool load(const struct deps *deps, struct arena *a, long long id, struct 
 		return false;
 	}
 	return true;
+}
+
+/* Loads the connection; sets out for unknown (404) and disconnected (410). */
+static bool load(const struct deps *deps, struct arena *a, long long id, struct connection_row *c,
+		 struct webhook_outcome *out)
+{
+	return usable(store_connection_get(deps->db, a, id, c), c, out);
+}
+
+/* Loads the connection and processes a trusted body for it, again when its
+ * configuration changed between the read and the job. *found: false when
+ * the connection takes no deliveries (out says why). */
+static sl_err load_and_process(const struct deps *deps, struct arena *a, long long id,
+			       const unsigned char *body, size_t len, long long now, enum path path,
+			       struct webhook_outcome *out, bool *found)
+{
+	struct connection_row c;
+	sl_err e = SL_ERR_STALE;
+	*found = true;
+	for (int try = 0; try < 2 && e == SL_ERR_STALE; try++) {
+		if (!(*found = load(deps, a, id, &c, out)))
+			return SL_OK;
+		e = process(deps, a, &c, body, len, now, path, NULL, out);
+	}
+	return e;
 }
 
 /* Deliveries that fail the signature check are not authenticated: anyone
@@ -898,19 +916,12 @@ static sl_err receive(const struct deps *deps, struct arena *a, long long connec
 		      const char *signature, const unsigned char *body, size_t len,
 		      long long now, bool fresh, struct webhook_outcome *out)
 {
-	const struct connection_row *c;   /* borrowed from the thread's cache */
+	const struct connection_row *c = NULL;   /* borrowed from the thread's cache */
 	sl_err e = conn_cache_get(deps->db, connection_id, fresh, &c);
 	if (e && e != SL_ERR_NOT_FOUND)
 		return e;
-	if (e || strcmp(c->status, "connected") != 0) {
-		if (!fresh)
-			return SL_ERR_STALE;
-		if (e || strcmp(c->status, "pending") == 0)
-			*out = (struct webhook_outcome){404, "rejected", "no such connection", 0, "", ""};
-		else
-			*out = (struct webhook_outcome){410, "rejected", "this connection was disconnected", 0, "", ""};
-		return SL_OK;
-	}
+	if (!usable(e, c, out))
+		return fresh ? SL_OK : SL_ERR_STALE;   /* a copy's word is not final */
 	if (!signature)
 		return reject(deps, c, now, "no Stripe-Signature header", out);
 	char current[256], previous[256];
@@ -949,37 +960,24 @@ sl_err webhook_receive(const struct deps *deps, struct arena *a, long long conne
 sl_err webhook_replay(const struct deps *deps, struct arena *a, long long connection_id,
 		      long long log_id, long long now, struct webhook_outcome *out)
 {
-	struct connection_row c;
 	struct log_entry l;
 	sl_err e = store_log_get(deps->db, a, connection_id, log_id, &l);
 	if (e)
 		return e;
 	if (!l.payload || (strcmp(l.result, "skipped") && strcmp(l.result, "failed")))
 		return SL_ERR_INVALID;
-	/* twice when the configuration changed between the read and the job */
-	for (int try = 0; try < 2; try++) {
-		if (!load(deps, a, connection_id, &c, out))
-			return SL_ERR_INVALID;
-		if ((e = process(deps, a, &c, (const unsigned char *)l.payload, l.payload_len, now,
-				 PATH_REPLAY, NULL, out)) != SL_ERR_STALE)
-			break;
-	}
-	return e;
+	bool found;
+	e = load_and_process(deps, a, connection_id, (const unsigned char *)l.payload, l.payload_len, now,
+			     PATH_REPLAY, out, &found);
+	return found ? e : SL_ERR_INVALID;
 }
 
 sl_err webhook_ingest_trusted(const struct deps *deps, struct arena *a,
 			      long long connection_id, const unsigned char *body, size_t len,
 			      long long now, struct webhook_outcome *out)
 {
-	struct connection_row c;
-	sl_err e = SL_ERR_STALE;
-	/* twice when the configuration changed between the read and the job */
-	for (int try = 0; try < 2 && e == SL_ERR_STALE; try++) {
-		if (!load(deps, a, connection_id, &c, out))
-			return SL_OK;
-		e = process(deps, a, &c, body, len, now, PATH_CATCHUP, NULL, out);
-	}
-	return e;
+	bool found;
+	return load_and_process(deps, a, connection_id, body, len, now, PATH_CATCHUP, out, &found);
 }
 
 /* Puts a waiting event of a connection that is gone off for an hour. */

@@ -439,6 +439,36 @@ static void test_contact_upsert(void **state)
 	assert_int_equal(store_contact_get(fx->db, fx->a, 9999, &c), SL_ERR_NOT_FOUND);
 }
 
+/* Several fields at once: the names and the phone in one statement (a
+ * later value of a key wins, an absent one is kept), custom values beside. */
+static void contact_set_all(struct fixture *fx, long long id)
+{
+	struct contact c;
+	struct contact_value *v;
+	size_t nv;
+	const struct contact_change first[] = {{"first_name", "Ada"}, {"last_name", "Lovelace"},
+					       {"plan", "gold"}, {"phone", "+1"}, {"first_name", "Augusta"}};
+	assert_int_equal(store_contact_set_all(fx->db, id, first, 5, 200), SL_OK);
+	assert_int_equal(store_contact_get(fx->db, fx->a, id, &c), SL_OK);
+	assert_string_equal(c.first_name, "Augusta");
+	assert_string_equal(c.last_name, "Lovelace");
+	assert_string_equal(c.phone, "+1");
+	assert_int_equal(c.updated_at, 200);
+	assert_int_equal(store_contact_values(fx->db, fx->a, id, &v, &nv), SL_OK);
+	assert_int_equal(nv, 1);
+	assert_string_equal(v[0].value, "gold");
+	const struct contact_change second[] = {{"phone", "+2"}};
+	assert_int_equal(store_contact_set_all(fx->db, id, second, 1, 300), SL_OK);
+	assert_int_equal(store_contact_get(fx->db, fx->a, id, &c), SL_OK);
+	assert_string_equal(c.first_name, "Augusta");
+	assert_string_equal(c.last_name, "Lovelace");
+	assert_string_equal(c.phone, "+2");
+	assert_int_equal(c.updated_at, 300);
+	assert_int_equal(store_contact_set_all(fx->db, id, NULL, 0, 400), SL_OK);
+	assert_int_equal(store_contact_get(fx->db, fx->a, id, &c), SL_OK);
+	assert_int_equal(c.updated_at, 300);   /* nothing to set: nothing written */
+}
+
 static void test_contact_set(void **state)
 {
 	struct fixture *fx = *state;
@@ -489,41 +519,8 @@ static void test_contact_set(void **state)
 	assert_int_equal(store_contact_values(fx->db, fx->a, id, &v, &nv), SL_OK);
 	for (size_t i = 0; i < nv; i++)
 		assert_string_not_equal(v[i].key, "first_name");
-}
 
-/* Several fields at once: the names and the phone in one statement (a
- * later value of a key wins, an absent one is kept), custom values beside. */
-static void test_contact_set_all(void **state)
-{
-	struct fixture *fx = *state;
-	long long id, plan;
-	bool created;
-	struct contact c;
-	struct contact_value *v;
-	size_t nv;
-	assert_int_equal(store_field_create(fx->db, "plan", "Plan", "text", &plan), SL_OK);
-	assert_int_equal(store_contact_upsert(fx->db, "a@x.com", "a@x.com", 100, &id, &created), SL_OK);
-	const struct contact_change first[] = {{"first_name", "Ada"}, {"last_name", "Lovelace"},
-					       {"plan", "gold"}, {"phone", "+1"}, {"first_name", "Augusta"}};
-	assert_int_equal(store_contact_set_all(fx->db, id, first, 5, 200), SL_OK);
-	assert_int_equal(store_contact_get(fx->db, fx->a, id, &c), SL_OK);
-	assert_string_equal(c.first_name, "Augusta");
-	assert_string_equal(c.last_name, "Lovelace");
-	assert_string_equal(c.phone, "+1");
-	assert_int_equal(c.updated_at, 200);
-	assert_int_equal(store_contact_values(fx->db, fx->a, id, &v, &nv), SL_OK);
-	assert_int_equal(nv, 1);
-	assert_string_equal(v[0].value, "gold");
-	const struct contact_change second[] = {{"phone", "+2"}};
-	assert_int_equal(store_contact_set_all(fx->db, id, second, 1, 300), SL_OK);
-	assert_int_equal(store_contact_get(fx->db, fx->a, id, &c), SL_OK);
-	assert_string_equal(c.first_name, "Augusta");
-	assert_string_equal(c.last_name, "Lovelace");
-	assert_string_equal(c.phone, "+2");
-	assert_int_equal(c.updated_at, 300);
-	assert_int_equal(store_contact_set_all(fx->db, id, NULL, 0, 400), SL_OK);
-	assert_int_equal(store_contact_get(fx->db, fx->a, id, &c), SL_OK);
-	assert_int_equal(c.updated_at, 300);   /* nothing to set: nothing written */
+	contact_set_all(fx, id);
 }
 
 /* Several tags at once, two per statement: an odd count, a repeat, a tag
@@ -1262,7 +1259,6 @@ int main(void)
 		T(test_log_result_check),
 		T(test_migration_14_keeps_the_log),
 		T(test_config_gen),
-		T(test_contact_set_all),
 		T(test_contact_tags_many),
 		cmocka_unit_test(test_open_failure),
 		T(test_transactions),

@@ -647,6 +647,49 @@ static void gated_start(struct gated_call *c)
 	usleep(50 * 1000);   /* queued (or taken) before the next one */
 }
 
+/* What happened to B and C, queued (in that order) behind A, which holds
+ * its group open on cus_x. */
+struct three {
+	bool b_ran, c_ran;   /* started while A held its group */
+	char log[4];         /* the order the three started in */
+	sl_err results;      /* the three results, summed */
+};
+
+/* Runs A (cus_x), then B (b_keys) and C (c_key) on a writer of threads
+ * threads; gives C c_ms and then B 100 ms to start while A holds, then lets
+ * all finish (the threads end before any assertion can leave). */
+static struct three run_three(const char *path, int threads, const char *b_keys[2], const char *c_key,
+			      int c_ms)
+{
+	sl_err e;
+	struct writer *w = writer_start_n(path, threads, &e);
+	assert_non_null(w);
+	struct order_gate g = {.n = 0};
+	pthread_mutex_init(&g.lock, NULL);
+	pthread_cond_init(&g.changed, NULL);
+	struct gated_call a = {w, &g, 'A', {"cus_x"}, true, SL_OK, 0};
+	struct gated_call b = {w, &g, 'B', {b_keys[0], b_keys[1]}, false, SL_OK, 0};
+	struct gated_call c = {w, &g, 'C', {c_key}, false, SL_OK, 0};
+	struct three r = {.log = ""};
+	gated_start(&a);
+	bool a_ran = started_within(&g, 'A', 5000);
+	gated_start(&b);
+	gated_start(&c);
+	r.c_ran = started_within(&g, 'C', c_ms);
+	r.b_ran = started_within(&g, 'B', 100);
+	gate_open(&g);
+	pthread_join(a.thread, NULL);
+	pthread_join(b.thread, NULL);
+	pthread_join(c.thread, NULL);
+	writer_stop(w);
+	memcpy(r.log, g.log, 3);
+	r.results = a.result + b.result + c.result;
+	pthread_mutex_destroy(&g.lock);
+	pthread_cond_destroy(&g.changed);
+	assert_true(a_ran);
+	return r;
+}
+
 /* Several writer threads: a job whose key a running group holds is passed
  * over, not taken into a group that would wait for it in the database; the
  * unrelated job queued behind it runs at once. */
@@ -655,34 +698,14 @@ static void test_keyed_passed_over(void **state)
 	struct fixture *fx = *state;
 	if (store_is_file(fx->path))
 		return;   /* one writer thread: nothing runs beside a held group */
-	sl_err e;
 	/* two threads: were B taken, its thread would wait in the database
 	 * and C would find none free */
-	struct writer *w = writer_start_n(fx->path, 2, &e);
-	assert_non_null(w);
-	struct order_gate g = {.n = 0};
-	pthread_mutex_init(&g.lock, NULL);
-	pthread_cond_init(&g.changed, NULL);
-	struct gated_call a = {w, &g, 'A', {"cus_x"}, true, SL_OK, 0};
-	struct gated_call b = {w, &g, 'B', {"cus_x"}, false, SL_OK, 0};
-	struct gated_call c = {w, &g, 'C', {"cus_z"}, false, SL_OK, 0};
-	gated_start(&a);
-	assert_true(started_within(&g, 'A', 5000));
-	gated_start(&b);
-	gated_start(&c);
-	bool c_ran = started_within(&g, 'C', 2000);   /* while A still holds cus_x */
-	bool b_ran = started_within(&g, 'B', 100);
-	gate_open(&g);   /* the threads end before any assertion leaves */
-	pthread_join(a.thread, NULL);
-	pthread_join(b.thread, NULL);
-	pthread_join(c.thread, NULL);
-	assert_true(c_ran);
-	assert_false(b_ran);
-	assert_int_equal(a.result + b.result + c.result, SL_OK);
-	assert_memory_equal(g.log, "ACB", 3);
-	writer_stop(w);
-	pthread_mutex_destroy(&g.lock);
-	pthread_cond_destroy(&g.changed);
+	const char *b_keys[2] = {"cus_x", NULL};
+	struct three r = run_three(fx->path, 2, b_keys, "cus_z", 2000);
+	assert_true(r.c_ran);   /* while A still holds cus_x */
+	assert_false(r.b_ran);
+	assert_int_equal(r.results, SL_OK);
+	assert_memory_equal(r.log, "ACB", 3);
 }
 
 /* A job passed over holds back the later jobs that share a key with it:
@@ -691,30 +714,12 @@ static void test_keyed_passed_over(void **state)
 static void test_keyed_order_kept(void **state)
 {
 	struct fixture *fx = *state;
-	sl_err e;
-	struct writer *w = writer_start_n(fx->path, 4, &e);
-	assert_non_null(w);
-	struct order_gate g = {.n = 0};
-	pthread_mutex_init(&g.lock, NULL);
-	pthread_cond_init(&g.changed, NULL);
-	struct gated_call a = {w, &g, 'A', {"cus_x"}, true, SL_OK, 0};
-	struct gated_call b = {w, &g, 'B', {"cus_x", "cus_y"}, false, SL_OK, 0};
-	struct gated_call c = {w, &g, 'C', {"cus_y"}, false, SL_OK, 0};
-	gated_start(&a);
-	assert_true(started_within(&g, 'A', 5000));
-	gated_start(&b);
-	gated_start(&c);
-	bool c_ran = started_within(&g, 'C', 300);
-	gate_open(&g);
-	pthread_join(a.thread, NULL);
-	pthread_join(b.thread, NULL);
-	pthread_join(c.thread, NULL);
-	assert_false(c_ran);
-	assert_int_equal(a.result + b.result + c.result, SL_OK);
-	assert_memory_equal(g.log, "ABC", 3);
-	writer_stop(w);
-	pthread_mutex_destroy(&g.lock);
-	pthread_cond_destroy(&g.changed);
+	const char *b_keys[2] = {"cus_x", "cus_y"};
+	struct three r = run_three(fx->path, 4, b_keys, "cus_y", 300);
+	assert_false(r.c_ran);
+	assert_false(r.b_ran);
+	assert_int_equal(r.results, SL_OK);
+	assert_memory_equal(r.log, "ABC", 3);
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
