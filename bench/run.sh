@@ -25,7 +25,7 @@ STRIPELINK_TEST_PG=1 STRIPELINK_PG_FSYNC=on node bench/webhook_bench.js "${BENCH
 echo "== the same, two nodes on that database behind one nginx upstream"
 STRIPELINK_TEST_PG=1 STRIPELINK_PG_FSYNC=on BENCH_NODES=2 node bench/webhook_bench.js "${BENCH_SECONDS:-10}"
 echo "== automations: webhook ingest with and without, outbound deliveries"
-node bench/automations_bench.js "${BENCH_SECONDS:-10}"
+node bench/automations_bench.js "${BENCH_SECONDS:-5}"
 if [ -f bench/sync_bench.js ]; then
 	echo "== historical sync"
 	node bench/sync_bench.js
