@@ -407,6 +407,10 @@ static const char *const migrations[] = {
 	"  BEGIN UPDATE connections SET config_gen = config_gen + 1 WHERE id = NEW.connection_id; END;"
 	"CREATE TRIGGER resources_gen_delete AFTER DELETE ON connection_resources"
 	"  BEGIN UPDATE connections SET config_gen = config_gen + 1 WHERE id = OLD.connection_id; END;",
+	/* 16: the deliveries a delivery worker holds (a few at a time): the
+	 * statements that find them scanned the whole outbox, delivered rows
+	 * and all, twice a batch */
+	"CREATE INDEX outbox_leased ON outbox (lease_owner, lease_until) WHERE lease_until > 0;",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -709,6 +713,8 @@ static const char *const pg_migrations[] = {
 	"  CASE WHEN TG_OP = 'DELETE' THEN OLD.connection_id ELSE NEW.connection_id END; RETURN NULL; END$$;"
 	"CREATE TRIGGER resources_gen AFTER INSERT OR UPDATE OR DELETE ON connection_resources FOR EACH ROW"
 	"  EXECUTE FUNCTION stripelink_resource_gen()",
+	/* 16 */
+	"CREATE INDEX outbox_leased ON outbox (lease_owner, lease_until) WHERE lease_until > 0",
 };
 _Static_assert(sizeof pg_migrations / sizeof pg_migrations[0] == N_MIGRATIONS,
 	       "every migration needs its PostgreSQL step");
@@ -1381,7 +1387,7 @@ static const struct {
 				     " AND (lease_until < ?1 OR lease_owner = ?3)"
 			 " ORDER BY next_at, id LIMIT ?2 FOR UPDATE SKIP LOCKED)"},
 	[ST_OUTBOX_CLAIMED] = {"tii", "SELECT " OUTBOX_COLUMNS " FROM outbox o JOIN automations a ON a.id = o.automation_id"
-				      " WHERE o.state = 'pending' AND o.lease_owner = ?1 AND o.lease_until = ?2"
+				      " WHERE o.state = 'pending' AND o.lease_owner = ?1 AND o.lease_until = ?2 AND o.lease_until > 0"
 				      " ORDER BY o.next_at, o.id LIMIT ?3", NULL},
 	[ST_SETUP_TOKEN_PUT] = {"ti", "INSERT INTO setup_tokens (token_hash, created_at) VALUES (?1, ?2)"
 				      " ON CONFLICT (token_hash) DO NOTHING", NULL},
