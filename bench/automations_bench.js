@@ -5,6 +5,8 @@
 // webhook to a local receiver), each event firing all three. Then the
 // outbox backlog is drained and deliveries/s measured at the receiver.
 //   node bench/automations_bench.js [seconds-per-run] [events]
+//   BENCH_PERF=/tmp/a.data node bench/automations_bench.js   (perf record of the web worker in the first run
+//                                                         with automations and the delivery worker paused)
 'use strict';
 const path = require('node:path');
 const fs = require('node:fs');
@@ -215,10 +217,20 @@ function deliverPid(app) {
         await pauseDelivery(app, dpid);
         paused = true;
       }
+      // BENCH_PERF=file: perf record of the web worker during the first run with
+      // the delivery worker paused (the ingest path with automations, profile first)
+      const perf = process.env.BENCH_PERF && mode === 'ingest' && i === 2
+        ? spawn('perf', ['record', '-F', '1999', '-g', '-p', execFileSync('pgrep', ['-f', '-P', String(app.child.pid),
+          'stripelink serve'], { encoding: 'utf8' }).trim().split('\n')[0], '-o', process.env.BENCH_PERF], { stdio: 'ignore' })
+        : null;
       try {
         rates[mode].push(await run(mode === 'off' ? 'automations disabled:'
           : mode === 'on' ? 'three automations (2 tags, 1 hook):' : '  the same, delivery worker paused:'));
       } finally {
+        if (perf) {
+          perf.kill('SIGINT');
+          await new Promise((r) => perf.on('close', r));
+        }
         if (paused && i < modes.length - 1) {
           process.kill(dpid, 'SIGCONT');
           paused = false;

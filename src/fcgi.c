@@ -126,6 +126,7 @@ static void *serve_thread(void *p)
 	struct thread_arg *ta = p;
 	struct pool *pool = ta->pool;
 	sl_err e;
+	pthread_setname_np(pthread_self(), "sl-request");   /* top -H, perf --sort comm */
 	struct app_thread *t = app_thread_new(pool->shared, &e);
 	if (!t) {
 		fprintf(stderr, "stripelink: thread setup failed: %s\n", err_name(e));

@@ -246,6 +246,7 @@ static void *writer_main(void *p)
 {
 	struct writer_thread *t = p;
 	struct writer *w = t->w;
+	pthread_setname_np(pthread_self(), "sl-writer");   /* top -H, perf --sort comm */
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
 		size_t count;
