@@ -786,7 +786,8 @@ struct outbox_attempt {
 	const char *excerpt, *error;
 };
 
-/* Queues a delivery (state pending, due at created_at). */
+/* Queues a delivery (state pending, due at created_at); *id gets its id,
+ * unless id is NULL (then, on PostgreSQL, the insert waits in the pipeline). */
 sl_err store_outbox_add(struct store *db, const struct outbox_row *o, long long *id);
 /* Claims for owner (a node) for lease_ms, and returns, up to max pending
  * deliveries due at now_ms that no live claim holds, the earliest first. */
