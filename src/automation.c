@@ -5,7 +5,6 @@
 #include "automation.h"
 
 #include <arpa/inet.h>
-#include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,6 +12,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "deliver.h"
+#include "jsonw.h"
 #include "mapping.h"
 #include "store.h"
 
@@ -89,13 +89,8 @@ struct firing {
 	int depth;                     /* 0: a Stripe change; 1: an automation's tag */
 };
 
-static void put_str(struct json_object *o, const char *k, const char *v)
-{
-	json_object_object_add(o, k, v ? json_object_new_string(v) : NULL);
-}
-
-/* The contact with its fields and tags as JSON. */
-static sl_err contact_json(struct store *db, struct arena *a, long long id, struct json_object **out)
+/* The contact with its fields and tags, as the member "contact". */
+static sl_err contact_json(struct store *db, struct arena *a, long long id, struct jsonw *w)
 {
 	struct contact c;
 	struct contact_value *vals;
@@ -105,114 +100,120 @@ static sl_err contact_json(struct store *db, struct arena *a, long long id, stru
 		return e;
 	if ((e = store_contact_values(db, a, id, &vals, &nv)))
 		return e;
-	struct json_object *o = json_object_new_object();
-	json_object_object_add(o, "id", json_object_new_int64(c.id));
-	put_str(o, "email", c.email);
-	put_str(o, "first_name", c.first_name);
-	put_str(o, "last_name", c.last_name);
-	put_str(o, "phone", c.phone);
-	struct json_object *fields = json_object_new_object();
+	jsonw_object(w, "contact");
+	jsonw_int(w, "id", c.id);
+	jsonw_string(w, "email", c.email);
+	jsonw_string(w, "first_name", c.first_name);
+	jsonw_string(w, "last_name", c.last_name);
+	jsonw_string(w, "phone", c.phone);
+	jsonw_object(w, "fields");
 	for (size_t i = 0; i < nv; i++)
-		put_str(fields, vals[i].key, vals[i].value);
-	json_object_object_add(o, "fields", fields);
-	struct json_object *tags = json_object_new_array();
+		jsonw_string(w, vals[i].key, vals[i].value);
+	jsonw_object_end(w);
+	jsonw_array(w, "tags");
 	for (const char *p = c.tags; p && *p;) {
 		const char *end = strchr(p, ';');
 		size_t n = end ? (size_t)(end - p) : strlen(p);
-		json_object_array_add(tags, json_object_new_string_len(p, (int)n));
+		jsonw_string_len(w, NULL, p, n);
 		p = end ? end + 1 : p + n;
 	}
-	json_object_object_add(o, "tags", tags);
-	*out = o;
+	jsonw_array_end(w);
+	jsonw_object_end(w);
 	return SL_OK;
 }
 
-/* The webhook document: trigger, contact, order / recurring payment, Stripe ids. */
+/* The webhook document: trigger, contact, order / recurring payment, Stripe
+ * ids. Written straight into a buffer (jsonw.h): this runs in the writer's
+ * transaction for every firing. */
 static sl_err payload(struct store *db, struct arena *a, const struct automation_row *au,
 		      const struct firing *fi, const char *key, long long now, char **out)
 {
-	struct json_object *doc = json_object_new_object(), *contact = NULL;
+	struct buf doc = BUF_INIT;
+	struct jsonw jw, *w = &jw;
 	sl_err e = SL_OK;
-	put_str(doc, "id", key);
-	put_str(doc, "trigger", automation_triggers[fi->trigger].slug);
+	jsonw_init(w, &doc);
+	jsonw_object(w, NULL);
+	jsonw_string(w, "id", key);
+	jsonw_string(w, "trigger", automation_triggers[fi->trigger].slug);
 	if (fi->tag)
-		put_str(doc, "tag", fi->tag);
-	json_object_object_add(doc, "created", json_object_new_int64(now));
-	json_object_object_add(doc, "test", json_object_new_boolean(fi->test));
-	put_str(doc, "source", fi->test ? "test" : fi->history ? "history" : "webhook");
-	struct json_object *auto_o = json_object_new_object();
-	json_object_object_add(auto_o, "id", json_object_new_int64(au->id));
-	put_str(auto_o, "name", au->name);
-	json_object_object_add(doc, "automation", auto_o);
+		jsonw_string(w, "tag", fi->tag);
+	jsonw_int(w, "created", now);
+	jsonw_bool(w, "test", fi->test);
+	jsonw_string(w, "source", fi->test ? "test" : fi->history ? "history" : "webhook");
+	jsonw_object(w, "automation");
+	jsonw_int(w, "id", au->id);
+	jsonw_string(w, "name", au->name);
+	jsonw_object_end(w);
 	if (fi->contact_id) {
-		if ((e = contact_json(db, a, fi->contact_id, &contact)))
+		if ((e = contact_json(db, a, fi->contact_id, w)))
 			goto out;
-		json_object_object_add(doc, "contact", contact);
 	} else {
-		struct json_object *sample = json_object_new_object();
-		put_str(sample, "email", "sample@example.com");
-		json_object_object_add(sample, "fields", json_object_new_object());
-		json_object_object_add(sample, "tags", json_object_new_array());
-		json_object_object_add(doc, "contact", sample);
+		jsonw_object(w, "contact");
+		jsonw_string(w, "email", "sample@example.com");
+		jsonw_object(w, "fields");
+		jsonw_object_end(w);
+		jsonw_array(w, "tags");
+		jsonw_array_end(w);
+		jsonw_object_end(w);
 	}
 	const struct change_set *cs = fi->facts ? fi->facts->cs : NULL;
 	if (cs && cs->order.present) {
-		struct json_object *o = json_object_new_object();
-		put_str(o, "id", cs->order.id);
-		json_object_object_add(o, "amount", json_object_new_int64(cs->order.amount));
-		json_object_object_add(o, "amount_refunded", json_object_new_int64(cs->order.amount_refunded));
-		put_str(o, "currency", cs->order.currency);
-		put_str(o, "status", cs->order.status);
-		put_str(o, "created", cs->order.created);
-		json_object_object_add(doc, "order", o);
+		jsonw_object(w, "order");
+		jsonw_string(w, "id", cs->order.id);
+		jsonw_int(w, "amount", cs->order.amount);
+		jsonw_int(w, "amount_refunded", cs->order.amount_refunded);
+		jsonw_string(w, "currency", cs->order.currency);
+		jsonw_string(w, "status", cs->order.status);
+		jsonw_string(w, "created", cs->order.created);
+		jsonw_object_end(w);
 	}
 	if (cs && cs->recurring.present) {
 		const struct change_recurring *rc = &cs->recurring;
-		struct json_object *o = json_object_new_object();
-		put_str(o, "id", rc->subscription_id);
-		put_str(o, "status", rc->status);
-		put_str(o, "price_id", rc->price_id);
-		put_str(o, "product", rc->product);
+		jsonw_object(w, "recurring_payment");
+		jsonw_string(w, "id", rc->subscription_id);
+		jsonw_string(w, "status", rc->status);
+		jsonw_string(w, "price_id", rc->price_id);
+		jsonw_string(w, "product", rc->product);
 		if (rc->has_amount)
-			json_object_object_add(o, "amount", json_object_new_int64(rc->amount));
-		put_str(o, "currency", rc->currency);
-		put_str(o, "interval", rc->interval);
-		put_str(o, "current_period_end", rc->current_period_end);
-		json_object_object_add(doc, "recurring_payment", o);
+			jsonw_int(w, "amount", rc->amount);
+		jsonw_string(w, "currency", rc->currency);
+		jsonw_string(w, "interval", rc->interval);
+		jsonw_string(w, "current_period_end", rc->current_period_end);
+		jsonw_object_end(w);
 	}
 	if (cs && cs->dispute.present) {
 		const struct change_dispute *dp = &cs->dispute;
-		struct json_object *o = json_object_new_object();
-		put_str(o, "id", dp->id);
-		put_str(o, "charge", dp->charge_id);
-		json_object_object_add(o, "amount", json_object_new_int64(dp->amount));
-		put_str(o, "currency", dp->currency);
-		put_str(o, "status", dp->status);
-		put_str(o, "reason", dp->reason);
-		json_object_object_add(doc, "dispute", o);
+		jsonw_object(w, "dispute");
+		jsonw_string(w, "id", dp->id);
+		jsonw_string(w, "charge", dp->charge_id);
+		jsonw_int(w, "amount", dp->amount);
+		jsonw_string(w, "currency", dp->currency);
+		jsonw_string(w, "status", dp->status);
+		jsonw_string(w, "reason", dp->reason);
+		jsonw_object_end(w);
 	}
 	if (cs && cs->refund_count && strcmp(cs->object_type ? cs->object_type : "", "refund") == 0) {
 		const struct change_refund *rf = &cs->refunds[0];
-		struct json_object *o = json_object_new_object();
-		put_str(o, "id", rf->id);
-		put_str(o, "charge", rf->charge_id);
-		json_object_object_add(o, "amount", json_object_new_int64(rf->amount));
-		put_str(o, "currency", rf->currency);
-		put_str(o, "status", rf->status);
-		json_object_object_add(doc, "refund", o);
+		jsonw_object(w, "refund");
+		jsonw_string(w, "id", rf->id);
+		jsonw_string(w, "charge", rf->charge_id);
+		jsonw_int(w, "amount", rf->amount);
+		jsonw_string(w, "currency", rf->currency);
+		jsonw_string(w, "status", rf->status);
+		jsonw_object_end(w);
 	}
-	struct json_object *stripe = json_object_new_object();
+	jsonw_object(w, "stripe");
 	if (cs) {
-		put_str(stripe, "object_id", cs->object_id);
-		put_str(stripe, "object_type", cs->object_type);
-		put_str(stripe, "customer_id", cs->customer_id);
-		json_object_object_add(stripe, "connection_id",
-				       json_object_new_int64(fi->facts->connection_id));
+		jsonw_string(w, "object_id", cs->object_id);
+		jsonw_string(w, "object_type", cs->object_type);
+		jsonw_string(w, "customer_id", cs->customer_id);
+		jsonw_int(w, "connection_id", fi->facts->connection_id);
 	}
-	json_object_object_add(doc, "stripe", stripe);
-	*out = arena_strdup(a, json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN));
+	jsonw_object_end(w);
+	jsonw_object_end(w);
+	*out = arena_strdup(a, buf_cstr(&doc));
 out:
-	json_object_put(doc);
+	buf_free(&doc);
 	return e;
 }
 
