@@ -123,9 +123,10 @@ async function pauseDelivery(app, pid) {
   throw new Error('the delivery worker could not be paused outside a transaction');
 }
 
-function deliverPid(app) {
+// The pid of one of the app's worker processes ('serve', 'deliver'), or null.
+function childPid(app, name) {
   try {
-    const out = execFileSync('pgrep', ['-f', '-P', String(app.child.pid), 'stripelink deliver'], { encoding: 'utf8' }).trim();
+    const out = execFileSync('pgrep', ['-f', '-P', String(app.child.pid), `stripelink ${name}`], { encoding: 'utf8' }).trim();
     return Number(out.split('\n')[0]) || null;
   } catch (_) {
     return null;
@@ -205,12 +206,16 @@ function deliverPid(app) {
     // its lower CPU priority), once with it paused (the ingest path alone: the
     // outbox fills and is sent after)
     const rates = { off: [], on: [], ingest: [] };
-    const dpid = deliverPid(app);
+    const dpid = childPid(app, 'deliver');
     // the last run leaves the delivery worker paused: its backlog is what the
     // deliveries/s below measure
     const modes = ['off', 'on', 'ingest', 'off', 'on', 'ingest'];
     let paused = false;
     for (const [i, mode] of modes.entries()) {
+      if (paused) {   /* the run before was paused: it sends again */
+        process.kill(dpid, 'SIGCONT');
+        paused = false;
+      }
       await toggle(mode !== 'off');
       await sleep(1000);
       if (mode === 'ingest' && dpid) {
@@ -220,8 +225,8 @@ function deliverPid(app) {
       // BENCH_PERF=file: perf record of the web worker during the first run with
       // the delivery worker paused (the ingest path with automations, profile first)
       const perf = process.env.BENCH_PERF && mode === 'ingest' && i === 2
-        ? spawn('perf', ['record', '-F', '1999', '-g', '-p', execFileSync('pgrep', ['-f', '-P', String(app.child.pid),
-          'stripelink serve'], { encoding: 'utf8' }).trim().split('\n')[0], '-o', process.env.BENCH_PERF], { stdio: 'ignore' })
+        ? spawn('perf', ['record', '-F', '1999', '-g', '-p', String(childPid(app, 'serve')), '-o', process.env.BENCH_PERF],
+          { stdio: 'ignore' })
         : null;
       try {
         rates[mode].push(await run(mode === 'off' ? 'automations disabled:'
@@ -230,10 +235,6 @@ function deliverPid(app) {
         if (perf) {
           perf.kill('SIGINT');
           await new Promise((r) => perf.on('close', r));
-        }
-        if (paused && i < modes.length - 1) {
-          process.kill(dpid, 'SIGCONT');
-          paused = false;
         }
       }
     }
@@ -260,7 +261,7 @@ function deliverPid(app) {
       `receiver saw ${(await receivedNow()) - r0}; still pending ${queued - delivered()}`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
-    try { process.kill(deliverPid(app), 'SIGCONT'); } catch (_) { /* not paused, or gone */ }
+    try { process.kill(childPid(app, 'deliver'), 'SIGCONT'); } catch (_) { /* not paused, or gone */ }
     await app.stop();
     await fake.close();
     recv.child.kill();

@@ -234,7 +234,7 @@ static sl_err queue_webhook(struct store *db, struct arena *a, const struct auto
 		.created_at = now * 1000,
 		.give_up_at = automation_give_up_at(now * 1000),
 	};
-	return store_outbox_add(db, &o, NULL);
+	return store_outbox_add(db, &o);
 }
 
 static sl_err fire(struct store *db, struct arena *a, const struct firing *fi, long long now);

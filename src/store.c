@@ -849,7 +849,6 @@ enum stmt {
 	ST_RUN_COUNT,
 	ST_RUNS_LIST,
 	ST_OUTBOX_INSERT,
-	ST_OUTBOX_QUEUE,
 	ST_OUTBOX_NEXT,
 	ST_OUTBOX_ATTEMPT,
 	ST_OUTBOX_SETTLE,
@@ -1220,9 +1219,7 @@ static const struct {
 	[ST_RUNS_LIST] = {"i", "SELECT id, automation_id, at, coalesce(contact_id, 0), source, detail"
 			 " FROM automation_runs WHERE automation_id = ?1 ORDER BY id DESC LIMIT 50", NULL},
 	[ST_OUTBOX_INSERT] = {"itttiii", "INSERT INTO outbox (automation_id, url, body, idempotency_key, test, state,"
-			     " next_at, give_up_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?6) RETURNING id", NULL},
-	[ST_OUTBOX_QUEUE] = {"itttiii", "INSERT INTO outbox (automation_id, url, body, idempotency_key, test, state,"
-			    " next_at, give_up_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?6)", NULL, true},
+			     " next_at, give_up_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?6)", NULL, true},
 	[ST_OUTBOX_NEXT] = {"ii", "SELECT " OUTBOX_COLUMNS " FROM outbox o JOIN automations a ON a.id = o.automation_id"
 			   " WHERE o.state = 'pending' AND o.next_at <= ?1 ORDER BY o.next_at, o.id LIMIT ?2", NULL},
 	[ST_OUTBOX_ATTEMPT] = {"iiiitt", "INSERT INTO outbox_attempts (outbox_id, at, status, ms, excerpt, error)"
@@ -3410,17 +3407,10 @@ sl_err store_automation_runs(struct store *db, struct arena *a, long long id,
 	return query_rows(db, ST_RUNS_LIST, ARGS(V(id)), COLS(run_cols), sizeof **out, 0, a, out, n);
 }
 
-sl_err store_outbox_add(struct store *db, const struct outbox_row *o, long long *id)
+sl_err store_outbox_add(struct store *db, const struct outbox_row *o)
 {
-	/* no id asked (an automation's webhook): no RETURNING, and on
-	 * PostgreSQL a write queued in the transaction's pipeline */
-	if (!id)
-		return exec(db, ST_OUTBOX_QUEUE, ARGS(V(o->automation_id), V(o->url), V(o->body), V(o->idempotency_key),
-						      V(o->test), V(o->created_at), V(o->give_up_at)));
-	return query_int(db, ST_OUTBOX_INSERT,
-			 ARGS(V(o->automation_id), V(o->url), V(o->body), V(o->idempotency_key), V(o->test),
-			      V(o->created_at), V(o->give_up_at)),
-			 id);
+	return exec(db, ST_OUTBOX_INSERT, ARGS(V(o->automation_id), V(o->url), V(o->body), V(o->idempotency_key),
+					       V(o->test), V(o->created_at), V(o->give_up_at)));
 }
 
 static const struct col outbox_cols[] = {

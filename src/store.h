@@ -786,9 +786,9 @@ struct outbox_attempt {
 	const char *excerpt, *error;
 };
 
-/* Queues a delivery (state pending, due at created_at); *id gets its id,
- * unless id is NULL (then, on PostgreSQL, the insert waits in the pipeline). */
-sl_err store_outbox_add(struct store *db, const struct outbox_row *o, long long *id);
+/* Queues a delivery (state pending, due at created_at). Nothing is read
+ * back: on PostgreSQL the insert waits in the transaction's pipeline. */
+sl_err store_outbox_add(struct store *db, const struct outbox_row *o);
 /* Claims for owner (a node) for lease_ms, and returns, up to max pending
  * deliveries due at now_ms that no live claim holds, the earliest first. */
 /* Ends owner's claims on deliveries it did not get to (after its batch). */

@@ -1160,11 +1160,14 @@ static void test_outbox_claims(void **state)
 	assert_int_equal(store_automation_save(fx->db, &r, NULL, 0, 1, &aid), SL_OK);
 	struct outbox_row row = {.automation_id = aid, .url = "https://x.example/h", .body = "{}",
 				 .idempotency_key = "k1", .created_at = 1000, .give_up_at = 99999};
-	assert_int_equal(store_outbox_add(fx->db, &row, &o1), SL_OK);
+	assert_int_equal(store_outbox_add(fx->db, &row), SL_OK);
 	row.idempotency_key = "k2";
-	assert_int_equal(store_outbox_add(fx->db, &row, &o2), SL_OK);
+	assert_int_equal(store_outbox_add(fx->db, &row), SL_OK);
 	assert_int_equal(store_outbox_due(fx->db, fx->a, 2000, 10, "node-a", 30000, &due, &n), SL_OK);
 	assert_int_equal(n, 2);
+	assert_string_equal(due[0].idempotency_key, "k1");   /* the same due time: in the order added */
+	o1 = due[0].id;
+	o2 = due[1].id;
 	assert_int_equal(store_outbox_due(fx->db, fx->a, 2001, 10, "node-b", 30000, &due, &n), SL_OK);
 	assert_int_equal(n, 0);                     /* node a holds both */
 	struct outbox_attempt t = {.at = 2100, .status = 200, .ms = 5};
